@@ -1,0 +1,16 @@
+//! Rental Wi-Fi sidecar: guest Wi-Fi for short-term rentals, driven from Home Assistant.
+//!
+//! Reading order: [`config`] (what the process is told), [`store`] (what it remembers),
+//! [`vouchers`] (the rules), [`omada`] and [`plume`] (the network gear it talks to),
+//! [`api`] and [`portal`] (the two HTTP faces), [`app`] (how it is all wired and run),
+//! [`sim`] (stand-ins for the controller and the Plume cloud, for demo, tests and benchmarks).
+//! `ARCHITECTURE.md` at the repository root has the codemap and the invariants.
+
+pub mod clock;
+pub mod events;
+pub mod net;
+pub mod omada;
+pub mod plume;
+pub mod portal;
+pub mod serve;
+pub mod sim;

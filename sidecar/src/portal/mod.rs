@@ -1,0 +1,1 @@
+//! Guest captive portal. See DESIGN §5.
