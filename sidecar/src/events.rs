@@ -68,7 +68,11 @@ impl EventBus {
     }
 
     pub fn publish(&self, kind: EventKind, data: serde_json::Value) {
-        let _ = self.tx.send(Event { kind, data, at: OffsetDateTime::now_utc() });
+        let _ = self.tx.send(Event {
+            kind,
+            data,
+            at: OffsetDateTime::now_utc(),
+        });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

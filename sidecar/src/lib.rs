@@ -6,11 +6,22 @@
 //! [`sim`] (stand-ins for the controller and the Plume cloud, for demo, tests and benchmarks).
 //! `ARCHITECTURE.md` at the repository root has the codemap and the invariants.
 
+pub mod api;
+pub mod app;
+pub mod cli;
 pub mod clock;
+pub mod config;
+pub mod demo;
 pub mod events;
+pub mod metrics;
 pub mod net;
 pub mod omada;
 pub mod plume;
 pub mod portal;
+pub mod secrets;
 pub mod serve;
 pub mod sim;
+pub mod store;
+pub mod tasks;
+pub mod telemetry;
+pub mod vouchers;

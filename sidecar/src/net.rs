@@ -22,7 +22,10 @@ impl Mac {
     /// `aa:bb:cc:dd:ee:ff`, the form Home Assistant and most tools show.
     pub fn colon_lower(&self) -> String {
         let o = self.0;
-        format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3], o[4], o[5])
+        format!(
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            o[0], o[1], o[2], o[3], o[4], o[5]
+        )
     }
 }
 
@@ -65,7 +68,12 @@ impl FromStr for Mac {
             return Err(MacError);
         }
         // Separators must be consistent with a real MAC layout; reject things like "a-abbccddeeff".
-        let seps: Vec<usize> = s.bytes().enumerate().filter(|(_, c)| matches!(c, b'-' | b':' | b'.')).map(|(i, _)| i).collect();
+        let seps: Vec<usize> = s
+            .bytes()
+            .enumerate()
+            .filter(|(_, c)| matches!(c, b'-' | b':' | b'.'))
+            .map(|(i, _)| i)
+            .collect();
         let ok = seps.is_empty() || seps == [2, 5, 8, 11, 14] || seps == [4, 9];
         if !ok {
             return Err(MacError);
@@ -77,7 +85,11 @@ impl FromStr for Mac {
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = self.0;
-        write!(f, "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}", o[0], o[1], o[2], o[3], o[4], o[5])
+        write!(
+            f,
+            "{:02X}-{:02X}-{:02X}-{:02X}-{:02X}-{:02X}",
+            o[0], o[1], o[2], o[3], o[4], o[5]
+        )
     }
 }
 
@@ -93,14 +105,32 @@ mod tests {
 
     #[test]
     fn parses_every_spelling_to_one_form() {
-        for s in ["AA-BB-CC-0D-EE-FF", "aa:bb:cc:0d:ee:ff", "aabb.cc0d.eeff", "AABBCC0DEEFF", " aa-BB-cc-0d-EE-ff "] {
-            assert_eq!(s.parse::<Mac>().unwrap().to_string(), "AA-BB-CC-0D-EE-FF", "{s}");
+        for s in [
+            "AA-BB-CC-0D-EE-FF",
+            "aa:bb:cc:0d:ee:ff",
+            "aabb.cc0d.eeff",
+            "AABBCC0DEEFF",
+            " aa-BB-cc-0d-EE-ff ",
+        ] {
+            assert_eq!(
+                s.parse::<Mac>().unwrap().to_string(),
+                "AA-BB-CC-0D-EE-FF",
+                "{s}"
+            );
         }
     }
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "AA-BB-CC-DD-EE", "AA-BB-CC-DD-EE-FF-00", "GG-BB-CC-DD-EE-FF", "A-ABB-CC-DD-EE-FF", "AA--BBCCDDEEFF", "AABBCCDDEEF"] {
+        for s in [
+            "",
+            "AA-BB-CC-DD-EE",
+            "AA-BB-CC-DD-EE-FF-00",
+            "GG-BB-CC-DD-EE-FF",
+            "A-ABB-CC-DD-EE-FF",
+            "AA--BBCCDDEEFF",
+            "AABBCCDDEEF",
+        ] {
             assert!(s.parse::<Mac>().is_err(), "{s}");
         }
     }

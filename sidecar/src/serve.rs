@@ -40,7 +40,11 @@ pub trait Handler: Send + Sync + 'static {
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serve `handler` on `listener` until `shutdown` resolves, then drain in-flight connections.
-pub async fn serve<H: Handler>(listener: TcpListener, handler: Arc<H>, shutdown: impl Future<Output = ()>) {
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) {
     let tracker = TaskTracker::new();
     let (close_tx, close_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
@@ -82,7 +86,10 @@ pub async fn serve<H: Handler>(listener: TcpListener, handler: Arc<H>, shutdown:
     drop(listener);
     let _ = close_tx.send(true);
     tracker.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown: connections still open after drain timeout");
     }
 }
@@ -102,10 +109,18 @@ where
 }
 
 /// Read a request body up to `limit` bytes. `Err(true)` = too large, `Err(false)` = broken stream.
-pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<(http::request::Parts, Bytes), (http::request::Parts, bool)> {
+pub async fn read_body(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<(http::request::Parts, Bytes), (http::request::Parts, bool)> {
     use http_body_util::Limited;
     let (parts, body) = req.into_parts();
-    if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(len) = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         if len > limit as u64 {
             return Err((parts, true));
         }
@@ -113,7 +128,9 @@ pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<(http::re
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok((parts, collected.to_bytes())),
         Err(err) => {
-            let too_large = err.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let too_large = err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
             Err((parts, too_large))
         }
     }

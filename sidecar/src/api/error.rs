@@ -1,0 +1,150 @@
+//! The API's one error type and the one place where errors become HTTP statuses.
+
+use http::StatusCode;
+
+use crate::store::StoreError;
+use crate::vouchers;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong API token",
+        )
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this path",
+        )
+    }
+    pub fn bad_query(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+    }
+    pub fn validation(field: Option<&str>, message: impl Into<String>) -> Self {
+        let e = Self::new(StatusCode::BAD_REQUEST, "validation_failed", message);
+        match field {
+            Some(f) => e.with_field(f),
+            None => e,
+        }
+    }
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the sidecar log for this request id",
+        )
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        let mut inner = serde_json::json!({"code": self.code, "message": self.message});
+        if let Some(f) = &self.field {
+            inner["field"] = serde_json::Value::String(f.clone());
+        }
+        serde_json::json!({ "error": inner })
+    }
+}
+
+impl From<vouchers::Error> for ApiError {
+    fn from(e: vouchers::Error) -> Self {
+        match e {
+            vouchers::Error::Validation { field, message } => ApiError::validation(field, message),
+            vouchers::Error::NotFound(what) => ApiError::not_found(what),
+            vouchers::Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            vouchers::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Classify a JSON body error: syntax → `invalid_json`, unknown field → `unknown_field`,
+/// wrong type/value → `validation_failed` naming the field.
+pub fn from_json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.inner();
+    let msg = inner.to_string();
+    let field = if path == "." || path.is_empty() {
+        None
+    } else {
+        Some(path)
+    };
+    match inner.classify() {
+        serde_json::error::Category::Syntax
+        | serde_json::error::Category::Eof
+        | serde_json::error::Category::Io => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("request body is not valid JSON: {msg}"),
+        ),
+        serde_json::error::Category::Data if msg.starts_with("unknown field") => {
+            let e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_field",
+                strip_location(&msg),
+            );
+            match field {
+                Some(f) => e.with_field(f),
+                None => e,
+            }
+        }
+        serde_json::error::Category::Data => {
+            let e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                strip_location(&msg),
+            );
+            match field {
+                Some(f) => e.with_field(f),
+                None => e,
+            }
+        }
+    }
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}

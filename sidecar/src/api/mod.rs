@@ -1,0 +1,318 @@
+//! The local JSON API for Home Assistant and scripts (DESIGN §7, docs/api.md).
+//!
+//! A plain `match (method, path segments)` router over hyper: ~25 routes don't need a
+//! framework. This module and `portal/` are the only ones that know HTTP and wire JSON.
+//! Every request gets a UUIDv7 correlation id: it is returned as `X-Request-Id`, written in
+//! the request's log line and in the audit row of any mutation it makes.
+
+pub mod dto;
+pub mod error;
+mod snapshot;
+mod sse;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::serve::{full, read_body, Body};
+use crate::store::rows::VoucherFilter;
+use crate::vouchers::{self, Ctx};
+use dto::*;
+use error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Entry point for the API listener.
+pub async fn handle(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    _peer: SocketAddr,
+) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut resp = match route(&state, req, &request_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status.is_server_error() {
+                tracing::error!(request_id = %request_id, code = e.code, message = %e.message, "request failed");
+            }
+            json_response(e.status, &e.body())
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    state.metrics.api_requests.inc();
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "api request"
+    );
+    resp
+}
+
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(full(bytes))
+        .expect("static response parts")
+}
+
+fn ok<T: Serialize + ?Sized>(value: &T) -> Result<Response<Body>> {
+    Ok(json_response(StatusCode::OK, value))
+}
+
+fn no_content() -> Result<Response<Body>> {
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(full(Bytes::new()))
+        .expect("static response parts"))
+}
+
+fn authorized(state: &AppState, req: &Request<Incoming>) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(token) = value.strip_prefix("Bearer ").map(str::trim) else {
+        return false;
+    };
+    use subtle::ConstantTimeEq;
+    // Compare fixed-size digests so the comparison time does not depend on the length either.
+    let a = sha2_digest(token.as_bytes());
+    let b = sha2_digest(state.token.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+fn sha2_digest(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+/// Parse a JSON body into `T`, mapping every failure to a 4xx.
+async fn body<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T> {
+    let (_, bytes) = read_body(req, MAX_BODY).await.map_err(|(_, too_large)| {
+        if too_large {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body exceeds {MAX_BODY} bytes"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "request body could not be read",
+            )
+        }
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "request body is empty; JSON expected",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(error::from_json_error)?;
+    Ok(value)
+}
+
+/// Query string pairs (decoded).
+fn query(req: &Request<Incoming>) -> Result<Vec<(String, String)>> {
+    match req.uri().query() {
+        None => Ok(vec![]),
+        Some(q) => serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .map_err(|_| ApiError::bad_query("malformed query string")),
+    }
+}
+
+fn q_get<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn q_bool(q: &[(String, String)], key: &str) -> Result<Option<bool>> {
+    match q_get(q, key) {
+        None => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_query(format!("{key} must be true or false"))),
+    }
+}
+
+fn q_usize(q: &[(String, String)], key: &str, default: usize, max: usize) -> Result<usize> {
+    match q_get(q, key) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(ApiError::bad_query(format!(
+                "{key} must be a whole number from 0 to {max}"
+            ))),
+        },
+    }
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>> {
+    let path = req.uri().path().to_owned();
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let method = req.method().clone();
+
+    // The only route without a token.
+    if segs == ["api", "v1", "info"] {
+        return match method {
+            Method::GET => ok(&serde_json::json!({
+                "name": "rental-wifi-sidecar",
+                "version": env!("CARGO_PKG_VERSION"),
+                "instance_id": state.instance_id,
+                "api_version": 1,
+            })),
+            _ => Err(ApiError::method_not_allowed()),
+        };
+    }
+    if !authorized(state, &req) {
+        return Err(ApiError::unauthorized());
+    }
+    let ctx = Ctx {
+        correlation_id: request_id.to_owned(),
+        actor: "api",
+    };
+    let now = state.clock.now();
+
+    match (&method, segs.as_slice()) {
+        (&Method::GET, ["metrics"]) => Ok(Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(full(state.metrics.render()))
+            .expect("static response parts")),
+        (_, ["api", "v1", rest @ ..]) => v1(state, req, &method, rest, &ctx, now).await,
+        _ => Err(ApiError::not_found("route")),
+    }
+}
+
+async fn v1(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    method: &Method,
+    segs: &[&str],
+    ctx: &Ctx,
+    now: time::OffsetDateTime,
+) -> Result<Response<Body>> {
+    let v = &state.vouchers;
+    match (method, segs) {
+        (&Method::GET, ["state"]) => ok(&snapshot::build(state).await?),
+        (&Method::GET, ["events"]) => Ok(sse::stream(state)),
+
+        // ---- units ----
+        (&Method::GET, ["units"]) => {
+            let units = v.list_units().await?;
+            ok(&serde_json::json!({"units": units.iter().map(UnitOut::from).collect::<Vec<_>>()}))
+        }
+        (&Method::POST, ["units"]) => {
+            let b: UnitBody = body(req).await?;
+            let unit = v.create_unit(ctx, b.into()).await?;
+            state.units_changed().await;
+            Ok(json_response(StatusCode::CREATED, &UnitOut::from(&unit)))
+        }
+        (&Method::GET, ["units", id]) => ok(&UnitOut::from(&v.get_unit(id).await?)),
+        (&Method::PATCH, ["units", id]) => {
+            let b: UnitBody = body(req).await?;
+            let unit = v.update_unit(ctx, id, b.into()).await?;
+            state.units_changed().await;
+            ok(&UnitOut::from(&unit))
+        }
+        (&Method::DELETE, ["units", id]) => {
+            let q = query(&req)?;
+            let force = q_bool(&q, "force")?.unwrap_or(false);
+            state.delete_unit(ctx, id, force).await?;
+            no_content()
+        }
+        (_, ["units"]) | (_, ["units", _]) => Err(ApiError::method_not_allowed()),
+
+        // ---- vouchers ----
+        (&Method::POST, ["vouchers"]) => {
+            let b: VoucherBody = body(req).await?;
+            let (voucher, created) = v.issue(ctx, b.into(), "api").await?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(json_response(status, &VoucherOut::new(&voucher, now)))
+        }
+        (&Method::GET, ["vouchers"]) => {
+            let q = query(&req)?;
+            let status = q_get(&q, "status")
+                .filter(|s| !s.is_empty())
+                .map(vouchers::parse_status)
+                .transpose()?;
+            let filter = VoucherFilter {
+                unit_id: q_get(&q, "unit_id")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                status,
+                booking_ref: q_get(&q, "booking_ref")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                limit: q_usize(&q, "limit", 100, 1000)?,
+                offset: q_usize(&q, "offset", 0, usize::MAX / 2)?,
+            };
+            let (list, total) = v.list(filter).await?;
+            ok(&serde_json::json!({
+                "vouchers": list.iter().map(|x| VoucherOut::new(x, now)).collect::<Vec<_>>(),
+                "total": total,
+            }))
+        }
+        (&Method::GET, ["vouchers", code]) => ok(&VoucherOut::new(&v.get(code).await?, now)),
+        (&Method::PATCH, ["vouchers", code]) => {
+            let b: VoucherPatchBody = body(req).await?;
+            let after = state.update_voucher(ctx, code, b.into()).await?;
+            ok(&VoucherOut::new(&after, now))
+        }
+        (&Method::POST, ["vouchers", code, "revoke"]) => {
+            let voucher = state.revoke_voucher(ctx, code).await?;
+            ok(&VoucherOut::new(&voucher, state.clock.now()))
+        }
+        (_, ["vouchers"]) | (_, ["vouchers", _]) | (_, ["vouchers", _, "revoke"]) => {
+            Err(ApiError::method_not_allowed())
+        }
+
+        // ---- audit ----
+        (&Method::GET, ["audit"]) => {
+            let q = query(&req)?;
+            let limit = q_usize(&q, "limit", 50, 1000)?;
+            let entries = v.audit(limit).await?;
+            ok(
+                &serde_json::json!({"entries": entries.iter().map(AuditOut::from).collect::<Vec<_>>()}),
+            )
+        }
+
+        _ => Err(ApiError::not_found("route")),
+    }
+}
+
+pub use sse::KEEPALIVE;

@@ -1,0 +1,264 @@
+//! Wiring: build the shared state from a validated [`Config`], then serve both listeners
+//! until a shutdown future resolves. Tests call [`App::build`] + [`App::run`] with listeners
+//! bound to `127.0.0.1:0` (the mini-redis `run(listener, shutdown)` seam).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::events::{EventBus, EventKind};
+use crate::metrics::Metrics;
+use crate::secrets::{self, Sealer};
+use crate::store::{rows, Store, StoreError};
+use crate::vouchers::model::{Unit, Voucher};
+use crate::vouchers::{self, Ctx, Vouchers};
+
+pub const DB_FILE: &str = "rental-wifi.sqlite3";
+
+/// Everything request handlers and background tasks share.
+pub struct AppState {
+    pub config: Config,
+    pub token: String,
+    pub instance_id: String,
+    pub store: Store,
+    pub sealer: Sealer,
+    pub clock: Clock,
+    pub events: EventBus,
+    pub vouchers: Vouchers,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data dir {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct App {
+    pub state: Arc<AppState>,
+}
+
+impl App {
+    /// Open the data dir (creating it 0700), the database, the token and the key.
+    pub async fn build(config: Config, clock: Clock) -> Result<App, StartError> {
+        let dir = config.server.data_dir.clone();
+        let dir2 = dir.clone();
+        let (store, token, sealer) =
+            tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&dir2)
+                    .map_err(|source| StartError::DataDir {
+                        path: dir2.display().to_string(),
+                        source,
+                    })?;
+                let store = Store::open(&dir2.join(DB_FILE))?;
+                let token = secrets::load_or_create_token(&dir2)?;
+                let sealer = Sealer::load_or_create(&dir2)?;
+                Ok((store, token, sealer))
+            })
+            .await
+            .map_err(|e| StartError::Store(StoreError::Task(e.to_string())))??;
+        let instance_id = store
+            .write(|tx| {
+                if let Some(id) = rows::meta_get(tx, "instance_id")? {
+                    return Ok::<_, StoreError>(id);
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                rows::meta_set(tx, "instance_id", &id)?;
+                Ok(id)
+            })
+            .await?;
+        let events = EventBus::default();
+        let vouchers = Vouchers {
+            store: store.clone(),
+            clock: clock.clone(),
+            events: events.clone(),
+            config: config.vouchers.clone(),
+        };
+        tracing::debug!(data_dir = %dir.display(), "state opened");
+        let state = AppState {
+            config,
+            token,
+            instance_id,
+            store,
+            sealer,
+            clock,
+            events,
+            vouchers,
+            metrics: Metrics::default(),
+        };
+        Ok(App {
+            state: Arc::new(state),
+        })
+    }
+
+    /// Serve the API and the portal until `shutdown` resolves; then drain and return.
+    pub async fn run(
+        self,
+        api: TcpListener,
+        portal: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let state = self.state;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let api_addr = api.local_addr().ok();
+        let portal_addr = portal.local_addr().ok();
+
+        let s1 = state.clone();
+        let api_handler = Arc::new(move |req, peer| crate::api::handle(s1.clone(), req, peer));
+        let s2 = state.clone();
+        let portal_handler =
+            Arc::new(move |req, peer| crate::portal::handle(s2.clone(), req, peer));
+
+        let mut rx1 = stop_rx.clone();
+        let mut rx2 = stop_rx.clone();
+        let api_task = tokio::spawn(crate::serve::serve(api, api_handler, async move {
+            let _ = rx1.wait_for(|v| *v).await;
+        }));
+        let portal_task = tokio::spawn(crate::serve::serve(portal, portal_handler, async move {
+            let _ = rx2.wait_for(|v| *v).await;
+        }));
+        let background = crate::tasks::spawn_all(state.clone(), stop_rx.clone());
+
+        tracing::info!(
+            api_addr = %api_addr.map(|a| a.to_string()).unwrap_or_default(),
+            portal_addr = %portal_addr.map(|a| a.to_string()).unwrap_or_default(),
+            instance_id = %state.instance_id,
+            "ready"
+        );
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        let _ = api_task.await;
+        let _ = portal_task.await;
+        for t in background {
+            let _ = t.await;
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// Bind both listeners from the configuration.
+pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartError> {
+    let api = TcpListener::bind(config.server.api_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.server.api_listen,
+            source,
+        })?;
+    let portal = TcpListener::bind(config.server.portal_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.server.portal_listen,
+            source,
+        })?;
+    Ok((api, portal))
+}
+
+impl AppState {
+    /// Called after any unit change (Plume targets follow).
+    pub async fn units_changed(&self) {}
+
+    /// Delete a unit; with `force`, revoke its live vouchers (and their devices) first.
+    pub async fn delete_unit(
+        &self,
+        ctx: &Ctx,
+        unit_id: &str,
+        force: bool,
+    ) -> Result<(), vouchers::Error> {
+        if force {
+            let (live, _) = self
+                .vouchers
+                .list(rows::VoucherFilter {
+                    unit_id: Some(unit_id.to_owned()),
+                    limit: 10_000,
+                    ..Default::default()
+                })
+                .await?;
+            let now = self.clock.now();
+            for v in live.iter().filter(|v| v.is_live(now)) {
+                self.revoke_voucher(ctx, &v.code).await?;
+            }
+        }
+        self.vouchers.delete_unit(ctx, unit_id, force).await?;
+        self.units_changed().await;
+        Ok(())
+    }
+
+    /// Change a voucher; live grants follow its new end.
+    pub async fn update_voucher(
+        &self,
+        ctx: &Ctx,
+        code: &str,
+        patch: vouchers::VoucherPatch,
+    ) -> Result<Voucher, vouchers::Error> {
+        let (_before, after) = self.vouchers.update(ctx, code, patch).await?;
+        Ok(after)
+    }
+
+    /// Revoke a voucher and unauthorise every device on it.
+    pub async fn revoke_voucher(&self, ctx: &Ctx, code: &str) -> Result<Voucher, vouchers::Error> {
+        let before = self.vouchers.get(code).await?;
+        let v = self.vouchers.revoke(ctx, code).await?;
+        if before.revoked_at.is_none() {
+            self.events.publish(
+                EventKind::VoucherRevoked,
+                json!({"unit_id": v.unit_id, "code": v.code, "booking_ref": v.booking_ref, "devices": 0}),
+            );
+        }
+        Ok(v)
+    }
+
+    /// Active grants per unit.
+    pub async fn active_grant_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        self.store
+            .read(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT unit_id, COUNT(*) FROM grants WHERE state = 'active' GROUP BY unit_id",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })?;
+                Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+            })
+            .await
+    }
+
+    pub fn health_json(&self, unit: &Unit, _now: OffsetDateTime) -> Value {
+        json!({
+            "unit_id": unit.unit_id, "status": "unknown", "reasons": ["Plume is not configured"],
+            "online": null, "pods_connected": null, "pods_total": null, "devices_connected": null,
+            "wifi_networks": [], "service_level": null, "updated_at": null, "stale": false,
+        })
+    }
+
+    pub async fn controller_status_json(&self) -> Value {
+        json!({"configured": false, "connected": false, "mode": null, "last_error": null, "last_ok_at": null, "outbox_pending": 0})
+    }
+
+    pub fn plume_status_json(&self) -> Value {
+        json!({"configured": false, "connected": false, "last_error": null, "last_poll_at": null})
+    }
+}

@@ -1,0 +1,49 @@
+//! The subcommands behind `main`: each takes the validated configuration explicitly.
+
+use anyhow::Context;
+
+use crate::app::{self, App};
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(&config.log);
+    let (api, portal) = app::bind(&config).await?;
+    let app = App::build(config, Clock::system())
+        .await
+        .context("cannot start")?;
+    app.run(api, portal, shutdown_signal()).await;
+    Ok(())
+}
+
+pub fn token(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.server.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("data dir {}", dir.display()))?;
+    let token = crate::secrets::load_or_create_token(dir)?;
+    println!("{token}");
+    Ok(())
+}
+
+pub fn check_config(config: &Config) -> anyhow::Result<()> {
+    println!(
+        "configuration ok: api {} portal {} data dir {}",
+        config.server.api_listen,
+        config.server.portal_listen,
+        config.server.data_dir.display()
+    );
+    Ok(())
+}
+
+pub async fn sim() -> anyhow::Result<()> {
+    anyhow::bail!("the simulators are not built into this binary yet")
+}

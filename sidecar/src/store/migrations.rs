@@ -1,0 +1,127 @@
+//! Append-only schema migrations. Never edit a shipped entry; add a new one.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: foundation
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    CREATE TABLE units (
+        unit_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        omada_site TEXT NOT NULL,
+        ssids TEXT NOT NULL,
+        vlans TEXT NOT NULL,
+        ap_macs TEXT NOT NULL,
+        plume_customer_id TEXT,
+        plume_location_id TEXT,
+        checkin_grace_minutes INTEGER NOT NULL DEFAULT 0,
+        checkout_grace_minutes INTEGER NOT NULL DEFAULT 0,
+        terms_url TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE vouchers (
+        code TEXT PRIMARY KEY,
+        unit_id TEXT NOT NULL REFERENCES units(unit_id) ON DELETE CASCADE,
+        valid_from INTEGER NOT NULL,
+        valid_until INTEGER,
+        duration_minutes INTEGER,
+        max_devices INTEGER NOT NULL,
+        devices_used INTEGER NOT NULL DEFAULT 0,
+        guest_name TEXT,
+        booking_ref TEXT,
+        down_kbps INTEGER,
+        up_kbps INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        first_used_at INTEGER,
+        revoked_at INTEGER,
+        source TEXT NOT NULL DEFAULT 'api'
+    ) STRICT;
+    CREATE INDEX vouchers_unit ON vouchers(unit_id, created_at);
+    CREATE INDEX vouchers_booking ON vouchers(unit_id, booking_ref) WHERE booking_ref IS NOT NULL;
+    CREATE TABLE grants (
+        grant_id TEXT PRIMARY KEY,
+        code TEXT NOT NULL REFERENCES vouchers(code) ON DELETE CASCADE,
+        unit_id TEXT NOT NULL,
+        client_mac TEXT NOT NULL,
+        client_ip TEXT,
+        ap_mac TEXT,
+        gateway_mac TEXT,
+        ssid TEXT,
+        vid INTEGER,
+        radio_id INTEGER,
+        site TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        authorized_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        end_reason TEXT
+    ) STRICT;
+    CREATE INDEX grants_code ON grants(code, client_mac);
+    CREATE INDEX grants_unit ON grants(unit_id, state);
+    CREATE INDEX grants_open ON grants(expires_at) WHERE state != 'ended';
+    CREATE TABLE bookings (
+        unit_id TEXT NOT NULL REFERENCES units(unit_id) ON DELETE CASCADE,
+        booking_ref TEXT NOT NULL,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER NOT NULL,
+        guest_name TEXT,
+        codes TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (unit_id, booking_ref)
+    ) STRICT;
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        correlation_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        unit_id TEXT,
+        code TEXT,
+        detail TEXT
+    ) STRICT;
+    CREATE INDEX audit_at ON audit(at);
+    CREATE TABLE settings (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE done_at IS NULL;
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}

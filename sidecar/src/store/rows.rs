@@ -1,0 +1,349 @@
+//! Row mapping and the queries of the foundation: meta, units, vouchers, audit, settings.
+//! Every function takes a `&Connection` (or transaction) so callers compose them inside one
+//! `Store::write`/`Store::read` closure.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+use super::{from_ms, to_ms, StoreError};
+use crate::net::Mac;
+use crate::vouchers::model::{AuditEntry, Unit, Voucher, VoucherStatus};
+
+// ---- meta ----
+
+pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])?;
+    Ok(())
+}
+
+// ---- units ----
+
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at";
+
+fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
+    serde_json::from_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
+    let macs: Vec<String> = json_list(r.get(5)?)?;
+    Ok(Unit {
+        unit_id: r.get(0)?,
+        name: r.get(1)?,
+        omada_site: r.get(2)?,
+        ssids: json_list(r.get(3)?)?,
+        vlans: json_list(r.get(4)?)?,
+        ap_macs: macs.iter().filter_map(|m| m.parse::<Mac>().ok()).collect(),
+        plume_customer_id: r.get(6)?,
+        plume_location_id: r.get(7)?,
+        checkin_grace_minutes: r.get(8)?,
+        checkout_grace_minutes: r.get(9)?,
+        terms_url: r.get(10)?,
+        created_at: from_ms(r.get(11)?),
+        updated_at: from_ms(r.get(12)?),
+    })
+}
+
+pub fn unit_get(conn: &Connection, unit_id: &str) -> Result<Unit, StoreError> {
+    conn.prepare_cached(&format!("SELECT {UNIT_COLS} FROM units WHERE unit_id = ?1"))?
+        .query_row([unit_id], unit_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+pub fn unit_exists(conn: &Connection, unit_id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM units WHERE unit_id = ?1")?
+        .exists([unit_id])?)
+}
+
+pub fn unit_list(conn: &Connection) -> Result<Vec<Unit>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {UNIT_COLS} FROM units ORDER BY name, unit_id"
+    ))?;
+    let rows = stmt.query_map([], unit_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Insert or replace a unit (the caller decided which).
+pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreError> {
+    let ssids = serde_json::to_string(&u.ssids).expect("strings serialize");
+    let vlans = serde_json::to_string(&u.vlans).expect("ints serialize");
+    let macs = serde_json::to_string(&u.ap_macs.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+        .expect("strings serialize");
+    let sql = if insert {
+        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"
+    } else {
+        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13 WHERE unit_id=?1"
+    };
+    let res = conn.execute(
+        sql,
+        params![
+            u.unit_id,
+            u.name,
+            u.omada_site,
+            ssids,
+            vlans,
+            macs,
+            u.plume_customer_id,
+            u.plume_location_id,
+            u.checkin_grace_minutes,
+            u.checkout_grace_minutes,
+            u.terms_url,
+            to_ms(u.created_at),
+            to_ms(u.updated_at)
+        ],
+    );
+    match res {
+        Ok(0) => Err(StoreError::NotFound),
+        Ok(_) => Ok(()),
+        Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+            "unit_id '{}' is taken",
+            u.unit_id
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn unit_delete(conn: &Connection, unit_id: &str) -> Result<(), StoreError> {
+    match conn.execute("DELETE FROM units WHERE unit_id = ?1", [unit_id])? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+// ---- vouchers ----
+
+const VOUCHER_COLS: &str = "code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at";
+
+fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
+    Ok(Voucher {
+        code: r.get(0)?,
+        unit_id: r.get(1)?,
+        valid_from: from_ms(r.get(2)?),
+        valid_until: r.get::<_, Option<i64>>(3)?.map(from_ms),
+        duration_minutes: r.get(4)?,
+        max_devices: r.get(5)?,
+        devices_used: r.get(6)?,
+        guest_name: r.get(7)?,
+        booking_ref: r.get(8)?,
+        down_kbps: r.get(9)?,
+        up_kbps: r.get(10)?,
+        note: r.get(11)?,
+        created_at: from_ms(r.get(12)?),
+        first_used_at: r.get::<_, Option<i64>>(13)?.map(from_ms),
+        revoked_at: r.get::<_, Option<i64>>(14)?.map(from_ms),
+    })
+}
+
+pub fn voucher_get(conn: &Connection, code: &str) -> Result<Voucher, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE code = ?1"
+    ))?
+    .query_row([code], voucher_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+pub fn voucher_exists(conn: &Connection, code: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM vouchers WHERE code = ?1")?
+        .exists([code])?)
+}
+
+/// Live (not revoked, not expired at `now`) voucher of a unit with this booking reference.
+pub fn voucher_live_by_booking(
+    conn: &Connection,
+    unit_id: &str,
+    booking_ref: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Voucher>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE unit_id = ?1 AND booking_ref = ?2 AND revoked_at IS NULL ORDER BY created_at DESC"
+    ))?;
+    let rows = stmt.query_map([unit_id, booking_ref], voucher_from_row)?;
+    for v in rows {
+        let v = v?;
+        if v.is_live(now) {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+pub fn voucher_insert(conn: &Connection, v: &Voucher, source: &str) -> Result<(), StoreError> {
+    let res = conn.prepare_cached(
+        "INSERT INTO vouchers (code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at, source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+    )?
+    .execute(params![
+        v.code, v.unit_id, to_ms(v.valid_from), v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used,
+        v.guest_name, v.booking_ref, v.down_kbps, v.up_kbps, v.note, to_ms(v.created_at), v.first_used_at.map(to_ms), v.revoked_at.map(to_ms), source
+    ]);
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if StoreError::is_unique_violation(&e) => {
+            Err(StoreError::Conflict("code is taken".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Update the mutable fields of a voucher.
+pub fn voucher_update(conn: &Connection, v: &Voucher) -> Result<(), StoreError> {
+    let n = conn.prepare_cached(
+        "UPDATE vouchers SET valid_until=?2, duration_minutes=?3, max_devices=?4, devices_used=?5, guest_name=?6, note=?7, first_used_at=?8, revoked_at=?9 WHERE code=?1",
+    )?
+    .execute(params![v.code, v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used, v.guest_name, v.note, v.first_used_at.map(to_ms), v.revoked_at.map(to_ms)])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Filters for listing vouchers.
+#[derive(Clone, Debug, Default)]
+pub struct VoucherFilter {
+    pub unit_id: Option<String>,
+    pub status: Option<VoucherStatus>,
+    pub booking_ref: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// Newest first. Status is computed, so it is filtered after the SQL (bounded by `limit`).
+pub fn voucher_list(
+    conn: &Connection,
+    f: &VoucherFilter,
+    now: OffsetDateTime,
+) -> Result<(Vec<Voucher>, usize), StoreError> {
+    let mut sql = format!("SELECT {VOUCHER_COLS} FROM vouchers WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(u) = &f.unit_id {
+        args.push(u.clone().into());
+        sql.push_str(&format!(" AND unit_id = ?{}", args.len()));
+    }
+    if let Some(b) = &f.booking_ref {
+        args.push(b.clone().into());
+        sql.push_str(&format!(" AND booking_ref = ?{}", args.len()));
+    }
+    // Narrow by the stored columns where the status allows it.
+    match f.status {
+        Some(VoucherStatus::Revoked) => sql.push_str(" AND revoked_at IS NOT NULL"),
+        Some(VoucherStatus::Unused) => {
+            sql.push_str(" AND revoked_at IS NULL AND first_used_at IS NULL")
+        }
+        Some(VoucherStatus::Active) => {
+            sql.push_str(" AND revoked_at IS NULL AND first_used_at IS NOT NULL")
+        }
+        Some(VoucherStatus::Expired) => sql.push_str(" AND revoked_at IS NULL"),
+        None => {}
+    }
+    sql.push_str(" ORDER BY created_at DESC, code");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), voucher_from_row)?;
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    for v in rows {
+        let v = v?;
+        if let Some(s) = f.status {
+            if v.status(now) != s {
+                continue;
+            }
+        }
+        if total >= f.offset && out.len() < f.limit {
+            out.push(v);
+        }
+        total += 1;
+    }
+    Ok((out, total))
+}
+
+/// Live vouchers of every unit (for the state snapshot), newest first.
+pub fn vouchers_live(conn: &Connection, now: OffsetDateTime) -> Result<Vec<Voucher>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE revoked_at IS NULL AND (valid_until IS NULL OR valid_until > ?1) ORDER BY created_at DESC"
+    ))?;
+    let rows = stmt.query_map([to_ms(now)], voucher_from_row)?;
+    let mut out = Vec::new();
+    for v in rows {
+        let v = v?;
+        if v.is_live(now) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+// ---- audit ----
+
+pub struct NewAudit<'a> {
+    pub at: OffsetDateTime,
+    pub correlation_id: &'a str,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub unit_id: Option<&'a str>,
+    pub code: Option<&'a str>,
+    pub detail: Option<String>,
+}
+
+pub fn audit_insert(conn: &Connection, a: &NewAudit<'_>) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO audit (at, correlation_id, actor, action, unit_id, code, detail) VALUES (?1,?2,?3,?4,?5,?6,?7)")?
+        .execute(params![to_ms(a.at), a.correlation_id, a.actor, a.action, a.unit_id, a.code, a.detail])?;
+    Ok(())
+}
+
+pub fn audit_list(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, at, correlation_id, actor, action, unit_id, code, detail FROM audit ORDER BY id DESC LIMIT ?1")?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(AuditEntry {
+            id: r.get(0)?,
+            at: from_ms(r.get(1)?),
+            correlation_id: r.get(2)?,
+            actor: r.get(3)?,
+            action: r.get(4)?,
+            unit_id: r.get(5)?,
+            code: r.get(6)?,
+            detail: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Drop audit rows older than `before` (retention).
+pub fn audit_prune(conn: &Connection, before: OffsetDateTime) -> Result<usize, StoreError> {
+    Ok(conn.execute("DELETE FROM audit WHERE at < ?1", [to_ms(before)])?)
+}
+
+// ---- settings (values are already encrypted blobs) ----
+
+pub fn setting_get(conn: &Connection, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn setting_put(
+    conn: &Connection,
+    name: &str,
+    value: &[u8],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO settings (name, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![name, value, to_ms(now)],
+    )?;
+    Ok(())
+}
+
+pub fn setting_delete(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM settings WHERE name = ?1", [name])? > 0)
+}

@@ -1,0 +1,203 @@
+//! Plain domain types: units, vouchers, grants, bookings. No wire format here; `api/` maps
+//! these to JSON and `store/` to rows.
+
+use time::OffsetDateTime;
+
+use crate::net::Mac;
+
+/// A rental unit: the place a voucher belongs to and the networks it may be redeemed on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unit {
+    pub unit_id: String,
+    pub name: String,
+    pub omada_site: String,
+    pub ssids: Vec<String>,
+    pub vlans: Vec<u16>,
+    pub ap_macs: Vec<Mac>,
+    pub plume_customer_id: Option<String>,
+    pub plume_location_id: Option<String>,
+    pub checkin_grace_minutes: u32,
+    pub checkout_grace_minutes: u32,
+    pub terms_url: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoucherStatus {
+    Unused,
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl VoucherStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VoucherStatus::Unused => "unused",
+            VoucherStatus::Active => "active",
+            VoucherStatus::Expired => "expired",
+            VoucherStatus::Revoked => "revoked",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "unused" => VoucherStatus::Unused,
+            "active" => VoucherStatus::Active,
+            "expired" => VoucherStatus::Expired,
+            "revoked" => VoucherStatus::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Voucher {
+    pub code: String,
+    pub unit_id: String,
+    pub valid_from: OffsetDateTime,
+    pub valid_until: Option<OffsetDateTime>,
+    pub duration_minutes: Option<u32>,
+    pub max_devices: u32,
+    /// Distinct devices that redeemed it (slots used).
+    pub devices_used: u32,
+    pub guest_name: Option<String>,
+    pub booking_ref: Option<String>,
+    pub down_kbps: Option<u32>,
+    pub up_kbps: Option<u32>,
+    pub note: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub first_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Voucher {
+    /// The effective end: the earlier of `valid_until` and first use + duration.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        let by_duration = match (self.first_used_at, self.duration_minutes) {
+            (Some(first), Some(d)) => Some(first + time::Duration::minutes(d as i64)),
+            _ => None,
+        };
+        match (self.valid_until, by_duration) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The end a redemption at `now` would get (first use may be now).
+    pub fn end_if_redeemed_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let first = self.first_used_at.unwrap_or(now);
+        let by_duration = self
+            .duration_minutes
+            .map(|d| first + time::Duration::minutes(d as i64));
+        match (self.valid_until, by_duration) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            // Creation refuses vouchers with neither; treat as already over.
+            (None, None) => now,
+        }
+    }
+
+    pub fn status(&self, now: OffsetDateTime) -> VoucherStatus {
+        if self.revoked_at.is_some() {
+            VoucherStatus::Revoked
+        } else if self.expires_at().is_some_and(|end| now >= end) {
+            VoucherStatus::Expired
+        } else if self.first_used_at.is_some() {
+            VoucherStatus::Active
+        } else {
+            VoucherStatus::Unused
+        }
+    }
+
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        matches!(
+            self.status(now),
+            VoucherStatus::Unused | VoucherStatus::Active
+        )
+    }
+}
+
+/// A device let onto the network with a voucher.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    pub grant_id: String,
+    pub code: String,
+    pub unit_id: String,
+    pub client_mac: Mac,
+    pub client_ip: Option<String>,
+    pub ap_mac: Option<Mac>,
+    pub gateway_mac: Option<Mac>,
+    pub ssid: Option<String>,
+    pub vid: Option<u16>,
+    pub radio_id: Option<u8>,
+    pub site: String,
+    /// `pending` (slot reserved, controller not yet confirmed), `active`, `ended`.
+    pub state: GrantState,
+    pub authorized_at: Option<OffsetDateTime>,
+    pub expires_at: OffsetDateTime,
+    pub ended_at: Option<OffsetDateTime>,
+    pub end_reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantState {
+    Pending,
+    Active,
+    Ended,
+}
+
+impl GrantState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GrantState::Pending => "pending",
+            GrantState::Active => "active",
+            GrantState::Ended => "ended",
+        }
+    }
+    pub fn parse(s: &str) -> GrantState {
+        match s {
+            "pending" => GrantState::Pending,
+            "active" => GrantState::Active,
+            _ => GrantState::Ended,
+        }
+    }
+}
+
+impl Grant {
+    /// What the API shows: `active`, `expired` or `revoked`.
+    pub fn public_status(&self, now: OffsetDateTime) -> &'static str {
+        match (self.state, self.end_reason.as_deref()) {
+            (GrantState::Ended, Some("expired")) => "expired",
+            (GrantState::Ended, _) => "revoked",
+            (_, _) if now >= self.expires_at => "expired",
+            _ => "active",
+        }
+    }
+}
+
+/// One audit row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub correlation_id: String,
+    pub actor: String,
+    pub action: String,
+    pub unit_id: Option<String>,
+    pub code: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A booking mirrored from Rental Control.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Booking {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub guest_name: Option<String>,
+    pub codes: Vec<String>,
+    pub updated_at: OffsetDateTime,
+}
