@@ -60,6 +60,7 @@ pub struct App {
 impl App {
     /// Open the data dir (creating it 0700), the database, the token and the key.
     pub async fn build(config: Config, clock: Clock) -> Result<App, StartError> {
+        crate::init_crypto();
         let dir = config.server.data_dir.clone();
         let dir2 = dir.clone();
         let (store, token, sealer) =

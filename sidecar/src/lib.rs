@@ -25,3 +25,10 @@ pub mod store;
 pub mod tasks;
 pub mod telemetry;
 pub mod vouchers;
+
+/// Install rustls' `ring` crypto provider as the process default (idempotent). reqwest is
+/// built without a provider of its own, so this must run before any HTTP client is built;
+/// [`app::App::build`] and the simulators call it.
+pub fn init_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -180,7 +180,13 @@ async fn route(
     request_id: &str,
 ) -> Result<Response<Body>> {
     let path = req.uri().path().to_owned();
-    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let decoded: Vec<String> = path
+        .trim_end_matches('/')
+        .split('/')
+        .skip(1)
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let method = req.method().clone();
 
     // The only route without a token.

@@ -1,0 +1,142 @@
+//! Test support: a real sidecar on 127.0.0.1:0 with a fresh data dir.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rental_wifi::app::{App, AppState};
+use rental_wifi::clock::Clock;
+use rental_wifi::config::{Config, Overrides};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub api: String,
+    pub portal: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub state: Arc<AppState>,
+    pub data_dir: PathBuf,
+    pub clock: Clock,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn config_for(dir: &std::path::Path) -> Config {
+    let flags = Overrides { data_dir: Some(dir.to_owned()), api_listen: Some("127.0.0.1:0".into()), portal_listen: Some("127.0.0.1:0".into()) };
+    Config::load(None, &Default::default(), &flags).expect("test config")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_owned();
+        let mut app = Self::spawn_in(&dir, Clock::system()).await;
+        app._tmp = Some(tmp);
+        app
+    }
+
+    pub async fn spawn_in(dir: &std::path::Path, clock: Clock) -> TestApp {
+        Self::spawn_with(config_for(dir), clock).await
+    }
+
+    pub async fn spawn_with(config: Config, clock: Clock) -> TestApp {
+        rental_wifi::init_crypto();
+        let dir = config.server.data_dir.clone();
+        let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let portal = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_addr = api.local_addr().unwrap();
+        let portal_addr = portal.local_addr().unwrap();
+        let app = App::build(config, clock.clone()).await.expect("app builds");
+        let state = app.state.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(api, portal, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            api: format!("http://{api_addr}"),
+            portal: format!("http://{portal_addr}"),
+            token: state.token.clone(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            state,
+            data_dir: dir,
+            clock,
+            stop: Some(tx),
+            task: Some(task),
+            _tmp: None,
+        }
+    }
+
+    /// Stop serving and wait for the drain to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.api, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut rb = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.send(reqwest::Method::DELETE, path, None).await.0
+    }
+
+    pub async fn raw_post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn unit(&self, id: &str) {
+        let (s, b) = self.post("/api/v1/units", serde_json::json!({"unit_id": id, "name": format!("Unit {id}")})).await;
+        assert_eq!(s, 201, "{b}");
+    }
+
+    pub async fn count_vouchers(&self) -> u64 {
+        let (s, b) = self.get("/api/v1/vouchers?limit=0").await;
+        assert_eq!(s, 200);
+        b["total"].as_u64().unwrap()
+    }
+}
+
+pub fn err_code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<no error code>")
+}
