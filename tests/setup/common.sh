@@ -12,6 +12,8 @@ export RENTAL_WIFI_CACHE
 RW_PY_PREFIX="$RENTAL_WIFI_CACHE/python3.13"
 RW_PY_BIN="$RW_PY_PREFIX/bin/python3.13"
 RW_VENV="$RENTAL_WIFI_CACHE/venv-ha"
+# Node >= 20 fetched by browser.sh when the system one is older (empty otherwise).
+RW_NODE_BIN="$RENTAL_WIFI_CACHE/node/bin"
 # CI has no stdin: never let apt/dpkg ask anything.
 export DEBIAN_FRONTEND=noninteractive
 
