@@ -117,25 +117,36 @@ pub(crate) fn classify_reqwest(what: &str, e: &reqwest::Error) -> OmadaError {
     }
 }
 
+/// Next error in the chain. `io::Error` hides its payload from `source()` (it returns the
+/// payload's own source), so look inside it explicitly.
+fn next_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        return Some(inner);
+    }
+    err.source()
+}
+
 fn find_tls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut cur = Some(e);
     while let Some(err) = cur {
         if let Some(t) = err.downcast_ref::<rustls::Error>() {
-            return Some(t.to_string());
+            use rustls::{CertificateError as C, Error as E};
+            return Some(match t {
+                E::InvalidCertificate(C::Other(o)) => format!("invalid peer certificate: {o}"),
+                E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+                    format!("{t} (a self-signed controller? trust it with ca_cert_pem or cert_sha256)")
+                }
+                _ => t.to_string(),
+            });
         }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(t) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                return Some(t.to_string());
-            }
-        }
-        cur = err.source();
+        cur = next_error(err);
     }
     None
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = cur.source() {
+    let mut cur = e;
+    while let Some(next) = next_error(cur) {
         cur = next;
     }
     let s = cur.to_string();
