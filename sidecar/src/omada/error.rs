@@ -26,7 +26,10 @@ pub enum OmadaError {
     Protocol(String),
     /// The settings do not validate; `field` is the DESIGN §7 field name.
     #[error("invalid setting {field}: {message}")]
-    InvalidSettings { field: &'static str, message: String },
+    InvalidSettings {
+        field: &'static str,
+        message: String,
+    },
     /// The caller's request cannot be sent as it is (e.g. an EAP redirect without `ssidName`,
     /// an unknown site in Open API mode).
     #[error("invalid request: {0}")]
@@ -56,6 +59,9 @@ impl OmadaError {
 
 impl From<SettingsError> for OmadaError {
     fn from(e: SettingsError) -> Self {
-        OmadaError::InvalidSettings { field: e.field, message: e.message }
+        OmadaError::InvalidSettings {
+            field: e.field,
+            message: e.message,
+        }
     }
 }

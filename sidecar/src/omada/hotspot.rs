@@ -34,8 +34,20 @@ pub(crate) struct Hotspot {
 }
 
 impl Hotspot {
-    pub(crate) fn new(username: String, password: String, time_unit: super::AuthTimeUnit, jar: Arc<reqwest_cookie_store::CookieStoreMutex>) -> Self {
-        Self { username, password, time_unit, jar, session: std::sync::Mutex::new((None, 0)), login_lock: tokio::sync::Mutex::new(()) }
+    pub(crate) fn new(
+        username: String,
+        password: String,
+        time_unit: super::AuthTimeUnit,
+        jar: Arc<reqwest_cookie_store::CookieStoreMutex>,
+    ) -> Self {
+        Self {
+            username,
+            password,
+            time_unit,
+            jar,
+            session: std::sync::Mutex::new((None, 0)),
+            login_lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn current(&self) -> Option<(String, u64)> {
@@ -70,10 +82,24 @@ impl Hotspot {
         let id = c.controller_id(deadline).await?;
         let url = c.url(&[&id, "api", "v2", "hotspot", "login"]);
         let body = json!({"name": self.username, "password": self.password});
-        let raw = transport::send(&c.policy, deadline, "hotspot login", || c.http.post(url.clone()).header("Accept", "application/json").json(&body)).await?;
+        let raw = transport::send(&c.policy, deadline, "hotspot login", || {
+            c.http
+                .post(url.clone())
+                .header("Accept", "application/json")
+                .json(&body)
+        })
+        .await?;
         match transport::classify("hotspot login", &raw)? {
-            Answer::Json { code: 0, result, .. } => {
-                let token = result.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| OmadaError::Protocol("hotspot login: no result.token in the answer".into()))?;
+            Answer::Json {
+                code: 0, result, ..
+            } => {
+                let token = result
+                    .get("token")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        OmadaError::Protocol("hotspot login: no result.token in the answer".into())
+                    })?;
                 let cookie = self.session_cookie_name(&url);
                 match cookie {
                     Some(name) => tracing::debug!(cookie = name, "hotspot operator logged in"),
@@ -83,28 +109,51 @@ impl Hotspot {
             }
             Answer::Json { code, msg, .. } => {
                 tracing::warn!(code, msg = %msg, "hotspot operator login refused");
-                Err(OmadaError::AuthFailed(format!("hotspot operator login refused (errorCode {code}: {msg})")))
+                Err(OmadaError::AuthFailed(format!(
+                    "hotspot operator login refused (errorCode {code}: {msg})"
+                )))
             }
-            Answer::SessionLost(why) => Err(OmadaError::Protocol(format!("hotspot login answered with {why}; check the controller URL and controller ID"))),
+            Answer::SessionLost(why) => Err(OmadaError::Protocol(format!(
+                "hotspot login answered with {why}; check the controller URL and controller ID"
+            ))),
         }
     }
 
     fn session_cookie_name(&self, url: &url::Url) -> Option<&'static str> {
         let jar = self.jar.lock().ok()?;
-        SESSION_COOKIES.into_iter().find(|name| jar.get_request_values(url).any(|(n, _)| n == *name))
+        SESSION_COOKIES
+            .into_iter()
+            .find(|name| jar.get_request_values(url).any(|(n, _)| n == *name))
     }
 
     /// One authenticated call with the lost-session rule: re-login once, retry once.
-    async fn call(&self, c: &Common, deadline: Instant, what: &str, build: impl Fn(&str, &str) -> RequestBuilder) -> Result<Value, OmadaError> {
+    async fn call(
+        &self,
+        c: &Common,
+        deadline: Instant,
+        what: &str,
+        build: impl Fn(&str, &str) -> RequestBuilder,
+    ) -> Result<Value, OmadaError> {
         let id = c.controller_id(deadline).await?;
         let mut relogged = false;
         loop {
             let (token, generation) = self.session(c, deadline).await?;
-            let raw = transport::send(&c.policy, deadline, what, || build(&id, &token).header("Csrf-Token", token.as_str()).header("Accept", "application/json")).await?;
+            let raw = transport::send(&c.policy, deadline, what, || {
+                build(&id, &token)
+                    .header("Csrf-Token", token.as_str())
+                    .header("Accept", "application/json")
+            })
+            .await?;
             let why = match transport::classify(what, &raw)? {
-                Answer::Json { code: 0, result, .. } => return Ok(result),
-                Answer::Json { code, msg, .. } if SESSION_CODES.contains(&code) => format!("errorCode {code} ({msg})"),
-                Answer::Json { code, msg, .. } => return Err(OmadaError::Rejected { code, message: msg }),
+                Answer::Json {
+                    code: 0, result, ..
+                } => return Ok(result),
+                Answer::Json { code, msg, .. } if SESSION_CODES.contains(&code) => {
+                    format!("errorCode {code} ({msg})")
+                }
+                Answer::Json { code, msg, .. } => {
+                    return Err(OmadaError::Rejected { code, message: msg })
+                }
                 Answer::SessionLost(why) => why,
             };
             self.invalidate(generation);
@@ -117,9 +166,19 @@ impl Hotspot {
         }
     }
 
-    pub(crate) async fn authorize(&self, c: &Common, req: &AuthorizeRequest, deadline: Instant) -> Result<(), OmadaError> {
+    pub(crate) async fn authorize(
+        &self,
+        c: &Common,
+        req: &AuthorizeRequest,
+        deadline: Instant,
+    ) -> Result<(), OmadaError> {
         let body = self.auth_body(req)?;
-        self.call(c, deadline, "extPortal/auth", |id, _| c.http.post(c.url(&[id, "api", "v2", "hotspot", "extPortal", "auth"])).json(&body)).await?;
+        self.call(c, deadline, "extPortal/auth", |id, _| {
+            c.http
+                .post(c.url(&[id, "api", "v2", "hotspot", "extPortal", "auth"]))
+                .json(&body)
+        })
+        .await?;
         Ok(())
     }
 
@@ -127,24 +186,44 @@ impl Hotspot {
     pub(crate) fn auth_body(&self, req: &AuthorizeRequest) -> Result<Value, OmadaError> {
         let mut m = Map::new();
         m.insert("clientMac".into(), req.client_mac.to_string().into());
-        if let Some(ip) = req.client_ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(ip) = req
+            .client_ip
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             m.insert("clientIp".into(), ip.into());
         }
         if let Some(ap) = req.ap_mac {
-            let ssid = req.ssid_name.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| OmadaError::InvalidRequest("an EAP (apMac) authorization needs ssidName".into()))?;
-            let radio = req.radio_id.ok_or_else(|| OmadaError::InvalidRequest("an EAP (apMac) authorization needs radioId".into()))?;
+            let ssid = req
+                .ssid_name
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    OmadaError::InvalidRequest("an EAP (apMac) authorization needs ssidName".into())
+                })?;
+            let radio = req.radio_id.ok_or_else(|| {
+                OmadaError::InvalidRequest("an EAP (apMac) authorization needs radioId".into())
+            })?;
             m.insert("apMac".into(), ap.to_string().into());
             m.insert("ssidName".into(), ssid.into());
             m.insert("radioId".into(), radio.to_string().into());
         } else if let Some(gw) = req.gateway_mac {
-            let vid = req.vid.ok_or_else(|| OmadaError::InvalidRequest("a gateway authorization needs vid".into()))?;
+            let vid = req.vid.ok_or_else(|| {
+                OmadaError::InvalidRequest("a gateway authorization needs vid".into())
+            })?;
             m.insert("gatewayMac".into(), gw.to_string().into());
             m.insert("vid".into(), vid.to_string().into());
         } else {
-            return Err(OmadaError::InvalidRequest("an authorization needs apMac (wireless) or gatewayMac (wired)".into()));
+            return Err(OmadaError::InvalidRequest(
+                "an authorization needs apMac (wireless) or gatewayMac (wired)".into(),
+            ));
         }
         m.insert("site".into(), req.site.clone().into());
-        m.insert("time".into(), self.time_unit.encode(req.duration).to_string().into());
+        m.insert(
+            "time".into(),
+            self.time_unit.encode(req.duration).to_string().into(),
+        );
         m.insert("authType".into(), "4".into());
         if let Some(k) = req.down_kbps {
             m.insert("downloadRateLimitKbps".into(), k.into());
@@ -157,20 +236,40 @@ impl Hotspot {
 
     /// List the site's authorized-client records, disconnect every valid one with this MAC.
     /// None found = already gone = success.
-    pub(crate) async fn unauthorize(&self, c: &Common, site: &str, mac: Mac, deadline: Instant) -> Result<(), OmadaError> {
+    pub(crate) async fn unauthorize(
+        &self,
+        c: &Common,
+        site: &str,
+        mac: Mac,
+        deadline: Instant,
+    ) -> Result<(), OmadaError> {
         let mut ids = Vec::new();
         let page_size = 100u64;
         for page in 1..=50u64 {
             let result = self
                 .call(c, deadline, "hotspot clients", |id, _| {
-                    c.http.get(c.url(&[id, "api", "v2", "hotspot", "sites", site, "clients"])).query(&[("currentPage", page), ("currentPageSize", page_size)])
+                    c.http
+                        .get(c.url(&[id, "api", "v2", "hotspot", "sites", site, "clients"]))
+                        .query(&[("currentPage", page), ("currentPageSize", page_size)])
                 })
                 .await?;
-            let rows = result.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+            let rows = result
+                .get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for row in &rows {
-                let same = row.get("mac").and_then(Value::as_str).and_then(|m| m.parse::<Mac>().ok()) == Some(mac);
+                let same = row
+                    .get("mac")
+                    .and_then(Value::as_str)
+                    .and_then(|m| m.parse::<Mac>().ok())
+                    == Some(mac);
                 let valid = row.get("valid").and_then(Value::as_bool).unwrap_or(true);
-                let rid = row.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| as_i64(v).map(|n| n.to_string())));
+                let rid = row.get("id").and_then(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .or_else(|| as_i64(v).map(|n| n.to_string()))
+                });
                 if let (true, true, Some(rid)) = (same, valid, rid) {
                     ids.push(rid);
                 }
@@ -181,18 +280,40 @@ impl Hotspot {
             }
         }
         if ids.is_empty() {
-            tracing::debug!(site, "no authorized record for this client; nothing to disconnect");
+            tracing::debug!(
+                site,
+                "no authorized record for this client; nothing to disconnect"
+            );
             return Ok(());
         }
         for rid in ids {
-            self.call(c, deadline, "hotspot disconnect", |id, _| c.http.post(c.url(&[id, "api", "v2", "hotspot", "sites", site, "cmd", "clients", &rid, "disconnect"])).json(&json!({})))
-                .await?;
+            self.call(c, deadline, "hotspot disconnect", |id, _| {
+                c.http
+                    .post(c.url(&[
+                        id,
+                        "api",
+                        "v2",
+                        "hotspot",
+                        "sites",
+                        site,
+                        "cmd",
+                        "clients",
+                        &rid,
+                        "disconnect",
+                    ]))
+                    .json(&json!({}))
+            })
+            .await?;
         }
         Ok(())
     }
 
     /// Log in now (used by `test()`), replacing any current session.
-    pub(crate) async fn fresh_login(&self, c: &Common, deadline: Instant) -> Result<(), OmadaError> {
+    pub(crate) async fn fresh_login(
+        &self,
+        c: &Common,
+        deadline: Instant,
+    ) -> Result<(), OmadaError> {
         let _one = self.login_lock.lock().await;
         let token = self.login(c, deadline).await?;
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());

@@ -104,17 +104,39 @@ impl Common {
 
     async fn api_info(&self, deadline: Instant) -> Result<ApiInfo, OmadaError> {
         let url = self.url(&["api", "info"]);
-        let raw = transport::send(&self.policy, deadline, "api/info", || self.http.get(url.clone()).header("Accept", "application/json")).await?;
-        let v: Value = serde_json::from_slice(&raw.body).map_err(|_| OmadaError::Protocol(format!("api/info: HTTP {} without JSON; is this an Omada controller?", raw.status.as_u16())))?;
+        let raw = transport::send(&self.policy, deadline, "api/info", || {
+            self.http
+                .get(url.clone())
+                .header("Accept", "application/json")
+        })
+        .await?;
+        let v: Value = serde_json::from_slice(&raw.body).map_err(|_| {
+            OmadaError::Protocol(format!(
+                "api/info: HTTP {} without JSON; is this an Omada controller?",
+                raw.status.as_u16()
+            ))
+        })?;
         let result = v.get("result").cloned().unwrap_or(Value::Null);
-        let id = result.get("omadacId").and_then(Value::as_str).filter(|s| !s.is_empty());
+        let id = result
+            .get("omadacId")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
         let Some(id) = id else {
-            return Err(OmadaError::Protocol("api/info: no result.omadacId; is this an Omada controller?".into()));
+            return Err(OmadaError::Protocol(
+                "api/info: no result.omadacId; is this an Omada controller?".into(),
+            ));
         };
         Ok(ApiInfo {
             controller_id: id.to_string(),
-            version: result.get("controllerVer").and_then(Value::as_str).map(str::to_string),
-            api_version: result.get("apiVer").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))),
+            version: result
+                .get("controllerVer")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            api_version: result.get("apiVer").and_then(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .or_else(|| v.as_i64().map(|n| n.to_string()))
+            }),
         })
     }
 
@@ -154,7 +176,11 @@ struct Inner {
 
 impl std::fmt::Debug for OmadaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OmadaClient").field("base_url", &self.inner.common.base.as_str()).field("mode", &self.inner.mode).field("tls", &self.inner.trust).finish()
+        f.debug_struct("OmadaClient")
+            .field("base_url", &self.inner.common.base.as_str())
+            .field("mode", &self.inner.mode)
+            .field("tls", &self.inner.trust)
+            .finish()
     }
 }
 
@@ -180,18 +206,37 @@ impl OmadaClient {
             .map_err(|e| OmadaError::Tls(format!("HTTP client setup: {e}")))?;
         let backend = match mode {
             ResolvedMode::Hotspot => Backend::Hotspot(hotspot::Hotspot::new(
-                settings::present(&settings.username).unwrap_or_default().to_string(),
+                settings::present(&settings.username)
+                    .unwrap_or_default()
+                    .to_string(),
                 settings.password.clone().unwrap_or_default(),
                 settings.auth_time_unit,
                 jar,
             )),
             ResolvedMode::OpenApi => Backend::OpenApi(openapi::OpenApi::new(
-                settings::present(&settings.client_id).unwrap_or_default().to_string(),
-                settings::present(&settings.client_secret).unwrap_or_default().to_string(),
+                settings::present(&settings.client_id)
+                    .unwrap_or_default()
+                    .to_string(),
+                settings::present(&settings.client_secret)
+                    .unwrap_or_default()
+                    .to_string(),
             )),
         };
-        let common = Common { http, base, policy, configured_id: settings::present(&settings.controller_id).map(str::to_string), discovered: tokio::sync::Mutex::new(None) };
-        Ok(OmadaClient { inner: Arc::new(Inner { common, backend, mode, trust }) })
+        let common = Common {
+            http,
+            base,
+            policy,
+            configured_id: settings::present(&settings.controller_id).map(str::to_string),
+            discovered: tokio::sync::Mutex::new(None),
+        };
+        Ok(OmadaClient {
+            inner: Arc::new(Inner {
+                common,
+                backend,
+                mode,
+                trust,
+            }),
+        })
     }
 
     pub fn mode(&self) -> ResolvedMode {
@@ -215,7 +260,9 @@ impl OmadaClient {
         let info = match c.api_info(deadline).await {
             Ok(info) => Some(info),
             // A configured id lets us go on without /api/info (proxies, cloud connectors)…
-            Err(e @ (OmadaError::Protocol(_) | OmadaError::Rejected { .. })) if c.configured_id.is_some() => {
+            Err(e @ (OmadaError::Protocol(_) | OmadaError::Rejected { .. }))
+                if c.configured_id.is_some() =>
+            {
                 tracing::info!(error = %e, "api/info unavailable; using the configured controller id");
                 None
             }
@@ -224,7 +271,13 @@ impl OmadaClient {
         };
         if let (Some(info), Some(configured)) = (&info, &c.configured_id) {
             if !info.controller_id.eq_ignore_ascii_case(configured) {
-                return Err(OmadaError::InvalidSettings { field: "controller_id", message: format!("The controller reports ID {}; leave the field empty to use it", info.controller_id) });
+                return Err(OmadaError::InvalidSettings {
+                    field: "controller_id",
+                    message: format!(
+                        "The controller reports ID {}; leave the field empty to use it",
+                        info.controller_id
+                    ),
+                });
             }
         }
         if let (Some(info), None) = (&info, &c.configured_id) {
@@ -241,8 +294,15 @@ impl OmadaClient {
                 o.sites(c, deadline).await?
             }
         };
-        let (controller_version, api_version) = info.map(|i| (i.version, i.api_version)).unwrap_or_default();
-        Ok(ControllerInfo { controller_id, controller_version, api_version, mode: self.inner.mode, sites })
+        let (controller_version, api_version) =
+            info.map(|i| (i.version, i.api_version)).unwrap_or_default();
+        Ok(ControllerInfo {
+            controller_id,
+            controller_version,
+            api_version,
+            mode: self.inner.mode,
+            sites,
+        })
     }
 
     /// Let a guest device in for `req.duration`.
@@ -254,8 +314,12 @@ impl OmadaClient {
             Backend::OpenApi(o) => o.authorize(c, &req.site, req.client_mac, deadline).await,
         };
         match &result {
-            Ok(()) => tracing::info!(site = %req.site, mode = self.inner.mode.as_str(), "client authorized on the controller"),
-            Err(e) => tracing::warn!(site = %req.site, mode = self.inner.mode.as_str(), error = %e, "client authorization failed"),
+            Ok(()) => {
+                tracing::info!(site = %req.site, mode = self.inner.mode.as_str(), "client authorized on the controller")
+            }
+            Err(e) => {
+                tracing::warn!(site = %req.site, mode = self.inner.mode.as_str(), error = %e, "client authorization failed")
+            }
         }
         result
     }

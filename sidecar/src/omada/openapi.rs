@@ -49,7 +49,9 @@ impl OpenApi {
 
     fn current(&self) -> Option<(String, u64)> {
         let t = self.token.lock().unwrap_or_else(|e| e.into_inner());
-        t.as_ref().filter(|t| Instant::now() < t.expires).map(|t| (t.value.clone(), t.generation))
+        t.as_ref()
+            .filter(|t| Instant::now() < t.expires)
+            .map(|t| (t.value.clone(), t.generation))
     }
 
     fn invalidate(&self, generation: u64) {
@@ -71,47 +73,101 @@ impl OpenApi {
     }
 
     /// `POST /openapi/authorize/token?grant_type=client_credentials`.
-    pub(crate) async fn mint(&self, c: &Common, deadline: Instant) -> Result<(String, u64), OmadaError> {
+    pub(crate) async fn mint(
+        &self,
+        c: &Common,
+        deadline: Instant,
+    ) -> Result<(String, u64), OmadaError> {
         let id = c.controller_id(deadline).await?;
         let url = c.url(&["openapi", "authorize", "token"]);
         let body = json!({"omadacId": id, "client_id": self.client_id, "client_secret": self.client_secret});
-        let raw = transport::send(&c.policy, deadline, "openapi token", || c.http.post(url.clone()).query(&[("grant_type", "client_credentials")]).json(&body)).await?;
+        let raw = transport::send(&c.policy, deadline, "openapi token", || {
+            c.http
+                .post(url.clone())
+                .query(&[("grant_type", "client_credentials")])
+                .json(&body)
+        })
+        .await?;
         match transport::classify("openapi token", &raw)? {
-            Answer::Json { code: 0, result, .. } => {
-                let value = result.get("accessToken").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| OmadaError::Protocol("openapi token: no result.accessToken".into()))?;
-                let secs = result.get("expiresIn").and_then(transport::as_i64).unwrap_or(7200).max(1) as u64;
+            Answer::Json {
+                code: 0, result, ..
+            } => {
+                let value = result
+                    .get("accessToken")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        OmadaError::Protocol("openapi token: no result.accessToken".into())
+                    })?;
+                let secs = result
+                    .get("expiresIn")
+                    .and_then(transport::as_i64)
+                    .unwrap_or(7200)
+                    .max(1) as u64;
                 let life = Duration::from_secs(secs);
-                let life = if life > EARLY * 2 { life - EARLY } else { life / 2 };
-                let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Token { value: value.to_string(), expires: Instant::now() + life, generation });
+                let life = if life > EARLY * 2 {
+                    life - EARLY
+                } else {
+                    life / 2
+                };
+                let generation = self
+                    .generation
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                *self.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(Token {
+                    value: value.to_string(),
+                    expires: Instant::now() + life,
+                    generation,
+                });
                 tracing::debug!(expires_in = secs, "open api access token minted");
                 Ok((value.to_string(), generation))
             }
             Answer::Json { code, msg, .. } => {
                 tracing::warn!(code, msg = %msg, "open api token refused");
-                Err(OmadaError::AuthFailed(format!("Open API token refused (errorCode {code}: {msg})")))
+                Err(OmadaError::AuthFailed(format!(
+                    "Open API token refused (errorCode {code}: {msg})"
+                )))
             }
-            Answer::SessionLost(why) => Err(OmadaError::AuthFailed(format!("Open API token refused ({why})"))),
+            Answer::SessionLost(why) => Err(OmadaError::AuthFailed(format!(
+                "Open API token refused ({why})"
+            ))),
         }
     }
 
     /// One call with `Authorization: AccessToken=…`; a lost token is minted again once.
-    async fn call(&self, c: &Common, deadline: Instant, what: &str, build: impl Fn(&str) -> RequestBuilder) -> Result<Value, OmadaError> {
+    async fn call(
+        &self,
+        c: &Common,
+        deadline: Instant,
+        what: &str,
+        build: impl Fn(&str) -> RequestBuilder,
+    ) -> Result<Value, OmadaError> {
         let id = c.controller_id(deadline).await?;
         let mut reminted = false;
         loop {
             let (token, generation) = self.token(c, deadline).await?;
             let auth = format!("AccessToken={token}");
-            let raw = transport::send(&c.policy, deadline, what, || build(&id).header("Authorization", auth.as_str())).await?;
+            let raw = transport::send(&c.policy, deadline, what, || {
+                build(&id).header("Authorization", auth.as_str())
+            })
+            .await?;
             let why = match transport::classify(what, &raw)? {
-                Answer::Json { code: 0, result, .. } => return Ok(result),
-                Answer::Json { code, msg, .. } if TOKEN_CODES.contains(&code) => format!("errorCode {code} ({msg})"),
-                Answer::Json { code, msg, .. } => return Err(OmadaError::Rejected { code, message: msg }),
+                Answer::Json {
+                    code: 0, result, ..
+                } => return Ok(result),
+                Answer::Json { code, msg, .. } if TOKEN_CODES.contains(&code) => {
+                    format!("errorCode {code} ({msg})")
+                }
+                Answer::Json { code, msg, .. } => {
+                    return Err(OmadaError::Rejected { code, message: msg })
+                }
                 Answer::SessionLost(why) => why,
             };
             self.invalidate(generation);
             if reminted {
-                return Err(OmadaError::AuthFailed(format!("{what}: the controller still refused a fresh access token ({why})")));
+                return Err(OmadaError::AuthFailed(format!(
+                    "{what}: the controller still refused a fresh access token ({why})"
+                )));
             }
             tracing::info!(what, reason = %why, "open api token not accepted, minting a new one");
             reminted = true;
@@ -119,18 +175,41 @@ impl OpenApi {
     }
 
     /// Every site of the controller (`GET /openapi/v1/{id}/sites`, paged).
-    pub(crate) async fn sites(&self, c: &Common, deadline: Instant) -> Result<Vec<SiteInfo>, OmadaError> {
+    pub(crate) async fn sites(
+        &self,
+        c: &Common,
+        deadline: Instant,
+    ) -> Result<Vec<SiteInfo>, OmadaError> {
         let mut out = Vec::new();
         let page_size = 100i64;
         for page in 1..=50i64 {
-            let result = self.call(c, deadline, "openapi sites", |id| c.http.get(c.url(&["openapi", "v1", id, "sites"])).query(&[("page", page), ("pageSize", page_size)])).await?;
-            let rows = result.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+            let result = self
+                .call(c, deadline, "openapi sites", |id| {
+                    c.http
+                        .get(c.url(&["openapi", "v1", id, "sites"]))
+                        .query(&[("page", page), ("pageSize", page_size)])
+                })
+                .await?;
+            let rows = result
+                .get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for row in &rows {
-                if let (Some(id), Some(name)) = (row.get("siteId").and_then(Value::as_str), row.get("name").and_then(Value::as_str)) {
-                    out.push(SiteInfo { id: id.to_string(), name: name.to_string() });
+                if let (Some(id), Some(name)) = (
+                    row.get("siteId").and_then(Value::as_str),
+                    row.get("name").and_then(Value::as_str),
+                ) {
+                    out.push(SiteInfo {
+                        id: id.to_string(),
+                        name: name.to_string(),
+                    });
                 }
             }
-            let total = result.get("totalRows").and_then(transport::as_i64).unwrap_or(0);
+            let total = result
+                .get("totalRows")
+                .and_then(transport::as_i64)
+                .unwrap_or(0);
             if rows.len() < page_size as usize || page * page_size >= total {
                 break;
             }
@@ -145,8 +224,18 @@ impl OpenApi {
     }
 
     /// Site id for a site name (exact, then case-insensitive) or id; looked up once, cached.
-    async fn site_id(&self, c: &Common, site: &str, deadline: Instant) -> Result<String, OmadaError> {
-        if let Some(id) = self.sites.lock().unwrap_or_else(|e| e.into_inner()).get(site) {
+    async fn site_id(
+        &self,
+        c: &Common,
+        site: &str,
+        deadline: Instant,
+    ) -> Result<String, OmadaError> {
+        if let Some(id) = self
+            .sites
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(site)
+        {
             return Ok(id.clone());
         }
         let all = self.sites(c, deadline).await?;
@@ -154,23 +243,53 @@ impl OpenApi {
             .find(|s| s.name == site || s.id == site)
             .or_else(|| all.iter().find(|s| s.name.eq_ignore_ascii_case(site)))
             .map(|s| s.id.clone())
-            .ok_or_else(|| OmadaError::InvalidRequest(format!("site {site:?} does not exist on the controller")))
+            .ok_or_else(|| {
+                OmadaError::InvalidRequest(format!(
+                    "site {site:?} does not exist on the controller"
+                ))
+            })
     }
 
-    pub(crate) async fn authorize(&self, c: &Common, site: &str, mac: Mac, deadline: Instant) -> Result<(), OmadaError> {
+    pub(crate) async fn authorize(
+        &self,
+        c: &Common,
+        site: &str,
+        mac: Mac,
+        deadline: Instant,
+    ) -> Result<(), OmadaError> {
         let site_id = self.site_id(c, site, deadline).await?;
         let mac = mac.to_string();
-        self.call(c, deadline, "openapi auth", |id| c.http.post(c.url(&["openapi", "v1", id, "sites", &site_id, "hotspot", "clients", &mac, "auth"]))).await?;
+        self.call(c, deadline, "openapi auth", |id| {
+            c.http.post(c.url(&[
+                "openapi", "v1", id, "sites", &site_id, "hotspot", "clients", &mac, "auth",
+            ]))
+        })
+        .await?;
         Ok(())
     }
 
     /// `unauth`; "client does not exist" (already gone) counts as success.
-    pub(crate) async fn unauthorize(&self, c: &Common, site: &str, mac: Mac, deadline: Instant) -> Result<(), OmadaError> {
+    pub(crate) async fn unauthorize(
+        &self,
+        c: &Common,
+        site: &str,
+        mac: Mac,
+        deadline: Instant,
+    ) -> Result<(), OmadaError> {
         let site_id = self.site_id(c, site, deadline).await?;
         let mac = mac.to_string();
-        match self.call(c, deadline, "openapi unauth", |id| c.http.post(c.url(&["openapi", "v1", id, "sites", &site_id, "hotspot", "clients", &mac, "unauth"]))).await {
+        match self
+            .call(c, deadline, "openapi unauth", |id| {
+                c.http.post(c.url(&[
+                    "openapi", "v1", id, "sites", &site_id, "hotspot", "clients", &mac, "unauth",
+                ]))
+            })
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(OmadaError::Rejected { code, message }) if message.to_ascii_lowercase().contains("not exist") => {
+            Err(OmadaError::Rejected { code, message })
+                if message.to_ascii_lowercase().contains("not exist") =>
+            {
                 tracing::debug!(code, "open api unauth: client already gone");
                 Ok(())
             }

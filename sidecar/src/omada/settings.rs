@@ -150,7 +150,10 @@ pub struct SettingsError {
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> SettingsError {
-    SettingsError { field, message: message.into() }
+    SettingsError {
+        field,
+        message: message.into(),
+    }
 }
 
 /// A set, non-blank string.
@@ -200,9 +203,18 @@ impl OmadaSettings {
                 }
             }
         }
-        if self.mode == OmadaMode::Auto && present(&self.client_id).is_some() != present(&self.client_secret).is_some() {
-            let field = if present(&self.client_id).is_some() { "client_secret" } else { "client_id" };
-            return Err(bad(field, "Set both Open API client ID and client secret, or neither"));
+        if self.mode == OmadaMode::Auto
+            && present(&self.client_id).is_some() != present(&self.client_secret).is_some()
+        {
+            let field = if present(&self.client_id).is_some() {
+                "client_secret"
+            } else {
+                "client_id"
+            };
+            return Err(bad(
+                field,
+                "Set both Open API client ID and client secret, or neither",
+            ));
         }
         if let Some(pem) = present(&self.ca_cert_pem) {
             tls::parse_pem_certs(pem).map_err(|m| bad("ca_cert_pem", m))?;
@@ -233,8 +245,15 @@ impl OmadaSettings {
             "http" => return Err(bad("base_url", "Invalid URL: the controller API needs https:// (port 8043 on a software controller, 443 on an OC200/OC300)")),
             _ => return Err(bad("base_url", "Invalid URL: use https://")),
         }
-        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-            return Err(bad("base_url", "Invalid URL: no query, fragment or credentials allowed"));
+        if url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(bad(
+                "base_url",
+                "Invalid URL: no query, fragment or credentials allowed",
+            ));
         }
         let trimmed = url.path().trim_end_matches('/').to_string();
         url.set_path(&trimmed);
@@ -244,7 +263,11 @@ impl OmadaSettings {
     /// A copy safe to show: secrets replaced by `"***"` when set (DESIGN §2).
     pub fn redacted(&self) -> OmadaSettings {
         let mask = |v: &Option<String>| v.as_ref().map(|_| "***".to_string());
-        OmadaSettings { password: mask(&self.password), client_secret: mask(&self.client_secret), ..self.clone() }
+        OmadaSettings {
+            password: mask(&self.password),
+            client_secret: mask(&self.client_secret),
+            ..self.clone()
+        }
     }
 }
 
@@ -258,9 +281,18 @@ impl fmt::Debug for OmadaSettings {
             .field("username", &self.username)
             .field("password", &format_args!("{}", set(&self.password)))
             .field("client_id", &self.client_id)
-            .field("client_secret", &format_args!("{}", set(&self.client_secret)))
+            .field(
+                "client_secret",
+                &format_args!("{}", set(&self.client_secret)),
+            )
             .field("verify_tls", &self.verify_tls)
-            .field("ca_cert_pem", &self.ca_cert_pem.as_ref().map(|p| format!("<{} bytes>", p.len())))
+            .field(
+                "ca_cert_pem",
+                &self
+                    .ca_cert_pem
+                    .as_ref()
+                    .map(|p| format!("<{} bytes>", p.len())),
+            )
             .field("cert_sha256", &self.cert_sha256)
             .field("auth_time_unit", &self.auth_time_unit)
             .finish()
@@ -282,7 +314,9 @@ mod tests {
 
     #[test]
     fn deserializes_the_contract_fields_with_defaults() {
-        let s: OmadaSettings = serde_json::from_str(r#"{"base_url":"https://c:8043","username":"op","password":"x"}"#).unwrap();
+        let s: OmadaSettings =
+            serde_json::from_str(r#"{"base_url":"https://c:8043","username":"op","password":"x"}"#)
+                .unwrap();
         assert_eq!(s.mode, OmadaMode::Auto);
         assert!(s.verify_tls);
         assert_eq!(s.auth_time_unit, AuthTimeUnit::Ms);
@@ -291,8 +325,13 @@ mod tests {
         assert_eq!(s.mode, OmadaMode::OpenApi);
         assert_eq!(s.auth_time_unit, AuthTimeUnit::Us);
         assert!(!s.verify_tls);
-        assert!(serde_json::from_str::<OmadaSettings>(r#"{"base_url":"https://c","bogus":1}"#).is_err());
-        assert!(serde_json::from_str::<OmadaSettings>(r#"{"base_url":"https://c","mode":"cloud"}"#).is_err());
+        assert!(
+            serde_json::from_str::<OmadaSettings>(r#"{"base_url":"https://c","bogus":1}"#).is_err()
+        );
+        assert!(serde_json::from_str::<OmadaSettings>(
+            r#"{"base_url":"https://c","mode":"cloud"}"#
+        )
+        .is_err());
     }
 
     #[test]
@@ -311,35 +350,114 @@ mod tests {
     fn validate_names_the_field() {
         assert!(hotspot().validate().is_ok());
         let cases: Vec<(OmadaSettings, &str)> = vec![
-            (OmadaSettings { base_url: "".into(), ..hotspot() }, "base_url"),
-            (OmadaSettings { base_url: "http://10.0.0.2:8088".into(), ..hotspot() }, "base_url"),
-            (OmadaSettings { base_url: "ftp://c".into(), ..hotspot() }, "base_url"),
-            (OmadaSettings { base_url: "https://c/?x=1".into(), ..hotspot() }, "base_url"),
-            (OmadaSettings { username: None, ..hotspot() }, "username"),
-            (OmadaSettings { password: Some(String::new()), ..hotspot() }, "password"),
-            (OmadaSettings { controller_id: Some("../x".into()), ..hotspot() }, "controller_id"),
-            (OmadaSettings { cert_sha256: Some("abcd".into()), ..hotspot() }, "cert_sha256"),
-            (OmadaSettings { ca_cert_pem: Some("not a pem".into()), ..hotspot() }, "ca_cert_pem"),
-            (OmadaSettings { mode: OmadaMode::OpenApi, ..hotspot() }, "client_id"),
+            (
+                OmadaSettings {
+                    base_url: "".into(),
+                    ..hotspot()
+                },
+                "base_url",
+            ),
+            (
+                OmadaSettings {
+                    base_url: "http://10.0.0.2:8088".into(),
+                    ..hotspot()
+                },
+                "base_url",
+            ),
+            (
+                OmadaSettings {
+                    base_url: "ftp://c".into(),
+                    ..hotspot()
+                },
+                "base_url",
+            ),
+            (
+                OmadaSettings {
+                    base_url: "https://c/?x=1".into(),
+                    ..hotspot()
+                },
+                "base_url",
+            ),
+            (
+                OmadaSettings {
+                    username: None,
+                    ..hotspot()
+                },
+                "username",
+            ),
+            (
+                OmadaSettings {
+                    password: Some(String::new()),
+                    ..hotspot()
+                },
+                "password",
+            ),
+            (
+                OmadaSettings {
+                    controller_id: Some("../x".into()),
+                    ..hotspot()
+                },
+                "controller_id",
+            ),
+            (
+                OmadaSettings {
+                    cert_sha256: Some("abcd".into()),
+                    ..hotspot()
+                },
+                "cert_sha256",
+            ),
+            (
+                OmadaSettings {
+                    ca_cert_pem: Some("not a pem".into()),
+                    ..hotspot()
+                },
+                "ca_cert_pem",
+            ),
+            (
+                OmadaSettings {
+                    mode: OmadaMode::OpenApi,
+                    ..hotspot()
+                },
+                "client_id",
+            ),
         ];
         for (s, field) in cases {
             assert_eq!(s.validate().unwrap_err().field, field, "{s:?}");
         }
-        let loopback = OmadaSettings { base_url: "http://127.0.0.1:9".into(), ..hotspot() };
+        let loopback = OmadaSettings {
+            base_url: "http://127.0.0.1:9".into(),
+            ..hotspot()
+        };
         assert!(loopback.validate().is_ok());
-        assert_eq!(loopback.parsed_base_url().unwrap().as_str(), "http://127.0.0.1:9/");
-        let prefixed = OmadaSettings { base_url: "https://c/omada/".into(), ..hotspot() };
+        assert_eq!(
+            loopback.parsed_base_url().unwrap().as_str(),
+            "http://127.0.0.1:9/"
+        );
+        let prefixed = OmadaSettings {
+            base_url: "https://c/omada/".into(),
+            ..hotspot()
+        };
         assert_eq!(prefixed.parsed_base_url().unwrap().path(), "/omada");
     }
 
     #[test]
     fn debug_and_redacted_never_show_secrets() {
-        let s = OmadaSettings { client_id: Some("cid".into()), client_secret: Some("topsecret-value".into()), ..hotspot() };
+        let s = OmadaSettings {
+            client_id: Some("cid".into()),
+            client_secret: Some("topsecret-value".into()),
+            ..hotspot()
+        };
         let dbg = format!("{s:?}");
-        assert!(!dbg.contains("pw-secret") && !dbg.contains("topsecret-value"), "{dbg}");
+        assert!(
+            !dbg.contains("pw-secret") && !dbg.contains("topsecret-value"),
+            "{dbg}"
+        );
         assert!(dbg.contains("cid"));
         let r = serde_json::to_string(&s.redacted()).unwrap();
-        assert!(!r.contains("pw-secret") && !r.contains("topsecret-value") && r.contains("***"), "{r}");
+        assert!(
+            !r.contains("pw-secret") && !r.contains("topsecret-value") && r.contains("***"),
+            "{r}"
+        );
     }
 
     #[test]
@@ -349,7 +467,10 @@ mod tests {
         assert_eq!(AuthTimeUnit::Us.encode(d), 1_500_000);
         assert_eq!(AuthTimeUnit::S.encode(d), 2);
         assert_eq!(AuthTimeUnit::S.encode(Duration::ZERO), 1);
-        assert_eq!(AuthTimeUnit::Ms.encode(Duration::from_secs(3600)), 3_600_000);
+        assert_eq!(
+            AuthTimeUnit::Ms.encode(Duration::from_secs(3600)),
+            3_600_000
+        );
         assert_eq!(AuthTimeUnit::S.decode(7), Duration::from_secs(7));
     }
 }

@@ -35,9 +35,16 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
 
 /// Parse `cert_sha256`: 64 hex digits, colons/spaces allowed, any case.
 pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
-    let clean: String = s.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
-    let bytes = hex::decode(&clean).map_err(|_| "Certificate fingerprint must be hex (SHA-256, 64 hex digits; colons allowed)".to_string())?;
-    bytes.try_into().map_err(|_| "Certificate fingerprint must be a SHA-256 (64 hex digits; colons allowed)".to_string())
+    let clean: String = s
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect();
+    let bytes = hex::decode(&clean).map_err(|_| {
+        "Certificate fingerprint must be hex (SHA-256, 64 hex digits; colons allowed)".to_string()
+    })?;
+    bytes.try_into().map_err(|_| {
+        "Certificate fingerprint must be a SHA-256 (64 hex digits; colons allowed)".to_string()
+    })
 }
 
 /// Every `CERTIFICATE` block of a PEM text; at least one.
@@ -47,7 +54,9 @@ pub fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String
         out.push(item.map_err(|_| "CA certificate is not valid PEM".to_string())?);
     }
     if out.is_empty() {
-        return Err("No certificate found in the PEM text (expected -----BEGIN CERTIFICATE-----)".into());
+        return Err(
+            "No certificate found in the PEM text (expected -----BEGIN CERTIFICATE-----)".into(),
+        );
     }
     Ok(out)
 }
@@ -58,28 +67,62 @@ pub fn sha256_hex(der: &[u8]) -> String {
 }
 
 /// Build the rustls client configuration for these settings.
-pub(crate) fn client_config(settings: &OmadaSettings) -> Result<(ClientConfig, TlsTrust), OmadaError> {
+pub(crate) fn client_config(
+    settings: &OmadaSettings,
+) -> Result<(ClientConfig, TlsTrust), OmadaError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| OmadaError::Tls(format!("TLS setup: {e}")))?;
     if let Some(fp) = present(&settings.cert_sha256) {
-        let pin = parse_fingerprint(fp).map_err(|message| OmadaError::InvalidSettings { field: "cert_sha256", message })?;
-        let verifier = Arc::new(Lenient { provider, pin: Some(pin) });
-        return Ok((builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth(), TlsTrust::Pinned));
+        let pin = parse_fingerprint(fp).map_err(|message| OmadaError::InvalidSettings {
+            field: "cert_sha256",
+            message,
+        })?;
+        let verifier = Arc::new(Lenient {
+            provider,
+            pin: Some(pin),
+        });
+        return Ok((
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+            TlsTrust::Pinned,
+        ));
     }
     if !settings.verify_tls {
-        let verifier = Arc::new(Lenient { provider, pin: None });
-        return Ok((builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth(), TlsTrust::Disabled));
+        let verifier = Arc::new(Lenient {
+            provider,
+            pin: None,
+        });
+        return Ok((
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth(),
+            TlsTrust::Disabled,
+        ));
     }
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     if let Some(pem) = present(&settings.ca_cert_pem) {
-        let certs = parse_pem_certs(pem).map_err(|message| OmadaError::InvalidSettings { field: "ca_cert_pem", message })?;
+        let certs = parse_pem_certs(pem).map_err(|message| OmadaError::InvalidSettings {
+            field: "ca_cert_pem",
+            message,
+        })?;
         for cert in certs {
-            roots.add(cert).map_err(|e| OmadaError::InvalidSettings { field: "ca_cert_pem", message: format!("CA certificate not usable: {e}") })?;
+            roots.add(cert).map_err(|e| OmadaError::InvalidSettings {
+                field: "ca_cert_pem",
+                message: format!("CA certificate not usable: {e}"),
+            })?;
         }
     }
-    Ok((builder.with_root_certificates(roots).with_no_client_auth(), TlsTrust::Verified))
+    Ok((
+        builder.with_root_certificates(roots).with_no_client_auth(),
+        TlsTrust::Verified,
+    ))
 }
 
 /// Accepts the leaf when it matches `pin` (or any leaf when `pin` is `None`), but still checks
@@ -117,22 +160,46 @@ impl ServerCertVerifier for Lenient {
                 if bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &pin[..])) {
                     Ok(ServerCertVerified::assertion())
                 } else {
-                    Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch)))))
+                    Err(rustls::Error::InvalidCertificate(
+                        rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch))),
+                    ))
                 }
             }
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -153,6 +220,9 @@ mod tests {
     #[test]
     fn pem_needs_a_certificate() {
         assert!(parse_pem_certs("").is_err());
-        assert!(parse_pem_certs("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            parse_pem_certs("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .is_err()
+        );
     }
 }

@@ -44,7 +44,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Full-jitter delay before retry number `retry` (0 = the first retry).
     pub fn backoff(&self, retry: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX)).min(self.cap);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(retry.min(20)).unwrap_or(u32::MAX))
+            .min(self.cap);
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         if nanos == 0 {
             return Duration::ZERO;
@@ -61,7 +64,12 @@ pub(crate) struct Raw {
 }
 
 /// Send the request built by `build` (called once per attempt) until it gets a non-5xx answer.
-pub(crate) async fn send(policy: &RetryPolicy, deadline: Instant, what: &str, build: impl Fn() -> RequestBuilder) -> Result<Raw, OmadaError> {
+pub(crate) async fn send(
+    policy: &RetryPolicy,
+    deadline: Instant,
+    what: &str,
+    build: impl Fn() -> RequestBuilder,
+) -> Result<Raw, OmadaError> {
     let mut last: Option<OmadaError> = None;
     let attempts = policy.attempts.max(1);
     for attempt in 0..attempts {
@@ -75,11 +83,21 @@ pub(crate) async fn send(policy: &RetryPolicy, deadline: Instant, what: &str, bu
                 let status = resp.status();
                 let headers = resp.headers().clone();
                 match resp.bytes().await {
-                    Ok(body) if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS => {
+                    Ok(body)
+                        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS =>
+                    {
                         drop(body);
-                        OmadaError::Unreachable(format!("{what}: controller answered HTTP {status}"))
+                        OmadaError::Unreachable(format!(
+                            "{what}: controller answered HTTP {status}"
+                        ))
                     }
-                    Ok(body) => return Ok(Raw { status, headers, body }),
+                    Ok(body) => {
+                        return Ok(Raw {
+                            status,
+                            headers,
+                            body,
+                        })
+                    }
                     Err(e) => classify_reqwest(what, &e),
                 }
             }
@@ -119,8 +137,13 @@ pub(crate) fn classify_reqwest(what: &str, e: &reqwest::Error) -> OmadaError {
 
 /// Next error in the chain. `io::Error` hides its payload from `source()` (it returns the
 /// payload's own source), so look inside it explicitly.
-fn next_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
-    if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+fn next_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(inner) = err
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
         return Some(inner);
     }
     err.source()
@@ -134,7 +157,9 @@ fn find_tls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
             return Some(match t {
                 E::InvalidCertificate(C::Other(o)) => format!("invalid peer certificate: {o}"),
                 E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
-                    format!("{t} (a self-signed controller? trust it with ca_cert_pem or cert_sha256)")
+                    format!(
+                        "{t} (a self-signed controller? trust it with ca_cert_pem or cert_sha256)"
+                    )
                 }
                 _ => t.to_string(),
             });
@@ -162,7 +187,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[derive(Debug)]
 pub(crate) enum Answer {
     /// A JSON envelope; `code` 0 means success.
-    Json { code: i64, msg: String, result: Value },
+    Json {
+        code: i64,
+        msg: String,
+        result: Value,
+    },
     /// The session is not (or no longer) accepted: 302 to a login page, 401/403, an HTML page.
     SessionLost(String),
 }
@@ -170,30 +199,51 @@ pub(crate) enum Answer {
 /// Read an answer: the JSON envelope, or one of the shapes of a lost session.
 pub(crate) fn classify(what: &str, raw: &Raw) -> Result<Answer, OmadaError> {
     if raw.status.is_redirection() {
-        let to = raw.headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("?");
-        return Ok(Answer::SessionLost(format!("HTTP {} to {to}", raw.status.as_u16())));
+        let to = raw
+            .headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        return Ok(Answer::SessionLost(format!(
+            "HTTP {} to {to}",
+            raw.status.as_u16()
+        )));
     }
     if raw.status == StatusCode::UNAUTHORIZED || raw.status == StatusCode::FORBIDDEN {
         return Ok(Answer::SessionLost(format!("HTTP {}", raw.status.as_u16())));
     }
     if let Ok(v) = serde_json::from_slice::<Value>(&raw.body) {
         if let Some(code) = v.get("errorCode").and_then(as_i64) {
-            let msg = v.get("msg").and_then(Value::as_str).unwrap_or("").chars().take(200).collect();
+            let msg = v
+                .get("msg")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
             let result = v.get("result").cloned().unwrap_or(Value::Null);
             return Ok(Answer::Json { code, msg, result });
         }
     }
-    let ctype = raw.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let head = raw.body.iter().skip_while(|b| b.is_ascii_whitespace()).next().copied();
+    let ctype = raw
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let head = raw.body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if raw.status.is_success() && (ctype.contains("html") || head == Some(b'<')) {
         return Ok(Answer::SessionLost("an HTML page instead of JSON".into()));
     }
-    Err(OmadaError::Protocol(format!("{what}: HTTP {} without an Omada JSON envelope", raw.status.as_u16())))
+    Err(OmadaError::Protocol(format!(
+        "{what}: HTTP {} without an Omada JSON envelope",
+        raw.status.as_u16()
+    )))
 }
 
 /// `errorCode`/ids arrive as numbers or strings depending on version.
 pub(crate) fn as_i64(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 #[cfg(test)]
@@ -204,12 +254,16 @@ mod tests {
     fn backoff_is_bounded_by_the_doubling_ceiling_and_the_cap() {
         let p = RetryPolicy::default();
         for retry in 0..10 {
-            let ceiling = (Duration::from_millis(500) * 2u32.pow(retry)).min(Duration::from_secs(8));
+            let ceiling =
+                (Duration::from_millis(500) * 2u32.pow(retry)).min(Duration::from_secs(8));
             for _ in 0..50 {
                 assert!(p.backoff(retry) <= ceiling);
             }
         }
-        let zero = RetryPolicy { base: Duration::ZERO, ..RetryPolicy::default() };
+        let zero = RetryPolicy {
+            base: Duration::ZERO,
+            ..RetryPolicy::default()
+        };
         assert_eq!(zero.backoff(3), Duration::ZERO);
         // Jitter: not always the same value.
         let samples: std::collections::HashSet<_> = (0..20).map(|_| p.backoff(4)).collect();
@@ -219,16 +273,40 @@ mod tests {
     fn raw(status: u16, ctype: &str, body: &str) -> Raw {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::CONTENT_TYPE, ctype.parse().unwrap());
-        Raw { status: StatusCode::from_u16(status).unwrap(), headers, body: Bytes::from(body.to_string()) }
+        Raw {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
     }
 
     #[test]
     fn classifies_the_session_lost_shapes_and_envelopes() {
-        assert!(matches!(classify("t", &raw(302, "text/plain", "")).unwrap(), Answer::SessionLost(_)));
-        assert!(matches!(classify("t", &raw(401, "application/json", "{}")).unwrap(), Answer::SessionLost(_)));
-        assert!(matches!(classify("t", &raw(200, "text/html", "<html>login</html>")).unwrap(), Answer::SessionLost(_)));
-        match classify("t", &raw(200, "application/json", r#"{"errorCode":"-1005","msg":"Operation forbidden."}"#)).unwrap() {
-            Answer::Json { code, msg, .. } => assert_eq!((code, msg.as_str()), (-1005, "Operation forbidden.")),
+        assert!(matches!(
+            classify("t", &raw(302, "text/plain", "")).unwrap(),
+            Answer::SessionLost(_)
+        ));
+        assert!(matches!(
+            classify("t", &raw(401, "application/json", "{}")).unwrap(),
+            Answer::SessionLost(_)
+        ));
+        assert!(matches!(
+            classify("t", &raw(200, "text/html", "<html>login</html>")).unwrap(),
+            Answer::SessionLost(_)
+        ));
+        match classify(
+            "t",
+            &raw(
+                200,
+                "application/json",
+                r#"{"errorCode":"-1005","msg":"Operation forbidden."}"#,
+            ),
+        )
+        .unwrap()
+        {
+            Answer::Json { code, msg, .. } => {
+                assert_eq!((code, msg.as_str()), (-1005, "Operation forbidden."))
+            }
             other => panic!("{other:?}"),
         }
         assert!(classify("t", &raw(200, "application/json", "[1,2]")).is_err());

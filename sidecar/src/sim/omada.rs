@@ -82,7 +82,10 @@ impl Default for OmadaSimConfig {
             operator_password: "operator-pass".into(),
             client_id: "sim-client-id".into(),
             client_secret: "sim-client-secret".into(),
-            sites: vec![SimSite { name: "Default".into(), id: random_hex(12) }],
+            sites: vec![SimSite {
+                name: "Default".into(),
+                id: random_hex(12),
+            }],
             token_ttl: Duration::from_secs(7200),
             tls: false,
             behaviour: Behaviour::default(),
@@ -204,7 +207,10 @@ fn ser_display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok
     s.collect_str(v)
 }
 
-fn ser_opt_display<T: std::fmt::Display, S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+fn ser_opt_display<T: std::fmt::Display, S: Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(v) => s.collect_str(v),
         None => s.serialize_none(),
@@ -319,7 +325,14 @@ struct Mutable {
 
 impl Mutable {
     fn new(behaviour: Behaviour) -> Self {
-        Self { behaviour, sessions: HashMap::new(), tokens: HashMap::new(), records: Vec::new(), requests: VecDeque::new(), counters: Counters::default() }
+        Self {
+            behaviour,
+            sessions: HashMap::new(),
+            tokens: HashMap::new(),
+            records: Vec::new(),
+            requests: VecDeque::new(),
+            counters: Counters::default(),
+        }
     }
 }
 
@@ -339,7 +352,10 @@ impl Shared {
     }
 
     fn site(&self, name_or_id: &str) -> Option<&SimSite> {
-        self.cfg.sites.iter().find(|s| s.name == name_or_id || s.id == name_or_id)
+        self.cfg
+            .sites
+            .iter()
+            .find(|s| s.name == name_or_id || s.id == name_or_id)
     }
 }
 
@@ -358,8 +374,16 @@ pub async fn start(cfg: OmadaSimConfig) -> std::io::Result<OmadaSim> {
 /// Start a simulator on a listener the caller bound.
 pub async fn start_on(listener: TcpListener, cfg: OmadaSimConfig) -> std::io::Result<OmadaSim> {
     let public = listener.local_addr()?;
-    let host = if public.ip().is_unspecified() { "127.0.0.1".to_string() } else { public.ip().to_string() };
-    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let host = if public.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        public.ip().to_string()
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
     let tls = if cfg.tls { Some(make_tls()?) } else { None };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let backend = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -388,7 +412,10 @@ pub async fn start_on(listener: TcpListener, cfg: OmadaSimConfig) -> std::io::Re
         .await
     });
     let front_task = tokio::spawn(front(listener, backend_addr, sh.clone()));
-    sh.tasks.lock().unwrap_or_else(|e| e.into_inner()).extend([server, front_task]);
+    sh.tasks
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend([server, front_task]);
     tracing::debug!(base_url = %sh.base_url, controller_id = %sh.cfg.controller_id, "omada simulator listening");
     Ok(OmadaSim { sh })
 }
@@ -396,7 +423,9 @@ pub async fn start_on(listener: TcpListener, cfg: OmadaSimConfig) -> std::io::Re
 fn make_tls() -> std::io::Result<SimTls> {
     use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     let other = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).map_err(|e| other(&e))?;
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .map_err(|e| other(&e))?;
     let der = ck.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
     let config = rustls::ServerConfig::builder_with_provider(crate::omada::tls::provider())
@@ -405,7 +434,11 @@ fn make_tls() -> std::io::Result<SimTls> {
         .with_no_client_auth()
         .with_single_cert(vec![der.clone()], key)
         .map_err(|e| other(&e))?;
-    Ok(SimTls { cert_pem: ck.cert.pem(), cert_sha256: crate::omada::tls::sha256_hex(der.as_ref()), acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) })
+    Ok(SimTls {
+        cert_pem: ck.cert.pem(),
+        cert_sha256: crate::omada::tls::sha256_hex(der.as_ref()),
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    })
 }
 
 impl OmadaSim {
@@ -424,7 +457,12 @@ impl OmadaSim {
 
     /// Site id for a site name.
     pub fn site_id(&self, name: &str) -> Option<String> {
-        self.sh.cfg.sites.iter().find(|s| s.name == name).map(|s| s.id.clone())
+        self.sh
+            .cfg
+            .sites
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.id.clone())
     }
 
     /// PEM of the self-signed certificate (TLS mode).
@@ -565,13 +603,25 @@ impl OmadaSim {
 
     /// Requests whose path ends with `suffix` (e.g. `"/extPortal/auth"`).
     pub fn requests_to(&self, suffix: &str) -> Vec<RecordedRequest> {
-        self.sh.lock().requests.iter().filter(|r| r.path.ends_with(suffix)).cloned().collect()
+        self.sh
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.path.ends_with(suffix))
+            .cloned()
+            .collect()
     }
 
     /// Authorizations currently in force (not disconnected, not expired).
     pub fn authorized(&self) -> Vec<AuthorizedClient> {
         let now = OffsetDateTime::now_utc();
-        self.sh.lock().records.iter().filter(|r| r.active(now)).cloned().collect()
+        self.sh
+            .lock()
+            .records
+            .iter()
+            .filter(|r| r.active(now))
+            .cloned()
+            .collect()
     }
 
     /// Every authorization record, including disconnected and expired ones.
@@ -594,7 +644,8 @@ impl OmadaSim {
     /// Stop accepting, drain, and wait (bounded) for the server tasks.
     pub async fn shutdown(&self) {
         self.sh.shutdown_tx.send_replace(true);
-        let tasks: Vec<_> = std::mem::take(&mut *self.sh.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks: Vec<_> =
+            std::mem::take(&mut *self.sh.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(3), t).await;
         }
@@ -632,7 +683,9 @@ async fn front(listener: TcpListener, backend: SocketAddr, sh: Arc<Shared>) {
             let tls = sh.tls.as_ref().map(|t| t.acceptor.clone());
             match tls {
                 Some(acceptor) => {
-                    if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    {
                         let _ = pipe(stream, backend, &sh).await;
                     }
                 }
@@ -653,11 +706,17 @@ fn request_path(head: &[u8]) -> Option<&str> {
     line.split(' ').nth(1)
 }
 
-async fn pipe<S: AsyncRead + AsyncWrite + Unpin>(mut client: S, backend: SocketAddr, sh: &Shared) -> std::io::Result<()> {
+async fn pipe<S: AsyncRead + AsyncWrite + Unpin>(
+    mut client: S,
+    backend: SocketAddr,
+    sh: &Shared,
+) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 2048];
     while !head.contains(&b'\n') && head.len() < 8192 {
-        let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf)).await.map_err(std::io::Error::other)??;
+        let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+            .await
+            .map_err(std::io::Error::other)??;
         if n == 0 {
             return Ok(());
         }
@@ -688,11 +747,18 @@ async fn pipe<S: AsyncRead + AsyncWrite + Unpin>(mut client: S, backend: SocketA
 // Handler.
 
 fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
-    Response::builder().status(status).header(header::CONTENT_TYPE, "application/json;charset=UTF-8").body(full(v.to_string())).expect("valid response")
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
+        .body(full(v.to_string()))
+        .expect("valid response")
 }
 
 fn ok(result: Value) -> Response<Body> {
-    json_response(StatusCode::OK, &json!({"errorCode": 0, "msg": "Success.", "result": result}))
+    json_response(
+        StatusCode::OK,
+        &json!({"errorCode": 0, "msg": "Success.", "result": result}),
+    )
 }
 
 fn code(c: i64, msg: &str) -> Response<Body> {
@@ -705,11 +771,17 @@ fn general_error() -> Response<Body> {
 
 fn login_page(id: &str) -> Response<Body> {
     let html = format!("<!DOCTYPE html><html><head><title>Omada Controller</title></head><body><form action=\"/{id}/login\" method=\"post\"><input name=\"username\"><input name=\"password\" type=\"password\"></form></body></html>");
-    Response::builder().status(StatusCode::OK).header(header::CONTENT_TYPE, "text/html;charset=UTF-8").body(full(html)).expect("valid response")
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html;charset=UTF-8")
+        .body(full(html))
+        .expect("valid response")
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
@@ -718,7 +790,12 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let query = req.uri().query().map(str::to_string);
     let (parts, body) = match read_body(req, 256 * 1024).await {
         Ok(pair) => pair,
-        Err((_, _)) => return json_response(StatusCode::PAYLOAD_TOO_LARGE, &json!({"errorCode": -1, "msg": "General error."})),
+        Err((_, _)) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"errorCode": -1, "msg": "General error."}),
+            )
+        }
     };
     let headers = parts.headers;
     let body_json: Option<Value> = serde_json::from_slice(&body).ok();
@@ -746,10 +823,22 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         }
         match injected {
             Some(status) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                Response::builder().status(status).header(header::CONTENT_TYPE, "text/html").body(full(format!("<html><body><h1>{status}</h1></body></html>"))).expect("valid response")
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                Response::builder()
+                    .status(status)
+                    .header(header::CONTENT_TYPE, "text/html")
+                    .body(full(format!("<html><body><h1>{status}</h1></body></html>")))
+                    .expect("valid response")
             }
-            None => route(&sh, &method, &path, query.as_deref(), &headers, body_json.as_ref()),
+            None => route(
+                &sh,
+                &method,
+                &path,
+                query.as_deref(),
+                &headers,
+                body_json.as_ref(),
+            ),
         }
     };
 
@@ -761,7 +850,11 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         cookie: header_str(&headers, "cookie"),
         authorization: header_str(&headers, "authorization"),
         content_type: header_str(&headers, "content-type"),
-        body_text: if body_json.is_none() && !body.is_empty() { Some(String::from_utf8_lossy(&body).into_owned()) } else { None },
+        body_text: if body_json.is_none() && !body.is_empty() {
+            Some(String::from_utf8_lossy(&body).into_owned())
+        } else {
+            None
+        },
         body: body_json,
         status: resp.status().as_u16(),
         at: OffsetDateTime::now_utc(),
@@ -776,10 +869,19 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
 }
 
 fn query_param(query: Option<&str>, key: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
-fn route(sh: &Shared, method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap, body: Option<&Value>) -> Response<Body> {
+fn route(
+    sh: &Shared,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+) -> Response<Body> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let id = sh.cfg.controller_id.as_str();
     match (method, segs.as_slice()) {
@@ -791,8 +893,14 @@ fn route(sh: &Shared, method: &Method, path: &str, query: Option<&str>, headers:
             "supportApp": true,
             "omadacId": id,
         })),
-        (&Method::GET, [cid, "login"]) | (&Method::GET, [cid, "hotspot", "login"]) if *cid == id => login_page(id),
-        (&Method::POST, [cid, "api", "v2", "hotspot", "login"]) if *cid == id => hotspot_login(sh, body),
+        (&Method::GET, [cid, "login"]) | (&Method::GET, [cid, "hotspot", "login"])
+            if *cid == id =>
+        {
+            login_page(id)
+        }
+        (&Method::POST, [cid, "api", "v2", "hotspot", "login"]) if *cid == id => {
+            hotspot_login(sh, body)
+        }
         (&Method::POST, [cid, "api", "v2", "hotspot", "extPortal", "auth"]) if *cid == id => {
             with_session(sh, headers, query, |m| ext_portal_auth(sh, m, body))
         }
@@ -800,21 +908,35 @@ fn route(sh: &Shared, method: &Method, path: &str, query: Option<&str>, headers:
             let site = percent_decode(site);
             with_session(sh, headers, query, |m| hotspot_clients(sh, m, &site, query))
         }
-        (&Method::POST, [cid, "api", "v2", "hotspot", "sites", site, "cmd", "clients", rid, "disconnect"]) if *cid == id => {
+        (
+            &Method::POST,
+            [cid, "api", "v2", "hotspot", "sites", site, "cmd", "clients", rid, "disconnect"],
+        ) if *cid == id => {
             let site = percent_decode(site);
-            with_session(sh, headers, query, |m| hotspot_disconnect(sh, m, &site, rid))
+            with_session(sh, headers, query, |m| {
+                hotspot_disconnect(sh, m, &site, rid)
+            })
         }
         (&Method::POST, ["openapi", "authorize", "token"]) => openapi_token(sh, query, body),
-        (&Method::GET, ["openapi", "v1", cid, "sites"]) if *cid == id => with_token(sh, headers, |_| openapi_sites(sh, query)),
-        (&Method::POST, ["openapi", "v1", cid, "sites", site_id, "hotspot", "clients", mac, action @ ("auth" | "unauth")]) if *cid == id => {
-            with_token(sh, headers, |m| openapi_client(sh, m, site_id, mac, action))
+        (&Method::GET, ["openapi", "v1", cid, "sites"]) if *cid == id => {
+            with_token(sh, headers, |_| openapi_sites(sh, query))
         }
-        _ => json_response(StatusCode::NOT_FOUND, &json!({"errorCode": -1600, "msg": "Unsupported request path."})),
+        (
+            &Method::POST,
+            ["openapi", "v1", cid, "sites", site_id, "hotspot", "clients", mac, action @ ("auth" | "unauth")],
+        ) if *cid == id => with_token(sh, headers, |m| openapi_client(sh, m, site_id, mac, action)),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"errorCode": -1600, "msg": "Unsupported request path."}),
+        ),
     }
 }
 
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn hotspot_login(sh: &Shared, body: Option<&Value>) -> Response<Body> {
@@ -834,7 +956,10 @@ fn hotspot_login(sh: &Shared, body: Option<&Value>) -> Response<Body> {
     let token = random_hex(16);
     m.sessions.insert(cookie.clone(), token.clone());
     let secure = if sh.tls.is_some() { "; Secure" } else { "" };
-    let set_cookie = format!("{}={cookie}; Path=/; HttpOnly{secure}", m.behaviour.cookie_name);
+    let set_cookie = format!(
+        "{}={cookie}; Path=/; HttpOnly{secure}",
+        m.behaviour.cookie_name
+    );
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json;charset=UTF-8")
@@ -845,7 +970,12 @@ fn hotspot_login(sh: &Shared, body: Option<&Value>) -> Response<Body> {
 
 /// Run `f` when the request carries a live session cookie (current cookie name) and its CSRF
 /// token (`Csrf-Token` header, or 4.x-style `?token=`); else answer in the expiry style.
-fn with_session(sh: &Shared, headers: &HeaderMap, query: Option<&str>, f: impl FnOnce(&mut Mutable) -> Response<Body>) -> Response<Body> {
+fn with_session(
+    sh: &Shared,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    f: impl FnOnce(&mut Mutable) -> Response<Body>,
+) -> Response<Body> {
     let mut m = sh.lock();
     let cookie_name = m.behaviour.cookie_name.clone();
     let cookie_value = headers
@@ -867,7 +997,11 @@ fn with_session(sh: &Shared, headers: &HeaderMap, query: Option<&str>, f: impl F
     m.counters.session_rejections += 1;
     let id = &sh.cfg.controller_id;
     match m.behaviour.session_expiry {
-        SessionExpiry::Redirect => Response::builder().status(StatusCode::FOUND).header(header::LOCATION, format!("/{id}/login")).body(full("")).expect("valid response"),
+        SessionExpiry::Redirect => Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, format!("/{id}/login"))
+            .body(full(""))
+            .expect("valid response"),
         SessionExpiry::Html => login_page(id),
         SessionExpiry::Code => code(-1005, "Operation forbidden."),
     }
@@ -896,58 +1030,83 @@ fn ext_portal_auth(sh: &Shared, m: &mut Mutable, body: Option<&Value>) -> Respon
             m.counters.auths += 1;
             let now = OffsetDateTime::now_utc();
             // Re-authorizing a device replaces its live record (new expiry), like a new session.
-            for r in m.records.iter_mut().filter(|r| r.mac == record.mac && r.site_id == record.site_id && r.active(now)) {
+            for r in m
+                .records
+                .iter_mut()
+                .filter(|r| r.mac == record.mac && r.site_id == record.site_id && r.active(now))
+            {
                 r.valid = false;
             }
             m.records.push(record);
             json_response(StatusCode::OK, &json!({"errorCode": 0, "msg": "Success."}))
         }
-        Err(resp) => {
+        Err((c, msg)) => {
             m.counters.auth_rejections += 1;
-            resp
+            code(c, msg)
         }
     }
 }
 
-fn check_auth_body(sh: &Shared, m: &Mutable, body: Option<&Value>) -> Result<AuthorizedClient, Response<Body>> {
+const GENERAL: (i64, &str) = (-1, "General error.");
+const FAILED: (i64, &str) = (-41501, "Failed to authenticate.");
+
+fn check_auth_body(
+    sh: &Shared,
+    m: &Mutable,
+    body: Option<&Value>,
+) -> Result<AuthorizedClient, (i64, &'static str)> {
     let b = &m.behaviour;
-    let obj = body.and_then(Value::as_object).ok_or_else(general_error)?;
-    let auth_type = uint(obj, "authType").map_err(|_| general_error())?.ok_or_else(general_error)?;
+    let obj = body.and_then(Value::as_object).ok_or(GENERAL)?;
+    let auth_type = uint(obj, "authType").map_err(|_| GENERAL)?.ok_or(GENERAL)?;
     if auth_type != 4 {
-        return Err(code(-41501, "Failed to authenticate."));
+        return Err(FAILED);
     }
-    let mac: Mac = text(obj, "clientMac").and_then(|s| s.parse().ok()).ok_or_else(general_error)?;
+    let mac: Mac = text(obj, "clientMac")
+        .and_then(|s| s.parse().ok())
+        .ok_or(GENERAL)?;
     let client_ip = text(obj, "clientIp");
     if let Some(ip) = &client_ip {
-        ip.parse::<std::net::IpAddr>().map_err(|_| general_error())?;
+        ip.parse::<std::net::IpAddr>().map_err(|_| GENERAL)?;
     } else if b.require_client_ip {
-        return Err(code(-41501, "Failed to authenticate."));
+        return Err(FAILED);
     }
     let site = match text(obj, "site") {
-        Some(s) => sh.site(&s).ok_or_else(general_error)?,
-        None if b.require_client_ip => sh.cfg.sites.first().ok_or_else(general_error)?,
-        None => return Err(general_error()),
+        Some(s) => sh.site(&s).ok_or(GENERAL)?,
+        None if b.require_client_ip => sh.cfg.sites.first().ok_or(GENERAL)?,
+        None => return Err(GENERAL),
     };
-    let time_raw = uint(obj, "time").map_err(|_| general_error())?.filter(|t| *t > 0).ok_or_else(general_error)?;
+    let time_raw = uint(obj, "time")
+        .map_err(|_| GENERAL)?
+        .filter(|t| *t > 0)
+        .ok_or(GENERAL)?;
     let duration = b.time_unit.decode(time_raw);
     let ap = text(obj, "apMac");
     let gw = text(obj, "gatewayMac");
     let (ap_mac, ssid, radio_id, gateway_mac, vid) = match (ap, gw) {
         (Some(ap), None) => {
-            let ap: Mac = ap.parse().map_err(|_| general_error())?;
-            let ssid = text(obj, "ssidName").ok_or_else(general_error)?;
-            let radio = uint(obj, "radioId").map_err(|_| general_error())?.filter(|r| *r <= 3).ok_or_else(general_error)?;
+            let ap: Mac = ap.parse().map_err(|_| GENERAL)?;
+            let ssid = text(obj, "ssidName").ok_or(GENERAL)?;
+            let radio = uint(obj, "radioId")
+                .map_err(|_| GENERAL)?
+                .filter(|r| *r <= 3)
+                .ok_or(GENERAL)?;
             (Some(ap), Some(ssid), Some(radio as u8), None, None)
         }
         (None, Some(gw)) => {
-            let gw: Mac = gw.parse().map_err(|_| general_error())?;
-            let vid = uint(obj, "vid").map_err(|_| general_error())?.filter(|v| *v <= 4094).ok_or_else(general_error)?;
+            let gw: Mac = gw.parse().map_err(|_| GENERAL)?;
+            let vid = uint(obj, "vid")
+                .map_err(|_| GENERAL)?
+                .filter(|v| *v <= 4094)
+                .ok_or(GENERAL)?;
             (None, None, None, Some(gw), Some(vid as u16))
         }
-        _ => return Err(general_error()),
+        _ => return Err(GENERAL),
     };
     let now = OffsetDateTime::now_utc();
-    let expires = time::Duration::try_from(duration).ok().and_then(|d| now.checked_add(d)).unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
+    let expires = time::Duration::try_from(duration)
+        .ok()
+        .and_then(|d| now.checked_add(d))
+        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
     Ok(AuthorizedClient {
         id: random_hex(12),
         mac,
@@ -974,14 +1133,30 @@ fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn hotspot_clients(sh: &Shared, m: &mut Mutable, site: &str, query: Option<&str>) -> Response<Body> {
+fn hotspot_clients(
+    sh: &Shared,
+    m: &mut Mutable,
+    site: &str,
+    query: Option<&str>,
+) -> Response<Body> {
     let Some(site) = sh.site(site) else {
         return general_error();
     };
-    let page = query_param(query, "currentPage").and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
-    let size = query_param(query, "currentPageSize").and_then(|v| v.parse::<usize>().ok()).unwrap_or(10).clamp(1, 1000);
+    let page = query_param(query, "currentPage")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let size = query_param(query, "currentPageSize")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(10)
+        .clamp(1, 1000);
     let now = OffsetDateTime::now_utc();
-    let rows: Vec<&AuthorizedClient> = m.records.iter().rev().filter(|r| r.site_id == site.id).collect();
+    let rows: Vec<&AuthorizedClient> = m
+        .records
+        .iter()
+        .rev()
+        .filter(|r| r.site_id == site.id)
+        .collect();
     let data: Vec<Value> = rows
         .iter()
         .skip((page - 1) * size)
@@ -1011,7 +1186,11 @@ fn hotspot_disconnect(sh: &Shared, m: &mut Mutable, site: &str, rid: &str) -> Re
         return general_error();
     };
     let now = OffsetDateTime::now_utc();
-    match m.records.iter_mut().find(|r| r.id == rid && r.site_id == site.id && r.active(now)) {
+    match m
+        .records
+        .iter_mut()
+        .find(|r| r.id == rid && r.site_id == site.id && r.active(now))
+    {
         Some(r) => {
             r.valid = false;
             m.counters.disconnects += 1;
@@ -1026,7 +1205,11 @@ fn openapi_token(sh: &Shared, query: Option<&str>, body: Option<&Value>) -> Resp
     if query_param(query, "grant_type").as_deref() != Some("client_credentials") {
         return code(-44111, "The grant type is invalid");
     }
-    let field = |k: &str| body.and_then(|b| b.get(k)).and_then(Value::as_str).unwrap_or("");
+    let field = |k: &str| {
+        body.and_then(|b| b.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     if field("omadacId") != sh.cfg.controller_id {
         return code(-7131, "Controller ID not exist.");
     }
@@ -1035,7 +1218,8 @@ fn openapi_token(sh: &Shared, query: Option<&str>, body: Option<&Value>) -> Resp
         return code(-44106, "The client id or client secret is invalid");
     }
     let token = format!("AT-{}", random_hex(16));
-    m.tokens.insert(token.clone(), Instant::now() + sh.cfg.token_ttl);
+    m.tokens
+        .insert(token.clone(), Instant::now() + sh.cfg.token_ttl);
     m.counters.tokens_minted += 1;
     json_response(
         StatusCode::OK,
@@ -1045,12 +1229,20 @@ fn openapi_token(sh: &Shared, query: Option<&str>, body: Option<&Value>) -> Resp
     )
 }
 
-fn with_token(sh: &Shared, headers: &HeaderMap, f: impl FnOnce(&mut Mutable) -> Response<Body>) -> Response<Body> {
+fn with_token(
+    sh: &Shared,
+    headers: &HeaderMap,
+    f: impl FnOnce(&mut Mutable) -> Response<Body>,
+) -> Response<Body> {
     let mut m = sh.lock();
-    let token = header_str(headers, "authorization").and_then(|v| v.strip_prefix("AccessToken=").map(str::to_string));
+    let token = header_str(headers, "authorization")
+        .and_then(|v| v.strip_prefix("AccessToken=").map(str::to_string));
     let Some(token) = token else {
         m.counters.token_rejections += 1;
-        return json_response(StatusCode::UNAUTHORIZED, &json!({"errorCode": -44113, "msg": "The access token is Invalid"}));
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"errorCode": -44113, "msg": "The access token is Invalid"}),
+        );
     };
     match m.tokens.get(&token) {
         None => {
@@ -1066,8 +1258,12 @@ fn with_token(sh: &Shared, headers: &HeaderMap, f: impl FnOnce(&mut Mutable) -> 
 }
 
 fn openapi_sites(sh: &Shared, query: Option<&str>) -> Response<Body> {
-    let page = query_param(query, "page").and_then(|v| v.parse::<usize>().ok()).filter(|v| *v >= 1);
-    let size = query_param(query, "pageSize").and_then(|v| v.parse::<usize>().ok()).filter(|v| (1..=1000).contains(v));
+    let page = query_param(query, "page")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|v| *v >= 1);
+    let size = query_param(query, "pageSize")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|v| (1..=1000).contains(v));
     let (Some(page), Some(size)) = (page, size) else {
         return code(-1001, "Invalid request parameters.");
     };
@@ -1079,20 +1275,36 @@ fn openapi_sites(sh: &Shared, query: Option<&str>) -> Response<Body> {
         .take(size)
         .map(|s| json!({"siteId": s.id, "name": s.name, "region": "United States", "timeZone": "UTC", "scenario": "Hotel", "type": 0}))
         .collect();
-    ok(json!({"totalRows": sh.cfg.sites.len(), "currentPage": page, "currentSize": size, "data": data}))
+    ok(
+        json!({"totalRows": sh.cfg.sites.len(), "currentPage": page, "currentSize": size, "data": data}),
+    )
 }
 
-fn openapi_client(sh: &Shared, m: &mut Mutable, site_id: &str, raw_mac: &str, action: &str) -> Response<Body> {
+fn openapi_client(
+    sh: &Shared,
+    m: &mut Mutable,
+    site_id: &str,
+    raw_mac: &str,
+    action: &str,
+) -> Response<Body> {
     // Open API paths take the site id (not the name) and the MAC as AA-BB-CC-DD-EE-FF exactly.
     let Some(site) = sh.cfg.sites.iter().find(|s| s.id == site_id) else {
         return code(-1001, "Invalid request parameters.");
     };
-    let Some(mac) = raw_mac.parse::<Mac>().ok().filter(|m| m.to_string() == raw_mac) else {
+    let Some(mac) = raw_mac
+        .parse::<Mac>()
+        .ok()
+        .filter(|m| m.to_string() == raw_mac)
+    else {
         return code(-1001, "Invalid request parameters.");
     };
     let now = OffsetDateTime::now_utc();
     if action == "auth" {
-        for r in m.records.iter_mut().filter(|r| r.mac == mac && r.site_id == site.id && r.active(now)) {
+        for r in m
+            .records
+            .iter_mut()
+            .filter(|r| r.mac == mac && r.site_id == site.id && r.active(now))
+        {
             r.valid = false;
         }
         m.records.push(AuthorizedClient {
@@ -1119,7 +1331,11 @@ fn openapi_client(sh: &Shared, m: &mut Mutable, site_id: &str, raw_mac: &str, ac
         return code(0, "Success.");
     }
     let mut found = false;
-    for r in m.records.iter_mut().filter(|r| r.mac == mac && r.site_id == site.id && r.active(now)) {
+    for r in m
+        .records
+        .iter_mut()
+        .filter(|r| r.mac == mac && r.site_id == site.id && r.active(now))
+    {
         r.valid = false;
         found = true;
     }
@@ -1135,22 +1351,47 @@ fn openapi_client(sh: &Shared, m: &mut Mutable, site_id: &str, raw_mac: &str, ac
 // ---------------------------------------------------------------------------------------------
 // Control API.
 
-fn control(sh: &Arc<Shared>, method: &Method, path: &str, query: Option<&str>, body: &[u8]) -> Response<Body> {
+fn control(
+    sh: &Arc<Shared>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Response<Body> {
     let sim = OmadaSim { sh: sh.clone() };
     let to_json = |v: serde_json::Result<Value>| v.unwrap_or(Value::Null);
     match (method, path.trim_end_matches('/')) {
-        (&Method::GET, "/_sim/requests") => json_response(StatusCode::OK, &to_json(serde_json::to_value(sim.requests()))),
+        (&Method::GET, "/_sim/requests") => json_response(
+            StatusCode::OK,
+            &to_json(serde_json::to_value(sim.requests())),
+        ),
         (&Method::GET, "/_sim/clients") => {
             let all = query_param(query, "all").is_some_and(|v| v == "1" || v == "true");
-            let list = if all { sim.auth_records() } else { sim.authorized() };
+            let list = if all {
+                sim.auth_records()
+            } else {
+                sim.authorized()
+            };
             json_response(StatusCode::OK, &to_json(serde_json::to_value(list)))
         }
-        (&Method::GET, "/_sim/counters") => json_response(StatusCode::OK, &to_json(serde_json::to_value(sim.counters()))),
-        (&Method::GET, "/_sim/behaviour") => json_response(StatusCode::OK, &to_json(serde_json::to_value(sim.behaviour()))),
+        (&Method::GET, "/_sim/counters") => json_response(
+            StatusCode::OK,
+            &to_json(serde_json::to_value(sim.counters())),
+        ),
+        (&Method::GET, "/_sim/behaviour") => json_response(
+            StatusCode::OK,
+            &to_json(serde_json::to_value(sim.behaviour())),
+        ),
         (&Method::POST, "/_sim/behaviour") => {
-            let patch: BehaviourPatch = match serde_json::from_slice(if body.is_empty() { b"{}" } else { body }) {
+            let patch: BehaviourPatch = match serde_json::from_slice(if body.is_empty() {
+                b"{}"
+            } else {
+                body
+            }) {
                 Ok(p) => p,
-                Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()})),
+                Err(e) => {
+                    return json_response(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()}))
+                }
             };
             match sim.apply(patch) {
                 Ok(b) => json_response(StatusCode::OK, &to_json(serde_json::to_value(b))),
@@ -1176,7 +1417,10 @@ fn control(sh: &Arc<Shared>, method: &Method, path: &str, query: Option<&str>, b
                 "cert_sha256": sim.cert_sha256(),
             }),
         ),
-        _ => json_response(StatusCode::NOT_FOUND, &json!({"error": "unknown simulator control path"})),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "unknown simulator control path"}),
+        ),
     }
 }
 
@@ -1237,7 +1481,10 @@ mod tests {
     fn default_config_has_realistic_ids() {
         let c = OmadaSimConfig::default();
         assert_eq!(c.controller_id.len(), 32);
-        assert!(c.controller_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(c
+            .controller_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert_eq!(c.sites[0].id.len(), 24);
         assert_eq!(c.behaviour.cookie_name, "TPOMADA_SESSIONID");
     }
@@ -1256,7 +1503,10 @@ mod tests {
             vid: None,
         };
         let q = p.query();
-        assert!(q.starts_with("clientMac=52-DE-63-F1-E3-3B&clientIp=192.168.100.165&t="), "{q}");
+        assert!(
+            q.starts_with("clientMac=52-DE-63-F1-E3-3B&clientIp=192.168.100.165&t="),
+            "{q}"
+        );
         assert!(q.ends_with("&site=Default&redirectUrl=http%3A%2F%2Fconnectivitycheck.gstatic.com%2Fgenerate_204&apMac=B0-95-75-15-93-44&ssidName=eap225&radioId=0"), "{q}");
     }
 }
