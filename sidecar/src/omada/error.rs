@@ -1,0 +1,67 @@
+//! What can go wrong talking to the controller, in the terms the callers act on.
+
+use super::settings::SettingsError;
+
+/// Errors of the Omada clients. Messages never carry a password, secret, token or cookie.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OmadaError {
+    /// Connection refused/reset/closed, DNS, or 5xx/429 after every retry.
+    #[error("controller unreachable: {0}")]
+    Unreachable(String),
+    /// No answer within the per-attempt timeout or the overall deadline.
+    #[error("controller did not answer in time: {0}")]
+    Timeout(String),
+    /// Wrong hotspot operator name/password or Open API client credentials, or a session the
+    /// controller keeps refusing right after a fresh login.
+    #[error("controller refused the credentials: {0}")]
+    AuthFailed(String),
+    /// The controller answered with a non-zero `errorCode` for the operation itself.
+    #[error("controller rejected the request (errorCode {code}): {message}")]
+    Rejected { code: i64, message: String },
+    /// The TLS handshake failed (unknown issuer, pin mismatch, hostname mismatch…).
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// An answer that does not fit the protocol (not JSON, missing fields, wrong path…).
+    #[error("unexpected answer from the controller: {0}")]
+    Protocol(String),
+    /// The settings do not validate; `field` is the DESIGN §7 field name.
+    #[error("invalid setting {field}: {message}")]
+    InvalidSettings {
+        field: &'static str,
+        message: String,
+    },
+    /// The caller's request cannot be sent as it is (e.g. an EAP redirect without `ssidName`,
+    /// an unknown site in Open API mode).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+}
+
+impl OmadaError {
+    /// Worth retrying later (outbox, next poll): the controller may come back.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OmadaError::Unreachable(_) | OmadaError::Timeout(_))
+    }
+
+    /// A stable snake_case name, for API error codes, metrics and audit entries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OmadaError::Unreachable(_) => "controller_unreachable",
+            OmadaError::Timeout(_) => "controller_timeout",
+            OmadaError::AuthFailed(_) => "controller_auth_failed",
+            OmadaError::Rejected { .. } => "controller_rejected",
+            OmadaError::Tls(_) => "controller_tls",
+            OmadaError::Protocol(_) => "controller_protocol",
+            OmadaError::InvalidSettings { .. } => "invalid_settings",
+            OmadaError::InvalidRequest(_) => "invalid_request",
+        }
+    }
+}
+
+impl From<SettingsError> for OmadaError {
+    fn from(e: SettingsError) -> Self {
+        OmadaError::InvalidSettings {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! TLS trust modes against the simulator's self-signed HTTPS mode.
+
+use std::time::Duration;
+
+use rental_wifi::omada::{
+    AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, RetryPolicy, TlsTrust,
+};
+use rental_wifi::sim::omada::{self as sim, OmadaSim, OmadaSimConfig};
+
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        base: Duration::from_millis(5),
+        cap: Duration::from_millis(20),
+        attempts: 5,
+        deadline: Duration::from_secs(3),
+        attempt_timeout: Duration::from_secs(1),
+    }
+}
+
+async fn tls_sim() -> OmadaSim {
+    let sim = sim::start(OmadaSimConfig {
+        tls: true,
+        ..OmadaSimConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(
+        sim.base_url().starts_with("https://127.0.0.1:"),
+        "{}",
+        sim.base_url()
+    );
+    sim
+}
+
+/// Hotspot settings for the TLS sim with no trust configured at all.
+fn plain_settings(sim: &OmadaSim) -> OmadaSettings {
+    OmadaSettings {
+        cert_sha256: None,
+        ca_cert_pem: None,
+        verify_tls: true,
+        ..sim.hotspot_settings()
+    }
+}
+
+fn req() -> AuthorizeRequest {
+    AuthorizeRequest {
+        client_mac: "aa:bb:cc:dd:ee:01".parse().unwrap(),
+        client_ip: None,
+        site: "Default".into(),
+        ap_mac: Some("AA-BB-CC-DD-EE-99".parse().unwrap()),
+        ssid_name: Some("Guest".into()),
+        radio_id: Some(0),
+        gateway_mac: None,
+        vid: None,
+        duration: Duration::from_secs(60),
+        down_kbps: None,
+        up_kbps: None,
+    }
+}
+
+#[tokio::test]
+async fn default_verification_rejects_the_self_signed_controller() {
+    let sim = tls_sim().await;
+    let client = OmadaClient::new(plain_settings(&sim), fast()).unwrap();
+    assert_eq!(client.tls_trust(), TlsTrust::Verified);
+    let err = client.test().await.unwrap_err();
+    assert!(
+        matches!(&err, OmadaError::Tls(m) if m.to_lowercase().contains("certificate")),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(
+        sim.counters().requests,
+        0,
+        "no request got through the handshake"
+    );
+}
+
+#[tokio::test]
+async fn pinned_fingerprint_is_accepted_in_any_spelling() {
+    let sim = tls_sim().await;
+    let pin = sim.cert_sha256().unwrap();
+    let colons = pin
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    for spelling in [pin.clone(), colons] {
+        let client = OmadaClient::new(
+            OmadaSettings {
+                cert_sha256: Some(spelling.clone()),
+                ..plain_settings(&sim)
+            },
+            fast(),
+        )
+        .unwrap();
+        assert_eq!(client.tls_trust(), TlsTrust::Pinned);
+        let info = client
+            .test()
+            .await
+            .unwrap_or_else(|e| panic!("{spelling}: {e}"));
+        assert_eq!(info.controller_id, sim.controller_id());
+        client.authorize(&req()).await.unwrap();
+    }
+    assert_eq!(
+        sim.authorized().len(),
+        1,
+        "second authorize replaced the first record"
+    );
+}
+
+#[tokio::test]
+async fn wrong_pin_is_rejected() {
+    let sim = tls_sim().await;
+    let mut wrong = sim.cert_sha256().unwrap().into_bytes();
+    wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
+    let settings = OmadaSettings {
+        cert_sha256: Some(String::from_utf8(wrong).unwrap()),
+        ..plain_settings(&sim)
+    };
+    let err = OmadaClient::new(settings, fast())
+        .unwrap()
+        .test()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OmadaError::Tls(m) if m.contains("pinned")),
+        "{err:?}"
+    );
+    assert_eq!(sim.counters().requests, 0);
+}
+
+#[tokio::test]
+async fn pin_overrides_verify_tls_false() {
+    let sim = tls_sim().await;
+    let settings = OmadaSettings {
+        cert_sha256: Some("00".repeat(32)),
+        verify_tls: false,
+        ..plain_settings(&sim)
+    };
+    let err = OmadaClient::new(settings, fast())
+        .unwrap()
+        .test()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OmadaError::Tls(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn ca_pem_is_accepted() {
+    let sim = tls_sim().await;
+    let settings = OmadaSettings {
+        ca_cert_pem: sim.cert_pem(),
+        ..plain_settings(&sim)
+    };
+    let client = OmadaClient::new(settings.clone(), fast()).unwrap();
+    assert_eq!(client.tls_trust(), TlsTrust::Verified);
+    client.test().await.unwrap();
+    client.authorize(&req()).await.unwrap();
+    assert_eq!(sim.authorized().len(), 1);
+    // Hostname verification stays on: the certificate names localhost and 127.0.0.1 only.
+    let other_sim = tls_sim().await;
+    let mismatched = OmadaSettings {
+        base_url: other_sim.base_url(),
+        ..settings
+    };
+    let err = OmadaClient::new(mismatched, fast())
+        .unwrap()
+        .test()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OmadaError::Tls(_)),
+        "another controller's certificate is not trusted: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn verify_tls_false_accepts() {
+    let sim = tls_sim().await;
+    let client = OmadaClient::new(
+        OmadaSettings {
+            verify_tls: false,
+            ..plain_settings(&sim)
+        },
+        fast(),
+    )
+    .unwrap();
+    assert_eq!(client.tls_trust(), TlsTrust::Disabled);
+    client.test().await.unwrap();
+    client.authorize(&req()).await.unwrap();
+    let auth = sim.requests_to("/extPortal/auth");
+    assert!(
+        auth[0]
+            .cookie
+            .as_deref()
+            .unwrap_or("")
+            .contains("TPOMADA_SESSIONID="),
+        "Secure cookie is sent over https"
+    );
+}
+
+#[tokio::test]
+async fn openapi_over_pinned_tls() {
+    let sim = tls_sim().await;
+    let client = OmadaClient::new(sim.openapi_settings(), fast()).unwrap();
+    client.authorize(&req()).await.unwrap();
+    client
+        .unauthorize("Default", "aa:bb:cc:dd:ee:01".parse().unwrap())
+        .await
+        .unwrap();
+    assert!(sim.authorized().is_empty());
+    assert_eq!(sim.counters().unauths, 1);
+}
