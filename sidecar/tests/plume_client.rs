@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use rental_wifi::clock::Clock;
-use rental_wifi::plume::{evaluate, http_client, HealthStatus, PlumeClient, PlumeError, PlumeSettings, TokenManager, TokenOptions};
+use rental_wifi::plume::{
+    evaluate, http_client, HealthStatus, PlumeClient, PlumeError, PlumeSettings, TokenManager,
+    TokenOptions,
+};
 use rental_wifi::sim::plume::{self as sim, PlumeSim, PlumeSimConfig, Scenario};
 
 const C: &str = "642cc40d71d99d000a611549";
@@ -38,18 +41,57 @@ async fn plume_every_scenario_evaluates_to_its_rule_and_reasons() {
     let client = PlumeClient::new(s, tokens(&Clock::system()));
     let cases: Vec<(Scenario, HealthStatus, Vec<&str>, u32, u32)> = vec![
         (Scenario::Fine, HealthStatus::Green, vec![], 3, 4),
-        (Scenario::PodDown, HealthStatus::Orange, vec!["Pod 'Bedroom' disconnected"], 2, 3),
-        (Scenario::PoorHealth, HealthStatus::Yellow, vec!["Pod 'Pod 3' health is poor", "Pod 'Pod 3' has 1 alert: highInterference"], 3, 4),
+        (
+            Scenario::PodDown,
+            HealthStatus::Orange,
+            vec!["Pod 'Bedroom' disconnected"],
+            2,
+            3,
+        ),
+        (
+            Scenario::PoorHealth,
+            HealthStatus::Yellow,
+            vec![
+                "Pod 'Pod 3' health is poor",
+                "Pod 'Pod 3' has 1 alert: highInterference",
+            ],
+            3,
+            4,
+        ),
         (
             Scenario::Offline,
             HealthStatus::Red,
-            vec!["Location is offline", "No pod is connected", "Pod 'Living room' disconnected", "Pod 'Bedroom' disconnected", "Pod 'Pod 3' disconnected"],
+            vec![
+                "Location is offline",
+                "No pod is connected",
+                "Pod 'Living room' disconnected",
+                "Pod 'Bedroom' disconnected",
+                "Pod 'Pod 3' disconnected",
+            ],
             0,
             0,
         ),
-        (Scenario::NoService, HealthStatus::Orange, vec!["Service level is noService"], 3, 4),
-        (Scenario::BasicService, HealthStatus::Yellow, vec!["Service level is basicService"], 3, 4),
-        (Scenario::DevicesPoor, HealthStatus::Yellow, vec!["1 device reports poor health"], 3, 4),
+        (
+            Scenario::NoService,
+            HealthStatus::Orange,
+            vec!["Service level is noService"],
+            3,
+            4,
+        ),
+        (
+            Scenario::BasicService,
+            HealthStatus::Yellow,
+            vec!["Service level is basicService"],
+            3,
+            4,
+        ),
+        (
+            Scenario::DevicesPoor,
+            HealthStatus::Yellow,
+            vec!["1 device reports poor health"],
+            3,
+            4,
+        ),
     ];
     for (i, (scenario, status, reasons, pods, devices)) in cases.into_iter().enumerate() {
         let l = loc_id(i as u32);
@@ -61,12 +103,19 @@ async fn plume_every_scenario_evaluates_to_its_rule_and_reasons() {
         let r = evaluate(&location, &nodes, &devs, Some(&level));
         assert_eq!(r.status, status, "{scenario:?}: {r:?}");
         assert_eq!(r.reasons, reasons, "{scenario:?}");
-        assert_eq!((r.pods_connected, r.pods_total, r.devices_connected), (pods, 3, devices), "{scenario:?}");
+        assert_eq!(
+            (r.pods_connected, r.pods_total, r.devices_connected),
+            (pods, 3, devices),
+            "{scenario:?}"
+        );
         assert_eq!(r.online, scenario != Scenario::Offline, "{scenario:?}");
     }
     // not_found: 404 for the location.
     sim.add_location(C, &loc_id(99), Scenario::NotFound);
-    assert_eq!(client.location(C, &loc_id(99)).await.unwrap_err(), PlumeError::NotFound);
+    assert_eq!(
+        client.location(C, &loc_id(99)).await.unwrap_err(),
+        PlumeError::NotFound
+    );
     sim.shutdown().await;
 }
 
@@ -76,25 +125,55 @@ async fn plume_both_envelopes_and_case_insensitive_paths() {
     let l = loc_id(1);
     sim.add_location(C, &l, Scenario::PodDown);
     let client = PlumeClient::new(settings(&sim), tokens(&Clock::system()));
-    let wrapped = (client.nodes(C, &l).await.unwrap(), client.devices(C, &l).await.unwrap());
+    let wrapped = (
+        client.nodes(C, &l).await.unwrap(),
+        client.devices(C, &l).await.unwrap(),
+    );
     sim.set_bare_list(true);
-    let bare = (client.nodes(C, &l).await.unwrap(), client.devices(C, &l).await.unwrap());
+    let bare = (
+        client.nodes(C, &l).await.unwrap(),
+        client.devices(C, &l).await.unwrap(),
+    );
     assert_eq!(wrapped.0.len(), 3);
     assert_eq!(wrapped.1.len(), 5);
     assert_eq!(bare.0.len(), wrapped.0.len());
     assert_eq!(bare.1.len(), wrapped.1.len());
     // States in the sim come as "Connected", "DISCONNECTED", "CONNECTED".
-    let states: Vec<_> = bare.0.iter().map(|n| n.connection_state.clone().unwrap()).collect();
+    let states: Vec<_> = bare
+        .0
+        .iter()
+        .map(|n| n.connection_state.clone().unwrap())
+        .collect();
     assert_eq!(states, vec!["Connected", "DISCONNECTED", "CONNECTED"]);
     assert_eq!(bare.0.iter().filter(|n| n.is_connected()).count(), 2);
 
     // The simulator matches paths case-insensitively, as Plume's docs and clients mix cases.
     let http = http_client().unwrap();
-    let token = TokenManager::new(http_client().unwrap(), Clock::system()).token(&settings(&sim)).await.unwrap();
-    let url = format!("{}/CUSTOMERS/{}/Locations/{}/NODES", sim.api_base().replace("/api", "/API"), C.to_uppercase(), l);
-    let resp = http.get(url).bearer_auth(token.secret()).send().await.unwrap();
+    let token = TokenManager::new(http_client().unwrap(), Clock::system())
+        .token(&settings(&sim))
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/CUSTOMERS/{}/Locations/{}/NODES",
+        sim.api_base().replace("/api", "/API"),
+        C.to_uppercase(),
+        l
+    );
+    let resp = http
+        .get(url)
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let none = http.get(format!("{}/Customers/{C}/locations/{l}/nodes", sim.api_base())).send().await.unwrap();
+    let none = http
+        .get(format!(
+            "{}/Customers/{C}/locations/{l}/nodes",
+            sim.api_base()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let body: serde_json::Value = none.json().await.unwrap();
     assert_eq!(body["error"]["code"], "AUTHORIZATION_REQUIRED");
@@ -115,7 +194,12 @@ async fn plume_wifi_network_gives_ssid_and_never_keeps_the_key() {
 
 #[tokio::test]
 async fn plume_token_is_cached_and_refreshed_when_under_60s_remain() {
-    let sim = sim::start(PlumeSimConfig { expires_in: 600, ..Default::default() }).await.unwrap();
+    let sim = sim::start(PlumeSimConfig {
+        expires_in: 600,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let clock = Clock::system();
     let tm = tokens(&clock);
     let s = settings(&sim);
@@ -180,7 +264,14 @@ async fn plume_revoked_token_is_reminted_once_then_succeeds() {
     let sim = start().await;
     let l = loc_id(3);
     sim.add_location(C, &l, Scenario::Fine);
-    let tm = TokenManager::with_options(http_client().unwrap(), Clock::system(), TokenOptions { min_mint_interval: Duration::ZERO, ..Default::default() });
+    let tm = TokenManager::with_options(
+        http_client().unwrap(),
+        Clock::system(),
+        TokenOptions {
+            min_mint_interval: Duration::ZERO,
+            ..Default::default()
+        },
+    );
     let client = PlumeClient::new(settings(&sim), tm);
     client.location(C, &l).await.unwrap();
     sim.revoke_all_tokens();
@@ -193,7 +284,10 @@ async fn plume_revoked_token_is_reminted_once_then_succeeds() {
     // A 401 that survives a fresh token is not answered with endless re-mints.
     sim.revoke_all_tokens();
     let err = client.location(C, &l).await.unwrap_err();
-    assert_eq!(err.to_string(), "Auth failed. Your token may be invalid or expired");
+    assert_eq!(
+        err.to_string(),
+        "Auth failed. Your token may be invalid or expired"
+    );
     assert_eq!(sim.counters().token_requests, 2);
     sim.shutdown().await;
 }
@@ -204,7 +298,10 @@ async fn plume_unknown_customer_401_does_not_hammer_the_sso() {
     sim.add_location(C, &loc_id(4), Scenario::Fine);
     let client = PlumeClient::new(settings(&sim), tokens(&Clock::system()));
     for _ in 0..10 {
-        let err = client.location("aaaaaaaaaaaaaaaaaaaaaaaa", &loc_id(4)).await.unwrap_err();
+        let err = client
+            .location("aaaaaaaaaaaaaaaaaaaaaaaa", &loc_id(4))
+            .await
+            .unwrap_err();
         assert_eq!(err, PlumeError::AuthFailed);
     }
     assert!(sim.counters().token_requests <= 2, "{:?}", sim.counters());
@@ -220,7 +317,10 @@ async fn plume_bad_credentials_fail_with_the_status_and_back_off() {
     let err = tm.token(&s).await.unwrap_err();
     assert_eq!(err.to_string(), "OAuth token request failed: 401");
     for _ in 0..20 {
-        assert_eq!(tm.token(&s).await.unwrap_err().to_string(), "OAuth token request failed: 401");
+        assert_eq!(
+            tm.token(&s).await.unwrap_err().to_string(),
+            "OAuth token request failed: 401"
+        );
     }
     assert_eq!(sim.counters().token_requests, 1, "backed off, no hammering");
     // A person re-testing the settings gets a real attempt.
@@ -229,10 +329,16 @@ async fn plume_bad_credentials_fail_with_the_status_and_back_off() {
 
     let mut s = settings(&sim);
     s.partner_id = "000000000000000000000000".into();
-    assert_eq!(tm.token(&s).await.unwrap_err().to_string(), "OAuth token request failed: 400");
+    assert_eq!(
+        tm.token(&s).await.unwrap_err().to_string(),
+        "OAuth token request failed: 400"
+    );
     let mut s = settings(&sim);
     s.auth_header = "".into();
-    assert_eq!(s.validate().unwrap_err().message, "Authorization header cannot be empty");
+    assert_eq!(
+        s.validate().unwrap_err().message,
+        "Authorization header cannot be empty"
+    );
     // Good credentials work, bare base64 as well.
     let mut s = settings(&sim);
     s.auth_header = s.auth_header.trim_start_matches("Basic ").to_string();
@@ -246,7 +352,10 @@ async fn plume_sso_rejects_missing_header_wrong_grant_and_scope() {
     let http = http_client().unwrap();
     let scope = format!("partnerId:{} role:partnerIdAdmin", sim.partner_id());
     let post = |auth: Option<String>, grant: &str, scope: &str| {
-        let mut r = http.post(sim.sso_url()).form(&[("grant_type", grant.to_string()), ("scope", scope.to_string())]);
+        let mut r = http.post(sim.sso_url()).form(&[
+            ("grant_type", grant.to_string()),
+            ("scope", scope.to_string()),
+        ]);
         if let Some(a) = auth {
             r = r.header("authorization", a);
         }
@@ -254,14 +363,33 @@ async fn plume_sso_rejects_missing_header_wrong_grant_and_scope() {
     };
     let r = post(None, "client_credentials", &scope).await.unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
-    let r = post(Some(sim.auth_header()), "password", &scope).await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
+    let r = post(Some(sim.auth_header()), "password", &scope)
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "unsupported_grant_type");
-    let r = post(Some(sim.auth_header()), "client_credentials", "partnerId:x role:partnerIdAdmin").await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+    let r = post(
+        Some(sim.auth_header()),
+        "client_credentials",
+        "partnerId:x role:partnerIdAdmin",
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_scope");
-    let r = post(Some(sim.auth_header()), "client_credentials", &scope).await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+    let r = post(Some(sim.auth_header()), "client_credentials", &scope)
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
@@ -285,18 +413,51 @@ async fn plume_sim_control_api_over_http() {
     assert_eq!(r.status(), 200);
     let client = PlumeClient::new(settings(&sim), tokens(&Clock::system()));
     let loc = client.location(C, &l).await.unwrap();
-    assert_eq!(loc.network_status.unwrap().status.as_deref(), Some("offline"));
-    let r = http.post(format!("{base}/_sim/behaviour")).json(&serde_json::json!({"rate_limited": true})).send().await.unwrap();
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["rate_limited"], true);
-    assert_eq!(client.location(C, &l).await.unwrap_err(), PlumeError::RateLimited);
-    http.post(format!("{base}/_sim/behaviour")).json(&serde_json::json!({"rate_limited": false, "outage": true})).send().await.unwrap();
+    assert_eq!(
+        loc.network_status.unwrap().status.as_deref(),
+        Some("offline")
+    );
+    let r = http
+        .post(format!("{base}/_sim/behaviour"))
+        .json(&serde_json::json!({"rate_limited": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["rate_limited"],
+        true
+    );
+    assert_eq!(
+        client.location(C, &l).await.unwrap_err(),
+        PlumeError::RateLimited
+    );
+    http.post(format!("{base}/_sim/behaviour"))
+        .json(&serde_json::json!({"rate_limited": false, "outage": true}))
+        .send()
+        .await
+        .unwrap();
     assert!(client.location(C, &l).await.unwrap_err().is_transient());
-    let counters: serde_json::Value = http.get(format!("{base}/_sim/counters")).send().await.unwrap().json().await.unwrap();
+    let counters: serde_json::Value = http
+        .get(format!("{base}/_sim/counters"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(counters["api_requests"], 3);
     assert_eq!(counters["token_requests"], 1);
-    let bad = http.post(format!("{base}/_sim/behaviour")).json(&serde_json::json!({"nope": 1})).send().await.unwrap();
+    let bad = http
+        .post(format!("{base}/_sim/behaviour"))
+        .json(&serde_json::json!({"nope": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
-    http.post(format!("{base}/_sim/reset")).send().await.unwrap();
+    http.post(format!("{base}/_sim/reset"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sim.counters().api_requests, 0);
     // Reset also revoked tokens and cleared the outage: the client re-mints once and reads.
     client.location(C, &l).await.unwrap();
@@ -313,7 +474,13 @@ async fn plume_waf_emulation_returns_bare_403_after_the_limit() {
     for _ in 0..3 {
         client.location(C, &l).await.unwrap();
     }
-    assert_eq!(client.location(C, &l).await.unwrap_err(), PlumeError::RateLimited);
-    assert_eq!(PlumeError::RateLimited.to_string(), "Plume rate limit reached (403)");
+    assert_eq!(
+        client.location(C, &l).await.unwrap_err(),
+        PlumeError::RateLimited
+    );
+    assert_eq!(
+        PlumeError::RateLimited.to_string(),
+        "Plume rate limit reached (403)"
+    );
     sim.shutdown().await;
 }

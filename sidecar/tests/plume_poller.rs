@@ -4,7 +4,10 @@ use std::time::{Duration, Instant};
 
 use rental_wifi::clock::Clock;
 use rental_wifi::events::{Event, EventBus, EventKind};
-use rental_wifi::plume::{http_client, HealthBoard, HealthStatus, PlumeSettings, PlumeTarget, Poller, PollerConfig, TokenManager};
+use rental_wifi::plume::{
+    http_client, HealthBoard, HealthStatus, PlumeSettings, PlumeTarget, Poller, PollerConfig,
+    TokenManager,
+};
 use rental_wifi::sim::plume::{self as sim, PlumeSim, PlumeSimConfig, Scenario};
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
@@ -27,11 +30,19 @@ fn loc_id(n: u32) -> String {
 }
 
 fn target(unit: &str, n: u32) -> PlumeTarget {
-    PlumeTarget { unit_id: unit.into(), customer_id: C.into(), location_id: loc_id(n) }
+    PlumeTarget {
+        unit_id: unit.into(),
+        customer_id: C.into(),
+        location_id: loc_id(n),
+    }
 }
 
 fn fast_config() -> PollerConfig {
-    PollerConfig { requests_per_second: 200.0, retry_backoff: Duration::from_millis(50), ..Default::default() }
+    PollerConfig {
+        requests_per_second: 200.0,
+        retry_backoff: Duration::from_millis(50),
+        ..Default::default()
+    }
 }
 
 struct Harness {
@@ -50,14 +61,31 @@ fn spawn(cfg: PollerConfig, settings: Option<PlumeSettings>, targets: Vec<PlumeT
     let (settings_tx, settings_rx) = watch::channel(settings);
     let (targets_tx, targets_rx) = watch::channel(targets);
     let stop = CancellationToken::new();
-    let task = Poller::spawn_with(cfg, settings_rx, targets_rx, board.clone(), bus, stop.clone());
-    Harness { board, events, settings_tx, targets_tx, stop, task }
+    let task = Poller::spawn_with(
+        cfg,
+        settings_rx,
+        targets_rx,
+        board.clone(),
+        bus,
+        stop.clone(),
+    );
+    Harness {
+        board,
+        events,
+        settings_tx,
+        targets_tx,
+        stop,
+        task,
+    }
 }
 
 impl Harness {
     async fn stop(self) {
         self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(5), self.task).await.expect("poller stops").unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("poller stops")
+            .unwrap();
     }
 
     fn drain(&mut self) -> Vec<Event> {
@@ -87,40 +115,93 @@ async fn plume_poller_reports_every_unit_and_publishes_changes() {
     sim.add_location(C, &loc_id(1), Scenario::Fine);
     sim.add_location(C, &loc_id(2), Scenario::PodDown);
     sim.add_location(C, &loc_id(3), Scenario::NotFound);
-    let mut h = spawn(fast_config(), Some(settings(&sim, 1)), vec![target("beach", 1), target("cabin", 2), target("loft", 3)]);
+    let mut h = spawn(
+        fast_config(),
+        Some(settings(&sim, 1)),
+        vec![target("beach", 1), target("cabin", 2), target("loft", 3)],
+    );
     let board = h.board.clone();
-    wait_for("three reports", 10, || ["beach", "cabin", "loft"].iter().all(|u| board.get(u, now()).status != HealthStatus::Unknown)).await;
+    wait_for("three reports", 10, || {
+        ["beach", "cabin", "loft"]
+            .iter()
+            .all(|u| board.get(u, now()).status != HealthStatus::Unknown)
+    })
+    .await;
     let beach = board.get("beach", now());
     assert_eq!(beach.status, HealthStatus::Green);
     assert_eq!(beach.wifi_networks, vec![PlumeSim::ssid_for(&loc_id(1))]);
-    assert_eq!((beach.pods_connected, beach.pods_total, beach.devices_connected), (3, 3, 4));
+    assert_eq!(
+        (
+            beach.pods_connected,
+            beach.pods_total,
+            beach.devices_connected
+        ),
+        (3, 3, 4)
+    );
     assert!(beach.updated_at.is_some() && !beach.stale);
     let cabin = board.get("cabin", now());
-    assert_eq!((cabin.status, cabin.reasons.clone()), (HealthStatus::Orange, vec!["Pod 'Bedroom' disconnected".to_string()]));
+    assert_eq!(
+        (cabin.status, cabin.reasons.clone()),
+        (
+            HealthStatus::Orange,
+            vec!["Pod 'Bedroom' disconnected".to_string()]
+        )
+    );
     let loft = board.get("loft", now());
     assert_eq!(loft.status, HealthStatus::Red);
-    assert_eq!(loft.reasons, vec!["Location could not be read: Plume location not found (404)"]);
+    assert_eq!(
+        loft.reasons,
+        vec!["Location could not be read: Plume location not found (404)"]
+    );
     let st = board.status();
     assert!(st.configured && st.connected && st.last_error.is_none() && st.last_poll_at.is_some());
-    assert_eq!(board.get("nowhere", now()).reasons, vec!["Unit has no Plume location"]);
+    assert_eq!(
+        board.get("nowhere", now()).reasons,
+        vec!["Unit has no Plume location"]
+    );
 
     // Scenario change → health_changed with previous.
     sim.set_scenario(C, &loc_id(1), Scenario::PoorHealth);
-    wait_for("beach yellow", 10, || board.get("beach", now()).status == HealthStatus::Yellow).await;
+    wait_for("beach yellow", 10, || {
+        board.get("beach", now()).status == HealthStatus::Yellow
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let events = h.drain();
-    let changes: Vec<_> = events.iter().filter(|e| e.kind == EventKind::HealthChanged).map(|e| e.data.clone()).collect();
-    assert!(changes.iter().any(|d| d["unit_id"] == "beach" && d["status"] == "green" && d["previous"] == "unknown"), "{changes:?}");
-    let last = changes.iter().rev().find(|d| d["unit_id"] == "beach").unwrap();
+    let changes: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::HealthChanged)
+        .map(|e| e.data.clone())
+        .collect();
+    assert!(
+        changes.iter().any(|d| d["unit_id"] == "beach"
+            && d["status"] == "green"
+            && d["previous"] == "unknown"),
+        "{changes:?}"
+    );
+    let last = changes
+        .iter()
+        .rev()
+        .find(|d| d["unit_id"] == "beach")
+        .unwrap();
     assert_eq!(last["status"], "yellow");
     assert_eq!(last["previous"], "green");
     assert_eq!(last["reasons"][0], "Pod 'Pod 3' health is poor");
-    assert_eq!(changes.iter().filter(|d| d["unit_id"] == "cabin").count(), 1, "no event without a change");
-    assert!(events.iter().any(|e| e.kind == EventKind::PlumeStatus && e.data["connected"] == true));
+    assert_eq!(
+        changes.iter().filter(|d| d["unit_id"] == "cabin").count(),
+        1,
+        "no event without a change"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.kind == EventKind::PlumeStatus && e.data["connected"] == true));
     // wifiNetwork is read on a unit's first round, then only every 10th round.
     let c = sim.counters();
     assert!(c.per_kind["location"] >= 6);
-    assert!(c.per_kind["wifiNetwork"] < c.per_kind["location"] / 2, "{c:?}");
+    assert!(
+        c.per_kind["wifiNetwork"] < c.per_kind["location"] / 2,
+        "{c:?}"
+    );
     assert_eq!(sim.counters().token_requests, 1);
     h.stop().await;
     sim.shutdown().await;
@@ -135,7 +216,10 @@ async fn plume_outage_goes_stale_after_three_intervals_then_recovers() {
     let targets: Vec<_> = (1..=5).map(|n| target(&format!("u{n}"), n)).collect();
     let mut h = spawn(fast_config(), Some(settings(&sim, 1)), targets);
     let board = h.board.clone();
-    wait_for("green", 10, || board.get("u1", now()).status == HealthStatus::Green).await;
+    wait_for("green", 10, || {
+        board.get("u1", now()).status == HealthStatus::Green
+    })
+    .await;
     h.drain();
 
     sim.set_outage(true);
@@ -143,14 +227,29 @@ async fn plume_outage_goes_stale_after_three_intervals_then_recovers() {
     let before = sim.counters().api_requests;
     // Not stale before 3 intervals.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(board.get("u1", now()).status, HealthStatus::Green, "still within 3 intervals");
+    assert_eq!(
+        board.get("u1", now()).status,
+        HealthStatus::Green,
+        "still within 3 intervals"
+    );
     wait_for("stale", 10, || board.get("u1", now()).stale).await;
     let stale_after = outage_started.elapsed();
-    assert!(stale_after >= Duration::from_secs(2), "stale too early: {stale_after:?}");
+    assert!(
+        stale_after >= Duration::from_secs(2),
+        "stale too early: {stale_after:?}"
+    );
     let r = board.get("u1", now());
     assert_eq!(r.status, HealthStatus::Unknown, "stale is never green");
-    assert!(r.reasons[0].starts_with("No data from Plume for "), "{:?}", r.reasons);
-    assert!(r.reasons.iter().any(|x| x.contains("503")), "{:?}", r.reasons);
+    assert!(
+        r.reasons[0].starts_with("No data from Plume for "),
+        "{:?}",
+        r.reasons
+    );
+    assert!(
+        r.reasons.iter().any(|x| x.contains("503")),
+        "{:?}",
+        r.reasons
+    );
     wait_for("disconnected", 5, || !board.status().connected).await;
     assert!(board.status().last_error.unwrap().contains("503"));
     // The round gives up early: 3 units × 3 attempts, not 5 units × 3 attempts, per round.
@@ -161,21 +260,38 @@ async fn plume_outage_goes_stale_after_three_intervals_then_recovers() {
     // The poller itself notices at its next round and tells Home Assistant.
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !seen.iter().any(|e: &Event| e.kind == EventKind::HealthChanged && e.data["unit_id"] == "u1") {
-        assert!(Instant::now() < deadline, "no health_changed for the stale unit");
+    while !seen
+        .iter()
+        .any(|e: &Event| e.kind == EventKind::HealthChanged && e.data["unit_id"] == "u1")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no health_changed for the stale unit"
+        );
         if let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(200), h.events.recv()).await {
             seen.push(e);
         }
     }
     sim.set_outage(false);
-    wait_for("recovered", 10, || board.get("u1", now()).status == HealthStatus::Green && board.status().connected).await;
+    wait_for("recovered", 10, || {
+        board.get("u1", now()).status == HealthStatus::Green && board.status().connected
+    })
+    .await;
     assert!(!board.get("u1", now()).stale);
     tokio::time::sleep(Duration::from_millis(100)).await;
     seen.extend(h.drain());
     let events = seen;
-    let u1: Vec<_> = events.iter().filter(|e| e.kind == EventKind::HealthChanged && e.data["unit_id"] == "u1").map(|e| e.data["status"].clone()).collect();
+    let u1: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::HealthChanged && e.data["unit_id"] == "u1")
+        .map(|e| e.data["status"].clone())
+        .collect();
     assert_eq!(u1, vec!["unknown", "green"]);
-    let plume: Vec<_> = events.iter().filter(|e| e.kind == EventKind::PlumeStatus).map(|e| e.data["connected"].clone()).collect();
+    let plume: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::PlumeStatus)
+        .map(|e| e.data["connected"].clone())
+        .collect();
     assert_eq!(plume.first(), Some(&serde_json::json!(false)));
     assert_eq!(plume.last(), Some(&serde_json::json!(true)));
     h.stop().await;
@@ -191,27 +307,51 @@ async fn plume_settings_and_targets_change_without_restart() {
     let board = h.board.clone();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!board.status().configured);
-    assert_eq!(board.get("a", now()).reasons, vec!["Plume is not configured"]);
+    assert_eq!(
+        board.get("a", now()).reasons,
+        vec!["Plume is not configured"]
+    );
     assert_eq!(sim.counters().api_requests, 0);
 
     // Bad credentials first.
     let mut bad = settings(&sim, 1);
     bad.auth_header = "Basic c2ltLWNsaWVudDp3cm9uZw==".into();
     h.settings_tx.send(Some(bad)).unwrap();
-    wait_for("oauth error", 5, || board.status().last_error.as_deref() == Some("OAuth token request failed: 401")).await;
+    wait_for("oauth error", 5, || {
+        board.status().last_error.as_deref() == Some("OAuth token request failed: 401")
+    })
+    .await;
     assert!(!board.status().connected);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(sim.counters().token_requests <= 2, "backoff: {:?}", sim.counters());
+    assert!(
+        sim.counters().token_requests <= 2,
+        "backoff: {:?}",
+        sim.counters()
+    );
     assert_eq!(sim.counters().api_requests, 0);
 
     h.settings_tx.send(Some(settings(&sim, 1))).unwrap();
-    wait_for("a green", 5, || board.get("a", now()).status == HealthStatus::Green).await;
-    h.targets_tx.send(vec![target("a", 1), target("b", 2)]).unwrap();
-    wait_for("b red", 5, || board.get("b", now()).status == HealthStatus::Red).await;
+    wait_for("a green", 5, || {
+        board.get("a", now()).status == HealthStatus::Green
+    })
+    .await;
+    h.targets_tx
+        .send(vec![target("a", 1), target("b", 2)])
+        .unwrap();
+    wait_for("b red", 5, || {
+        board.get("b", now()).status == HealthStatus::Red
+    })
+    .await;
     // Moving a unit to another location forgets the old report.
     h.targets_tx.send(vec![target("a", 2)]).unwrap();
-    wait_for("a red", 5, || board.get("a", now()).status == HealthStatus::Red).await;
-    assert_eq!(board.get("b", now()).reasons, vec!["Unit has no Plume location"]);
+    wait_for("a red", 5, || {
+        board.get("a", now()).status == HealthStatus::Red
+    })
+    .await;
+    assert_eq!(
+        board.get("b", now()).reasons,
+        vec!["Unit has no Plume location"]
+    );
     h.settings_tx.send(None).unwrap();
     wait_for("unconfigured", 5, || !board.status().configured).await;
     h.stop().await;
@@ -232,14 +372,25 @@ async fn plume_rate_limit_holds_with_100_units() {
     let h = spawn(PollerConfig::default(), Some(settings(&sim, 60)), targets);
     tokio::time::sleep(Duration::from_secs(6)).await;
     h.stop().await;
-    let times: Vec<Duration> = sim.requests().into_iter().filter(|r| r.kind != "token").map(|r| r.at).collect();
+    let times: Vec<Duration> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind != "token")
+        .map(|r| r.at)
+        .collect();
     assert!(times.len() >= 25, "polling made progress: {}", times.len());
     let mut worst = 0;
     for (i, t) in times.iter().enumerate() {
-        let n = times[i..].iter().take_while(|u| **u < *t + Duration::from_secs(1)).count();
+        let n = times[i..]
+            .iter()
+            .take_while(|u| **u < *t + Duration::from_secs(1))
+            .count();
         worst = worst.max(n);
     }
-    println!("100 units, default limit 5 req/s: {} API requests in 6 s, worst 1 s window {worst}", times.len());
+    println!(
+        "100 units, default limit 5 req/s: {} API requests in 6 s, worst 1 s window {worst}",
+        times.len()
+    );
     assert!(worst <= 6, "worst 1 s window had {worst} requests");
     assert!(times.len() <= 32, "{} requests in 6 s", times.len());
     sim.shutdown().await;
@@ -260,7 +411,11 @@ async fn plume_measure_request_rates() {
         sim.reset();
         let targets: Vec<_> = (0..units).map(|n| target(&format!("u{n}"), n)).collect();
         // 11 rounds as fast as possible (no rate limit) → per-round average incl. the wifi read.
-        let cfg = PollerConfig { requests_per_second: 100_000.0, max_concurrency: 4, ..Default::default() };
+        let cfg = PollerConfig {
+            requests_per_second: 100_000.0,
+            max_concurrency: 4,
+            ..Default::default()
+        };
         let h = spawn(cfg, Some(settings(&sim, 1)), targets);
         let board = h.board.clone();
         let t0 = Instant::now();

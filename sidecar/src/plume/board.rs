@@ -68,7 +68,9 @@ impl HealthBoard {
         let Some(report) = entry.report.as_ref() else {
             let waited = (now - entry.since).unsigned_abs();
             let mut r = HealthReport::unknown(match &entry.last_error {
-                Some(_) if waited > stale_after => format!("No data from Plume for {}", minutes(waited)),
+                Some(_) if waited > stale_after => {
+                    format!("No data from Plume for {}", minutes(waited))
+                }
                 _ => "Waiting for the first poll of Plume".to_string(),
             });
             if let Some(e) = &entry.last_error {
@@ -78,7 +80,10 @@ impl HealthBoard {
             return r;
         };
         let mut r = report.clone();
-        let age = report.updated_at.map(|t| (now - t).unsigned_abs()).unwrap_or(Duration::MAX);
+        let age = report
+            .updated_at
+            .map(|t| (now - t).unsigned_abs())
+            .unwrap_or(Duration::MAX);
         if age > stale_after {
             r.stale = true;
             r.status = HealthStatus::Unknown;
@@ -94,12 +99,22 @@ impl HealthBoard {
 
     /// Plume connectivity for the state snapshot.
     pub fn status(&self) -> PlumeStatus {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).status.clone()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .status
+            .clone()
     }
 
     /// Unit ids the poller currently tracks.
     pub fn unit_ids(&self) -> Vec<String> {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).units.keys().cloned().collect()
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .units
+            .keys()
+            .cloned()
+            .collect()
     }
 
     // ---- writer side (the poller) ----
@@ -119,14 +134,25 @@ impl HealthBoard {
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         state.units.retain(|k, _| ids.contains(k));
         for id in ids {
-            state.units.entry(id.clone()).or_insert(Entry { report: None, since: now, last_error: None });
+            state.units.entry(id.clone()).or_insert(Entry {
+                report: None,
+                since: now,
+                last_error: None,
+            });
         }
     }
 
     /// Drop what is known about a unit whose Plume location changed.
     pub(crate) fn reset_unit(&self, id: &str, now: OffsetDateTime) {
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        state.units.insert(id.to_string(), Entry { report: None, since: now, last_error: None });
+        state.units.insert(
+            id.to_string(),
+            Entry {
+                report: None,
+                since: now,
+                last_error: None,
+            },
+        );
     }
 
     pub(crate) fn record_report(&self, id: &str, mut report: HealthReport, now: OffsetDateTime) {
@@ -147,7 +173,12 @@ impl HealthBoard {
     }
 
     /// Returns the previous `(connected, last_error)`.
-    pub(crate) fn set_connectivity(&self, connected: bool, last_error: Option<String>, at: OffsetDateTime) -> (bool, Option<String>) {
+    pub(crate) fn set_connectivity(
+        &self,
+        connected: bool,
+        last_error: Option<String>,
+        at: OffsetDateTime,
+    ) -> (bool, Option<String>) {
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let prev = (state.status.connected, state.status.last_error.clone());
         state.status.connected = connected;
@@ -183,7 +214,10 @@ mod tests {
         let t0 = OffsetDateTime::now_utc();
         assert_eq!(board.get("u", t0).reasons, vec!["Plume is not configured"]);
         board.set_configured(true, Some(Duration::from_secs(60)));
-        assert_eq!(board.get("u", t0).reasons, vec!["Unit has no Plume location"]);
+        assert_eq!(
+            board.get("u", t0).reasons,
+            vec!["Unit has no Plume location"]
+        );
         board.retain_units(&["u".into()], t0);
         assert_eq!(board.get("u", t0).status, HealthStatus::Unknown);
         board.record_report("u", green(), t0);
@@ -194,7 +228,13 @@ mod tests {
         let r = board.get("u", at(181));
         assert!(r.stale);
         assert_eq!(r.status, HealthStatus::Unknown);
-        assert_eq!(r.reasons, vec!["No data from Plume for 4 minutes", "Plume unreachable: connection failed"]);
+        assert_eq!(
+            r.reasons,
+            vec![
+                "No data from Plume for 4 minutes",
+                "Plume unreachable: connection failed"
+            ]
+        );
         assert_eq!(r.updated_at, Some(t0));
     }
 
@@ -207,6 +247,12 @@ mod tests {
         board.record_error("u", "Plume rate limit reached (403)".into());
         let r = board.get("u", t0 + time::Duration::seconds(4));
         assert!(r.stale);
-        assert_eq!(r.reasons, vec!["No data from Plume for 1 minute", "Plume rate limit reached (403)"]);
+        assert_eq!(
+            r.reasons,
+            vec![
+                "No data from Plume for 1 minute",
+                "Plume rate limit reached (403)"
+            ]
+        );
     }
 }

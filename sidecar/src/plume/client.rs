@@ -41,7 +41,10 @@ pub struct Health {
 impl<'de> Deserialize<'de> for Health {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match Value::deserialize(d)? {
-            Value::String(s) => Health { status: Some(s), score: None },
+            Value::String(s) => Health {
+                status: Some(s),
+                score: None,
+            },
             Value::Object(o) => Health {
                 status: o.get("status").and_then(Value::as_str).map(str::to_string),
                 score: o.get("score").and_then(Value::as_f64),
@@ -97,7 +100,11 @@ impl Node {
             .flatten()
             .map(|a| match a {
                 Value::String(s) => s.clone(),
-                Value::Object(o) => o.get("type").and_then(Value::as_str).unwrap_or("alert").to_string(),
+                Value::Object(o) => o
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("alert")
+                    .to_string(),
                 _ => "alert".to_string(),
             })
             .collect()
@@ -130,7 +137,9 @@ pub struct WifiNetwork {
 }
 
 pub(crate) fn is_connected(state: Option<&str>) -> bool {
-    state.map(|s| s.trim().eq_ignore_ascii_case("connected")).unwrap_or(false)
+    state
+        .map(|s| s.trim().eq_ignore_ascii_case("connected"))
+        .unwrap_or(false)
 }
 
 /// A Plume API client for one set of settings. Cheap to clone.
@@ -143,7 +152,11 @@ pub struct PlumeClient {
 
 impl PlumeClient {
     pub fn new(settings: PlumeSettings, tokens: TokenManager) -> Self {
-        Self { settings: Arc::new(settings), tokens, limiter: None }
+        Self {
+            settings: Arc::new(settings),
+            tokens,
+            limiter: None,
+        }
     }
 
     /// Every HTTP request to the API (retries included) first takes a slot from `limiter`.
@@ -156,47 +169,86 @@ impl PlumeClient {
         &self.settings
     }
 
-    pub async fn location(&self, customer_id: &str, location_id: &str) -> Result<Location, PlumeError> {
+    pub async fn location(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+    ) -> Result<Location, PlumeError> {
         let v = self.get_json(customer_id, location_id, &[]).await?;
         serde_json::from_value(v).map_err(|e| PlumeError::Decode(format!("location: {e}")))
     }
 
-    pub async fn nodes(&self, customer_id: &str, location_id: &str) -> Result<Vec<Node>, PlumeError> {
+    pub async fn nodes(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+    ) -> Result<Vec<Node>, PlumeError> {
         let v = self.get_json(customer_id, location_id, &["nodes"]).await?;
         unwrap_list(v, "nodes")
     }
 
-    pub async fn devices(&self, customer_id: &str, location_id: &str) -> Result<Vec<Device>, PlumeError> {
-        let v = self.get_json(customer_id, location_id, &["devices"]).await?;
+    pub async fn devices(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+    ) -> Result<Vec<Device>, PlumeError> {
+        let v = self
+            .get_json(customer_id, location_id, &["devices"])
+            .await?;
         unwrap_list(v, "devices")
     }
 
     /// The primary Wi-Fi network; `None` when none was created yet (404).
-    pub async fn wifi_network(&self, customer_id: &str, location_id: &str) -> Result<Option<WifiNetwork>, PlumeError> {
-        let v = match self.get_json(customer_id, location_id, &["wifiNetwork"]).await {
+    pub async fn wifi_network(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+    ) -> Result<Option<WifiNetwork>, PlumeError> {
+        let v = match self
+            .get_json(customer_id, location_id, &["wifiNetwork"])
+            .await
+        {
             Ok(v) => v,
             Err(PlumeError::NotFound) => return Ok(None),
             Err(e) => return Err(e),
         };
         let inner = match v {
-            Value::Object(mut o) if o.contains_key("wifiNetwork") => o.remove("wifiNetwork").unwrap_or(Value::Null),
+            Value::Object(mut o) if o.contains_key("wifiNetwork") => {
+                o.remove("wifiNetwork").unwrap_or(Value::Null)
+            }
             other => other,
         };
         if inner.is_null() {
             return Ok(None);
         }
-        serde_json::from_value(inner).map(Some).map_err(|e| PlumeError::Decode(format!("wifiNetwork: {e}")))
+        serde_json::from_value(inner)
+            .map(Some)
+            .map_err(|e| PlumeError::Decode(format!("wifiNetwork: {e}")))
     }
 
-    pub async fn service_level(&self, customer_id: &str, location_id: &str) -> Result<StatusField, PlumeError> {
-        let v = self.get_json(customer_id, location_id, &["serviceLevel"]).await?;
+    pub async fn service_level(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+    ) -> Result<StatusField, PlumeError> {
+        let v = self
+            .get_json(customer_id, location_id, &["serviceLevel"])
+            .await?;
         serde_json::from_value(v).map_err(|e| PlumeError::Decode(format!("serviceLevel: {e}")))
     }
 
-    fn url(&self, customer_id: &str, location_id: &str, tail: &[&str]) -> Result<url::Url, PlumeError> {
-        let mut url = url::Url::parse(self.settings.api_base.trim()).map_err(|_| PlumeError::Config("Invalid URL".into()))?;
+    fn url(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+        tail: &[&str],
+    ) -> Result<url::Url, PlumeError> {
+        let mut url = url::Url::parse(self.settings.api_base.trim())
+            .map_err(|_| PlumeError::Config("Invalid URL".into()))?;
         {
-            let mut segs = url.path_segments_mut().map_err(|_| PlumeError::Config("Invalid URL".into()))?;
+            let mut segs = url
+                .path_segments_mut()
+                .map_err(|_| PlumeError::Config("Invalid URL".into()))?;
             segs.pop_if_empty();
             segs.extend(["Customers", customer_id, "locations", location_id]);
             segs.extend(tail);
@@ -205,7 +257,12 @@ impl PlumeClient {
     }
 
     /// GET with Bearer; on 401 re-mint once and retry; a second 401 is [`PlumeError::AuthFailed`].
-    async fn get_json(&self, customer_id: &str, location_id: &str, tail: &[&str]) -> Result<Value, PlumeError> {
+    async fn get_json(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+        tail: &[&str],
+    ) -> Result<Value, PlumeError> {
         let url = self.url(customer_id, location_id, tail)?;
         let mut token = self.tokens.token(&self.settings).await?;
         let mut reminted = false;
@@ -229,13 +286,20 @@ impl PlumeClient {
                     token = self.tokens.token(&self.settings).await?;
                     continue;
                 }
-                tracing::warn!(path = url.path(), "plume: API answered 401 with a fresh token");
+                tracing::warn!(
+                    path = url.path(),
+                    "plume: API answered 401 with a fresh token"
+                );
                 return Err(PlumeError::AuthFailed);
             }
-            let bytes = resp.bytes().await.map_err(|e| PlumeError::Transport(transport_reason(&e)))?;
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| PlumeError::Transport(transport_reason(&e)))?;
             tracing::debug!(path = url.path(), status, "plume: API response");
             if (200..300).contains(&status) {
-                return serde_json::from_slice(&bytes).map_err(|e| PlumeError::Decode(e.to_string()));
+                return serde_json::from_slice(&bytes)
+                    .map_err(|e| PlumeError::Decode(e.to_string()));
             }
             return Err(status_error(status, &bytes));
         }
@@ -256,12 +320,19 @@ fn status_error(status: u16, body: &[u8]) -> PlumeError {
         (404, _) => PlumeError::NotFound,
         (403, None) => PlumeError::RateLimited,
         (403, Some(m)) => PlumeError::Forbidden(m),
-        (s, m) => PlumeError::Status { status: s, message: m.unwrap_or_else(|| http_reason(s)) },
+        (s, m) => PlumeError::Status {
+            status: s,
+            message: m.unwrap_or_else(|| http_reason(s)),
+        },
     }
 }
 
 fn http_reason(status: u16) -> String {
-    http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("error").to_string()
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("error")
+        .to_string()
 }
 
 fn unwrap_list<T: serde::de::DeserializeOwned>(v: Value, key: &str) -> Result<Vec<T>, PlumeError> {
@@ -279,7 +350,10 @@ fn unwrap_list<T: serde::de::DeserializeOwned>(v: Value, key: &str) -> Result<Ve
         _ => return Err(PlumeError::Decode(format!("no {key} list"))),
     };
     // One odd item must not hide the others.
-    Ok(list.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect())
+    Ok(list
+        .into_iter()
+        .filter_map(|item| serde_json::from_value(item).ok())
+        .collect())
 }
 
 #[cfg(test)]
@@ -290,7 +364,11 @@ mod tests {
     #[test]
     fn plume_envelopes_all_unwrap() {
         let one = json!({"id": "A", "connectionState": "Connected"});
-        for v in [json!({"nodes": [one]}), json!([one]), json!({"nodes": {"nodes": [one]}})] {
+        for v in [
+            json!({"nodes": [one]}),
+            json!([one]),
+            json!({"nodes": {"nodes": [one]}}),
+        ] {
             let nodes: Vec<Node> = unwrap_list(v, "nodes").unwrap();
             assert_eq!(nodes.len(), 1);
             assert!(nodes[0].is_connected());
@@ -317,7 +395,16 @@ mod tests {
         assert_eq!(status_error(403, b""), PlumeError::RateLimited);
         assert_eq!(status_error(404, b"{}"), PlumeError::NotFound);
         let lb = br#"{"error":{"statusCode":403,"name":"Error","message":"Not allowed","code":"X","status":403}}"#;
-        assert_eq!(status_error(403, lb), PlumeError::Forbidden("Not allowed".into()));
-        assert_eq!(status_error(503, b"oops"), PlumeError::Status { status: 503, message: "Service Unavailable".into() });
+        assert_eq!(
+            status_error(403, lb),
+            PlumeError::Forbidden("Not allowed".into())
+        );
+        assert_eq!(
+            status_error(503, b"oops"),
+            PlumeError::Status {
+                status: 503,
+                message: "Service Unavailable".into()
+            }
+        );
     }
 }

@@ -37,14 +37,21 @@ pub enum PlumeError {
 impl PlumeError {
     /// Worth retrying the same request soon: network errors and 5xx.
     pub fn is_transient(&self) -> bool {
-        matches!(self, PlumeError::Transport(_)) || matches!(self, PlumeError::Status { status, .. } if *status >= 500)
+        matches!(self, PlumeError::Transport(_))
+            || matches!(self, PlumeError::Status { status, .. } if *status >= 500)
     }
 
     /// A failure of Plume (or our access to it) as a whole rather than of one location: the
     /// poller keeps the last reports (they go stale) instead of turning units red.
     pub fn is_upstream_wide(&self) -> bool {
         self.is_transient()
-            || matches!(self, PlumeError::OAuth { .. } | PlumeError::AuthFailed | PlumeError::RateLimited | PlumeError::Config(_))
+            || matches!(
+                self,
+                PlumeError::OAuth { .. }
+                    | PlumeError::AuthFailed
+                    | PlumeError::RateLimited
+                    | PlumeError::Config(_)
+            )
     }
 }
 

@@ -82,9 +82,18 @@ const DEVICE_DEGRADED: [&str; 3] = ["poor", "degraded", "fair"];
 
 /// Derive the health of one location. `service_level` is the `/serviceLevel` answer when it
 /// was read; otherwise the location's embedded `serviceLevel` is used.
-pub fn evaluate(location: &Location, nodes: &[Node], devices: &[Device], service_level: Option<&StatusField>) -> HealthReport {
+pub fn evaluate(
+    location: &Location,
+    nodes: &[Node],
+    devices: &[Device],
+    service_level: Option<&StatusField>,
+) -> HealthReport {
     let mut found: Vec<(HealthStatus, String)> = Vec::new();
-    let network = location.network_status.as_ref().and_then(|s| s.status.as_deref()).map(str::trim);
+    let network = location
+        .network_status
+        .as_ref()
+        .and_then(|s| s.status.as_deref())
+        .map(str::trim);
     let pods_total = nodes.len() as u32;
     let pods_connected = nodes.iter().filter(|n| n.is_connected()).count() as u32;
 
@@ -100,7 +109,13 @@ pub fn evaluate(location: &Location, nodes: &[Node], devices: &[Device], service
 
     // Orange.
     for node in nodes.iter().filter(|n| !n.is_connected()) {
-        let state = node.connection_state.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("unknown").to_ascii_lowercase();
+        let state = node
+            .connection_state
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .to_ascii_lowercase();
         let reason = if state == "disconnected" {
             format!("Pod '{}' disconnected", node.display_name())
         } else {
@@ -108,10 +123,17 @@ pub fn evaluate(location: &Location, nodes: &[Node], devices: &[Device], service
         };
         found.push((HealthStatus::Orange, reason));
     }
-    let level = service_level.or(location.service_level.as_ref()).and_then(|s| s.status.clone()).map(|s| s.trim().to_string());
+    let level = service_level
+        .or(location.service_level.as_ref())
+        .and_then(|s| s.status.clone())
+        .map(|s| s.trim().to_string());
     match level.as_deref() {
-        Some(l) if l.eq_ignore_ascii_case("noService") => found.push((HealthStatus::Orange, "Service level is noService".into())),
-        Some(l) if l.eq_ignore_ascii_case("basicService") => found.push((HealthStatus::Yellow, "Service level is basicService".into())),
+        Some(l) if l.eq_ignore_ascii_case("noService") => {
+            found.push((HealthStatus::Orange, "Service level is noService".into()))
+        }
+        Some(l) if l.eq_ignore_ascii_case("basicService") => {
+            found.push((HealthStatus::Yellow, "Service level is basicService".into()))
+        }
         _ => {}
     }
 
@@ -120,32 +142,57 @@ pub fn evaluate(location: &Location, nodes: &[Node], devices: &[Device], service
         if let Some(status) = node.health.as_ref().and_then(|h| h.status.as_deref()) {
             let status = status.trim().to_ascii_lowercase();
             if NODE_DEGRADED.contains(&status.as_str()) {
-                found.push((HealthStatus::Yellow, format!("Pod '{}' health is {status}", node.display_name())));
+                found.push((
+                    HealthStatus::Yellow,
+                    format!("Pod '{}' health is {status}", node.display_name()),
+                ));
             }
         }
         let alerts = node.alert_types();
         if !alerts.is_empty() {
             let what = if alerts.len() == 1 { "alert" } else { "alerts" };
-            found.push((HealthStatus::Yellow, format!("Pod '{}' has {} {what}: {}", node.display_name(), alerts.len(), alerts.join(", "))));
+            found.push((
+                HealthStatus::Yellow,
+                format!(
+                    "Pod '{}' has {} {what}: {}",
+                    node.display_name(),
+                    alerts.len(),
+                    alerts.join(", ")
+                ),
+            ));
         }
     }
     let poor_devices = devices
         .iter()
         .filter(|d| d.is_connected())
         .filter(|d| {
-            d.health.as_ref().and_then(|h| h.status.as_deref()).is_some_and(|s| DEVICE_DEGRADED.contains(&s.trim().to_ascii_lowercase().as_str()))
+            d.health
+                .as_ref()
+                .and_then(|h| h.status.as_deref())
+                .is_some_and(|s| DEVICE_DEGRADED.contains(&s.trim().to_ascii_lowercase().as_str()))
         })
         .count();
     if poor_devices > 0 {
-        let what = if poor_devices == 1 { "device reports" } else { "devices report" };
-        found.push((HealthStatus::Yellow, format!("{poor_devices} {what} poor health")));
+        let what = if poor_devices == 1 {
+            "device reports"
+        } else {
+            "devices report"
+        };
+        found.push((
+            HealthStatus::Yellow,
+            format!("{poor_devices} {what} poor health"),
+        ));
     }
 
     // Worst first; stable, so reasons of equal weight keep their discovery order.
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     let status = found.first().map(|f| f.0).unwrap_or(HealthStatus::Green);
     let devices_connected = if devices.is_empty() {
-        nodes.iter().filter(|n| n.is_connected()).map(Node::connected_device_count).sum()
+        nodes
+            .iter()
+            .filter(|n| n.is_connected())
+            .map(Node::connected_device_count)
+            .sum()
     } else {
         devices.iter().filter(|d| d.is_connected()).count() as u32
     };
@@ -182,8 +229,12 @@ mod tests {
 
     fn ok_nodes() -> Vec<Node> {
         vec![
-            node(json!({"id": "S1", "nickname": "Living room", "connectionState": "Connected", "health": {"status": "excellent", "score": 5}, "connectedDeviceCount": 2})),
-            node(json!({"id": "S2", "defaultName": "Pod 2", "connectionState": "CONNECTED", "health": {"status": "good", "score": 4}, "connectedDeviceCount": 1})),
+            node(
+                json!({"id": "S1", "nickname": "Living room", "connectionState": "Connected", "health": {"status": "excellent", "score": 5}, "connectedDeviceCount": 2}),
+            ),
+            node(
+                json!({"id": "S2", "defaultName": "Pod 2", "connectionState": "CONNECTED", "health": {"status": "good", "score": 4}, "connectedDeviceCount": 1}),
+            ),
         ]
     }
 
@@ -193,21 +244,35 @@ mod tests {
         assert_eq!(r.status, HealthStatus::Green);
         assert!(r.reasons.is_empty());
         assert!(r.online);
-        assert_eq!((r.pods_connected, r.pods_total, r.devices_connected), (2, 2, 3));
+        assert_eq!(
+            (r.pods_connected, r.pods_total, r.devices_connected),
+            (2, 2, 3)
+        );
         assert_eq!(r.service_level.as_deref(), Some("fullService"));
     }
 
     #[test]
     fn plume_health_names_pods_nickname_default_name_then_id() {
         let nodes = vec![
-            node(json!({"id": "S1", "nickname": "Living room", "defaultName": "Pod 1", "connectionState": "disconnected"})),
-            node(json!({"id": "S2", "nickname": "", "defaultName": "Pod 2", "connectionState": "Disconnected"})),
+            node(
+                json!({"id": "S1", "nickname": "Living room", "defaultName": "Pod 1", "connectionState": "disconnected"}),
+            ),
+            node(
+                json!({"id": "S2", "nickname": "", "defaultName": "Pod 2", "connectionState": "Disconnected"}),
+            ),
             node(json!({"id": "S3", "connectionState": "unavailable"})),
             node(json!({"id": "S4", "connectionState": "connected"})),
         ];
         let r = evaluate(&loc("online", "fullService"), &nodes, &[], None);
         assert_eq!(r.status, HealthStatus::Orange);
-        assert_eq!(r.reasons, vec!["Pod 'Living room' disconnected", "Pod 'Pod 2' disconnected", "Pod 'S3' is unavailable"]);
+        assert_eq!(
+            r.reasons,
+            vec![
+                "Pod 'Living room' disconnected",
+                "Pod 'Pod 2' disconnected",
+                "Pod 'S3' is unavailable"
+            ]
+        );
     }
 
     #[test]
@@ -216,26 +281,55 @@ mod tests {
         assert_eq!(r.status, HealthStatus::Red);
         assert_eq!(r.reasons, vec!["Location is offline"]);
         assert!(!r.online);
-        let down = vec![node(json!({"id": "S1", "nickname": "Living room", "connectionState": "disconnected"}))];
+        let down = vec![node(
+            json!({"id": "S1", "nickname": "Living room", "connectionState": "disconnected"}),
+        )];
         let r = evaluate(&loc("online", "fullService"), &down, &[], None);
         assert_eq!(r.status, HealthStatus::Red);
-        assert_eq!(r.reasons, vec!["No pod is connected", "Pod 'Living room' disconnected"]);
+        assert_eq!(
+            r.reasons,
+            vec!["No pod is connected", "Pod 'Living room' disconnected"]
+        );
         let r = evaluate(&loc("online", "fullService"), &[], &[], None);
-        assert_eq!((r.status, r.reasons.clone()), (HealthStatus::Red, vec!["No pods found".to_string()]));
+        assert_eq!(
+            (r.status, r.reasons.clone()),
+            (HealthStatus::Red, vec!["No pods found".to_string()])
+        );
     }
 
     #[test]
     fn plume_health_service_levels() {
-        let r = evaluate(&loc("online", "fullService"), &ok_nodes(), &[], Some(&StatusField { status: Some("noService".into()) }));
-        assert_eq!((r.status, r.reasons.clone()), (HealthStatus::Orange, vec!["Service level is noService".to_string()]));
+        let r = evaluate(
+            &loc("online", "fullService"),
+            &ok_nodes(),
+            &[],
+            Some(&StatusField {
+                status: Some("noService".into()),
+            }),
+        );
+        assert_eq!(
+            (r.status, r.reasons.clone()),
+            (
+                HealthStatus::Orange,
+                vec!["Service level is noService".to_string()]
+            )
+        );
         let r = evaluate(&loc("online", "basicService"), &ok_nodes(), &[], None);
-        assert_eq!((r.status, r.reasons.clone()), (HealthStatus::Yellow, vec!["Service level is basicService".to_string()]));
+        assert_eq!(
+            (r.status, r.reasons.clone()),
+            (
+                HealthStatus::Yellow,
+                vec!["Service level is basicService".to_string()]
+            )
+        );
     }
 
     #[test]
     fn plume_health_yellow_rules_and_worst_wins() {
         let mut nodes = ok_nodes();
-        nodes[1] = node(json!({"id": "S2", "defaultName": "Pod 2", "connectionState": "connected", "health": {"status": "Poor", "score": 1}, "alerts": [{"type": "highInterference"}]}));
+        nodes[1] = node(
+            json!({"id": "S2", "defaultName": "Pod 2", "connectionState": "connected", "health": {"status": "Poor", "score": 1}, "alerts": [{"type": "highInterference"}]}),
+        );
         let devices: Vec<Device> = serde_json::from_value(json!([
             {"mac": "a", "connectionState": "connected", "health": {"status": "poor"}},
             {"mac": "b", "connectionState": "connected", "health": "healthy"},
@@ -244,10 +338,19 @@ mod tests {
         .unwrap();
         let r = evaluate(&loc("online", "fullService"), &nodes, &devices, None);
         assert_eq!(r.status, HealthStatus::Yellow);
-        assert_eq!(r.reasons, vec!["Pod 'Pod 2' health is poor", "Pod 'Pod 2' has 1 alert: highInterference", "1 device reports poor health"]);
+        assert_eq!(
+            r.reasons,
+            vec![
+                "Pod 'Pod 2' health is poor",
+                "Pod 'Pod 2' has 1 alert: highInterference",
+                "1 device reports poor health"
+            ]
+        );
         assert_eq!(r.devices_connected, 2);
         // Add an orange cause: it comes first and wins.
-        nodes.push(node(json!({"id": "S9", "nickname": "Garden", "connectionState": "disconnected"})));
+        nodes.push(node(
+            json!({"id": "S9", "nickname": "Garden", "connectionState": "disconnected"}),
+        ));
         let r = evaluate(&loc("online", "fullService"), &nodes, &devices, None);
         assert_eq!(r.status, HealthStatus::Orange);
         assert_eq!(r.reasons[0], "Pod 'Garden' disconnected");
@@ -258,9 +361,14 @@ mod tests {
     fn plume_health_fair_counts_and_disconnected_health_does_not() {
         let nodes = vec![
             node(json!({"id": "S1", "connectionState": "connected", "health": {"status": "fair"}})),
-            node(json!({"id": "S2", "connectionState": "disconnected", "health": {"status": "poor"}})),
+            node(
+                json!({"id": "S2", "connectionState": "disconnected", "health": {"status": "poor"}}),
+            ),
         ];
         let r = evaluate(&loc("online", "fullService"), &nodes, &[], None);
-        assert_eq!(r.reasons, vec!["Pod 'S2' disconnected", "Pod 'S1' health is fair"]);
+        assert_eq!(
+            r.reasons,
+            vec!["Pod 'S2' disconnected", "Pod 'S1' health is fair"]
+        );
     }
 }

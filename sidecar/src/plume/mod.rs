@@ -22,7 +22,7 @@ pub use board::{HealthBoard, PlumeStatus};
 pub use client::PlumeClient;
 pub use error::PlumeError;
 pub use health::{evaluate, HealthReport, HealthStatus};
-pub use poller::{Poller, PollerConfig, PlumeTarget};
+pub use poller::{PlumeTarget, Poller, PollerConfig};
 pub use settings::{PlumeSettings, SettingsError};
 pub use token::{AccessToken, TokenManager, TokenOptions};
 
@@ -37,7 +37,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// (a redirect would carry credentials somewhere we did not choose), no cookies.
 pub fn http_client() -> Result<reqwest::Client, PlumeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| PlumeError::Config(format!("TLS setup failed: {e}")))?

@@ -25,7 +25,10 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{evaluate, HealthBoard, HealthReport, HealthStatus, PlumeClient, PlumeError, PlumeSettings, TokenManager};
+use super::{
+    evaluate, HealthBoard, HealthReport, HealthStatus, PlumeClient, PlumeError, PlumeSettings,
+    TokenManager,
+};
 use crate::clock::Clock;
 use crate::events::{EventBus, EventKind};
 
@@ -48,7 +51,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     pub fn new(per_second: f64, burst: u32) -> Self {
         let period = Duration::from_secs_f64(1.0 / per_second.clamp(0.001, 1_000_000.0));
-        Self { period, tolerance: period * burst.max(1).saturating_sub(1), tat: Mutex::new(None) }
+        Self {
+            period,
+            tolerance: period * burst.max(1).saturating_sub(1),
+            tat: Mutex::new(None),
+        }
     }
 
     pub async fn acquire(&self) {
@@ -108,7 +115,14 @@ impl Poller {
         events: EventBus,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
-        Self::spawn_with(PollerConfig::default(), settings_rx, targets_rx, board, events, shutdown)
+        Self::spawn_with(
+            PollerConfig::default(),
+            settings_rx,
+            targets_rx,
+            board,
+            events,
+            shutdown,
+        )
     }
 
     pub fn spawn_with(
@@ -203,7 +217,9 @@ impl Run {
                 _ = changed(&mut targets_rx) => continue,
                 _ = tokio::time::sleep_until(next_round), if configured => {}
             }
-            let Some(client) = self.client.clone() else { continue };
+            let Some(client) = self.client.clone() else {
+                continue;
+            };
             let started = Instant::now();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -216,16 +232,21 @@ impl Run {
 
     fn apply_settings(&mut self, settings: Option<PlumeSettings>) {
         if let Some(old) = &self.settings {
-            let same_credentials = settings
-                .as_ref()
-                .is_some_and(|s| s.sso_url == old.sso_url && s.auth_header == old.auth_header && s.partner_id == old.partner_id);
+            let same_credentials = settings.as_ref().is_some_and(|s| {
+                s.sso_url == old.sso_url
+                    && s.auth_header == old.auth_header
+                    && s.partner_id == old.partner_id
+            });
             if !same_credentials {
                 self.tokens.forget(old);
             }
         }
         match &settings {
             Some(s) => {
-                self.client = Some(PlumeClient::new(s.clone(), self.tokens.clone()).with_rate_limiter(self.limiter.clone()));
+                self.client = Some(
+                    PlumeClient::new(s.clone(), self.tokens.clone())
+                        .with_rate_limiter(self.limiter.clone()),
+                );
                 self.board.set_configured(true, Some(s.poll_interval()));
                 let ids: Vec<String> = self.targets.iter().map(|t| t.unit_id.clone()).collect();
                 self.board.retain_units(&ids, self.cfg.clock.now());
@@ -235,7 +256,10 @@ impl Run {
                 let was_connected = self.board.status().connected;
                 self.board.set_configured(false, None);
                 if was_connected {
-                    self.events.publish(EventKind::PlumeStatus, json!({"connected": false, "last_error": null}));
+                    self.events.publish(
+                        EventKind::PlumeStatus,
+                        json!({"connected": false, "last_error": null}),
+                    );
                 }
                 self.wifi.clear();
                 self.published.clear();
@@ -274,26 +298,41 @@ impl Run {
         let failed_units = AtomicU32::new(0);
         let last_upstream: Mutex<Option<PlumeError>> = Mutex::new(None);
         let targets = self.targets.clone();
-        let wifi_due: Vec<bool> = targets.iter().map(|t| round % self.cfg.wifi_every.max(1) == 0 || !self.wifi.contains_key(&t.unit_id)).collect();
+        let wifi_due: Vec<bool> = targets
+            .iter()
+            .map(|t| {
+                round.is_multiple_of(self.cfg.wifi_every.max(1))
+                    || !self.wifi.contains_key(&t.unit_id)
+            })
+            .collect();
 
         let this: &Run = self;
         let results: Vec<(PlumeTarget, Outcome)> = stream::iter(targets.into_iter().zip(wifi_due))
             .map(|(t, fetch_wifi)| {
-                let (abort, any_ok, failed_units, last_upstream) = (&abort, &any_ok, &failed_units, &last_upstream);
+                let (abort, any_ok, failed_units, last_upstream) =
+                    (&abort, &any_ok, &failed_units, &last_upstream);
                 async move {
                     if abort.load(Ordering::Relaxed) {
-                        let e = last_upstream.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or(PlumeError::RateLimited);
+                        let e = last_upstream
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clone()
+                            .unwrap_or(PlumeError::RateLimited);
                         return (t, Outcome::Skipped(e));
                     }
                     let out = this.poll_unit(client, &t, fetch_wifi, abort).await;
                     match &out {
                         Outcome::Read(..) => any_ok.store(true, Ordering::Relaxed),
-                        Outcome::Failed(e) if !e.is_upstream_wide() => any_ok.store(true, Ordering::Relaxed),
+                        Outcome::Failed(e) if !e.is_upstream_wide() => {
+                            any_ok.store(true, Ordering::Relaxed)
+                        }
                         Outcome::Failed(e) | Outcome::Skipped(e) => {
-                            *last_upstream.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
+                            *last_upstream.lock().unwrap_or_else(|e| e.into_inner()) =
+                                Some(e.clone());
                             let n = failed_units.fetch_add(1, Ordering::Relaxed) + 1;
-                            let down = matches!(e, PlumeError::RateLimited | PlumeError::OAuth { .. })
-                                || (n >= 3 && !any_ok.load(Ordering::Relaxed));
+                            let down =
+                                matches!(e, PlumeError::RateLimited | PlumeError::OAuth { .. })
+                                    || (n >= 3 && !any_ok.load(Ordering::Relaxed));
                             if down {
                                 abort.store(true, Ordering::Relaxed);
                             }
@@ -323,7 +362,11 @@ impl Run {
                         || (answered && (e.is_transient() || matches!(e, PlumeError::AuthFailed)));
                     if location_specific {
                         tracing::info!(unit_id = %t.unit_id, error = %e, "plume: location could not be read");
-                        self.board.record_report(&t.unit_id, HealthReport::unreadable(format!("Location could not be read: {e}")), now);
+                        self.board.record_report(
+                            &t.unit_id,
+                            HealthReport::unreadable(format!("Location could not be read: {e}")),
+                            now,
+                        );
                     } else {
                         self.board.record_error(&t.unit_id, e.to_string());
                         first_error.get_or_insert(e);
@@ -349,11 +392,19 @@ impl Run {
         };
         let last_error = first_error.map(|e| e.to_string());
         if !connected {
-            tracing::warn!(error = last_error.as_deref().unwrap_or(""), "plume: poll round failed");
+            tracing::warn!(
+                error = last_error.as_deref().unwrap_or(""),
+                "plume: poll round failed"
+            );
         }
-        let prev = self.board.set_connectivity(connected, last_error.clone(), now);
+        let prev = self
+            .board
+            .set_connectivity(connected, last_error.clone(), now);
         if prev != (connected, last_error.clone()) && (prev.0 != connected || !connected) {
-            self.events.publish(EventKind::PlumeStatus, json!({"connected": connected, "last_error": last_error}));
+            self.events.publish(
+                EventKind::PlumeStatus,
+                json!({"connected": connected, "last_error": last_error}),
+            );
         }
         self.publish_changes(now);
     }
@@ -361,7 +412,11 @@ impl Run {
     fn publish_changes(&mut self, now: time::OffsetDateTime) {
         for t in &self.targets {
             let report = self.board.get(&t.unit_id, now);
-            let previous = self.published.get(&t.unit_id).copied().unwrap_or(HealthStatus::Unknown);
+            let previous = self
+                .published
+                .get(&t.unit_id)
+                .copied()
+                .unwrap_or(HealthStatus::Unknown);
             if report.status != previous {
                 self.events.publish(
                     EventKind::HealthChanged,
@@ -372,7 +427,13 @@ impl Run {
         }
     }
 
-    async fn poll_unit(&self, client: &PlumeClient, t: &PlumeTarget, fetch_wifi: bool, abort: &AtomicBool) -> Outcome {
+    async fn poll_unit(
+        &self,
+        client: &PlumeClient,
+        t: &PlumeTarget,
+        fetch_wifi: bool,
+        abort: &AtomicBool,
+    ) -> Outcome {
         let (c, l) = (t.customer_id.as_str(), t.location_id.as_str());
         let location = match self.retrying(abort, || client.location(c, l)).await {
             Ok(v) => v,
@@ -388,7 +449,12 @@ impl Run {
         };
         let ssids = if fetch_wifi {
             match self.retrying(abort, || client.wifi_network(c, l)).await {
-                Ok(w) => Some(w.into_iter().filter(|w| w.enabled != Some(false)).filter_map(|w| w.ssid).collect()),
+                Ok(w) => Some(
+                    w.into_iter()
+                        .filter(|w| w.enabled != Some(false))
+                        .filter_map(|w| w.ssid)
+                        .collect(),
+                ),
                 Err(e) => {
                     tracing::debug!(unit_id = %t.unit_id, error = %e, "plume: wifiNetwork not read");
                     None
@@ -408,7 +474,11 @@ impl Run {
         let mut attempt = 0u32;
         loop {
             match f().await {
-                Err(e) if e.is_transient() && attempt < self.cfg.retries && !abort.load(Ordering::Relaxed) => {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.cfg.retries
+                        && !abort.load(Ordering::Relaxed) =>
+                {
                     tokio::time::sleep(self.cfg.retry_backoff * 2u32.pow(attempt.min(10))).await;
                     attempt += 1;
                 }

@@ -52,7 +52,10 @@ pub struct SettingsError {
 
 impl SettingsError {
     fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
+        Self {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -62,17 +65,29 @@ impl PlumeSettings {
         check_url(&self.sso_url).map_err(|()| SettingsError::new("sso_url", "Invalid URL"))?;
         let auth = self.auth_header.trim();
         if auth.is_empty() {
-            return Err(SettingsError::new("auth_header", "Authorization header cannot be empty"));
+            return Err(SettingsError::new(
+                "auth_header",
+                "Authorization header cannot be empty",
+            ));
         }
         if auth.chars().any(|c| c.is_control()) {
-            return Err(SettingsError::new("auth_header", "Authorization header contains invalid characters"));
+            return Err(SettingsError::new(
+                "auth_header",
+                "Authorization header contains invalid characters",
+            ));
         }
         let partner = self.partner_id.trim();
-        if partner.chars().count() < 20 || !partner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if partner.chars().count() < 20
+            || !partner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(SettingsError::new("partner_id", "Partner ID looks invalid"));
         }
         check_url(&self.api_base).map_err(|()| SettingsError::new("api_base", "Invalid URL"))?;
-        if !(MIN_POLL_INTERVAL_SECONDS..=MAX_POLL_INTERVAL_SECONDS).contains(&self.poll_interval_seconds) {
+        if !(MIN_POLL_INTERVAL_SECONDS..=MAX_POLL_INTERVAL_SECONDS)
+            .contains(&self.poll_interval_seconds)
+        {
             return Err(SettingsError::new(
                 "poll_interval_seconds",
                 format!("poll_interval_seconds must be between {MIN_POLL_INTERVAL_SECONDS} and {MAX_POLL_INTERVAL_SECONDS}"),
@@ -98,7 +113,10 @@ impl PlumeSettings {
     }
 
     pub fn poll_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(u64::from(self.poll_interval_seconds.clamp(MIN_POLL_INTERVAL_SECONDS, MAX_POLL_INTERVAL_SECONDS)))
+        std::time::Duration::from_secs(u64::from(
+            self.poll_interval_seconds
+                .clamp(MIN_POLL_INTERVAL_SECONDS, MAX_POLL_INTERVAL_SECONDS),
+        ))
     }
 
     /// JSON for API reads: `auth_header` shown as `"***"`.
@@ -144,7 +162,9 @@ fn is_loopback(host: &str) -> bool {
         return true;
     }
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    bare.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -180,7 +200,10 @@ mod tests {
         assert_eq!(err(&s), ("sso_url", "Invalid URL".into()));
         let mut s = good();
         s.auth_header = "   ".into();
-        assert_eq!(err(&s), ("auth_header", "Authorization header cannot be empty".into()));
+        assert_eq!(
+            err(&s),
+            ("auth_header", "Authorization header cannot be empty".into())
+        );
         let mut s = good();
         s.partner_id = "eb0af9d0a7ab946dcb3".into(); // 19 characters
         assert_eq!(err(&s), ("partner_id", "Partner ID looks invalid".into()));
@@ -201,11 +224,21 @@ mod tests {
     #[test]
     fn plume_settings_http_only_for_loopback() {
         let mut s = good();
-        for ok in ["http://127.0.0.1:8080/oauth2/x/v1/token", "http://localhost/x", "http://[::1]:9/x", "http://127.8.9.1/x"] {
+        for ok in [
+            "http://127.0.0.1:8080/oauth2/x/v1/token",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+            "http://127.8.9.1/x",
+        ] {
             s.sso_url = ok.into();
             assert_eq!(s.validate(), Ok(()), "{ok}");
         }
-        for bad in ["http://10.0.0.1/x", "http://example.com/x", "http://127.0.0.1.example.com/x", "https://user:pw@example.com/x"] {
+        for bad in [
+            "http://10.0.0.1/x",
+            "http://example.com/x",
+            "http://127.0.0.1.example.com/x",
+            "https://user:pw@example.com/x",
+        ] {
             s.sso_url = bad.into();
             assert_eq!(err(&s), ("sso_url", "Invalid URL".into()), "{bad}");
         }
@@ -241,6 +274,9 @@ mod tests {
         assert_eq!(s.authorization_value(), "Basic dXNlcm5hbWU6cGFzc3dvcmQ=");
         s.auth_header = " Basic abc ".into();
         assert_eq!(s.authorization_value(), "Basic abc");
-        assert_eq!(s.scope(), "partnerId:eb0af9d0a7ab946dcb3b8ef5 role:partnerIdAdmin");
+        assert_eq!(
+            s.scope(),
+            "partnerId:eb0af9d0a7ab946dcb3b8ef5 role:partnerIdAdmin"
+        );
     }
 }

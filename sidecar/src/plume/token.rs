@@ -119,7 +119,9 @@ const FALLBACK_EXPIRES_IN: i64 = 600;
 
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenManager").field("opts", &self.inner.opts).finish_non_exhaustive()
+        f.debug_struct("TokenManager")
+            .field("opts", &self.inner.opts)
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,7 +131,14 @@ impl TokenManager {
     }
 
     pub fn with_options(http: reqwest::Client, clock: Clock, opts: TokenOptions) -> Self {
-        Self { inner: Arc::new(Inner { http, clock, opts, slots: Mutex::new(HashMap::new()) }) }
+        Self {
+            inner: Arc::new(Inner {
+                http,
+                clock,
+                opts,
+                slots: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -159,7 +168,10 @@ impl TokenManager {
                     return false;
                 }
                 *cached = None;
-                *slot.next_is_remint.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                *slot
+                    .next_is_remint
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = true;
                 tracing::info!("plume: API rejected the access token, minting a new one");
                 true
             }
@@ -170,23 +182,39 @@ impl TokenManager {
     /// Drop everything cached for these credentials (settings deleted or replaced).
     pub fn forget(&self, settings: &PlumeSettings) {
         let key = key_of(settings);
-        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        self.inner
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
     }
 
     fn slot(&self, settings: &PlumeSettings) -> Arc<Slot> {
         let key = key_of(settings);
-        self.inner.slots.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone()
+        self.inner
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone()
     }
 
     fn fresh(&self, slot: &Slot, now: OffsetDateTime) -> Option<Cached> {
         let margin = self.inner.opts.refresh_margin;
         let cached = slot.cached.lock().unwrap_or_else(|e| e.into_inner());
-        cached.as_ref().filter(|c| c.expires_at - now > margin).cloned()
+        cached
+            .as_ref()
+            .filter(|c| c.expires_at - now > margin)
+            .cloned()
     }
 
     fn unexpired(&self, slot: &Slot, now: OffsetDateTime) -> Option<AccessToken> {
         let cached = slot.cached.lock().unwrap_or_else(|e| e.into_inner());
-        cached.as_ref().filter(|c| c.expires_at > now).map(|c| c.token.clone())
+        cached
+            .as_ref()
+            .filter(|c| c.expires_at > now)
+            .map(|c| c.token.clone())
     }
 
     async fn get(&self, settings: &PlumeSettings, force: bool) -> Result<AccessToken, PlumeError> {
@@ -230,7 +258,12 @@ impl TokenManager {
                 tokio::time::sleep(wait).await;
             }
         }
-        let reminted = std::mem::take(&mut *slot.next_is_remint.lock().unwrap_or_else(|e| e.into_inner()));
+        let reminted = std::mem::take(
+            &mut *slot
+                .next_is_remint
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         attempts.last_attempt = Some(self.inner.clock.now());
         match self.mint(settings).await {
             Ok((token, expires_in)) => {
@@ -251,12 +284,20 @@ impl TokenManager {
             Err(err) => {
                 attempts.failures = attempts.failures.saturating_add(1);
                 let exp = attempts.failures.saturating_sub(1).min(16);
-                let backoff = self.inner.opts.backoff_base.saturating_mul(1u32 << exp).min(self.inner.opts.backoff_max);
+                let backoff = self
+                    .inner
+                    .opts
+                    .backoff_base
+                    .saturating_mul(1u32 << exp)
+                    .min(self.inner.opts.backoff_max);
                 attempts.next_allowed = Some(self.inner.clock.now() + backoff);
                 attempts.last_error = Some(err.clone());
                 tracing::warn!(error = %err, failures = attempts.failures, retry_in_s = backoff.as_secs(), "plume: token request failed");
                 if reminted {
-                    *slot.next_is_remint.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                    *slot
+                        .next_is_remint
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = true;
                 }
                 match self.unexpired(&slot, self.inner.clock.now()) {
                     Some(t) => Ok(t),
@@ -268,37 +309,59 @@ impl TokenManager {
 
     async fn mint(&self, settings: &PlumeSettings) -> Result<(AccessToken, i64), PlumeError> {
         let scope = settings.scope();
-        let form = [("grant_type", "client_credentials"), ("scope", scope.as_str())];
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope.as_str()),
+        ];
         let resp = self
             .inner
             .http
             .post(settings.sso_url.trim())
-            .header(reqwest::header::AUTHORIZATION, settings.authorization_value())
+            .header(
+                reqwest::header::AUTHORIZATION,
+                settings.authorization_value(),
+            )
             .header(reqwest::header::ACCEPT, "application/json")
             .header(reqwest::header::CACHE_CONTROL, "no-cache")
             .form(&form)
             .send()
             .await
-            .map_err(|e| PlumeError::OAuth { status: None, detail: transport_reason(&e) })?;
+            .map_err(|e| PlumeError::OAuth {
+                status: None,
+                detail: transport_reason(&e),
+            })?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(PlumeError::OAuth { status: Some(status.as_u16()), detail: status.as_u16().to_string() });
+            return Err(PlumeError::OAuth {
+                status: Some(status.as_u16()),
+                detail: status.as_u16().to_string(),
+            });
         }
-        let body: TokenResponse = resp
-            .json()
-            .await
-            .map_err(|_| PlumeError::OAuth { status: Some(status.as_u16()), detail: "invalid token response".into() })?;
+        let body: TokenResponse = resp.json().await.map_err(|_| PlumeError::OAuth {
+            status: Some(status.as_u16()),
+            detail: "invalid token response".into(),
+        })?;
         if body.access_token.is_empty() {
-            return Err(PlumeError::OAuth { status: Some(status.as_u16()), detail: "invalid token response".into() });
+            return Err(PlumeError::OAuth {
+                status: Some(status.as_u16()),
+                detail: "invalid token response".into(),
+            });
         }
-        let expires_in = body.expires_in.filter(|s| *s > 0).unwrap_or(FALLBACK_EXPIRES_IN);
+        let expires_in = body
+            .expires_in
+            .filter(|s| *s > 0)
+            .unwrap_or(FALLBACK_EXPIRES_IN);
         Ok((AccessToken(body.access_token.into()), expires_in))
     }
 }
 
 fn key_of(settings: &PlumeSettings) -> Vec<u8> {
     let mut h = Sha256::new();
-    for part in [settings.sso_url.trim(), &settings.authorization_value(), settings.partner_id.trim()] {
+    for part in [
+        settings.sso_url.trim(),
+        &settings.authorization_value(),
+        settings.partner_id.trim(),
+    ] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }

@@ -65,7 +65,10 @@ impl PlumeSimConfig {
     /// `Basic base64(client_id:client_secret)`, as the Plume Portal shows it.
     pub fn auth_header(&self) -> String {
         let raw = format!("{}:{}", self.client_id, self.client_secret);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }
 
@@ -205,8 +208,17 @@ pub async fn start(cfg: PlumeSimConfig) -> std::io::Result<PlumeSim> {
         let st = handler_state.clone();
         async move { handle(st, req).await }
     };
-    let task = tokio::spawn(serve(listener, Arc::new(handler), stop.clone().cancelled_owned()));
-    Ok(PlumeSim { state, addr, stop, task: Arc::new(Mutex::new(Some(task))) })
+    let task = tokio::spawn(serve(
+        listener,
+        Arc::new(handler),
+        stop.clone().cancelled_owned(),
+    ));
+    Ok(PlumeSim {
+        state,
+        addr,
+        stop,
+        task: Arc::new(Mutex::new(Some(task))),
+    })
 }
 
 impl PlumeSim {
@@ -225,7 +237,11 @@ impl PlumeSim {
 
     /// `http://127.0.0.1:P/oauth2/<id>/v1/token`
     pub fn sso_url(&self) -> String {
-        format!("http://{}/oauth2/{}/v1/token", self.addr, self.st().cfg.auth_server_id)
+        format!(
+            "http://{}/oauth2/{}/v1/token",
+            self.addr,
+            self.st().cfg.auth_server_id
+        )
     }
 
     /// `http://127.0.0.1:P/api`
@@ -254,7 +270,11 @@ impl PlumeSim {
     pub fn add_location(&self, customer_id: &str, location_id: &str, scenario: Scenario) {
         self.st().locations.insert(
             key(customer_id, location_id),
-            Loc { customer_id: customer_id.to_string(), location_id: location_id.to_string(), scenario },
+            Loc {
+                customer_id: customer_id.to_string(),
+                location_id: location_id.to_string(),
+                scenario,
+            },
         );
     }
 
@@ -333,7 +353,10 @@ fn key(c: &str, l: &str) -> (String, String) {
 
 fn short(id: &str) -> String {
     let s: Vec<char> = id.chars().collect();
-    s[s.len().saturating_sub(4)..].iter().collect::<String>().to_ascii_uppercase()
+    s[s.len().saturating_sub(4)..]
+        .iter()
+        .collect::<String>()
+        .to_ascii_uppercase()
 }
 
 fn reset(st: &mut State) {
@@ -390,18 +413,27 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
 }
 
 fn empty(status: StatusCode) -> Response<Body> {
-    Response::builder().status(status).body(full("")).expect("static response parts")
+    Response::builder()
+        .status(status)
+        .body(full(""))
+        .expect("static response parts")
 }
 
 /// LoopBack 3 error body (reference §2.4, §4.11).
 fn loopback(status: StatusCode, message: &str, code: &str) -> Response<Body> {
     let s = status.as_u16();
-    json_response(status, &json!({"error": {"statusCode": s, "name": "Error", "message": message, "code": code, "status": s}}))
+    json_response(
+        status,
+        &json!({"error": {"statusCode": s, "name": "Error", "message": message, "code": code, "status": s}}),
+    )
 }
 
 /// Okta error body (reference §1.2).
 fn okta(status: StatusCode, error: &str, description: &str) -> Response<Body> {
-    json_response(status, &json!({"error": error, "error_description": description}))
+    json_response(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
 }
 
 async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Body> {
@@ -431,12 +463,26 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Bo
     }
     *st.counters.per_path.entry(lower.clone()).or_default() += 1;
     *st.counters.per_kind.entry(kind.to_string()).or_default() += 1;
-    st.requests.push(SimRequest { at, method: method.to_string(), path, kind: kind.to_string(), status });
+    st.requests.push(SimRequest {
+        at,
+        method: method.to_string(),
+        path,
+        kind: kind.to_string(),
+        status,
+    });
     resp
 }
 
-async fn token_endpoint(state: &Arc<Mutex<State>>, req: Request<Incoming>, path: &str) -> Response<Body> {
-    state.lock().unwrap_or_else(|e| e.into_inner()).counters.token_requests += 1;
+async fn token_endpoint(
+    state: &Arc<Mutex<State>>,
+    req: Request<Incoming>,
+    path: &str,
+) -> Response<Body> {
+    state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .counters
+        .token_requests += 1;
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let server_ok = {
         let st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -449,23 +495,47 @@ async fn token_endpoint(state: &Arc<Mutex<State>>, req: Request<Incoming>, path:
         );
     }
     if req.method() != Method::POST {
-        return okta(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "The token endpoint only accepts POST.");
+        return okta(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "The token endpoint only accepts POST.",
+        );
     }
-    let auth = req.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let (_, body) = match read_body(req, 16 * 1024).await {
         Ok(b) => b,
-        Err(_) => return okta(StatusCode::BAD_REQUEST, "invalid_request", "The request body is too large or broken."),
+        Err(_) => {
+            return okta(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request body is too large or broken.",
+            )
+        }
     };
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     let expected = st.cfg.auth_header();
     let Some(auth) = auth else {
-        return okta(StatusCode::UNAUTHORIZED, "invalid_client", "No client credentials found.");
+        return okta(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "No client credentials found.",
+        );
     };
     let given = auth.trim();
-    let ok = given.len() > 6 && given[..6].eq_ignore_ascii_case("basic ") && given[6..].trim() == &expected[6..];
+    let ok = given.len() > 6
+        && given[..6].eq_ignore_ascii_case("basic ")
+        && given[6..].trim() == &expected[6..];
     if !ok {
-        return okta(StatusCode::UNAUTHORIZED, "invalid_client", "The client secret supplied for a confidential client is invalid.");
+        return okta(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The client secret supplied for a confidential client is invalid.",
+        );
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         return okta(
@@ -475,15 +545,29 @@ async fn token_endpoint(state: &Arc<Mutex<State>>, req: Request<Incoming>, path:
         );
     }
     let scope = format!("partnerId:{} role:partnerIdAdmin", st.cfg.partner_id);
-    if form.get("scope").map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")) != Some(scope.clone()) {
-        return okta(StatusCode::BAD_REQUEST, "invalid_scope", "One or more scopes are not configured for the authorization server resource.");
+    if form
+        .get("scope")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        != Some(scope.clone())
+    {
+        return okta(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "One or more scopes are not configured for the authorization server resource.",
+        );
     }
     let expires_in = st.beh.expires_in;
     let token = jwt_like(&st, expires_in);
-    st.tokens.insert(token.clone(), Instant::now() + Duration::from_secs(expires_in));
+    st.tokens.insert(
+        token.clone(),
+        Instant::now() + Duration::from_secs(expires_in),
+    );
     st.issued.push(token.clone());
     st.counters.tokens_issued += 1;
-    json_response(StatusCode::OK, &json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": token, "scope": scope}))
+    json_response(
+        StatusCode::OK,
+        &json!({"token_type": "Bearer", "expires_in": expires_in, "access_token": token, "scope": scope}),
+    )
 }
 
 fn jwt_like(st: &State, expires_in: u64) -> String {
@@ -499,12 +583,25 @@ fn jwt_like(st: &State, expires_in: u64) -> String {
         "iat": now, "exp": now + expires_in as i64, "cid": st.cfg.client_id,
         "scp": [format!("partnerId:{}", st.cfg.partner_id), "role:partnerIdAdmin"], "sub": st.cfg.client_id,
     });
-    format!("{}.{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()), b64.encode(sig))
+    format!(
+        "{}.{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string()),
+        b64.encode(sig)
+    )
 }
 
-fn api(state: &Arc<Mutex<State>>, req: &Request<Incoming>, lower: &str) -> (&'static str, Response<Body>) {
+fn api(
+    state: &Arc<Mutex<State>>,
+    req: &Request<Incoming>,
+    lower: &str,
+) -> (&'static str, Response<Body>) {
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-    let segs: Vec<&str> = lower.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = lower
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let kind = match segs.get(5) {
         None if segs.len() == 5 => "location",
         Some(&"nodes") => "nodes",
@@ -514,12 +611,22 @@ fn api(state: &Arc<Mutex<State>>, req: &Request<Incoming>, lower: &str) -> (&'st
         _ => "other",
     };
     if st.beh.outage {
-        return (kind, json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"message": "Service Unavailable"})));
+        return (
+            kind,
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"message": "Service Unavailable"}),
+            ),
+        );
     }
     // WAF: sliding window per source (one source here).
     let now = Instant::now();
     let window = Duration::from_secs(st.beh.waf_window_seconds.max(1));
-    while st.waf.front().is_some_and(|t| now.duration_since(*t) > window) {
+    while st
+        .waf
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > window)
+    {
         st.waf.pop_front();
     }
     if st.beh.rate_limited || st.waf.len() >= st.beh.waf_max_requests as usize {
@@ -531,21 +638,54 @@ fn api(state: &Arc<Mutex<State>>, req: &Request<Incoming>, lower: &str) -> (&'st
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
-    let valid = bearer.and_then(|t| st.tokens.get(t)).is_some_and(|exp| *exp > now);
+    let valid = bearer
+        .and_then(|t| st.tokens.get(t))
+        .is_some_and(|exp| *exp > now);
     if !valid {
-        return (kind, loopback(StatusCode::UNAUTHORIZED, "Authorization Required", "AUTHORIZATION_REQUIRED"));
+        return (
+            kind,
+            loopback(
+                StatusCode::UNAUTHORIZED,
+                "Authorization Required",
+                "AUTHORIZATION_REQUIRED",
+            ),
+        );
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return (kind, loopback(StatusCode::NOT_FOUND, &format!("There is no method to handle {} {}", req.method(), req.uri().path()), "NOT_FOUND"));
+        return (
+            kind,
+            loopback(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "There is no method to handle {} {}",
+                    req.method(),
+                    req.uri().path()
+                ),
+                "NOT_FOUND",
+            ),
+        );
     }
     if segs.len() < 3 || segs[1] != "customers" {
-        return (kind, loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"));
+        return (
+            kind,
+            loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"),
+        );
     }
     let customer = segs[2];
     if !st.locations.keys().any(|(c, _)| c == customer) {
-        return (kind, loopback(StatusCode::UNAUTHORIZED, "Authorization required or customer id not found", "AUTHORIZATION_REQUIRED"));
+        return (
+            kind,
+            loopback(
+                StatusCode::UNAUTHORIZED,
+                "Authorization required or customer id not found",
+                "AUTHORIZATION_REQUIRED",
+            ),
+        );
     }
     if segs.len() == 4 && segs[3] == "locations" {
         let list: Vec<Value> = st
@@ -557,15 +697,36 @@ fn api(state: &Arc<Mutex<State>>, req: &Request<Incoming>, lower: &str) -> (&'st
         return (kind, json_response(StatusCode::OK, &Value::Array(list)));
     }
     if segs.len() < 5 || segs[3] != "locations" {
-        return (kind, loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"));
+        return (
+            kind,
+            loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"),
+        );
     }
     let Some(loc) = st.locations.get(&key(customer, segs[4])) else {
-        return (kind, loopback(StatusCode::NOT_FOUND, "Location not found", "LOCATION_NOT_FOUND"));
+        return (
+            kind,
+            loopback(
+                StatusCode::NOT_FOUND,
+                "Location not found",
+                "LOCATION_NOT_FOUND",
+            ),
+        );
     };
     if loc.scenario == Scenario::NotFound {
-        return (kind, loopback(StatusCode::NOT_FOUND, "Location not found", "LOCATION_NOT_FOUND"));
+        return (
+            kind,
+            loopback(
+                StatusCode::NOT_FOUND,
+                "Location not found",
+                "LOCATION_NOT_FOUND",
+            ),
+        );
     }
-    let (c, l, sc) = (loc.customer_id.clone(), loc.location_id.clone(), loc.scenario);
+    let (c, l, sc) = (
+        loc.customer_id.clone(),
+        loc.location_id.clone(),
+        loc.scenario,
+    );
     let include_summary = req.uri().query().is_some_and(|q| q.contains("summary"));
     let bare = st.beh.bare_list;
     let body = match kind {
@@ -576,7 +737,12 @@ fn api(state: &Arc<Mutex<State>>, req: &Request<Incoming>, lower: &str) -> (&'st
         "devices" => json!({"devices": devices_json(&l, sc)}),
         "wifiNetwork" => wifi_json(&l, &st.cfg.wifi_psk),
         "serviceLevel" => service_level_json(sc),
-        _ => return (kind, loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND")),
+        _ => {
+            return (
+                kind,
+                loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"),
+            )
+        }
     };
     (kind, json_response(StatusCode::OK, &body))
 }
@@ -586,7 +752,12 @@ async fn control(state: Arc<Mutex<State>>, req: Request<Incoming>, lower: &str) 
     let route = lower.trim_end_matches('/').to_string();
     let body = match read_body(req, 64 * 1024).await {
         Ok((_, b)) => b,
-        Err(_) => return json_response(StatusCode::PAYLOAD_TOO_LARGE, &json!({"error": "body too large"})),
+        Err(_) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": "body too large"}),
+            )
+        }
     };
     let bad = |msg: String| json_response(StatusCode::BAD_REQUEST, &json!({"error": msg}));
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -603,27 +774,45 @@ async fn control(state: Arc<Mutex<State>>, req: Request<Incoming>, lower: &str) 
                 Ok(r) => {
                     st.locations.insert(
                         key(&r.customer_id, &r.location_id),
-                        Loc { customer_id: r.customer_id, location_id: r.location_id, scenario: r.scenario },
+                        Loc {
+                            customer_id: r.customer_id,
+                            location_id: r.location_id,
+                            scenario: r.scenario,
+                        },
                     );
                     json_response(StatusCode::OK, &json!({"ok": true}))
                 }
                 Err(e) => bad(e.to_string()),
             }
         }
-        (Method::POST, "/_sim/behaviour") => match serde_json::from_slice::<BehaviourPatch>(&body) {
-            Ok(p) => {
-                let b = apply_patch(&mut st, p);
-                json_response(StatusCode::OK, &serde_json::to_value(b).unwrap_or(Value::Null))
+        (Method::POST, "/_sim/behaviour") => {
+            match serde_json::from_slice::<BehaviourPatch>(&body) {
+                Ok(p) => {
+                    let b = apply_patch(&mut st, p);
+                    json_response(
+                        StatusCode::OK,
+                        &serde_json::to_value(b).unwrap_or(Value::Null),
+                    )
+                }
+                Err(e) => bad(e.to_string()),
             }
-            Err(e) => bad(e.to_string()),
-        },
-        (Method::GET, "/_sim/counters") => json_response(StatusCode::OK, &serde_json::to_value(&st.counters).unwrap_or(Value::Null)),
-        (Method::GET, "/_sim/requests") => json_response(StatusCode::OK, &serde_json::to_value(&st.requests).unwrap_or(Value::Null)),
+        }
+        (Method::GET, "/_sim/counters") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&st.counters).unwrap_or(Value::Null),
+        ),
+        (Method::GET, "/_sim/requests") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&st.requests).unwrap_or(Value::Null),
+        ),
         (Method::POST, "/_sim/reset") => {
             reset(&mut st);
             json_response(StatusCode::OK, &json!({"ok": true}))
         }
-        _ => json_response(StatusCode::NOT_FOUND, &json!({"error": "unknown control route"})),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "unknown control route"}),
+        ),
     }
 }
 
@@ -661,7 +850,14 @@ fn location_json(c: &str, l: &str, sc: Scenario, partner: &str, include_summary:
     });
     if include_summary {
         let nodes = nodes_json(l, sc);
-        let connected = nodes.iter().filter(|n| n["connectionState"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("connected"))).count();
+        let connected = nodes
+            .iter()
+            .filter(|n| {
+                n["connectionState"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("connected"))
+            })
+            .count();
         v["summary"] = json!({
             "_version": "1.0.0", "wifiNetworkProvisioned": true, "onboardingStatus": "OnboardingComplete",
             "networkModeProvisioned": "router", "networkModeRealized": "router", "monitorMode": false, "timestamp": TS,
@@ -677,7 +873,8 @@ fn nodes_json(l: &str, sc: Scenario) -> Vec<Value> {
     let s = short(l);
     let offline = sc == Scenario::Offline;
     let gw_id = format!("SIM{s}0001");
-    let health = |status: &str, score: u8| json!({"status": status, "score": score, "details": null});
+    let health =
+        |status: &str, score: u8| json!({"status": status, "score": score, "details": null});
     let mut gw = json!({
         "id": gw_id, "serialNumber": gw_id, "nickname": "Living room", "defaultName": "Pod 1", "model": "PP403Z",
         "firmwareVersion": "6.2.1-39", "ip": "192.168.1.1", "mac": "aa:bb:cc:00:00:01",
@@ -703,7 +900,7 @@ fn nodes_json(l: &str, sc: Scenario) -> Vec<Value> {
         "firmwareVersion": "6.2.1-39", "ip": "192.168.1.3", "mac": "aa:bb:cc:00:00:03",
         "connectionState": if offline { "Disconnected" } else { "CONNECTED" }, "connectionStateChangeAt": TS,
         "backhaulType": "wifi", "networkMode": "bridge", "2gChannel": "1", "5gChannel": "149",
-        "connectedDeviceCount": if offline { 0 } else { 0 },
+        "connectedDeviceCount": 0,
         "leafToRoot": [{"id": gw_id, "freqBand": "5G"}],
         "health": if poor { health("poor", 1) } else { health("excellent", 5) },
         "alerts": if poor { json!([{"type": "highInterference", "createdAt": TS}]) } else { json!([]) },
@@ -724,7 +921,13 @@ fn devices_json(l: &str, sc: Scenario) -> Vec<Value> {
     let gw = format!("SIM{s}0001");
     let bedroom = format!("SIM{s}0002");
     let offline = sc == Scenario::Offline;
-    let state = |up: bool| if up && !offline { "connected" } else { "disconnected" };
+    let state = |up: bool| {
+        if up && !offline {
+            "connected"
+        } else {
+            "disconnected"
+        }
+    };
     let dev = |mac: &str, name: &str, icon: &str, up: bool, parent: &str, health: Value| {
         json!({
             "id": mac, "mac": mac, "name": name, "nickname": null, "hostName": name, "icon": icon, "ip": "192.168.1.50",
@@ -733,18 +936,50 @@ fn devices_json(l: &str, sc: Scenario) -> Vec<Value> {
         })
     };
     vec![
-        dev("aa:00:00:00:00:01", "Guest phone", "smartPhone", true, &gw, json!({"status": "healthy"})),
+        dev(
+            "aa:00:00:00:00:01",
+            "Guest phone",
+            "smartPhone",
+            true,
+            &gw,
+            json!({"status": "healthy"}),
+        ),
         dev(
             "aa:00:00:00:00:02",
             "Guest laptop",
             "laptop",
             true,
             &gw,
-            if sc == Scenario::DevicesPoor { json!({"status": "poor", "score": 1}) } else { json!({"status": "healthy"}) },
+            if sc == Scenario::DevicesPoor {
+                json!({"status": "poor", "score": 1})
+            } else {
+                json!({"status": "healthy"})
+            },
         ),
-        dev("aa:00:00:00:00:03", "Living room TV", "tv", true, &gw, json!("healthy")),
-        dev("aa:00:00:00:00:04", "Bedroom speaker", "speaker", sc != Scenario::PodDown, &bedroom, json!("healthy")),
-        dev("aa:00:00:00:00:05", "Printer", "printer", false, &gw, json!("poor")),
+        dev(
+            "aa:00:00:00:00:03",
+            "Living room TV",
+            "tv",
+            true,
+            &gw,
+            json!("healthy"),
+        ),
+        dev(
+            "aa:00:00:00:00:04",
+            "Bedroom speaker",
+            "speaker",
+            sc != Scenario::PodDown,
+            &bedroom,
+            json!("healthy"),
+        ),
+        dev(
+            "aa:00:00:00:00:05",
+            "Printer",
+            "printer",
+            false,
+            &gw,
+            json!("poor"),
+        ),
     ]
 }
 
