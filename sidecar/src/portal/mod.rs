@@ -13,3 +13,4 @@
 //! * [`probe`]: answers for OS captive-network probes (`/generate_204`, …).
 
 pub mod probe;
+pub mod redirect;
