@@ -12,5 +12,6 @@
 //! * [`limiter`]: brute-force limits per MAC, per IP and overall, bounded memory.
 //! * [`probe`]: answers for OS captive-network probes (`/generate_204`, …).
 
+pub mod csrf;
 pub mod probe;
 pub mod redirect;
