@@ -13,5 +13,6 @@
 //! * [`probe`]: answers for OS captive-network probes (`/generate_204`, …).
 
 pub mod csrf;
+pub mod limiter;
 pub mod probe;
 pub mod redirect;
