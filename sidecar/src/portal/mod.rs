@@ -13,6 +13,7 @@
 //! * [`probe`]: answers for OS captive-network probes (`/generate_204`, …).
 
 pub mod csrf;
+pub mod errors;
 pub mod i18n;
 pub mod limiter;
 pub mod probe;
