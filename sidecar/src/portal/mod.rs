@@ -16,5 +16,6 @@ pub mod csrf;
 pub mod errors;
 pub mod i18n;
 pub mod limiter;
+pub mod page;
 pub mod probe;
 pub mod redirect;
