@@ -128,18 +128,12 @@ enum Field {
     T,
 }
 
-const FIELDS: [Field; 10] = [
-    Field::ClientMac,
-    Field::ClientIp,
-    Field::ApMac,
-    Field::GatewayMac,
-    Field::Ssid,
-    Field::RadioId,
-    Field::Vid,
-    Field::Site,
-    Field::RedirectUrl,
-    Field::T,
-];
+/// Number of [`Field`] variants (slots in the parser).
+const FIELD_COUNT: usize = 10;
+const _: () = assert!(
+    Field::T as usize + 1 == FIELD_COUNT,
+    "T must stay the last field"
+);
 
 impl Field {
     fn from_key(key: &str) -> Option<Field> {
@@ -175,7 +169,7 @@ impl Field {
     }
 
     fn index(self) -> usize {
-        FIELDS.iter().position(|f| *f == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -254,7 +248,7 @@ impl RedirectContext {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut slots: [Option<Value>; FIELDS.len()] = Default::default();
+        let mut slots: [Option<Value>; FIELD_COUNT] = Default::default();
         for (k, v) in pairs {
             let Some(field) = Field::from_key(k.as_ref()) else {
                 continue;
@@ -274,7 +268,7 @@ impl RedirectContext {
                 Some(_) => return Err(RedirectError::Conflict(field.name())),
             }
         }
-        let take = |f: Field, slots: &mut [Option<Value>; FIELDS.len()]| slots[f.index()].take();
+        let take = |f: Field, slots: &mut [Option<Value>; FIELD_COUNT]| slots[f.index()].take();
         let mac = |v: Option<Value>| match v {
             Some(Value::Mac(m)) => Some(m),
             _ => None,
