@@ -5,6 +5,7 @@
 //!
 //! * [`redirect`]: the controller's redirect parameters (every spelling) → [`redirect::RedirectContext`],
 //!   and back to hidden form fields; the safe "continue" URL.
+//! * [`form`]: the posted login form (`code`, `accept_terms`, `csrf` + the hidden redirect fields).
 //! * [`i18n`]: languages, `Accept-Language` negotiation, every visible string.
 //! * [`errors`]: [`errors::PortalError`], what a guest can be told.
 //! * [`page`]: the login, success and error pages (maud).
@@ -14,6 +15,7 @@
 
 pub mod csrf;
 pub mod errors;
+pub mod form;
 pub mod i18n;
 pub mod limiter;
 pub mod page;
