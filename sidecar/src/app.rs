@@ -312,12 +312,20 @@ impl AppState {
 
     /// Revoke a voucher and unauthorise every device on it (through the outbox).
     pub async fn revoke_voucher(&self, ctx: &Ctx, code: &str) -> Result<Voucher, vouchers::Error> {
+        self.revoke_voucher_because(ctx, code, "voucher_revoked")
+            .await
+    }
+
+    /// [`AppState::revoke_voucher`] with the grants' `end_reason` given (`booking_cancelled`).
+    pub async fn revoke_voucher_because(
+        &self,
+        ctx: &Ctx,
+        code: &str,
+        reason: &'static str,
+    ) -> Result<Voucher, vouchers::Error> {
         let before = self.vouchers.get(code).await?;
         let v = self.vouchers.revoke(ctx, code).await?;
-        let devices = self
-            .grants
-            .end_for_voucher(&v.code, "voucher_revoked")
-            .await?;
+        let devices = self.grants.end_for_voucher(&v.code, reason).await?;
         if before.revoked_at.is_none() {
             self.events.publish(
                 EventKind::VoucherRevoked,

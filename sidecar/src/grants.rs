@@ -119,6 +119,36 @@ pub fn on_unit_network(unit: &Unit, r: &RedirectContext, att: &Attachment<'_>) -
     }
 }
 
+/// The voucher a typed code stands for on this network: the voucher with that code when it
+/// belongs to a unit of this network, else the voucher of a booking on such a unit that has
+/// the code among its guest codes (DESIGN §3 "Bookings"; [`crate::bookings::pick_for_code`]).
+/// A voucher of another unit is returned as is when no booking matches, so the checks that
+/// follow answer it exactly as before ("invalid code").
+fn resolve_code(
+    tx: &rusqlite::Connection,
+    code: &str,
+    r: &RedirectContext,
+    att: &Attachment<'_>,
+    now: OffsetDateTime,
+) -> Result<Voucher, RedeemError> {
+    let voucher = match rows::voucher_get(tx, code) {
+        Ok(v) => Some(v),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(v) = &voucher {
+        if on_unit_network(&rows::unit_get(tx, &v.unit_id)?, r, att) {
+            return Ok(v.clone());
+        }
+    }
+    let candidates =
+        crate::bookings::candidates_for_code(tx, code, |u| on_unit_network(u, r, att))?;
+    match crate::bookings::pick_for_code(candidates, now)? {
+        Some(v) => Ok(v),
+        None => voucher.ok_or(RedeemError::InvalidCode),
+    }
+}
+
 fn outbox_unauth(
     tx: &rusqlite::Connection,
     grant: &Grant,
@@ -173,15 +203,11 @@ impl Grants {
         let (voucher, unit, grant, new_slot, reused) = self
             .store
             .write(move |tx| {
-                let voucher = match rows::voucher_get(tx, &code_owned) {
-                    Ok(v) => v,
-                    Err(StoreError::NotFound) => return Err(RedeemError::InvalidCode),
-                    Err(e) => return Err(e.into()),
-                };
-                let unit = rows::unit_get(tx, &voucher.unit_id)?;
                 let att = r2
                     .attachment()
                     .map_err(|e| RedeemError::InvalidRequest(e.to_string()))?;
+                let voucher = resolve_code(tx, &code_owned, &r2, &att, now)?;
+                let unit = rows::unit_get(tx, &voucher.unit_id)?;
                 if !on_unit_network(&unit, &r2, &att) || voucher.revoked_at.is_some() {
                     return Err(RedeemError::InvalidCode);
                 }
@@ -448,7 +474,8 @@ impl Grants {
                 let end = v.end_if_redeemed_at(now);
                 let mut ended = Vec::new();
                 for grant in open.into_iter().filter(|g| g.state == GrantState::Active) {
-                    if end <= now {
+                    // Over, or moved to start later (a booking moved): the device goes off.
+                    if end <= now || now < v.valid_from {
                         g::end(tx, &grant.grant_id, now, "shortened")?;
                         outbox_unauth(tx, &grant, now)?;
                         ended.push(grant);

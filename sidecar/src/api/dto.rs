@@ -161,6 +161,7 @@ pub struct VoucherPatchBody {
 impl From<VoucherPatchBody> for VoucherPatch {
     fn from(b: VoucherPatchBody) -> Self {
         VoucherPatch {
+            valid_from: None,
             valid_until: b.valid_until,
             duration_minutes: b.duration_minutes,
             max_devices: b.max_devices,
@@ -281,6 +282,66 @@ impl GrantOut {
             expires_at: ts(g.expires_at),
             ended_at: ts_opt(g.ended_at),
             end_reason: g.end_reason.clone(),
+        }
+    }
+}
+
+fn rfc3339_req<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+    rfc3339_opt(d)?.ok_or_else(|| serde::de::Error::custom("an RFC 3339 timestamp is required"))
+}
+
+/// `PUT /api/v1/units/{unit_id}/bookings/{booking_ref}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingBody {
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub start: OffsetDateTime,
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub end: OffsetDateTime,
+    #[serde(default)]
+    pub guest_name: Option<String>,
+    #[serde(default)]
+    pub codes: Option<Vec<String>>,
+}
+
+impl From<BookingBody> for crate::bookings::BookingInput {
+    fn from(b: BookingBody) -> Self {
+        crate::bookings::BookingInput {
+            start: b.start,
+            end: b.end,
+            guest_name: b.guest_name,
+            codes: b.codes.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BookingOut {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub start: String,
+    pub end: String,
+    pub guest_name: Option<String>,
+    pub codes: Vec<String>,
+    pub updated_at: String,
+    pub voucher: Option<VoucherOut>,
+}
+
+impl BookingOut {
+    pub fn new(
+        b: &crate::vouchers::model::Booking,
+        v: Option<&Voucher>,
+        now: OffsetDateTime,
+    ) -> Self {
+        BookingOut {
+            unit_id: b.unit_id.clone(),
+            booking_ref: b.booking_ref.clone(),
+            start: ts(b.start),
+            end: ts(b.end),
+            guest_name: b.guest_name.clone(),
+            codes: b.codes.clone(),
+            updated_at: ts(b.updated_at),
+            voucher: v.map(|v| VoucherOut::new(v, now)),
         }
     }
 }

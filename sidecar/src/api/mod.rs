@@ -253,6 +253,8 @@ async fn v1(
             let b: UnitBody = body(req).await?;
             let unit = v.update_unit(ctx, id, b.into()).await?;
             state.units_changed().await;
+            // Grace minutes may have changed: booking vouchers follow.
+            crate::bookings::unit_changed(state, ctx, &unit).await?;
             ok(&UnitOut::from(&unit))
         }
         (&Method::DELETE, ["units", id]) => {
@@ -332,6 +334,48 @@ async fn v1(
         (&Method::POST, ["grants", id, "revoke"]) => {
             let grant = state.grants.revoke_grant(ctx, id).await?;
             ok(&GrantOut::new(&grant, state.clock.now()))
+        }
+
+        // ---- bookings (Rental Control sync; audited as actor "sync") ----
+        (&Method::GET, ["units", id, "bookings"]) => {
+            let list = crate::bookings::list(state, id).await?;
+            let now = state.clock.now();
+            ok(&serde_json::json!({
+                "bookings": list.iter().map(|(b, v)| BookingOut::new(b, v.as_ref(), now)).collect::<Vec<_>>(),
+            }))
+        }
+        (&Method::GET, ["units", id, "bookings", booking_ref]) => {
+            let (b, v) = crate::bookings::get(state, id, booking_ref).await?;
+            ok(&BookingOut::new(&b, v.as_ref(), state.clock.now()))
+        }
+        (&Method::PUT, ["units", id, "bookings", booking_ref]) => {
+            let b: BookingBody = body(req).await?;
+            let sync = Ctx {
+                correlation_id: ctx.correlation_id.clone(),
+                actor: "sync",
+            };
+            let ((b, v), created) =
+                crate::bookings::put(state, &sync, id, booking_ref, b.into()).await?;
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(json_response(
+                status,
+                &BookingOut::new(&b, v.as_ref(), state.clock.now()),
+            ))
+        }
+        (&Method::DELETE, ["units", id, "bookings", booking_ref]) => {
+            let sync = Ctx {
+                correlation_id: ctx.correlation_id.clone(),
+                actor: "sync",
+            };
+            crate::bookings::delete(state, &sync, id, booking_ref).await?;
+            no_content()
+        }
+        (_, ["units", _, "bookings"]) | (_, ["units", _, "bookings", _]) => {
+            Err(ApiError::method_not_allowed())
         }
 
         // ---- health ----

@@ -103,6 +103,22 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE done_at IS NULL;
     "#,
+    // 2: bookings — the voucher a booking was given, and its guest codes. Booking codes are
+    // unique per booking only: door codes repeat across units, and a returning guest's
+    // `last_four` repeats across bookings of one unit; the portal resolves them by network
+    // and window (see `bookings::pick_for_code`).
+    r#"
+    ALTER TABLE bookings ADD COLUMN voucher_code TEXT;
+    CREATE INDEX bookings_start ON bookings(unit_id, start_at);
+    CREATE TABLE booking_codes (
+        unit_id TEXT NOT NULL,
+        booking_ref TEXT NOT NULL,
+        code TEXT NOT NULL,
+        PRIMARY KEY (unit_id, booking_ref, code),
+        FOREIGN KEY (unit_id, booking_ref) REFERENCES bookings(unit_id, booking_ref) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX booking_codes_code ON booking_codes(code);
+    "#,
 ];
 
 /// The schema version this binary writes.

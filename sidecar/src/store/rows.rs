@@ -198,9 +198,9 @@ pub fn voucher_insert(conn: &Connection, v: &Voucher, source: &str) -> Result<()
 /// Update the mutable fields of a voucher.
 pub fn voucher_update(conn: &Connection, v: &Voucher) -> Result<(), StoreError> {
     let n = conn.prepare_cached(
-        "UPDATE vouchers SET valid_until=?2, duration_minutes=?3, max_devices=?4, devices_used=?5, guest_name=?6, note=?7, first_used_at=?8, revoked_at=?9 WHERE code=?1",
+        "UPDATE vouchers SET valid_until=?2, duration_minutes=?3, max_devices=?4, devices_used=?5, guest_name=?6, note=?7, first_used_at=?8, revoked_at=?9, valid_from=?10 WHERE code=?1",
     )?
-    .execute(params![v.code, v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used, v.guest_name, v.note, v.first_used_at.map(to_ms), v.revoked_at.map(to_ms)])?;
+    .execute(params![v.code, v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used, v.guest_name, v.note, v.first_used_at.map(to_ms), v.revoked_at.map(to_ms), to_ms(v.valid_from)])?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }

@@ -99,6 +99,8 @@ pub struct NewVoucher {
 
 #[derive(Clone, Debug, Default)]
 pub struct VoucherPatch {
+    /// Not on the public PATCH route; booking sync moves a booking voucher's start.
+    pub valid_from: Option<OffsetDateTime>,
     pub valid_until: Option<OffsetDateTime>,
     pub duration_minutes: Option<i64>,
     pub max_devices: Option<i64>,
@@ -668,6 +670,7 @@ impl Vouchers {
         let guest_name = check_len("guest_name", &patch.guest_name, 100)?;
         let note = check_len("note", &patch.note, 500)?;
         if patch.valid_until.is_none()
+            && patch.valid_from.is_none()
             && duration.is_none()
             && max_devices.is_none()
             && patch.guest_name.is_none()
@@ -687,6 +690,15 @@ impl Vouchers {
                     return Err(Error::Conflict("voucher is revoked".into()));
                 }
                 let mut v = before.clone();
+                if let Some(from) = patch.valid_from {
+                    v.valid_from = from;
+                    if patch.valid_until.is_none() && v.valid_until.is_some_and(|u| u <= from) {
+                        return Err(invalid(
+                            "valid_until",
+                            "valid_until must be after valid_from",
+                        ));
+                    }
+                }
                 if let Some(until) = patch.valid_until {
                     if until <= v.valid_from {
                         return Err(invalid(

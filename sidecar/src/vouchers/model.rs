@@ -198,6 +198,10 @@ pub struct Booking {
     pub start: OffsetDateTime,
     pub end: OffsetDateTime,
     pub guest_name: Option<String>,
+    /// Normalised guest codes (at most 4), accepted by the portal like a voucher code.
     pub codes: Vec<String>,
     pub updated_at: OffsetDateTime,
+    /// The booking's one voucher; `None` until one was issued (never, when the booking was
+    /// already over at its first sync).
+    pub voucher_code: Option<String>,
 }

@@ -1,0 +1,96 @@
+//! Booking rows (mirrored from Rental Control) and their guest codes.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{from_ms, to_ms, StoreError};
+use crate::vouchers::model::Booking;
+
+const BOOKING_COLS: &str =
+    "unit_id, booking_ref, start_at, end_at, guest_name, codes, updated_at, voucher_code";
+
+fn booking_from_row(r: &Row<'_>) -> rusqlite::Result<Booking> {
+    let codes: String = r.get(5)?;
+    Ok(Booking {
+        unit_id: r.get(0)?,
+        booking_ref: r.get(1)?,
+        start: from_ms(r.get(2)?),
+        end: from_ms(r.get(3)?),
+        guest_name: r.get(4)?,
+        codes: serde_json::from_str(&codes).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        updated_at: from_ms(r.get(6)?),
+        voucher_code: r.get(7)?,
+    })
+}
+
+pub fn get(conn: &Connection, unit_id: &str, booking_ref: &str) -> Result<Booking, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {BOOKING_COLS} FROM bookings WHERE unit_id = ?1 AND booking_ref = ?2"
+    ))?
+    .query_row([unit_id, booking_ref], booking_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+/// A unit's bookings, by start.
+pub fn list_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<Booking>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {BOOKING_COLS} FROM bookings WHERE unit_id = ?1 ORDER BY start_at, booking_ref"
+    ))?;
+    let rows = stmt.query_map([unit_id], booking_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Insert or replace a booking and its codes (the voucher link is kept on replace).
+pub fn put(conn: &Connection, b: &Booking) -> Result<(), StoreError> {
+    let codes = serde_json::to_string(&b.codes).expect("strings serialize");
+    conn.prepare_cached(
+        "INSERT INTO bookings (unit_id, booking_ref, start_at, end_at, guest_name, codes, updated_at, voucher_code) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)
+         ON CONFLICT(unit_id, booking_ref) DO UPDATE SET start_at = excluded.start_at, end_at = excluded.end_at, guest_name = excluded.guest_name, codes = excluded.codes, updated_at = excluded.updated_at",
+    )?
+    .execute(params![b.unit_id, b.booking_ref, to_ms(b.start), to_ms(b.end), b.guest_name, codes, to_ms(b.updated_at), b.voucher_code])?;
+    conn.prepare_cached("DELETE FROM booking_codes WHERE unit_id = ?1 AND booking_ref = ?2")?
+        .execute([&b.unit_id, &b.booking_ref])?;
+    let mut ins = conn.prepare_cached(
+        "INSERT OR IGNORE INTO booking_codes (unit_id, booking_ref, code) VALUES (?1, ?2, ?3)",
+    )?;
+    for c in &b.codes {
+        ins.execute([&b.unit_id, &b.booking_ref, c])?;
+    }
+    Ok(())
+}
+
+pub fn set_voucher(
+    conn: &Connection,
+    unit_id: &str,
+    booking_ref: &str,
+    code: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE bookings SET voucher_code = ?3 WHERE unit_id = ?1 AND booking_ref = ?2",
+    )?
+    .execute([unit_id, booking_ref, code])?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, unit_id: &str, booking_ref: &str) -> Result<(), StoreError> {
+    match conn.execute(
+        "DELETE FROM bookings WHERE unit_id = ?1 AND booking_ref = ?2",
+        [unit_id, booking_ref],
+    )? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+/// Bookings (on any unit) that list `code` among their guest codes.
+pub fn with_code(conn: &Connection, code: &str) -> Result<Vec<Booking>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.unit_id, b.booking_ref, b.start_at, b.end_at, b.guest_name, b.codes, b.updated_at, b.voucher_code
+         FROM booking_codes c JOIN bookings b ON b.unit_id = c.unit_id AND b.booking_ref = c.booking_ref
+         WHERE c.code = ?1",
+    )?;
+    let rows = stmt.query_map([code], booking_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
