@@ -309,7 +309,30 @@ async fn v1(
             let voucher = state.revoke_voucher(ctx, code).await?;
             ok(&VoucherOut::new(&voucher, state.clock.now()))
         }
-        (_, ["vouchers"]) | (_, ["vouchers", _]) | (_, ["vouchers", _, "revoke"]) => {
+        (&Method::GET, ["vouchers", code, card @ ("card.svg" | "card.png")]) => {
+            let voucher = v.get(code).await?;
+            let unit = v.get_unit(&voucher.unit_id).await?;
+            let (ctype, bytes) = if *card == "card.svg" {
+                (
+                    "image/svg+xml; charset=utf-8",
+                    crate::card::svg(&unit, &voucher).into_bytes(),
+                )
+            } else {
+                ("image/png", crate::card::png(&unit, &voucher))
+            };
+            Ok(Response::builder()
+                .header(header::CONTENT_TYPE, ctype)
+                .header(header::CACHE_CONTROL, "no-store")
+                .header(
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"wifi-{}.{}\"", voucher.code, &card[5..]),
+                )
+                .body(full(bytes))
+                .expect("static response parts"))
+        }
+        (_, ["vouchers"])
+        | (_, ["vouchers", _])
+        | (_, ["vouchers", _, "revoke" | "card.svg" | "card.png"]) => {
             Err(ApiError::method_not_allowed())
         }
 
