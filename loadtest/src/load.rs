@@ -48,6 +48,8 @@ pub struct Stats {
     pub errors: Vec<String>,
     /// Length of the recorded window.
     pub window: Duration,
+    /// Per second of the recorded window (by scheduled/start time): (operations, max µs).
+    pub per_sec: Vec<(u64, u64)>,
 }
 
 const MAX_ERRORS_KEPT: usize = 5;
@@ -61,12 +63,26 @@ impl Stats {
             transport: 0,
             errors: Vec::new(),
             window: Duration::ZERO,
+            per_sec: Vec::new(),
         }
     }
 
     pub fn record(&mut self, outcome: Outcome, latency: Duration) {
+        self.record_at(outcome, latency, None);
+    }
+
+    /// Record, and account the operation to second `sec` of the window (for `--timeline`).
+    pub fn record_at(&mut self, outcome: Outcome, latency: Duration, sec: Option<usize>) {
         let us = (latency.as_micros() as u64).clamp(1, 60_000_000);
         let _ = self.hist.record(us);
+        if let Some(sec) = sec.filter(|s| *s < 3600) {
+            if self.per_sec.len() <= sec {
+                self.per_sec.resize(sec + 1, (0, 0));
+            }
+            let slot = &mut self.per_sec[sec];
+            slot.0 += 1;
+            slot.1 = slot.1.max(us);
+        }
         match outcome {
             Outcome::Ok => self.ok += 1,
             Outcome::Unexpected(e) => {
@@ -91,6 +107,13 @@ impl Stats {
         self.ok += other.ok;
         self.unexpected += other.unexpected;
         self.transport += other.transport;
+        if self.per_sec.len() < other.per_sec.len() {
+            self.per_sec.resize(other.per_sec.len(), (0, 0));
+        }
+        for (mine, theirs) in self.per_sec.iter_mut().zip(&other.per_sec) {
+            mine.0 += theirs.0;
+            mine.1 = mine.1.max(theirs.1);
+        }
         for e in other.errors {
             self.keep_error(e);
         }
@@ -127,6 +150,21 @@ impl Stats {
 
     pub fn count(&self) -> u64 {
         self.hist.len()
+    }
+
+    /// One line per second: operations and the worst latency.
+    pub fn timeline(&self) -> String {
+        self.per_sec
+            .iter()
+            .enumerate()
+            .map(|(i, (n, max))| {
+                format!(
+                    "    s{i:>3}: {n:>6} ops, max {:>8.2} ms",
+                    *max as f64 / 1000.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -179,7 +217,8 @@ pub async fn closed_loop<O: Op>(
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let outcome = run_one(&*op, &mut conn, n).await;
                 if t >= record_from {
-                    stats.record(outcome, t.elapsed());
+                    let sec = (t - record_from).as_secs() as usize;
+                    stats.record_at(outcome, t.elapsed(), Some(sec));
                 }
             }
             stats
@@ -274,10 +313,12 @@ pub async fn open_loop<O: Op>(
             let outcome = run_one(&*op, &mut conn, seq).await;
             let latency = scheduled.elapsed();
             if scheduled >= record_from {
-                stats
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .record(outcome, latency);
+                let sec = (scheduled - record_from).as_secs() as usize;
+                stats.lock().unwrap_or_else(|e| e.into_inner()).record_at(
+                    outcome,
+                    latency,
+                    Some(sec),
+                );
             }
             let _ = idle_tx.send(conn);
         });

@@ -66,6 +66,9 @@ struct Cli {
     /// redeem (open loop): distinct guest devices.
     #[arg(long, global = true, default_value_t = 200)]
     devices: u64,
+    /// Print operations and worst latency per second of every run (where is the tail?).
+    #[arg(long, global = true)]
+    timeline: bool,
     /// plume: poll interval in seconds.
     #[arg(long, global = true, default_value_t = 5)]
     poll_interval: u64,
@@ -83,6 +86,8 @@ enum Scenario {
     Reads,
     /// 100 units polled from the Plume simulator, health reads alongside.
     Plume,
+    /// Baseline: GET /api/v1/info (no token, no database): HTTP stack + generator floor.
+    Info,
     /// Every scenario with short defaults, one Markdown table.
     All,
 }
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
     );
 
     // The load generator: one thread. The simulators get a thread of their own (Sims).
+    scenarios::TIMELINE.store(cli.timeline, std::sync::atomic::Ordering::Relaxed);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -178,6 +184,7 @@ async fn run(scenario: Scenario, opts: &Opts) -> Report {
     };
     let list: &[Scenario] = match scenario {
         Scenario::All => &[
+            Scenario::Info,
             Scenario::Issue,
             Scenario::Redeem,
             Scenario::Burst,
@@ -188,6 +195,7 @@ async fn run(scenario: Scenario, opts: &Opts) -> Report {
     };
     for s in list {
         let r = match s {
+            Scenario::Info => scenarios::info(opts, &mut report).await,
             Scenario::Issue => scenarios::issue(opts, &mut report).await,
             Scenario::Redeem => scenarios::redeem(opts, &mut report, &sims).await,
             Scenario::Burst => scenarios::burst(opts, &mut report, &sims).await,

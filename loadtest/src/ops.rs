@@ -396,6 +396,33 @@ impl Op for Reads {
     }
 }
 
+/// `GET /api/v1/info`: no token, no database; the floor of the HTTP path.
+pub struct Info {
+    host: HeaderValue,
+}
+
+impl Info {
+    pub fn new(api: SocketAddr) -> Info {
+        Info {
+            host: HeaderValue::from_str(&api.to_string()).expect("addr is a valid header"),
+        }
+    }
+}
+
+impl Op for Info {
+    async fn run(&self, conn: &mut Conn, _seq: u64) -> Outcome {
+        let req = Request::builder()
+            .uri("/api/v1/info")
+            .header(header::HOST, self.host.clone())
+            .body(Full::new(Bytes::new()))
+            .expect("valid request");
+        match expect(conn.send(req).await, StatusCode::OK, "GET /api/v1/info") {
+            Ok(_) => Outcome::Ok,
+            Err(o) => o,
+        }
+    }
+}
+
 /// `GET /api/v1/units/{id}/health` round-robin; expects 200.
 pub struct Health {
     pub api: Api,

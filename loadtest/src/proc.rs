@@ -301,6 +301,21 @@ impl CpuSample {
         Self::of_path("/proc/self/stat")
     }
 
+    /// The whole machine (all CPUs: busy = user+nice+system+irq+softirq+steal, from /proc/stat).
+    pub fn of_system() -> Option<CpuSample> {
+        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = s.lines().next()?.strip_prefix("cpu ")?;
+        let f: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?;
+        Some(CpuSample {
+            at: Instant::now(),
+            ticks: busy,
+        })
+    }
+
     /// CPU used between `self` and `later` as % of one core.
     pub fn percent_until(&self, later: &CpuSample) -> f64 {
         let wall = later.at.duration_since(self.at).as_secs_f64();

@@ -17,6 +17,7 @@ pub struct Row {
     pub rss_peak_kib: u64,
     pub cpu_pct: f64,
     pub gen_cpu_pct: f64,
+    pub other_cpu_pct: f64,
     pub ops: u64,
     pub failures: u64,
     pub target: String,
@@ -45,7 +46,7 @@ fn verdict(pass: Option<bool>) -> &'static str {
 impl Report {
     pub fn push(&mut self, row: Row) {
         println!(
-            "  {} {} ({}): {:.0} ok/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} ops, {} failed; sidecar RSS idle {:.1} MiB, peak {:.1} MiB, CPU {:.0}%; generator+sims CPU {:.0}%  [{}: {}]{}",
+            "  {} {} ({}): {:.0} ok/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {} ops, {} failed; sidecar RSS idle {:.1} MiB, peak {:.1} MiB, CPU {:.0}%; generator+sims CPU {:.0}%; rest of machine {:.0}%  [{}: {}]{}",
             row.scenario,
             row.mode,
             row.load,
@@ -59,6 +60,7 @@ impl Report {
             mib(row.rss_peak_kib),
             row.cpu_pct,
             row.gen_cpu_pct,
+            row.other_cpu_pct,
             row.target,
             verdict(row.pass),
             if row.note.is_empty() {
@@ -103,8 +105,8 @@ impl Report {
 
     pub fn markdown(&self) -> String {
         let mut s = String::new();
-        s.push_str("| scenario | mode | connections / rate | throughput (ok/s) | p50 ms | p99 ms | max ms | RSS idle / peak MiB | sidecar CPU % | generator CPU % | target | result |\n");
-        s.push_str("|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|\n");
+        s.push_str("| scenario | mode | connections / rate | throughput (ok/s) | p50 ms | p99 ms | max ms | RSS idle / peak MiB | CPU % sidecar / generator / other | target | result |\n");
+        s.push_str("|---|---|---|--:|--:|--:|--:|--:|--:|---|---|\n");
         if !self.spawns.is_empty() {
             let mut ready: Vec<f64> = self
                 .spawns
@@ -117,7 +119,7 @@ impl Report {
             let idle = self.spawns.iter().map(|(_, k)| *k).max().unwrap_or(0);
             let _ = writeln!(
                 s,
-                "| startup | spawn → ready | {} spawns | — | {median:.1} | — | {max:.1} | {:.1} / — | — | — | ready ≤ 150 ms, idle RSS ≤ 12 MiB | {} |",
+                "| startup | spawn → ready | {} spawns | — | {median:.1} | — | {max:.1} | {:.1} / — | — | ready ≤ 150 ms, idle RSS ≤ 12 MiB | {} |",
                 ready.len(),
                 mib(idle),
                 verdict(self.startup_pass())
@@ -131,7 +133,7 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.0}{failed} | {:.2} | {:.2} | {:.2} | {:.1} / {:.1} | {:.0} | {:.0} | {} | {} |",
+                "| {} | {} | {} | {:.0}{failed} | {:.2} | {:.2} | {:.2} | {:.1} / {:.1} | {:.0} / {:.0} / {:.0} | {} | {} |",
                 r.scenario,
                 r.mode,
                 r.load,
@@ -143,6 +145,7 @@ impl Report {
                 mib(r.rss_peak_kib),
                 r.cpu_pct,
                 r.gen_cpu_pct,
+                r.other_cpu_pct,
                 r.target,
                 verdict(r.pass)
             );

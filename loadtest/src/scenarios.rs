@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::http::{Api, Conn};
 use crate::load::{self, Stats};
-use crate::ops::{Devices, Health, Issue, IssueCollect, Reads, Redeem};
+use crate::ops::{Devices, Health, Info, Issue, IssueCollect, Reads, Redeem};
 use crate::proc::{CpuSample, RssSampler, Sidecar};
 use crate::report::{Report, Row};
 
@@ -108,6 +108,8 @@ struct Usage {
     peak_kib: u64,
     cpu_pct: f64,
     gen_cpu_pct: f64,
+    /// Everything else on the machine (other processes, the kernel): a noisy neighbour shows here.
+    other_cpu_pct: f64,
 }
 
 async fn start(opts: &Opts, report: &mut Report) -> Result<Run> {
@@ -128,20 +130,22 @@ async fn start(opts: &Opts, report: &mut Report) -> Result<Run> {
 
 async fn measured<T>(sc: &Sidecar, fut: impl Future<Output = Result<T>>) -> Result<(T, Usage)> {
     let sampler = RssSampler::start(sc.pid);
-    let (c0, g0) = (sc.cpu(), CpuSample::of_self());
+    let (c0, g0, s0) = (sc.cpu(), CpuSample::of_self(), CpuSample::of_system());
     let out = fut.await?;
-    let (c1, g1) = (sc.cpu(), CpuSample::of_self());
+    let (c1, g1, s1) = (sc.cpu(), CpuSample::of_self(), CpuSample::of_system());
     let peak_kib = sampler.finish(sc.pid);
     let pct = |a: Option<CpuSample>, b: Option<CpuSample>| match (a, b) {
         (Some(a), Some(b)) => a.percent_until(&b),
         _ => 0.0,
     };
+    let (cpu_pct, gen_cpu_pct) = (pct(c0, c1), pct(g0, g1));
     Ok((
         out,
         Usage {
             peak_kib,
-            cpu_pct: pct(c0, c1),
-            gen_cpu_pct: pct(g0, g1),
+            cpu_pct,
+            gen_cpu_pct,
+            other_cpu_pct: (pct(s0, s1) - cpu_pct - gen_cpu_pct).max(0.0),
         },
     ))
 }
@@ -165,7 +169,13 @@ fn finish(name: &str, mut run: Run, report: &mut Report) {
     }
 }
 
+/// `--timeline`: print operations and worst latency per second of every run.
+pub static TIMELINE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn check(report: &mut Report, name: &str, what: &str, stats: &Stats) {
+    if TIMELINE.load(std::sync::atomic::Ordering::Relaxed) {
+        println!("  {name} {what}, per second:\n{}", stats.timeline());
+    }
     if stats.failures() > 0 {
         report.problem(format!(
             "{name} {what}: {} of {} operations failed ({} unexpected answers, {} transport errors); first: {}",
@@ -205,6 +215,7 @@ fn row(
         rss_peak_kib: usage.peak_kib,
         cpu_pct: usage.cpu_pct,
         gen_cpu_pct: usage.gen_cpu_pct,
+        other_cpu_pct: usage.other_cpu_pct,
         ops: stats.count(),
         failures: stats.failures(),
         target: target.into(),
@@ -324,6 +335,56 @@ pub async fn issue(opts: &Opts, report: &mut Report) -> Result<()> {
         ));
     }
     finish("issue", run, report);
+    Ok(())
+}
+
+/// Baseline: `GET /api/v1/info` (no token, no database): the HTTP stack plus this generator.
+pub async fn info(opts: &Opts, report: &mut Report) -> Result<()> {
+    println!("== info: GET /api/v1/info (baseline: HTTP + generator, no database)");
+    let run = start(opts, report).await?;
+    let op = Arc::new(Info::new(run.sc.api));
+    if opts.mode.closed() {
+        let conns = opts.connections.unwrap_or(32);
+        let (stats, usage) = measured(
+            &run.sc,
+            load::closed_loop(run.sc.api, conns, opts.warmup, opts.duration, op.clone()),
+        )
+        .await?;
+        check(report, "info", "closed loop", &stats);
+        report.push(row(
+            "info",
+            "closed",
+            format!("{conns} conns, {}", secs(opts.duration)),
+            &stats,
+            &run,
+            &usage,
+            "— (baseline)",
+            None,
+            String::new(),
+        ));
+    }
+    if opts.mode.open() {
+        let rate = opts.rate.unwrap_or(1000.0);
+        let conns = opts.connections.unwrap_or(32);
+        let (stats, usage) = measured(
+            &run.sc,
+            load::open_loop(run.sc.api, conns, rate, opts.warmup, opts.duration, op),
+        )
+        .await?;
+        check(report, "info", "open loop", &stats);
+        report.push(row(
+            "info",
+            "open",
+            format!("{rate:.0}/s, {}", secs(opts.duration)),
+            &stats,
+            &run,
+            &usage,
+            "— (baseline)",
+            None,
+            String::new(),
+        ));
+    }
+    finish("info", run, report);
     Ok(())
 }
 
