@@ -14,6 +14,8 @@ struct Running {
     api: String,
 }
 
+// The child is handed to the caller, which waits for it after SIGTERM.
+#[allow(clippy::zombie_processes)]
 fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--data-dir"]).arg(dir).args([
