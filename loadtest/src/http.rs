@@ -39,6 +39,12 @@ impl Conn {
         Ok(Conn { addr, tx })
     }
 
+    /// True when the server closed the connection (the sidecar closes keep-alive connections
+    /// idle for longer than its 10 s header-read timeout).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Send one request and read the whole body. Errors are transport errors.
     pub async fn send(&mut self, req: Req) -> Result<Resp, hyper::Error> {
         self.tx.ready().await?;
@@ -110,6 +116,9 @@ impl Api {
                 .base(method.clone(), path)
                 .body(Full::new(Bytes::new()))?,
         };
+        if conn.is_closed() {
+            conn.reconnect().await?;
+        }
         let resp = conn
             .send(req)
             .await

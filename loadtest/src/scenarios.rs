@@ -640,6 +640,8 @@ pub async fn plume(opts: &Opts, report: &mut Report, sims: &Sims) -> Result<()> 
     let elapsed = configured.elapsed().as_secs_f64();
     check(report, "plume", "health reads", &stats);
     let c = sim.counters();
+    // The set-up connection sat idle through the run; the sidecar may have closed it.
+    run.setup.reconnect().await?;
     let state = run
         .api
         .call(&mut run.setup, Method::GET, "/api/v1/state", None, &[200])
