@@ -175,7 +175,18 @@ async fn every_colour_with_reasons_and_live_unit_changes() {
         !g.to_string().contains("encryptionKey") && !g.to_string().contains(&sim.config().wifi_psk),
         "never the Wi-Fi key"
     );
-    assert_eq!(health(&app, "yellow").await["status"], "yellow");
+    assert!(
+        eventually(10, || async {
+            health(&app, "yellow").await["status"] == "yellow"
+        })
+        .await
+    );
+    assert!(
+        eventually(10, || async {
+            health(&app, "orange").await["status"] == "orange"
+        })
+        .await
+    );
     let o = health(&app, "orange").await;
     assert_eq!(o["status"], "orange");
     assert!(
@@ -272,6 +283,60 @@ async fn an_outage_goes_stale_never_green_then_recovers() {
             h["status"] == "green" && h["stale"] == false
         })
         .await
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn poll_results_and_token_refreshes_are_metrics() {
+    let app = TestApp::spawn().await;
+    let sim = plume_sim().await;
+    for colour in ["green", "red"] {
+        let (s, _) = app
+            .post("/api/v1/units", json!({"unit_id": colour, "name": colour, "plume_customer_id": CUSTOMER, "plume_location_id": format!("loc-{colour}")}))
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, _) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/settings/plume",
+            Some(settings(&sim, 1)),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        eventually(10, || async {
+            health(&app, "red").await["status"] == "red"
+        })
+        .await
+    );
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(value("rental_wifi_plume_polls_ok_total") >= 2, "{text}");
+    assert!(
+        value("rental_wifi_plume_token_refreshes_total") >= 1,
+        "{text}"
+    );
+    assert_eq!(
+        value("rental_wifi_plume_token_refreshes_total"),
+        sim.counters().tokens_issued,
+        "one count per token the SSO issued"
     );
     app.stop().await;
 }

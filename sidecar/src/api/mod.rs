@@ -111,6 +111,13 @@ fn sha2_digest(b: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(b).into()
 }
 
+fn metrics_response(state: &AppState) -> Response<Body> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(full(state.metrics.render()))
+        .expect("static response parts")
+}
+
 /// Parse a JSON body into `T`, mapping every failure to a 4xx.
 async fn body<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T> {
     let (_, bytes) = read_body(req, MAX_BODY).await.map_err(|(_, too_large)| {
@@ -215,10 +222,13 @@ async fn route(
     let now = state.clock.now();
 
     match (&method, segs.as_slice()) {
-        (&Method::GET, ["metrics"]) => Ok(Response::builder()
-            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .body(full(state.metrics.render()))
-            .expect("static response parts")),
+        (&Method::GET, ["metrics"]) => {
+            state
+                .metrics
+                .plume_token_refreshes
+                .set_total(state.plume.tokens.minted());
+            Ok(metrics_response(state))
+        }
         (_, ["api", "v1", rest @ ..]) => v1(state, req, &method, rest, &ctx, now).await,
         _ => Err(ApiError::not_found("route")),
     }
