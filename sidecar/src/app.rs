@@ -13,8 +13,14 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::controller::Controller;
 use crate::events::{EventBus, EventKind};
+use crate::grants::Grants;
+use crate::health::PlumeService;
 use crate::metrics::Metrics;
+use crate::omada::RetryPolicy;
+use crate::portal::csrf::CsrfKey;
+use crate::portal::limiter::{Limiter, LimiterConfig};
 use crate::secrets::{self, Sealer};
 use crate::store::{rows, Store, StoreError};
 use crate::vouchers::model::{Unit, Voucher};
@@ -32,7 +38,16 @@ pub struct AppState {
     pub clock: Clock,
     pub events: EventBus,
     pub vouchers: Vouchers,
-    pub metrics: Metrics,
+    pub grants: Grants,
+    pub controller: Arc<Controller>,
+    pub plume: PlumeService,
+    pub metrics: Arc<Metrics>,
+    /// Portal brute-force limiter (in memory, bounded).
+    pub limiter: Limiter,
+    /// Signs the portal's CSRF tokens; new at every start (a reload after a restart is fine).
+    pub csrf: CsrfKey,
+    /// Cancelled when shutdown starts: long-lived streams (SSE) end so the drain is quick.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +61,8 @@ pub enum StartError {
     Secret(#[from] secrets::SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("Plume client: {0}")]
+    Plume(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -60,6 +77,15 @@ pub struct App {
 impl App {
     /// Open the data dir (creating it 0700), the database, the token and the key.
     pub async fn build(config: Config, clock: Clock) -> Result<App, StartError> {
+        Self::build_with(config, clock, RetryPolicy::default()).await
+    }
+
+    /// As [`App::build`], with the controller retry policy given (tests use short ones).
+    pub async fn build_with(
+        config: Config,
+        clock: Clock,
+        policy: RetryPolicy,
+    ) -> Result<App, StartError> {
         crate::init_crypto();
         let dir = config.server.data_dir.clone();
         let dir2 = dir.clone();
@@ -91,14 +117,66 @@ impl App {
                 Ok(id)
             })
             .await?;
+        tracing::debug!(data_dir = %dir.display(), "state opened");
+        Self::assemble(config, clock, store, token, sealer, instance_id, policy).await
+    }
+
+    async fn assemble(
+        config: Config,
+        clock: Clock,
+        store: Store,
+        token: String,
+        sealer: Sealer,
+        instance_id: String,
+        policy: RetryPolicy,
+    ) -> Result<App, StartError> {
         let events = EventBus::default();
+        let metrics = Arc::new(Metrics::default());
         let vouchers = Vouchers {
             store: store.clone(),
             clock: clock.clone(),
             events: events.clone(),
             config: config.vouchers.clone(),
         };
-        tracing::debug!(data_dir = %dir.display(), "state opened");
+        let controller = Arc::new(
+            Controller::load(
+                store.clone(),
+                sealer.clone(),
+                clock.clone(),
+                events.clone(),
+                metrics.clone(),
+                policy,
+            )
+            .await?,
+        );
+        let grants = Grants::new(
+            store.clone(),
+            clock.clone(),
+            events.clone(),
+            controller.clone(),
+            metrics.clone(),
+        );
+        let plume = PlumeService::load(
+            store.clone(),
+            sealer.clone(),
+            clock.clone(),
+            metrics.clone(),
+        )
+        .await
+        .map_err(|e| StartError::Plume(e.to_string()))?;
+        let units = vouchers
+            .list_units()
+            .await
+            .map_err(|e| StartError::Plume(e.to_string()))?;
+        plume.set_units(&units);
+        let limiter = Limiter::new(LimiterConfig {
+            max_failures: config.portal.max_failures,
+            window: std::time::Duration::from_secs(
+                config.portal.failure_window_minutes as u64 * 60,
+            ),
+            global_max_per_minute: config.portal.global_failures_per_minute,
+            ..LimiterConfig::default()
+        });
         let state = AppState {
             config,
             token,
@@ -108,7 +186,13 @@ impl App {
             clock,
             events,
             vouchers,
-            metrics: Metrics::default(),
+            grants,
+            controller,
+            plume,
+            metrics,
+            limiter,
+            csrf: CsrfKey::generate(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         };
         Ok(App {
             state: Arc::new(state),
@@ -152,6 +236,7 @@ impl App {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
+        state.shutdown.cancel();
         let _ = api_task.await;
         let _ = portal_task.await;
         for t in background {
@@ -179,8 +264,13 @@ pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartEr
 }
 
 impl AppState {
-    /// Called after any unit change (Plume targets follow).
-    pub async fn units_changed(&self) {}
+    /// Called after any unit change: Plume targets follow.
+    pub async fn units_changed(&self) {
+        match self.vouchers.list_units().await {
+            Ok(units) => self.plume.set_units(&units),
+            Err(e) => tracing::error!(error = %e, "could not reload units"),
+        }
+    }
 
     /// Delete a unit; with `force`, revoke its live vouchers (and their devices) first.
     pub async fn delete_unit(
@@ -190,16 +280,16 @@ impl AppState {
         force: bool,
     ) -> Result<(), vouchers::Error> {
         if force {
-            let (live, _) = self
+            let (list, _) = self
                 .vouchers
                 .list(rows::VoucherFilter {
                     unit_id: Some(unit_id.to_owned()),
-                    limit: 10_000,
+                    limit: 100_000,
                     ..Default::default()
                 })
                 .await?;
             let now = self.clock.now();
-            for v in live.iter().filter(|v| v.is_live(now)) {
+            for v in list.iter().filter(|v| v.is_live(now)) {
                 self.revoke_voucher(ctx, &v.code).await?;
             }
         }
@@ -216,17 +306,22 @@ impl AppState {
         patch: vouchers::VoucherPatch,
     ) -> Result<Voucher, vouchers::Error> {
         let (_before, after) = self.vouchers.update(ctx, code, patch).await?;
+        self.grants.follow_voucher(&after).await?;
         Ok(after)
     }
 
-    /// Revoke a voucher and unauthorise every device on it.
+    /// Revoke a voucher and unauthorise every device on it (through the outbox).
     pub async fn revoke_voucher(&self, ctx: &Ctx, code: &str) -> Result<Voucher, vouchers::Error> {
         let before = self.vouchers.get(code).await?;
         let v = self.vouchers.revoke(ctx, code).await?;
+        let devices = self
+            .grants
+            .end_for_voucher(&v.code, "voucher_revoked")
+            .await?;
         if before.revoked_at.is_none() {
             self.events.publish(
                 EventKind::VoucherRevoked,
-                json!({"unit_id": v.unit_id, "code": v.code, "booking_ref": v.booking_ref, "devices": 0}),
+                json!({"unit_id": v.unit_id, "code": v.code, "booking_ref": v.booking_ref, "devices": devices}),
             );
         }
         Ok(v)
@@ -247,19 +342,16 @@ impl AppState {
             .await
     }
 
-    pub fn health_json(&self, unit: &Unit, _now: OffsetDateTime) -> Value {
-        json!({
-            "unit_id": unit.unit_id, "status": "unknown", "reasons": ["Plume is not configured"],
-            "online": null, "pods_connected": null, "pods_total": null, "devices_connected": null,
-            "wifi_networks": [], "service_level": null, "updated_at": null, "stale": false,
-        })
+    pub fn health_json(&self, unit: &Unit, now: OffsetDateTime) -> Value {
+        self.plume.health_json(&unit.unit_id, now)
     }
 
     pub async fn controller_status_json(&self) -> Value {
-        json!({"configured": false, "connected": false, "mode": null, "last_error": null, "last_ok_at": null, "outbox_pending": 0})
+        let pending = self.grants.outbox_pending().await;
+        self.controller.status_json(pending)
     }
 
     pub fn plume_status_json(&self) -> Value {
-        json!({"configured": false, "connected": false, "last_error": null, "last_poll_at": null})
+        self.plume.status_json()
     }
 }

@@ -44,6 +44,16 @@ pub fn check_config(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Run only the simulators; print one JSON line describing them, then serve until a signal.
 pub async fn sim() -> anyhow::Result<()> {
-    anyhow::bail!("the simulators are not built into this binary yet")
+    let sims = crate::sim::Sims::start()
+        .await
+        .context("cannot start the simulators")?;
+    println!("{}", sims.describe());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    sims.omada.shutdown().await;
+    sims.plume.shutdown().await;
+    Ok(())
 }

@@ -31,3 +31,17 @@ impl Clock {
             .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
     }
 }
+
+/// RFC 3339 with seconds precision, always UTC `Z`: the one timestamp format on the wire.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

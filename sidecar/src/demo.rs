@@ -26,6 +26,9 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         config.log.level = "warn".into();
     }
     crate::telemetry::init(&config.log);
+    let sims = crate::sim::Sims::start()
+        .await
+        .context("cannot start the simulators")?;
     let (api, portal) = app::bind(&config).await?;
     let api_addr = api.local_addr()?;
     let portal_addr = portal.local_addr()?;
@@ -35,32 +38,47 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let state = app.state.clone();
     let ctx = Ctx::new("demo");
 
+    // The simulated controller and Plume cloud are new at every start: point the settings at them.
+    state
+        .controller
+        .put(sims.omada.hotspot_settings(), true)
+        .await
+        .context("simulated controller")?;
+    let desc = sims.describe();
+    let plume = crate::plume::PlumeSettings {
+        sso_url: sims.plume.sso_url(),
+        auth_header: sims.plume.auth_header(),
+        partner_id: sims.plume.partner_id(),
+        api_base: sims.plume.api_base(),
+        poll_interval_seconds: 15,
+    };
+    state
+        .plume
+        .put(plume)
+        .await
+        .context("simulated Plume cloud")?;
+
     let units = state.vouchers.list_units().await?;
     if units.is_empty() {
-        state
-            .vouchers
-            .create_unit(
-                &ctx,
-                UnitInput {
-                    unit_id: Some("beach-house".into()),
-                    name: Some("Beach House".into()),
-                    ssids: Some(vec!["Beach House Guest".into()]),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        state
-            .vouchers
-            .create_unit(
-                &ctx,
-                UnitInput {
-                    unit_id: Some("city-loft".into()),
-                    name: Some("City Loft".into()),
-                    ssids: Some(vec!["City Loft Guest".into()]),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        // One unit per health colour, each on its own simulated Plume location.
+        let seeds = [
+            ("beach-house", "Beach House", "Beach House Guest"),
+            ("city-loft", "City Loft", "City Loft Guest"),
+            ("garden-cottage", "Garden Cottage", "Garden Cottage Guest"),
+            ("mountain-cabin", "Mountain Cabin", "Mountain Cabin Guest"),
+        ];
+        for ((id, name, ssid), (location, _)) in seeds.iter().zip(crate::sim::DEMO_LOCATIONS) {
+            let input = UnitInput {
+                unit_id: Some((*id).into()),
+                name: Some((*name).into()),
+                ssids: Some(vec![(*ssid).into()]),
+                plume_customer_id: Some(Some(crate::sim::DEMO_CUSTOMER.into())),
+                plume_location_id: Some(Some((*location).into())),
+                ..Default::default()
+            };
+            state.vouchers.create_unit(&ctx, input).await?;
+        }
+        state.units_changed().await;
     }
     let (voucher, _) = state
         .vouchers
@@ -103,7 +121,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
     println!(
         "demo-json: {}",
-        json!({"api_url": api_url, "api_token": token, "portal_url": portal_url, "voucher_code": voucher.code, "unit_id": "beach-house"})
+        json!({"api_url": api_url, "api_token": token, "portal_url": portal_url, "voucher_code": voucher.code, "unit_id": "beach-house", "sims": desc})
     );
     app.run(api, portal, crate::cli::shutdown_signal()).await;
     Ok(())

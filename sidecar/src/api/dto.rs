@@ -7,19 +7,7 @@ use time::OffsetDateTime;
 use crate::vouchers::model::{AuditEntry, Unit, Voucher};
 use crate::vouchers::{NewVoucher, UnitInput, VoucherPatch};
 
-/// RFC 3339 with seconds precision, always UTC `Z`.
-pub fn ts(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
+pub use crate::clock::rfc3339 as ts;
 
 fn ts_opt(t: Option<OffsetDateTime>) -> Option<String> {
     t.map(ts)
@@ -250,6 +238,49 @@ impl From<&AuditEntry> for AuditOut {
             unit_id: a.unit_id.clone(),
             code: a.code.clone(),
             detail: a.detail.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantOut {
+    pub grant_id: String,
+    pub code: String,
+    pub unit_id: String,
+    pub client_mac: String,
+    pub client_ip: Option<String>,
+    pub ap_mac: Option<String>,
+    pub gateway_mac: Option<String>,
+    pub ssid: Option<String>,
+    pub vid: Option<u16>,
+    pub radio_id: Option<u8>,
+    pub site: String,
+    pub status: &'static str,
+    pub authorized_at: Option<String>,
+    pub expires_at: String,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+}
+
+impl GrantOut {
+    pub fn new(g: &crate::vouchers::model::Grant, now: OffsetDateTime) -> Self {
+        GrantOut {
+            grant_id: g.grant_id.clone(),
+            code: g.code.clone(),
+            unit_id: g.unit_id.clone(),
+            client_mac: g.client_mac.to_string(),
+            client_ip: g.client_ip.clone(),
+            ap_mac: g.ap_mac.map(|m| m.to_string()),
+            gateway_mac: g.gateway_mac.map(|m| m.to_string()),
+            ssid: g.ssid.clone(),
+            vid: g.vid,
+            radio_id: g.radio_id,
+            site: g.site.clone(),
+            status: g.public_status(now),
+            authorized_at: ts_opt(g.authorized_at),
+            expires_at: ts(g.expires_at),
+            ended_at: ts_opt(g.ended_at),
+            end_reason: g.end_reason.clone(),
         }
     }
 }

@@ -148,3 +148,70 @@ fn strip_location(msg: &str) -> String {
         None => msg.to_owned(),
     }
 }
+
+impl From<crate::controller::ControllerError> for ApiError {
+    fn from(e: crate::controller::ControllerError) -> Self {
+        use crate::controller::ControllerError as C;
+        use crate::omada::OmadaError as O;
+        match e {
+            C::NotConfigured => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_configured",
+                "the Omada controller is not configured",
+            ),
+            C::Store(s) => s.into(),
+            C::Omada(o) => {
+                let msg = o.to_string();
+                match o {
+                    O::InvalidSettings { field, message } => {
+                        ApiError::validation(Some(field), message)
+                    }
+                    O::AuthFailed(_) => ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "controller_auth_failed",
+                        msg,
+                    ),
+                    O::Rejected { .. } | O::Protocol(_) | O::InvalidRequest(_) => {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "controller_rejected", msg)
+                    }
+                    O::Unreachable(_) | O::Timeout(_) | O::Tls(_) => ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "controller_unavailable",
+                        msg,
+                    ),
+                }
+            }
+        }
+    }
+}
+
+impl From<crate::health::PlumeServiceError> for ApiError {
+    fn from(e: crate::health::PlumeServiceError) -> Self {
+        use crate::health::PlumeServiceError as P;
+        use crate::plume::PlumeError as E;
+        match e {
+            P::Invalid { field, message } => ApiError::validation(Some(field), message),
+            P::Store(s) => s.into(),
+            P::Plume(p) => {
+                let msg = p.to_string();
+                match p {
+                    E::OAuth {
+                        status: Some(s), ..
+                    } if (400..500).contains(&s) => {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plume_auth_failed", msg)
+                    }
+                    E::AuthFailed => {
+                        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plume_auth_failed", msg)
+                    }
+                    E::OAuth { .. } | E::Transport(_) | E::RateLimited => {
+                        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plume_unavailable", msg)
+                    }
+                    E::Status { status, .. } if status >= 500 => {
+                        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plume_unavailable", msg)
+                    }
+                    _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plume_rejected", msg),
+                }
+            }
+        }
+    }
+}

@@ -184,7 +184,11 @@ async fn route(
         .trim_end_matches('/')
         .split('/')
         .skip(1)
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let method = req.method().clone();
@@ -307,6 +311,96 @@ async fn v1(
             Err(ApiError::method_not_allowed())
         }
 
+        // ---- grants ----
+        (&Method::GET, ["grants"]) => {
+            let q = query(&req)?;
+            let filter = crate::store::grants::GrantFilter {
+                unit_id: q_get(&q, "unit_id")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                code: q_get(&q, "code")
+                    .filter(|s| !s.is_empty())
+                    .and_then(crate::vouchers::code::normalize),
+                active: q_bool(&q, "active")?,
+                limit: q_usize(&q, "limit", 500, 10_000)?,
+            };
+            let list = state.grants.list(filter).await?;
+            ok(
+                &serde_json::json!({"grants": list.iter().map(|g| GrantOut::new(g, now)).collect::<Vec<_>>()}),
+            )
+        }
+        (&Method::POST, ["grants", id, "revoke"]) => {
+            let grant = state.grants.revoke_grant(ctx, id).await?;
+            ok(&GrantOut::new(&grant, state.clock.now()))
+        }
+
+        // ---- health ----
+        (&Method::GET, ["units", id, "health"]) => {
+            let unit = v.get_unit(id).await?;
+            ok(&state.health_json(&unit, now))
+        }
+
+        // ---- settings ----
+        (&Method::GET, ["settings", "omada"]) => match state.controller.settings_redacted() {
+            Some(s) => {
+                let mut v = serde_json::to_value(&s).unwrap_or_default();
+                v["configured"] = serde_json::Value::Bool(true);
+                ok(&v)
+            }
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_configured",
+                "the Omada controller is not configured",
+            )),
+        },
+        (&Method::PUT, ["settings", "omada"]) => {
+            let q = query(&req)?;
+            let validate = q_bool(&q, "validate")?.unwrap_or(true);
+            let settings: crate::omada::OmadaSettings = body(req).await?;
+            let info = state.controller.put(settings, validate).await?;
+            audit_settings(state, ctx, "settings.omada.put").await?;
+            state.grants.wake();
+            let mut v =
+                serde_json::to_value(state.controller.settings_redacted()).unwrap_or_default();
+            v["configured"] = serde_json::Value::Bool(true);
+            if let Some(info) = info {
+                v["controller_version"] = serde_json::json!(info.controller_version);
+            }
+            ok(&v)
+        }
+        (&Method::DELETE, ["settings", "omada"]) => {
+            state.controller.delete().await?;
+            audit_settings(state, ctx, "settings.omada.delete").await?;
+            no_content()
+        }
+        (&Method::GET, ["settings", "plume"]) => match state.plume.settings_redacted() {
+            Some(mut v) => {
+                v["configured"] = serde_json::Value::Bool(true);
+                ok(&v)
+            }
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_configured",
+                "Plume is not configured",
+            )),
+        },
+        (&Method::PUT, ["settings", "plume"]) => {
+            let settings: crate::plume::PlumeSettings = body(req).await?;
+            state.plume.put(settings).await?;
+            audit_settings(state, ctx, "settings.plume.put").await?;
+            let mut v = state.plume.settings_redacted().unwrap_or_default();
+            v["configured"] = serde_json::Value::Bool(true);
+            ok(&v)
+        }
+        (&Method::DELETE, ["settings", "plume"]) => {
+            state.plume.delete().await?;
+            audit_settings(state, ctx, "settings.plume.delete").await?;
+            no_content()
+        }
+        (_, ["settings", "omada" | "plume"]) | (_, ["grants"]) | (_, ["grants", _, "revoke"]) => {
+            Err(ApiError::method_not_allowed())
+        }
+
         // ---- audit ----
         (&Method::GET, ["audit"]) => {
             let q = query(&req)?;
@@ -322,3 +416,27 @@ async fn v1(
 }
 
 pub use sse::KEEPALIVE;
+
+/// Settings changes are audited without their content (it holds secrets).
+async fn audit_settings(state: &AppState, ctx: &Ctx, action: &'static str) -> Result<()> {
+    let ctx = ctx.clone();
+    let now = state.clock.now();
+    state
+        .store
+        .write(move |tx| {
+            crate::store::rows::audit_insert(
+                tx,
+                &crate::store::rows::NewAudit {
+                    at: now,
+                    correlation_id: &ctx.correlation_id,
+                    actor: ctx.actor,
+                    action,
+                    unit_id: None,
+                    code: None,
+                    detail: None,
+                },
+            )
+        })
+        .await?;
+    Ok(())
+}

@@ -22,19 +22,21 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub fn stream(state: &Arc<AppState>) -> Response<Body> {
     let rx = state.events.subscribe();
+    let shutdown = state.shutdown.clone();
     let first = Bytes::from_static(b": connected\n\n");
-    let s = futures_util::stream::unfold((rx, Some(first)), |(mut rx, first)| async move {
-        if let Some(f) = first {
-            return Some((Ok::<_, Infallible>(Frame::data(f)), (rx, None)));
-        }
-        loop {
-            match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
-                Err(_) => {
-                    return Some((
-                        Ok(Frame::data(Bytes::from_static(b": keepalive\n\n"))),
-                        (rx, None),
-                    ))
-                }
+    let s = futures_util::stream::unfold(
+        (rx, Some(first), shutdown),
+        |(mut rx, first, shutdown)| async move {
+            if let Some(f) = first {
+                return Some((Ok::<_, Infallible>(Frame::data(f)), (rx, None, shutdown)));
+            }
+            // The stream ends when the sidecar shuts down, so the drain does not wait for it.
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                r = tokio::time::timeout(KEEPALIVE, rx.recv()) => r,
+            };
+            let text = match next {
+                Err(_) => ": keepalive\n\n".to_owned(),
                 Ok(Ok(ev)) => {
                     let mut data = ev.data.clone();
                     if let Some(obj) = data.as_object_mut() {
@@ -44,22 +46,19 @@ pub fn stream(state: &Arc<AppState>) -> Response<Body> {
                         );
                     }
                     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                    let text = format!(
+                    format!(
                         "event: {}\nid: {}\ndata: {}\n\n",
                         ev.kind.as_str(),
                         id,
                         data
-                    );
-                    return Some((Ok(Frame::data(Bytes::from(text))), (rx, None)));
+                    )
                 }
-                Ok(Err(RecvError::Lagged(n))) => {
-                    let text = format!(": lagged {n} events\n\n");
-                    return Some((Ok(Frame::data(Bytes::from(text))), (rx, None)));
-                }
+                Ok(Err(RecvError::Lagged(n))) => format!(": lagged {n} events\n\n"),
                 Ok(Err(RecvError::Closed)) => return None,
-            }
-        }
-    });
+            };
+            Some((Ok(Frame::data(Bytes::from(text))), (rx, None, shutdown)))
+        },
+    );
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")

@@ -17,11 +17,11 @@
 pub mod csrf;
 pub mod errors;
 pub mod form;
+pub mod handler;
 pub mod i18n;
 pub mod limiter;
 pub mod page;
 pub mod probe;
 pub mod redirect;
-pub mod handler;
 
 pub use handler::handle;

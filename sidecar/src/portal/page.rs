@@ -161,7 +161,9 @@ fn title(lang: Lang, unit_name: Option<&str>) -> String {
     }
 }
 
-fn document(lang: Lang, title: &str, body: Markup) -> String {
+/// `result` is a stable marker on `<body data-result>` (`form`, `error`, `success`) for
+/// scripts and load tests; it is not shown.
+fn document(lang: Lang, title: &str, result: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -174,7 +176,7 @@ fn document(lang: Lang, title: &str, body: Markup) -> String {
                 title { (title) }
                 style { (PreEscaped(CSS.as_str())) }
             }
-            body {
+            body data-result=(result) {
                 main { div class="card" { (body) } }
             }
         }
@@ -242,7 +244,8 @@ pub fn render_login(p: &LoginPage<'_>) -> String {
         }
         p class="help" { (t.captive_help) }
     };
-    document(p.lang, &title(p.lang, p.unit_name), body)
+    let result = if p.error.is_some() { "error" } else { "form" };
+    document(p.lang, &title(p.lang, p.unit_name), result, body)
 }
 
 /// `2025-03-14 11:00` in the language's usual numeric order; " UTC" when the time is UTC.
@@ -280,7 +283,7 @@ pub fn render_success(p: &SuccessPage<'_>) -> String {
         }
         p class="help" { (t.close_page) }
     };
-    document(p.lang, &title(p.lang, p.unit_name), body)
+    document(p.lang, &title(p.lang, p.unit_name), "success", body)
 }
 
 /// A page for errors that leave nothing to fill in (bad redirect, unknown network, …).
@@ -290,7 +293,7 @@ pub fn render_error(lang: Lang, error: PortalError) -> String {
         h1 { (t.error_heading) }
         div id="portal-error" class="alert" role="alert" { p { (error.message(lang)) } }
     };
-    document(lang, t.title, body)
+    document(lang, t.title, "error", body)
 }
 
 #[cfg(test)]

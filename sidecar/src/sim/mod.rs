@@ -7,3 +7,55 @@
 
 pub mod omada;
 pub mod plume;
+
+use serde_json::{json, Value};
+
+/// Demo/test Plume locations: (customer id, location id, scenario) — one unit per colour.
+pub const DEMO_CUSTOMER: &str = "642cc40d71d99d000a611549";
+pub const DEMO_LOCATIONS: &[(&str, plume::Scenario)] = &[
+    ("642cc40d71d99d000a61154a", plume::Scenario::Fine),
+    ("642cc40d71d99d000a61154b", plume::Scenario::PoorHealth),
+    ("642cc40d71d99d000a61154c", plume::Scenario::PodDown),
+    ("642cc40d71d99d000a61154d", plume::Scenario::Offline),
+];
+
+/// Both simulators, started on 127.0.0.1 with the demo locations seeded.
+pub struct Sims {
+    pub omada: omada::OmadaSim,
+    pub plume: plume::PlumeSim,
+}
+
+impl Sims {
+    pub async fn start() -> std::io::Result<Sims> {
+        crate::init_crypto();
+        let omada = omada::start(omada::OmadaSimConfig::default()).await?;
+        let plume = plume::start(plume::PlumeSimConfig::default()).await?;
+        for (loc, scenario) in DEMO_LOCATIONS {
+            plume.add_location(DEMO_CUSTOMER, loc, *scenario);
+        }
+        Ok(Sims { omada, plume })
+    }
+
+    /// Everything a test or script needs to point the sidecar at the simulators.
+    pub fn describe(&self) -> Value {
+        let o = self.omada.hotspot_settings();
+        let oa = self.omada.openapi_settings();
+        json!({
+            "omada_url": self.omada.base_url(),
+            "omada_controller_id": self.omada.controller_id(),
+            "omada_username": o.username,
+            "omada_password": o.password,
+            "omada_client_id": oa.client_id,
+            "omada_client_secret": oa.client_secret,
+            "omada_site": "Default",
+            "plume_sso_url": self.plume.sso_url(),
+            "plume_auth_header": self.plume.auth_header(),
+            "plume_partner_id": self.plume.partner_id(),
+            "plume_api_base": self.plume.api_base(),
+            "plume_control_url": format!("{}/_sim", self.plume.base_url()),
+            "omada_control_url": format!("{}/_sim", self.omada.base_url()),
+            "plume_customer_id": DEMO_CUSTOMER,
+            "plume_locations": DEMO_LOCATIONS.iter().map(|(l, s)| json!({"customer_id": DEMO_CUSTOMER, "location_id": l, "scenario": serde_json::to_value(s).unwrap_or_default()})).collect::<Vec<_>>(),
+        })
+    }
+}

@@ -9,6 +9,7 @@
 //! Migrations are an append-only list keyed on `PRAGMA user_version`; a database written by
 //! a newer binary is refused rather than guessed at.
 
+pub mod grants;
 mod migrations;
 pub mod rows;
 

@@ -772,10 +772,7 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
     }
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use crate::clock::rfc3339;
 
 /// Parse a status filter.
 pub fn parse_status(s: &str) -> Result<VoucherStatus, Error> {

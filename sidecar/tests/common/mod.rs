@@ -25,7 +25,11 @@ pub struct TestApp {
 }
 
 pub fn config_for(dir: &std::path::Path) -> Config {
-    let flags = Overrides { data_dir: Some(dir.to_owned()), api_listen: Some("127.0.0.1:0".into()), portal_listen: Some("127.0.0.1:0".into()) };
+    let flags = Overrides {
+        data_dir: Some(dir.to_owned()),
+        api_listen: Some("127.0.0.1:0".into()),
+        portal_listen: Some("127.0.0.1:0".into()),
+    };
     Config::load(None, &Default::default(), &flags).expect("test config")
 }
 
@@ -59,7 +63,10 @@ impl TestApp {
             api: format!("http://{api_addr}"),
             portal: format!("http://{portal_addr}"),
             token: state.token.clone(),
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             state,
             data_dir: dir,
             clock,
@@ -84,13 +91,27 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -126,7 +147,12 @@ impl TestApp {
     }
 
     pub async fn unit(&self, id: &str) {
-        let (s, b) = self.post("/api/v1/units", serde_json::json!({"unit_id": id, "name": format!("Unit {id}")})).await;
+        let (s, b) = self
+            .post(
+                "/api/v1/units",
+                serde_json::json!({"unit_id": id, "name": format!("Unit {id}")}),
+            )
+            .await;
         assert_eq!(s, 201, "{b}");
     }
 

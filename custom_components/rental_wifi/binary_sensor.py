@@ -1,0 +1,106 @@
+"""Binary sensors: unit network online; controller and Plume connectivity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import RentalWifiConfigEntry
+from .entity import RentalWifiEntity, RentalWifiUnitEntity
+from .helpers import async_add_unit_entities
+from .models import State, UnitState
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RentalWifiBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """Describes a binary sensor of the sidecar."""
+
+    value_fn: Callable[[State], bool | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RentalWifiUnitBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """Describes a binary sensor of a rental unit."""
+
+    value_fn: Callable[[UnitState], bool | None]
+
+
+SIDECAR_BINARY_SENSORS: tuple[RentalWifiBinarySensorEntityDescription, ...] = (
+    RentalWifiBinarySensorEntityDescription(
+        key="controller_connected",
+        translation_key="controller_connected",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: bool(state.controller.connected),
+    ),
+    RentalWifiBinarySensorEntityDescription(
+        key="plume_connected",
+        translation_key="plume_connected",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: bool(state.plume.connected),
+    ),
+)
+
+UNIT_BINARY_SENSORS: tuple[RentalWifiUnitBinarySensorEntityDescription, ...] = (
+    RentalWifiUnitBinarySensorEntityDescription(
+        key="network_online",
+        translation_key="network_online",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        value_fn=lambda unit: unit.health.online,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: RentalWifiConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the binary sensors."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        RentalWifiBinarySensor(coordinator, description)
+        for description in SIDECAR_BINARY_SENSORS
+    )
+    async_add_unit_entities(
+        entry,
+        async_add_entities,
+        lambda unit_id: [
+            RentalWifiUnitBinarySensor(coordinator, description, unit_id)
+            for description in UNIT_BINARY_SENSORS
+        ],
+    )
+
+
+class RentalWifiBinarySensor(RentalWifiEntity, BinarySensorEntity):
+    """A binary sensor of the sidecar."""
+
+    entity_description: RentalWifiBinarySensorEntityDescription
+
+    @property
+    def is_on(self) -> bool | None:
+        """Return the state."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+
+class RentalWifiUnitBinarySensor(RentalWifiUnitEntity, BinarySensorEntity):
+    """A binary sensor of a rental unit."""
+
+    entity_description: RentalWifiUnitBinarySensorEntityDescription
+
+    @property
+    def is_on(self) -> bool | None:
+        """Return the state."""
+        return self.entity_description.value_fn(self.unit_state)

@@ -1,0 +1,61 @@
+"""Constants for the Rental Wi-Fi integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "rental_wifi"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data keys (the sidecar connection).
+CONF_API_TOKEN: Final = "api_token"
+
+# Subentry type and its data keys (a rental unit).
+SUBENTRY_UNIT: Final = "unit"
+CONF_UNIT_ID: Final = "unit_id"
+CONF_OMADA_SITE: Final = "omada_site"
+CONF_SSIDS: Final = "ssids"
+CONF_VLANS: Final = "vlans"
+CONF_AP_MACS: Final = "ap_macs"
+CONF_PLUME_CUSTOMER_ID: Final = "plume_customer_id"
+CONF_PLUME_LOCATION_ID: Final = "plume_location_id"
+CONF_CHECKIN_GRACE: Final = "checkin_grace_minutes"
+CONF_CHECKOUT_GRACE: Final = "checkout_grace_minutes"
+CONF_CALENDAR_ENTITY: Final = "calendar_entity_id"
+
+# Omada controller settings (PUT /api/v1/settings/omada).
+OMADA_MODES: Final = ["auto", "hotspot", "openapi"]
+OMADA_TIME_UNITS: Final = ["ms", "us", "s"]
+
+# The sidecar shows stored secrets as this placeholder; sending it back keeps the value.
+SECRET_PLACEHOLDER: Final = "***"
+
+SCAN_INTERVAL: Final = timedelta(seconds=60)
+REQUEST_TIMEOUT: Final = 15  # seconds; the sidecar bounds controller calls at ~10 s
+
+# Server-Sent Events: reconnect backoff and read timeout (keepalive is every 15 s).
+SSE_BACKOFF_MIN: Final = 1.0
+SSE_BACKOFF_MAX: Final = 60.0
+SSE_READ_TIMEOUT: Final = 45.0
+
+# SSE events re-fired on the Home Assistant bus as `rental_wifi_<name>`.
+BUS_EVENTS: Final = frozenset(
+    {
+        "voucher_issued",
+        "voucher_redeemed",
+        "voucher_revoked",
+        "grant_expired",
+        "health_changed",
+    }
+)
+EVENT_PREFIX: Final = f"{DOMAIN}_"
+
+HEALTH_STATES: Final = ["green", "yellow", "orange", "red", "unknown"]
+VOUCHER_STATUSES: Final = ["unused", "active", "expired", "revoked"]
+
+ATTR_UNIT_ID: Final = "unit_id"
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_CODE: Final = "code"
+ATTR_STATUS: Final = "status"

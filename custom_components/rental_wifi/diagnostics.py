@@ -1,0 +1,65 @@
+"""Diagnostics: the entry and the sidecar's snapshot, without secrets, codes or MACs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .api import RentalWifiError
+from .const import CONF_API_TOKEN
+from .coordinator import RentalWifiConfigEntry
+
+TO_REDACT = {
+    CONF_API_TOKEN,
+    "password",
+    "client_secret",
+    "auth_header",
+    # Voucher and booking codes are access credentials.
+    "code",
+    "codes",
+    # MAC addresses identify guests' devices and the host's hardware.
+    "client_mac",
+    "ap_mac",
+    "gateway_mac",
+    "ap_macs",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: RentalWifiConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    data = entry.runtime_data
+    settings: dict[str, Any] = {}
+    for kind, fetch in (
+        ("omada", data.client.get_omada_settings),
+        ("plume", data.client.get_plume_settings),
+    ):
+        try:
+            settings[kind] = await fetch()
+        except RentalWifiError as err:
+            settings[kind] = {"error": str(err)}
+    return async_redact_data(
+        {
+            "entry": {
+                "data": dict(entry.data),
+                "subentries": [
+                    {
+                        "subentry_type": subentry.subentry_type,
+                        "title": subentry.title,
+                        "data": dict(subentry.data),
+                    }
+                    for subentry in entry.subentries.values()
+                ],
+            },
+            "coordinator": {
+                "last_update_success": data.coordinator.last_update_success,
+                "event_stream_connected": data.coordinator.sse_connected,
+            },
+            "state": data.coordinator.data.raw,
+            "settings": settings,
+        },
+        TO_REDACT,
+    )

@@ -1,0 +1,242 @@
+"""Typed models mirroring the sidecar's JSON (docs/api.md), 1:1 and without conversions.
+
+Only parsing lives here: every rule (voucher status, effective end, health) is computed
+by the sidecar. Unknown keys are ignored so that the API may grow without breaking us;
+each object keeps the JSON it came from in ``raw`` for action responses and diagnostics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Self
+
+
+def _dt(value: Any) -> datetime | None:
+    """Parse an RFC 3339 timestamp (``null`` stays ``None``)."""
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value))
+
+
+def _str_list(value: Any) -> list[str]:
+    return [str(item) for item in value or []]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Info:
+    """``GET /api/v1/info``."""
+
+    name: str
+    version: str
+    instance_id: str
+    api_version: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        return cls(
+            name=str(data.get("name", "")),
+            version=str(data.get("version", "")),
+            instance_id=str(data["instance_id"]),
+            api_version=int(data.get("api_version", 1)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unit:
+    """A rental unit."""
+
+    unit_id: str
+    name: str
+    omada_site: str | None = None
+    ssids: list[str] = field(default_factory=list)
+    vlans: list[int] = field(default_factory=list)
+    ap_macs: list[str] = field(default_factory=list)
+    plume_customer_id: str | None = None
+    plume_location_id: str | None = None
+    checkin_grace_minutes: int = 0
+    checkout_grace_minutes: int = 0
+    terms_url: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        return cls(
+            unit_id=str(data["unit_id"]),
+            name=str(data.get("name") or data["unit_id"]),
+            omada_site=data.get("omada_site"),
+            ssids=_str_list(data.get("ssids")),
+            vlans=[int(v) for v in data.get("vlans") or []],
+            ap_macs=_str_list(data.get("ap_macs")),
+            plume_customer_id=data.get("plume_customer_id"),
+            plume_location_id=data.get("plume_location_id"),
+            checkin_grace_minutes=int(data.get("checkin_grace_minutes") or 0),
+            checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
+            terms_url=data.get("terms_url"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Voucher:
+    """A voucher (DESIGN §7)."""
+
+    code: str
+    unit_id: str
+    status: str
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    duration_minutes: int | None = None
+    expires_at: datetime | None = None
+    max_devices: int | None = None
+    devices_used: int = 0
+    guest_name: str | None = None
+    booking_ref: str | None = None
+    note: str | None = None
+    created_at: datetime | None = None
+    first_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        return cls(
+            code=str(data["code"]),
+            unit_id=str(data["unit_id"]),
+            status=str(data.get("status", "")),
+            valid_from=_dt(data.get("valid_from")),
+            valid_until=_dt(data.get("valid_until")),
+            duration_minutes=data.get("duration_minutes"),
+            expires_at=_dt(data.get("expires_at")),
+            max_devices=data.get("max_devices"),
+            devices_used=int(data.get("devices_used") or 0),
+            guest_name=data.get("guest_name"),
+            booking_ref=data.get("booking_ref"),
+            note=data.get("note"),
+            created_at=_dt(data.get("created_at")),
+            first_used_at=_dt(data.get("first_used_at")),
+            revoked_at=_dt(data.get("revoked_at")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Health:
+    """Latest Plume health of a unit."""
+
+    status: str = "unknown"
+    reasons: list[str] = field(default_factory=list)
+    online: bool | None = None
+    pods_connected: int | None = None
+    pods_total: int | None = None
+    devices_connected: int | None = None
+    service_level: str | None = None
+    updated_at: datetime | None = None
+    stale: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from JSON (a missing health object reads as unknown)."""
+        if not data:
+            return cls()
+        return cls(
+            status=str(data.get("status") or "unknown"),
+            reasons=_str_list(data.get("reasons")),
+            online=data.get("online"),
+            pods_connected=data.get("pods_connected"),
+            pods_total=data.get("pods_total"),
+            devices_connected=data.get("devices_connected"),
+            service_level=data.get("service_level"),
+            updated_at=_dt(data.get("updated_at")),
+            stale=bool(data.get("stale", False)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitState:
+    """One unit in the state snapshot."""
+
+    unit: Unit
+    vouchers: list[Voucher]
+    active_grants: int
+    health: Health
+
+    @property
+    def live_voucher(self) -> Voucher | None:
+        """The newest live voucher (the sidecar lists them newest first)."""
+        return self.vouchers[0] if self.vouchers else None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        return cls(
+            unit=Unit.from_dict(data["unit"]),
+            vouchers=[Voucher.from_dict(v) for v in data.get("vouchers") or []],
+            active_grants=int(data.get("active_grants") or 0),
+            health=Health.from_dict(data.get("health")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpstreamStatus:
+    """Controller or Plume status in the snapshot."""
+
+    configured: bool = False
+    connected: bool | None = None
+    mode: str | None = None
+    last_error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from JSON."""
+        data = data or {}
+        return cls(
+            configured=bool(data.get("configured", False)),
+            connected=data.get("connected"),
+            mode=data.get("mode"),
+            last_error=data.get("last_error"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class State:
+    """``GET /api/v1/state``: the one snapshot Home Assistant polls."""
+
+    instance_id: str
+    version: str
+    controller: UpstreamStatus
+    plume: UpstreamStatus
+    units_total: int
+    live_vouchers: int
+    active_grants: int
+    units: dict[str, UnitState]
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        totals = data.get("totals") or {}
+        units = [UnitState.from_dict(u) for u in data.get("units") or []]
+        return cls(
+            instance_id=str(data["instance_id"]),
+            version=str(data.get("version", "")),
+            controller=UpstreamStatus.from_dict(data.get("controller")),
+            plume=UpstreamStatus.from_dict(data.get("plume")),
+            units_total=int(totals.get("units") or len(units)),
+            live_vouchers=int(totals.get("live_vouchers") or 0),
+            active_grants=int(totals.get("active_grants") or 0),
+            units={u.unit.unit_id: u for u in units},
+            raw=data,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SseEvent:
+    """One Server-Sent Event from ``GET /api/v1/events``."""
+
+    event: str
+    data: dict[str, Any]
+    id: str | None = None

@@ -1,0 +1,325 @@
+"""Actions: issue, revoke, extend and list vouchers; revoke a unit's access."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Any, cast
+
+import voluptuous as vol
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    RentalWifiApiError,
+    RentalWifiAuthError,
+    RentalWifiConnectionError,
+)
+from .const import (
+    ATTR_CODE,
+    ATTR_DEVICE_ID,
+    ATTR_STATUS,
+    ATTR_UNIT_ID,
+    DOMAIN,
+    VOUCHER_STATUSES,
+)
+from .coordinator import RentalWifiConfigEntry
+
+SERVICE_CREATE_VOUCHER = "create_voucher"
+SERVICE_REVOKE_VOUCHER = "revoke_voucher"
+SERVICE_EXTEND_VOUCHER = "extend_voucher"
+SERVICE_REVOKE_UNIT_ACCESS = "revoke_unit_access"
+SERVICE_LIST_VOUCHERS = "list_vouchers"
+
+ATTR_VALID_FROM = "valid_from"
+ATTR_VALID_UNTIL = "valid_until"
+ATTR_DURATION_MINUTES = "duration_minutes"
+ATTR_MAX_DEVICES = "max_devices"
+ATTR_GUEST_NAME = "guest_name"
+ATTR_BOOKING_REF = "booking_ref"
+ATTR_DOWN_KBPS = "down_kbps"
+ATTR_UP_KBPS = "up_kbps"
+ATTR_NOTE = "note"
+
+_TARGET = {
+    vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+    vol.Optional(ATTR_UNIT_ID): cv.string,
+    vol.Optional(ATTR_DEVICE_ID): cv.string,
+}
+_ENTRY = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+
+# Shapes only: every rule (ranges, windows, limits) is the sidecar's, whose message
+# comes back to the user as a ServiceValidationError.
+CREATE_VOUCHER_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional(ATTR_VALID_FROM): cv.datetime,
+        vol.Optional(ATTR_VALID_UNTIL): cv.datetime,
+        vol.Optional(ATTR_DURATION_MINUTES): vol.Coerce(int),
+        vol.Optional(ATTR_MAX_DEVICES): vol.Coerce(int),
+        vol.Optional(ATTR_GUEST_NAME): cv.string,
+        vol.Optional(ATTR_BOOKING_REF): cv.string,
+        vol.Optional(ATTR_DOWN_KBPS): vol.Coerce(int),
+        vol.Optional(ATTR_UP_KBPS): vol.Coerce(int),
+        vol.Optional(ATTR_NOTE): cv.string,
+        vol.Optional(ATTR_CODE): cv.string,
+    }
+)
+REVOKE_VOUCHER_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_CODE): cv.string})
+EXTEND_VOUCHER_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            **_ENTRY,
+            vol.Required(ATTR_CODE): cv.string,
+            vol.Optional(ATTR_VALID_UNTIL): cv.datetime,
+            vol.Optional(ATTR_DURATION_MINUTES): vol.Coerce(int),
+            vol.Optional(ATTR_MAX_DEVICES): vol.Coerce(int),
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_VALID_UNTIL, ATTR_DURATION_MINUTES, ATTR_MAX_DEVICES),
+)
+REVOKE_UNIT_ACCESS_SCHEMA = vol.Schema(_TARGET)
+LIST_VOUCHERS_SCHEMA = vol.Schema(
+    {**_TARGET, vol.Optional(ATTR_STATUS): vol.In(VOUCHER_STATUSES)}
+)
+
+
+def _rfc3339(value: datetime) -> str:
+    """A UTC RFC 3339 timestamp (a naive time is Home Assistant's local time)."""
+    return dt_util.as_utc(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _loaded_entries(hass: HomeAssistant) -> list[RentalWifiConfigEntry]:
+    return [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.state is ConfigEntryState.LOADED
+    ]
+
+
+def _resolve(
+    call: ServiceCall, *, unit_required: bool
+) -> tuple[RentalWifiConfigEntry, str | None]:
+    """Find the config entry and the unit an action is about."""
+    hass = call.hass
+    entry_id: str | None = call.data.get(ATTR_CONFIG_ENTRY_ID)
+    unit_id: str | None = call.data.get(ATTR_UNIT_ID)
+    device_id: str | None = call.data.get(ATTR_DEVICE_ID)
+    if unit_id and device_id:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="unit_and_device"
+        )
+
+    device: dr.DeviceEntry | None = None
+    if device_id:
+        device = dr.async_get(hass).async_get(device_id)
+        if device is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="not_a_unit_device",
+                translation_placeholders={"device_id": device_id},
+            )
+
+    if entry_id:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="entry_not_found",
+                translation_placeholders={"config_entry_id": entry_id},
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="entry_not_loaded",
+                translation_placeholders={"title": entry.title},
+            )
+    else:
+        candidates = _loaded_entries(hass)
+        if device is not None:
+            candidates = [e for e in candidates if e.entry_id in device.config_entries]
+        if not candidates:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=(
+                    "not_a_unit_device" if device is not None else "no_loaded_entry"
+                ),
+                translation_placeholders={"device_id": device_id or ""},
+            )
+        if len(candidates) > 1:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="entry_required"
+            )
+        entry = candidates[0]
+
+    if device is not None:
+        prefix = f"{entry.unique_id}_"
+        unit_id = next(
+            (
+                identifier.removeprefix(prefix)
+                for domain, identifier in device.identifiers
+                if domain == DOMAIN and identifier.startswith(prefix)
+            ),
+            None,
+        )
+        if unit_id is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="not_a_unit_device",
+                translation_placeholders={"device_id": device.id},
+            )
+    if unit_required and not unit_id:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="unit_required"
+        )
+    return cast(RentalWifiConfigEntry, entry), unit_id
+
+
+async def _call[_T](entry: RentalWifiConfigEntry, request: Awaitable[_T]) -> _T:
+    """Await a client call; turn its errors into Home Assistant's."""
+    try:
+        return await request
+    except RentalWifiAuthError as err:
+        entry.async_start_reauth(entry.runtime_data.coordinator.hass)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="auth_failed"
+        ) from err
+    except RentalWifiApiError as err:
+        if err.status < 500:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="sidecar_rejected",
+                translation_placeholders={"message": err.message},
+            ) from err
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="sidecar_error",
+            translation_placeholders={"message": err.message},
+        ) from err
+    except RentalWifiConnectionError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+
+async def _async_create_voucher(call: ServiceCall) -> ServiceResponse:
+    entry, unit_id = _resolve(call, unit_required=True)
+    body: dict[str, Any] = {"unit_id": unit_id}
+    for key in (
+        ATTR_DURATION_MINUTES,
+        ATTR_MAX_DEVICES,
+        ATTR_GUEST_NAME,
+        ATTR_BOOKING_REF,
+        ATTR_DOWN_KBPS,
+        ATTR_UP_KBPS,
+        ATTR_NOTE,
+        ATTR_CODE,
+    ):
+        if key in call.data:
+            body[key] = call.data[key]
+    for key in (ATTR_VALID_FROM, ATTR_VALID_UNTIL):
+        if key in call.data:
+            body[key] = _rfc3339(call.data[key])
+    voucher = await _call(entry, entry.runtime_data.client.create_voucher(body))
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return voucher.raw
+
+
+async def _async_revoke_voucher(call: ServiceCall) -> None:
+    entry, _ = _resolve(call, unit_required=False)
+    await _call(entry, entry.runtime_data.client.revoke_voucher(call.data[ATTR_CODE]))
+    await entry.runtime_data.coordinator.async_request_refresh()
+
+
+async def _async_extend_voucher(call: ServiceCall) -> ServiceResponse:
+    entry, _ = _resolve(call, unit_required=False)
+    changes: dict[str, Any] = {
+        key: call.data[key]
+        for key in (ATTR_DURATION_MINUTES, ATTR_MAX_DEVICES)
+        if key in call.data
+    }
+    if ATTR_VALID_UNTIL in call.data:
+        changes[ATTR_VALID_UNTIL] = _rfc3339(call.data[ATTR_VALID_UNTIL])
+    voucher = await _call(
+        entry,
+        entry.runtime_data.client.update_voucher(call.data[ATTR_CODE], changes),
+    )
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return voucher.raw
+
+
+async def _async_revoke_unit_access(call: ServiceCall) -> ServiceResponse:
+    entry, unit_id = _resolve(call, unit_required=True)
+    client = entry.runtime_data.client
+    revoked: list[str] = []
+    for status in ("active", "unused"):
+        for voucher in await _call(
+            entry, client.list_vouchers(unit_id=unit_id, status=status)
+        ):
+            await _call(entry, client.revoke_voucher(voucher.code))
+            revoked.append(voucher.code)
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return {"unit_id": unit_id, "revoked": revoked}
+
+
+async def _async_list_vouchers(call: ServiceCall) -> ServiceResponse:
+    entry, unit_id = _resolve(call, unit_required=False)
+    vouchers = await _call(
+        entry,
+        entry.runtime_data.client.list_vouchers(
+            unit_id=unit_id, status=call.data.get(ATTR_STATUS)
+        ),
+    )
+    return {"vouchers": [voucher.raw for voucher in vouchers]}
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_CREATE_VOUCHER,
+        _async_create_voucher,
+        schema=CREATE_VOUCHER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REVOKE_VOUCHER,
+        _async_revoke_voucher,
+        schema=REVOKE_VOUCHER_SCHEMA,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXTEND_VOUCHER,
+        _async_extend_voucher,
+        schema=EXTEND_VOUCHER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REVOKE_UNIT_ACCESS,
+        _async_revoke_unit_access,
+        schema=REVOKE_UNIT_ACCESS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_LIST_VOUCHERS,
+        _async_list_vouchers,
+        schema=LIST_VOUCHERS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )

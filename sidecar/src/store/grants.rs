@@ -1,0 +1,248 @@
+//! Grant rows (devices let in) and the controller-operation outbox.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+use super::{from_ms, to_ms, StoreError};
+use crate::net::Mac;
+use crate::vouchers::model::{Grant, GrantState};
+
+const GRANT_COLS: &str = "grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, authorized_at, expires_at, ended_at, end_reason";
+
+fn mac(s: Option<String>) -> Option<Mac> {
+    s.and_then(|m| m.parse().ok())
+}
+
+fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
+    Ok(Grant {
+        grant_id: r.get(0)?,
+        code: r.get(1)?,
+        unit_id: r.get(2)?,
+        client_mac: r.get::<_, String>(3)?.parse().map_err(|_| {
+            rusqlite::Error::InvalidColumnType(3, "client_mac".into(), rusqlite::types::Type::Text)
+        })?,
+        client_ip: r.get(4)?,
+        ap_mac: mac(r.get(5)?),
+        gateway_mac: mac(r.get(6)?),
+        ssid: r.get(7)?,
+        vid: r.get(8)?,
+        radio_id: r.get(9)?,
+        site: r.get(10)?,
+        state: GrantState::parse(&r.get::<_, String>(11)?),
+        authorized_at: r.get::<_, Option<i64>>(12)?.map(from_ms),
+        expires_at: from_ms(r.get(13)?),
+        ended_at: r.get::<_, Option<i64>>(14)?.map(from_ms),
+        end_reason: r.get(15)?,
+    })
+}
+
+pub fn insert(conn: &Connection, g: &Grant, now: OffsetDateTime) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO grants (grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, created_at, authorized_at, expires_at, ended_at, end_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+    )?
+    .execute(params![
+        g.grant_id, g.code, g.unit_id, g.client_mac.to_string(), g.client_ip, g.ap_mac.map(|m| m.to_string()), g.gateway_mac.map(|m| m.to_string()),
+        g.ssid, g.vid, g.radio_id, g.site, g.state.as_str(), to_ms(now), g.authorized_at.map(to_ms), to_ms(g.expires_at), g.ended_at.map(to_ms), g.end_reason
+    ])?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, grant_id: &str) -> Result<Grant, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE grant_id = ?1"
+    ))?
+    .query_row([grant_id], grant_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+/// The most recent grant of this device on this voucher, if any.
+pub fn latest_for(
+    conn: &Connection,
+    code: &str,
+    client_mac: Mac,
+) -> Result<Option<Grant>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE code = ?1 AND client_mac = ?2 ORDER BY created_at DESC LIMIT 1"))?
+        .query_row(params![code, client_mac.to_string()], grant_from_row)
+        .optional()?)
+}
+
+/// Grants of a voucher that are not ended (pending or active).
+pub fn open_for_code(conn: &Connection, code: &str) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE code = ?1 AND state != 'ended'"
+    ))?;
+    let rows = stmt.query_map([code], grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn set_active(
+    conn: &Connection,
+    grant_id: &str,
+    authorized_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE grants SET state = 'active', authorized_at = ?2, expires_at = ?3, ended_at = NULL, end_reason = NULL WHERE grant_id = ?1")?
+        .execute(params![grant_id, to_ms(authorized_at), to_ms(expires_at)])?;
+    Ok(())
+}
+
+pub fn set_expires(
+    conn: &Connection,
+    grant_id: &str,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE grants SET expires_at = ?2 WHERE grant_id = ?1")?
+        .execute(params![grant_id, to_ms(expires_at)])?;
+    Ok(())
+}
+
+pub fn end(
+    conn: &Connection,
+    grant_id: &str,
+    at: OffsetDateTime,
+    reason: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE grants SET state = 'ended', ended_at = ?2, end_reason = ?3 WHERE grant_id = ?1",
+    )?
+    .execute(params![grant_id, to_ms(at), reason])?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, grant_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM grants WHERE grant_id = ?1")?
+        .execute([grant_id])?;
+    Ok(())
+}
+
+/// Active grants whose end has passed.
+pub fn due_expiry(
+    conn: &Connection,
+    now: OffsetDateTime,
+    limit: usize,
+) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE state = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"))?;
+    let rows = stmt.query_map(params![to_ms(now), limit as i64], grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Pending grants (slot reserved, controller not confirmed) older than `before`.
+pub fn stale_pending(conn: &Connection, before: OffsetDateTime) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE state = 'pending' AND created_at <= ?1"
+    ))?;
+    let rows = stmt.query_map([to_ms(before)], grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct GrantFilter {
+    pub unit_id: Option<String>,
+    pub code: Option<String>,
+    pub active: Option<bool>,
+    pub limit: usize,
+}
+
+pub fn list(conn: &Connection, f: &GrantFilter) -> Result<Vec<Grant>, StoreError> {
+    let mut sql = format!("SELECT {GRANT_COLS} FROM grants WHERE state != 'pending'");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(u) = &f.unit_id {
+        args.push(u.clone().into());
+        sql.push_str(&format!(" AND unit_id = ?{}", args.len()));
+    }
+    if let Some(c) = &f.code {
+        args.push(c.clone().into());
+        sql.push_str(&format!(" AND code = ?{}", args.len()));
+    }
+    match f.active {
+        Some(true) => sql.push_str(" AND state = 'active'"),
+        Some(false) => sql.push_str(" AND state = 'ended'"),
+        None => {}
+    }
+    args.push((f.limit as i64).into());
+    sql.push_str(&format!(" ORDER BY created_at DESC LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn count_active(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM grants WHERE state = 'active'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+// ---- outbox ----
+
+#[derive(Clone, Debug)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+pub fn outbox_push(
+    conn: &Connection,
+    kind: &str,
+    payload: &str,
+    now: OffsetDateTime,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached("INSERT INTO outbox (kind, payload, attempts, next_attempt_at, created_at) VALUES (?1, ?2, 0, ?3, ?3)")?
+        .execute(params![kind, payload, to_ms(now)])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn outbox_due(
+    conn: &Connection,
+    now: OffsetDateTime,
+    limit: usize,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, kind, payload, attempts FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2")?;
+    let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
+        Ok(OutboxItem {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            payload: r.get(2)?,
+            attempts: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn outbox_done(conn: &Connection, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE outbox SET done_at = ?2, attempts = attempts + 1 WHERE id = ?1")?
+        .execute(params![id, to_ms(now)])?;
+    Ok(())
+}
+
+pub fn outbox_retry(
+    conn: &Connection,
+    id: i64,
+    next: OffsetDateTime,
+    error: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
+        .execute(params![id, to_ms(next), error])?;
+    Ok(())
+}
+
+pub fn outbox_pending(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64)
+}
+
+/// Forget finished outbox rows older than `before`.
+pub fn outbox_prune(conn: &Connection, before: OffsetDateTime) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1",
+        [to_ms(before)],
+    )?)
+}
