@@ -14,7 +14,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::proptest;
 
-use prop_common::{canonical_mac, config, mac_spelling, nasty_string, SplitMix, FRAGMENTS};
+use prop_common::{canonical_mac, config, mac_spelling, nasty_string, Hits, SplitMix, FRAGMENTS};
 use rental_wifi::net::Mac;
 use rental_wifi::portal::csrf::{CsrfError, CsrfKey, CLOCK_SKEW_SECS, CSRF_TTL_SECS};
 use rental_wifi::portal::errors::PortalError;
@@ -27,36 +27,6 @@ use rental_wifi::portal::page::{
 use rental_wifi::portal::probe::{is_probe_path, probe_answer};
 use rental_wifi::portal::redirect::{RedirectContext, MAX_SITE_LEN, MAX_SSID_LEN, MAX_URL_LEN};
 use rental_wifi::vouchers::code::{generate, normalize, validate_custom, ALPHABET, MAX_INPUT};
-
-/// Counts how often an interesting branch was taken, so a property cannot pass vacuously
-/// (e.g. a generator that never produces an accepted redirect).
-struct Hits(std::sync::atomic::AtomicU32, std::sync::atomic::AtomicU32);
-
-impl Hits {
-    const fn new() -> Self {
-        Hits(
-            std::sync::atomic::AtomicU32::new(0),
-            std::sync::atomic::AtomicU32::new(0),
-        )
-    }
-    fn record(&self, hit: bool) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.0.fetch_add(1, Relaxed);
-        if hit {
-            self.1.fetch_add(1, Relaxed);
-        }
-    }
-    /// At least `min_percent` of the cases took the branch.
-    fn assert_at_least(&self, what: &str, min_percent: u32) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let (n, h) = (self.0.load(Relaxed), self.1.load(Relaxed));
-        eprintln!("{what}: {h} of {n} cases");
-        assert!(
-            n > 0 && h * 100 >= n * min_percent,
-            "{what}: only {h} of {n} cases"
-        );
-    }
-}
 
 // ------------------------------------------------------------------------------------------
 // MAC addresses

@@ -185,3 +185,33 @@ impl SplitMix {
         }
     }
 }
+
+/// Counts how often an interesting branch was taken, so a property cannot pass vacuously
+/// (e.g. a generator that never produces an accepted redirect).
+pub struct Hits(std::sync::atomic::AtomicU32, std::sync::atomic::AtomicU32);
+
+impl Hits {
+    pub const fn new() -> Self {
+        Hits(
+            std::sync::atomic::AtomicU32::new(0),
+            std::sync::atomic::AtomicU32::new(0),
+        )
+    }
+    pub fn record(&self, hit: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.fetch_add(1, Relaxed);
+        if hit {
+            self.1.fetch_add(1, Relaxed);
+        }
+    }
+    /// At least `min_percent` of the cases took the branch.
+    pub fn assert_at_least(&self, what: &str, min_percent: u32) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (n, h) = (self.0.load(Relaxed), self.1.load(Relaxed));
+        eprintln!("{what}: {h} of {n} cases");
+        assert!(
+            n > 0 && h * 100 >= n * min_percent,
+            "{what}: only {h} of {n} cases"
+        );
+    }
+}
