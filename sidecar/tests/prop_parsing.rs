@@ -629,7 +629,7 @@ fn login_form_parse_never_panics_on_arbitrary_bytes() {
             check_context_invariants(ctx)?;
         }
     });
-    HITS.assert_at_least("forms with a usable context", 10);
+    HITS.assert_at_least("forms with a usable context", 4);
 }
 
 #[test]
