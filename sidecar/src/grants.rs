@@ -221,7 +221,8 @@ impl Grants {
                         (None, Some(gateway_mac), None, vid, None)
                     }
                 };
-                let site = r2.site.clone().unwrap_or_else(|| unit.omada_site.clone());
+                // The unit's own spelling: the redirect's site matched it case-insensitively.
+                let site = unit.omada_site.clone();
                 let mut v = voucher.clone();
                 let (grant, new_slot, reused) = match previous {
                     // Same device again while its grant is open: re-authorise it.

@@ -49,7 +49,11 @@ pub async fn handle(
             if e.status.is_server_error() {
                 tracing::error!(request_id = %request_id, code = e.code, message = %e.message, "request failed");
             }
-            json_response(e.status, &e.body())
+            let mut r = json_response(e.status, &e.body());
+            if e.close {
+                crate::serve::close_connection(&mut r);
+            }
+            r
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -120,13 +124,15 @@ fn metrics_response(state: &AppState) -> Response<Body> {
 
 /// Parse a JSON body into `T`, mapping every failure to a 4xx.
 async fn body<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T> {
-    let (_, bytes) = read_body(req, MAX_BODY).await.map_err(|(_, too_large)| {
-        if too_large {
-            ApiError::new(
+    let (_, bytes) = read_body(req, MAX_BODY).await.map_err(|(_, err)| {
+        if let crate::serve::BodyError::TooLarge { drained } = err {
+            let mut e = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("request body exceeds {MAX_BODY} bytes"),
-            )
+            );
+            e.close = !drained;
+            e
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
