@@ -145,16 +145,18 @@ impl App {
                 clock.clone(),
                 events.clone(),
                 metrics.clone(),
-                policy,
+                policy.clone(),
             )
             .await?,
         );
+        let in_flight_grace = policy.deadline + std::time::Duration::from_secs(2);
         let grants = Grants::new(
             store.clone(),
             clock.clone(),
             events.clone(),
             controller.clone(),
             metrics.clone(),
+            in_flight_grace,
         );
         let plume = PlumeService::load(
             store.clone(),

@@ -96,6 +96,10 @@ pub struct Grants {
     pub controller: Arc<Controller>,
     pub metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    /// How long a controller call can still be under way (the client's overall deadline plus
+    /// a margin): roll-back unauthorises after a crash wait this long, so an authorisation the
+    /// controller was still processing when we died cannot land after them.
+    in_flight_grace: Duration,
 }
 
 /// Does this redirect come from one of the unit's networks?
@@ -154,18 +158,23 @@ fn outbox_unauth(
     grant: &Grant,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    outbox_unauth_at(tx, grant, now, now)
+}
+
+fn outbox_unauth_at(
+    tx: &rusqlite::Connection,
+    grant: &Grant,
+    now: OffsetDateTime,
+    not_before: OffsetDateTime,
+) -> Result<(), StoreError> {
     let op = Op::Unauthorize {
         site: grant.site.clone(),
         client_mac: grant.client_mac.to_string(),
         grant_id: grant.grant_id.clone(),
         queued_at_ms: to_ms(now),
     };
-    g::outbox_push(
-        tx,
-        "controller",
-        &serde_json::to_string(&op).expect("op serializes"),
-        now,
-    )?;
+    let payload = serde_json::to_string(&op).expect("op serializes");
+    g::outbox_push_at(tx, "controller", &payload, now, not_before)?;
     Ok(())
 }
 
@@ -176,6 +185,7 @@ impl Grants {
         events: EventBus,
         controller: Arc<Controller>,
         metrics: Arc<Metrics>,
+        in_flight_grace: Duration,
     ) -> Self {
         Grants {
             store,
@@ -184,6 +194,7 @@ impl Grants {
             controller,
             metrics,
             wake: Arc::new(Notify::new()),
+            in_flight_grace,
         }
     }
 
@@ -236,7 +247,8 @@ impl Grants {
                         (None, Some(gateway_mac), None, vid, None)
                     }
                 };
-                let site = r2.site.clone().unwrap_or_else(|| unit.omada_site.clone());
+                // The unit's own spelling: the redirect's site matched it case-insensitively.
+                let site = unit.omada_site.clone();
                 let mut v = voucher.clone();
                 let (grant, new_slot, reused) = match previous {
                     // Same device again while its grant is open: re-authorise it.
@@ -529,6 +541,8 @@ impl Grants {
     /// was not told "online"; free the slot and make sure the controller agrees.
     pub async fn recover(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        let not_before =
+            now + time::Duration::milliseconds(self.in_flight_grace.as_millis() as i64);
         let n = self
             .store
             .write(move |tx| {
@@ -542,7 +556,7 @@ impl Grants {
                             rows::voucher_update(tx, &v)?;
                         }
                     }
-                    outbox_unauth(tx, grant, now)?;
+                    outbox_unauth_at(tx, grant, now, not_before)?;
                 }
                 Ok::<_, StoreError>(pending.len())
             })
@@ -578,7 +592,10 @@ impl Grants {
     /// Work through due outbox items. Stops early when the controller is unreachable.
     pub async fn drain_outbox(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let items = self.store.read(move |c| g::outbox_due(c, now, 100)).await?;
+        let items = self
+            .store
+            .read(move |c| g::outbox_due(c, now, OUTBOX_BATCH))
+            .await?;
         let mut done = 0;
         for item in items {
             let op: Result<Op, _> = serde_json::from_str(&item.payload);
@@ -690,8 +707,16 @@ impl Grants {
                 tracing::error!(error = %e, "grant expiry failed");
             }
             if self.controller.is_configured() {
-                if let Err(e) = self.drain_outbox().await {
-                    tracing::error!(error = %e, "outbox processing failed");
+                // Keep going while full batches come back (a backlog after an outage).
+                loop {
+                    match self.drain_outbox().await {
+                        Ok(n) if n >= OUTBOX_BATCH => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::error!(error = %e, "outbox processing failed");
+                            break;
+                        }
+                    }
                 }
             }
             let (pending, active) = self
@@ -722,6 +747,9 @@ impl Grants {
         self.wake.notify_one();
     }
 }
+
+/// Outbox items handled per pass.
+const OUTBOX_BATCH: usize = 100;
 
 /// Retry delay for the n-th attempt: 1 s doubling to 60 s, with jitter.
 fn backoff(attempt: u32) -> Duration {

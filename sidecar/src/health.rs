@@ -43,7 +43,6 @@ pub struct PlumeService {
     pub board: HealthBoard,
     settings_tx: watch::Sender<Option<PlumeSettings>>,
     targets_tx: watch::Sender<Vec<PlumeTarget>>,
-    #[allow(dead_code)]
     metrics: Arc<Metrics>,
 }
 
@@ -88,6 +87,7 @@ impl PlumeService {
         let cfg = PollerConfig {
             tokens: Some(self.tokens.clone()),
             clock: self.clock.clone(),
+            metrics: Some(self.metrics.clone()),
             ..Default::default()
         };
         Poller::spawn_with(

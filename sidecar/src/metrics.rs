@@ -19,6 +19,10 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+    /// For counters whose source of truth lives elsewhere (read at scrape time).
+    pub fn set_total(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]

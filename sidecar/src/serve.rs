@@ -108,30 +108,61 @@ where
     }
 }
 
-/// Read a request body up to `limit` bytes. `Err(true)` = too large, `Err(false)` = broken stream.
+/// Why a body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the limit. `drained`: the rest was read and thrown away, so the connection can
+    /// stay open; otherwise the caller must answer with `Connection: close`.
+    TooLarge { drained: bool },
+    /// The client's stream broke.
+    Broken,
+}
+
+/// Bodies this large are still read (and discarded) after a 413, to keep keep-alive working.
+pub const DRAIN_CAP: usize = 1024 * 1024;
+
+/// Read a request body up to `limit` bytes.
 pub async fn read_body(
     req: Request<Incoming>,
     limit: usize,
-) -> Result<(http::request::Parts, Bytes), (http::request::Parts, bool)> {
-    use http_body_util::Limited;
-    let (parts, body) = req.into_parts();
-    if let Some(len) = parts
+) -> Result<(http::request::Parts, Bytes), (http::request::Parts, BodyError)> {
+    let (parts, mut body) = req.into_parts();
+    let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > limit as u64 {
-            return Err((parts, true));
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut buf = bytes::BytesMut::new();
+    let mut seen: usize = 0;
+    let too_large_already = declared.is_some_and(|len| len > limit as u64);
+    if declared.is_some_and(|len| len > DRAIN_CAP as u64) {
+        return Err((parts, BodyError::TooLarge { drained: false }));
+    }
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(_) => return Err((parts, BodyError::Broken)),
+        };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > DRAIN_CAP {
+                return Err((parts, BodyError::TooLarge { drained: false }));
+            }
+            if !too_large_already && seen <= limit {
+                buf.extend_from_slice(&data);
+            }
         }
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok((parts, collected.to_bytes())),
-        Err(err) => {
-            let too_large = err
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            Err((parts, too_large))
-        }
+    if too_large_already || seen > limit {
+        return Err((parts, BodyError::TooLarge { drained: true }));
     }
+    Ok((parts, buf.freeze()))
+}
+
+/// Mark a response so the connection closes after it (the request body was not read).
+pub fn close_connection(resp: &mut hyper::Response<Body>) {
+    resp.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
 }

@@ -6,10 +6,12 @@ use crate::config::{LogConfig, LogFormat};
 
 pub fn init(log: &LogConfig) {
     let filter = EnvFilter::try_new(&log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(ansi);
     let _ = match log.format {
         LogFormat::Json => builder
             .json()

@@ -14,7 +14,7 @@ struct Running {
     api: String,
 }
 
-// The child is handed to the caller (`Running`), which waits for it; clippy cannot see that.
+// The child is handed to the caller, which waits for it after SIGTERM.
 #[allow(clippy::zombie_processes)]
 fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Running {
     let mut cmd = Command::new(BIN);

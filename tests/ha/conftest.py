@@ -124,6 +124,27 @@ class Sim:
             "poll_interval_seconds": 60,
         }
 
+    def location(self, scenario: str) -> dict[str, str]:
+        """The simulated Plume location that starts in `scenario` (fine, poor_health, …)."""
+        for location in self.info["plume_locations"]:
+            if location["scenario"] == scenario:
+                return location
+        raise AssertionError(f"the simulator has no {scenario} location: {self.info}")
+
+    async def set_scenario(
+        self, http: aiohttp.ClientSession, location: dict[str, str], scenario: str
+    ) -> None:
+        """Switch a simulated Plume location to another scenario (POST /_sim/scenario)."""
+        async with http.post(
+            f"{self.info['plume_control_url']}/scenario",
+            json={
+                "customer_id": location["customer_id"],
+                "location_id": location["location_id"],
+                "scenario": scenario,
+            },
+        ) as response:
+            assert response.status < 300, await response.text()
+
 
 @dataclass
 class Sidecar:
@@ -255,11 +276,17 @@ class Api:
                 raise AssertionError(f"{method} {path}: {response.status} {text}")
             return json.loads(text) if text else None
 
-    async def configure(self, sim: Sim, *, plume: bool = True) -> None:
-        """Point the sidecar at the simulators."""
+    async def configure(
+        self, sim: Sim, *, plume: bool = True, poll_interval: int = 60
+    ) -> None:
+        """Point the sidecar at the simulators (Plume polled every `poll_interval` s)."""
         await self.request("PUT", "/api/v1/settings/omada", sim.omada_settings)
         if plume:
-            await self.request("PUT", "/api/v1/settings/plume", sim.plume_settings)
+            await self.request(
+                "PUT",
+                "/api/v1/settings/plume",
+                {**sim.plume_settings, "poll_interval_seconds": poll_interval},
+            )
 
     async def create_unit(self, **unit: Any) -> dict[str, Any]:
         """Create a unit directly in the sidecar."""
@@ -403,17 +430,23 @@ def entity_id_of(hass: HomeAssistant, platform: str, unique_id: str) -> str:
 
 
 async def loaded_entry(
-    hass: HomeAssistant, config_entry: MockConfigEntry, api: Api, sim: Sim
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    api: Api,
+    sim: Sim,
+    *,
+    poll_interval: int = 60,
 ) -> MockConfigEntry:
-    """The sidecar pointed at the simulators, one unit, the entry set up."""
-    await api.configure(sim)
+    """The sidecar pointed at the simulators, one unit (Plume: fine), the entry set up."""
+    await api.configure(sim, poll_interval=poll_interval)
+    location = sim.location("fine")
     await api.create_unit(
         unit_id="beach-house",
         name="Beach House",
         omada_site="Default",
         ap_macs=["AA-BB-CC-00-00-01"],
-        plume_customer_id=sim.info.get("plume_customer_id", "642cc40d71d99d000a611549"),
-        plume_location_id=sim.info.get("plume_location_id", "642cc40d71d99d000a61154a"),
+        plume_customer_id=location["customer_id"],
+        plume_location_id=location["location_id"],
     )
     await setup_entry(hass, config_entry)
     return config_entry

@@ -81,3 +81,25 @@ async def test_unavailable_and_back(
     assert len(down) == 1, [r.getMessage() for r in down]
     assert len(back) == 1, [r.getMessage() for r in ours]
     await wait_for(hass, lambda: coordinator.sse_connected, timeout=30)
+
+
+async def test_graceful_sidecar_restart(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    api: Api,
+    sim: Sim,
+    sidecar: Sidecar,
+) -> None:
+    """SIGTERM ends the event stream; the coordinator notices at once and reconnects."""
+    entry = await loaded_entry(hass, config_entry, api, sim)
+    coordinator = entry.runtime_data.coordinator
+    await wait_for(hass, lambda: coordinator.sse_connected)
+    health = entity_id_of(hass, "sensor", f"{entry.unique_id}_beach-house_network_health")
+
+    await hass.async_add_executor_job(sidecar.stop)
+    await wait_for(hass, lambda: not coordinator.sse_connected, timeout=5)
+    await wait_for(hass, lambda: hass.states.get(health).state == STATE_UNAVAILABLE, timeout=5)
+
+    await hass.async_add_executor_job(sidecar.start)
+    await wait_for(hass, lambda: coordinator.sse_connected, timeout=30)
+    await wait_for(hass, lambda: hass.states.get(health).state != STATE_UNAVAILABLE)

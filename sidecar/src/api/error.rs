@@ -11,6 +11,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// The request body was not read: close the connection after answering.
+    pub close: bool,
 }
 
 impl ApiError {
@@ -20,6 +22,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            close: false,
         }
     }
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

@@ -49,7 +49,11 @@ pub async fn handle(
             if e.status.is_server_error() {
                 tracing::error!(request_id = %request_id, code = e.code, message = %e.message, "request failed");
             }
-            json_response(e.status, &e.body())
+            let mut r = json_response(e.status, &e.body());
+            if e.close {
+                crate::serve::close_connection(&mut r);
+            }
+            r
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -111,15 +115,24 @@ fn sha2_digest(b: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(b).into()
 }
 
+fn metrics_response(state: &AppState) -> Response<Body> {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(full(state.metrics.render()))
+        .expect("static response parts")
+}
+
 /// Parse a JSON body into `T`, mapping every failure to a 4xx.
 async fn body<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T> {
-    let (_, bytes) = read_body(req, MAX_BODY).await.map_err(|(_, too_large)| {
-        if too_large {
-            ApiError::new(
+    let (_, bytes) = read_body(req, MAX_BODY).await.map_err(|(_, err)| {
+        if let crate::serve::BodyError::TooLarge { drained } = err {
+            let mut e = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("request body exceeds {MAX_BODY} bytes"),
-            )
+            );
+            e.close = !drained;
+            e
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -215,10 +228,13 @@ async fn route(
     let now = state.clock.now();
 
     match (&method, segs.as_slice()) {
-        (&Method::GET, ["metrics"]) => Ok(Response::builder()
-            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .body(full(state.metrics.render()))
-            .expect("static response parts")),
+        (&Method::GET, ["metrics"]) => {
+            state
+                .metrics
+                .plume_token_refreshes
+                .set_total(state.plume.tokens.minted());
+            Ok(metrics_response(state))
+        }
         (_, ["api", "v1", rest @ ..]) => v1(state, req, &method, rest, &ctx, now).await,
         _ => Err(ApiError::not_found("route")),
     }

@@ -86,6 +86,8 @@ pub struct PollerConfig {
     pub retries: u32,
     /// First wait before a retry; doubles.
     pub retry_backoff: Duration,
+    /// Where poll outcomes are counted (`/metrics`).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Default for PollerConfig {
@@ -99,6 +101,7 @@ impl Default for PollerConfig {
             wifi_every: 10,
             retries: 2,
             retry_backoff: Duration::from_millis(500),
+            metrics: None,
         }
     }
 }
@@ -321,6 +324,23 @@ impl Run {
                         return (t, Outcome::Skipped(e));
                     }
                     let out = this.poll_unit(client, &t, fetch_wifi, abort).await;
+                    // Publish a unit as soon as it is read, not at the end of the round: with
+                    // many units and the rate limit, a round can take longer than an interval.
+                    if let Outcome::Read(report, ssids) = &out {
+                        let mut early = report.clone();
+                        early.wifi_networks = ssids
+                            .clone()
+                            .or_else(|| this.wifi.get(&t.unit_id).cloned())
+                            .unwrap_or_default();
+                        this.board
+                            .record_report(&t.unit_id, early, this.cfg.clock.now());
+                    }
+                    if let Some(m) = &this.cfg.metrics {
+                        match &out {
+                            Outcome::Read(..) => m.plume_polls_ok.inc(),
+                            _ => m.plume_polls_failed.inc(),
+                        }
+                    }
                     match &out {
                         Outcome::Read(..) => any_ok.store(true, Ordering::Relaxed),
                         Outcome::Failed(e) if !e.is_upstream_wide() => {

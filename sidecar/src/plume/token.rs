@@ -81,6 +81,8 @@ struct Inner {
     clock: Clock,
     opts: TokenOptions,
     slots: Mutex<HashMap<Vec<u8>, Arc<Slot>>>,
+    /// Tokens minted so far (for the `plume_token_refreshes` metric).
+    minted: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -137,8 +139,14 @@ impl TokenManager {
                 clock,
                 opts,
                 slots: Mutex::new(HashMap::new()),
+                minted: std::sync::atomic::AtomicU64::new(0),
             }),
         }
+    }
+
+    /// How many tokens were minted since start.
+    pub fn minted(&self) -> u64 {
+        self.inner.minted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -351,6 +359,9 @@ impl TokenManager {
             .expires_in
             .filter(|s| *s > 0)
             .unwrap_or(FALLBACK_EXPIRES_IN);
+        self.inner
+            .minted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok((AccessToken(body.access_token.into()), expires_in))
     }
 }

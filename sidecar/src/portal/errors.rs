@@ -86,9 +86,11 @@ impl PortalError {
     /// Seconds for a `Retry-After` header, for [`PortalError::TooManyAttempts`].
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            PortalError::TooManyAttempts { retry_after } => {
-                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
-            }
+            PortalError::TooManyAttempts { retry_after } => Some(
+                retry_after
+                    .as_secs()
+                    .saturating_add(u64::from(retry_after.subsec_nanos() > 0)),
+            ),
             _ => None,
         }
     }
@@ -96,7 +98,7 @@ impl PortalError {
 
 /// Whole minutes, rounded up, at least 1: "try again in 0 min" would be a lie.
 pub fn retry_minutes(d: Duration) -> u64 {
-    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     secs.div_ceil(60).max(1)
 }
 

@@ -169,13 +169,18 @@ async fn post_portal(
 ) -> Response<Body> {
     let body = match read_body(req, MAX_FORM).await {
         Ok((_, b)) => b,
-        Err((_, too_large)) => {
-            let status = if too_large {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
+        Err((_, err)) => {
+            let (status, close) = match err {
+                crate::serve::BodyError::TooLarge { drained } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, !drained)
+                }
+                crate::serve::BodyError::Broken => (StatusCode::BAD_REQUEST, true),
             };
-            return error_page(lang, PortalError::InvalidRequest, status);
+            let mut r = error_page(lang, PortalError::InvalidRequest, status);
+            if close {
+                crate::serve::close_connection(&mut r);
+            }
+            return r;
         }
     };
     let form = LoginForm::parse(&body);

@@ -192,8 +192,19 @@ pub fn outbox_push(
     payload: &str,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO outbox (kind, payload, attempts, next_attempt_at, created_at) VALUES (?1, ?2, 0, ?3, ?3)")?
-        .execute(params![kind, payload, to_ms(now)])?;
+    outbox_push_at(conn, kind, payload, now, now)
+}
+
+/// Queue an operation that must not run before `not_before`.
+pub fn outbox_push_at(
+    conn: &Connection,
+    kind: &str,
+    payload: &str,
+    now: OffsetDateTime,
+    not_before: OffsetDateTime,
+) -> Result<i64, StoreError> {
+    conn.prepare_cached("INSERT INTO outbox (kind, payload, attempts, next_attempt_at, created_at) VALUES (?1, ?2, 0, ?3, ?4)")?
+        .execute(params![kind, payload, to_ms(not_before), to_ms(now)])?;
     Ok(conn.last_insert_rowid())
 }
 

@@ -560,6 +560,9 @@ impl Vouchers {
                 ));
             }
         }
+        if valid_from < now - time::Duration::days(366) {
+            return Err(invalid("valid_from", "valid_from is too far in the past"));
+        }
         if valid_from > now + time::Duration::days(366) {
             return Err(invalid("valid_from", "valid_from is too far in the future"));
         }

@@ -166,3 +166,209 @@ impl TestApp {
 pub fn err_code(b: &Value) -> &str {
     b["error"]["code"].as_str().unwrap_or("<no error code>")
 }
+
+/// A short controller retry policy so outage tests take milliseconds, not 10 s.
+pub fn fast_policy() -> rental_wifi::omada::RetryPolicy {
+    rental_wifi::omada::RetryPolicy {
+        base: std::time::Duration::from_millis(5),
+        cap: std::time::Duration::from_millis(20),
+        attempts: 2,
+        deadline: std::time::Duration::from_millis(800),
+        attempt_timeout: std::time::Duration::from_millis(400),
+    }
+}
+
+/// A sidecar wired to a fresh simulated Omada controller, with one unit `beach`
+/// (site Default, SSID "Beach Guest").
+pub struct PortalEnv {
+    pub app: TestApp,
+    pub sim: rental_wifi::sim::omada::OmadaSim,
+}
+
+impl PortalEnv {
+    pub async fn start() -> PortalEnv {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut env = Self::start_at(tmp.path(), Clock::system()).await;
+        env.app._tmp = Some(tmp);
+        env
+    }
+
+    /// On a data dir the caller keeps (for restart tests).
+    pub async fn start_at(dir: &std::path::Path, clock: Clock) -> PortalEnv {
+        rental_wifi::init_crypto();
+        let sim = rental_wifi::sim::omada::start(Default::default())
+            .await
+            .unwrap();
+        let app = TestApp::spawn_full(config_for(dir), clock, fast_policy()).await;
+        let settings = serde_json::to_value(sim.hotspot_settings()).unwrap();
+        let (s, b) = app
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/settings/omada",
+                Some(settings),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let (s, b) = app.post("/api/v1/units", serde_json::json!({"unit_id": "beach", "name": "Beach House", "ssids": ["Beach Guest"]})).await;
+        assert_eq!(s, 201, "{b}");
+        PortalEnv { app, sim }
+    }
+
+    pub async fn voucher(&self, body: Value) -> String {
+        let mut b = serde_json::json!({"unit_id": "beach", "duration_minutes": 120});
+        for (k, v) in body.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let (s, v) = self.app.post("/api/v1/vouchers", b).await;
+        assert!(s == 201 || s == 200, "{v}");
+        v["code"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The outcome of one guest's GET + POST through the portal.
+#[derive(Debug)]
+pub struct PortalResult {
+    pub status: u16,
+    pub result: String,
+    pub body: String,
+}
+
+/// Redirect query for a guest on the beach SSID.
+pub fn redirect_query(mac: &str, ssid: &str) -> String {
+    format!(
+        "clientMac={mac}&clientIp=192.168.0.23&t=1677047514&site=Default&redirectUrl=http%3A%2F%2Fexample.com%2F&apMac=B0-95-75-15-93-44&ssidName={}&radioId=1",
+        ssid.replace(' ', "%20")
+    )
+}
+
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input type=\"hidden\" name=\"").skip(1) {
+        let name = part.split('"').next().unwrap().to_owned();
+        let value = part
+            .split("value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let value = value
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#39;", "'");
+        out.push((name, value));
+    }
+    out
+}
+
+pub fn result_of(html: &str) -> String {
+    html.split("data-result=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("none")
+        .to_owned()
+}
+
+impl TestApp {
+    pub async fn spawn_full(
+        config: Config,
+        clock: Clock,
+        policy: rental_wifi::omada::RetryPolicy,
+    ) -> TestApp {
+        rental_wifi::init_crypto();
+        let dir = config.server.data_dir.clone();
+        let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let portal = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_addr = api.local_addr().unwrap();
+        let portal_addr = portal.local_addr().unwrap();
+        let app = App::build_with(config, clock.clone(), policy)
+            .await
+            .expect("app builds");
+        let state = app.state.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(api, portal, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            api: format!("http://{api_addr}"),
+            portal: format!("http://{portal_addr}"),
+            token: state.token.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            state,
+            data_dir: dir,
+            clock,
+            stop: Some(tx),
+            task: Some(task),
+            _tmp: None,
+        }
+    }
+
+    /// A guest: GET the portal with a redirect, POST the form with `code` (+ extra fields).
+    pub async fn redeem_with(
+        &self,
+        query: &str,
+        code: &str,
+        extra: &[(&str, &str)],
+        lang: Option<&str>,
+    ) -> PortalResult {
+        let mut get = self.http.get(format!("{}/portal?{query}", self.portal));
+        if let Some(l) = lang {
+            get = get.header("accept-language", l);
+        }
+        let page = get.send().await.unwrap();
+        assert_eq!(page.status(), 200, "GET /portal");
+        let html = page.text().await.unwrap();
+        let mut form = hidden_fields(&html);
+        form.push(("code".into(), code.into()));
+        for (k, v) in extra {
+            form.push(((*k).into(), (*v).into()));
+        }
+        let mut post = self
+            .http
+            .post(format!("{}/portal", self.portal))
+            .form(&form);
+        if let Some(l) = lang {
+            post = post.header("accept-language", l);
+        }
+        let r = post.send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        PortalResult {
+            status,
+            result: result_of(&body),
+            body,
+        }
+    }
+
+    pub async fn redeem(&self, mac: &str, code: &str) -> PortalResult {
+        self.redeem_with(&redirect_query(mac, "Beach Guest"), code, &[], None)
+            .await
+    }
+
+    pub async fn active_grants(&self) -> Vec<Value> {
+        let (s, b) = self.get("/api/v1/grants?active=true").await;
+        assert_eq!(s, 200);
+        b["grants"].as_array().unwrap().clone()
+    }
+}
+
+/// Poll `f` until it is true or `secs` pass.
+pub async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
