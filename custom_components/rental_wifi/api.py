@@ -73,6 +73,40 @@ class RentalWifiClient:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        auth: bool = True,
+        accept: str = "application/json",
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        """Send one request; return the response and its raw body."""
+        headers = self._headers(auth=auth)
+        headers["Accept"] = accept
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                response = await self.session.request(
+                    method,
+                    self._url(path),
+                    params=params,
+                    json=body,
+                    headers=headers,
+                )
+                async with response:
+                    raw = await response.read()
+        except TimeoutError as err:
+            raise RentalWifiConnectionError(
+                f"Timeout talking to the sidecar at {self.url}"
+            ) from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise RentalWifiConnectionError(
+                f"Cannot reach the sidecar at {self.url}: {err}"
+            ) from err
+        return response, raw
+
     async def _request(
         self,
         method: str,
@@ -83,26 +117,14 @@ class RentalWifiClient:
         auth: bool = True,
     ) -> Any:
         """Send one request; return the decoded JSON (None for an empty body)."""
-        try:
-            async with asyncio.timeout(self.request_timeout):
-                response = await self.session.request(
-                    method,
-                    self._url(path),
-                    params=params,
-                    json=body,
-                    headers=self._headers(auth=auth),
-                )
-                async with response:
-                    text = await response.text()
-        except TimeoutError as err:
-            raise RentalWifiConnectionError(
-                f"Timeout talking to the sidecar at {self.url}"
-            ) from err
-        except (aiohttp.ClientError, OSError) as err:
-            raise RentalWifiConnectionError(
-                f"Cannot reach the sidecar at {self.url}: {err}"
-            ) from err
+        response, raw = await self._send(
+            method, path, params=params, body=body, auth=auth
+        )
+        text = raw.decode("utf-8", errors="replace")
+        return self._decode(response, text)
 
+    def _decode(self, response: aiohttp.ClientResponse, text: str) -> Any:
+        """JSON of a response, or the matching error."""
         data: Any = None
         if text:
             try:
@@ -223,6 +245,34 @@ class RentalWifiClient:
     async def revoke_voucher(self, code: str) -> None:
         """``POST /api/v1/vouchers/{code}/revoke``: revoke it and let its devices out."""
         await self._request("POST", f"/api/v1/vouchers/{_quote(code)}/revoke")
+
+    async def voucher_card(self, code: str, kind: str = "png") -> bytes:
+        """``GET /api/v1/vouchers/{code}/card.png`` (or ``card.svg``): the printable card."""
+        content_type = "image/png" if kind == "png" else "image/svg+xml"
+        response, raw = await self._send(
+            "GET", f"/api/v1/vouchers/{_quote(code)}/card.{kind}", accept=content_type
+        )
+        if response.status >= 400:
+            self._decode(response, raw.decode("utf-8", errors="replace"))
+        return raw
+
+    # --- bookings (Rental Control sync) -----------------------------------------------
+
+    async def put_booking(
+        self, unit_id: str, booking_ref: str, booking: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``PUT /api/v1/units/{unit_id}/bookings/{booking_ref}``: create or update."""
+        return await self._request(
+            "PUT",
+            f"/api/v1/units/{_quote(unit_id)}/bookings/{_quote(booking_ref)}",
+            body=booking,
+        )
+
+    async def delete_booking(self, unit_id: str, booking_ref: str) -> None:
+        """``DELETE /api/v1/units/{unit_id}/bookings/{booking_ref}`` (404 when unknown)."""
+        await self._request(
+            "DELETE", f"/api/v1/units/{_quote(unit_id)}/bookings/{_quote(booking_ref)}"
+        )
 
     # --- events -----------------------------------------------------------------------
 

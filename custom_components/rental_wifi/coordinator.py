@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -28,6 +29,9 @@ from .const import (
 )
 from .models import SseEvent, State
 
+if TYPE_CHECKING:
+    from .sync import BookingSync, SyncStore
+
 
 @dataclass
 class RentalWifiData:
@@ -37,6 +41,9 @@ class RentalWifiData:
     coordinator: RentalWifiCoordinator
     unit_ids: set[str]
     """Unit ids of the entry's unit subentries, to spot a removed subentry."""
+    sync_store: SyncStore
+    syncs: dict[str, BookingSync] = field(default_factory=dict)
+    """Rental Control booking sync per unit (units whose subentry names a calendar)."""
 
 
 type RentalWifiConfigEntry = ConfigEntry[RentalWifiData]

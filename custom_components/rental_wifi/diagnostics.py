@@ -58,6 +58,17 @@ async def async_get_config_entry_diagnostics(
                 "last_update_success": data.coordinator.last_update_success,
                 "event_stream_connected": data.coordinator.sse_connected,
             },
+            "booking_sync": {
+                unit_id: {
+                    "calendar": sync.calendar_entity_id,
+                    "sensors_from": "registry" if sync.from_registry else "pattern",
+                    "sensors_followed": len(sync.sensor_ids),
+                    "bookings_mirrored": len(data.sync_store.unit(unit_id)),
+                    "needs_retry": sync.needs_retry,
+                    "last_error": sync.last_error,
+                }
+                for unit_id, sync in data.syncs.items()
+            },
             "state": data.coordinator.data.raw,
             "settings": settings,
         },
