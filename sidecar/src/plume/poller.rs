@@ -522,7 +522,9 @@ mod tests {
         at
     }
 
-    #[tokio::test]
+    // Paused clock: the limiter sleeps on tokio's clock, so the spacing is exact and the test
+    // does not depend on how busy the machine is.
+    #[tokio::test(start_paused = true)]
     async fn plume_rate_limiter_spaces_requests() {
         // 20/s → one slot every 50 ms.
         let at = offsets(&RateLimiter::new(20.0, 1), 6).await;
