@@ -502,46 +502,97 @@ impl Portal {
 fn post_portal_arbitrary_forms_never_5xx_and_grant_only_valid_codes() {
     let p = Portal::new();
     static HITS: Hits = Hits::new();
-    p.run("post_portal", 500, 20_000, || (post_body(), accept_language()), |(post, lang)| {
-        let body = p.encode(&post);
-        // The expectation, from the parsers (which have their own properties).
-        let form = LoginForm::parse(&body);
-        let now = p.app.state.clock.now().unix_timestamp();
-        let valid = match &form.context {
-            Ok(ctx) => {
-                p.app.state.csrf.verify(&form.csrf, &ctx.client_mac, now).is_ok()
-                    && match normalize(&form.code).as_deref() {
-                        // portal-a is on site Default, portal-b on site Other (no SSID/VLAN limits).
-                        Some(GOOD_CODE) => ctx.site.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("Default")),
-                        Some(OTHER_UNIT_CODE) => ctx.site.as_deref().is_none_or(|s| s.eq_ignore_ascii_case("Other")),
-                        _ => false,
-                    }
-                    // What a hotspot authorization needs besides the MAC (omada/hotspot.rs).
-                    && match ctx.attachment() {
-                        Ok(Attachment::Ap { ssid, radio_id, .. }) => ssid.is_some_and(|s| !s.is_empty()) && radio_id.is_some(),
+    p.run(
+        "post_portal",
+        500,
+        20_000,
+        || (post_body(), accept_language()),
+        |(post, lang)| {
+            let body = p.encode(&post);
+            // The expectation, from the parsers (which have their own properties).
+            let form = LoginForm::parse(&body);
+            let now = p.app.state.clock.now().unix_timestamp();
+            // Code, token and network right; `complete` = what a hotspot authorization needs
+            // besides the MAC (omada/hotspot.rs). An incomplete redirect still succeeds when the
+            // device already has a grant for the code (re-authorisation uses the stored one).
+            let (core_valid, complete) = match &form.context {
+                Ok(ctx) => (
+                    p.app
+                        .state
+                        .csrf
+                        .verify(&form.csrf, &ctx.client_mac, now)
+                        .is_ok()
+                        && match normalize(&form.code).as_deref() {
+                            // portal-a is on site Default, portal-b on site Other (no SSID/VLAN limits).
+                            Some(GOOD_CODE) => ctx
+                                .site
+                                .as_deref()
+                                .is_none_or(|s| s.eq_ignore_ascii_case("Default")),
+                            Some(OTHER_UNIT_CODE) => ctx
+                                .site
+                                .as_deref()
+                                .is_none_or(|s| s.eq_ignore_ascii_case("Other")),
+                            _ => false,
+                        },
+                    match ctx.attachment() {
+                        Ok(Attachment::Ap { ssid, radio_id, .. }) => {
+                            ssid.is_some_and(|s| !s.is_empty()) && radio_id.is_some()
+                        }
                         Ok(Attachment::Gateway { vid, .. }) => vid.is_some(),
                         Err(_) => false,
-                    }
+                    },
+                ),
+                Err(_) => (false, false),
+            };
+            let shown: String = String::from_utf8_lossy(&body).chars().take(400).collect();
+            let before = p.grants();
+            let r = p.portal("POST", "/portal", Some(body.clone()), &lang)?;
+            check_page("POST /portal", &r)?;
+            let after = p.grants();
+            HITS.record(core_valid && complete);
+            if core_valid {
+                let mac = form.context.as_ref().unwrap().client_mac.to_string();
+                let code = normalize(&form.code).unwrap();
+                let had = before.iter().any(|(c, m)| *c == code && *m == mac);
+                if complete || had {
+                    prop_assert_eq!(r.status, 200, "valid form refused: {}", shown);
+                    prop_assert!(
+                        r.text.contains("data-result=\"success\""),
+                        "no success page"
+                    );
+                    prop_assert!(
+                        after.iter().any(|(c, m)| *c == code && *m == mac),
+                        "no grant for {} with {}",
+                        mac,
+                        code
+                    );
+                    prop_assert!(after.len() <= before.len() + 1);
+                } else {
+                    prop_assert_eq!(r.status, 400, "incomplete redirect: {}", shown);
+                    prop_assert_eq!(
+                        after.len(),
+                        before.len(),
+                        "incomplete redirect created a grant: {}",
+                        shown
+                    );
+                }
+            } else {
+                prop_assert!(
+                    r.status >= 400,
+                    "invalid form accepted ({}): {}",
+                    r.status,
+                    shown
+                );
+                prop_assert_eq!(
+                    after.len(),
+                    before.len(),
+                    "invalid form created a grant: {}",
+                    shown
+                );
             }
-            Err(_) => false,
-        };
-        let before = p.grants();
-        let r = p.portal("POST", "/portal", Some(body.clone()), &lang)?;
-        check_page("POST /portal", &r)?;
-        let after = p.grants();
-        HITS.record(valid);
-        if valid {
-            let mac = form.context.as_ref().unwrap().client_mac.to_string();
-            prop_assert_eq!(r.status, 200, "valid form refused: {}", r.text);
-            prop_assert!(r.text.contains("data-result=\"success\""), "no success page");
-            let code = normalize(&form.code).unwrap();
-            prop_assert!(after.iter().any(|(c, m)| *c == code && *m == mac), "no grant for {} with {}", mac, code);
-        } else {
-            prop_assert!(r.status >= 400, "invalid form accepted ({}): {:?}", r.status, String::from_utf8_lossy(&body));
-            prop_assert_eq!(after.len(), before.len(), "invalid form created a grant: {:?}", String::from_utf8_lossy(&body));
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     HITS.assert_at_least("fully valid forms", 5);
 }
 
