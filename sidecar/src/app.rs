@@ -48,6 +48,12 @@ pub struct AppState {
     pub csrf: CsrfKey,
     /// Cancelled when shutdown starts: long-lived streams (SSE) end so the drain is quick.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Every unit, in memory for the portal (which needs them on every GET and POST).
+    /// Loaded at start and after every unit change ([`AppState::units_changed`]); `None` when
+    /// the last reload failed, so readers fall back to the database.
+    units: std::sync::RwLock<Option<Arc<Vec<Unit>>>>,
+    /// Serialises reloads, so the last one to finish read after every change before it.
+    units_reload: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +201,8 @@ impl App {
             limiter,
             csrf: CsrfKey::generate(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            units: std::sync::RwLock::new(Some(Arc::new(units))),
+            units_reload: tokio::sync::Mutex::new(()),
         };
         Ok(App {
             state: Arc::new(state),
@@ -266,12 +274,29 @@ pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartEr
 }
 
 impl AppState {
-    /// Called after any unit change: Plume targets follow.
+    /// Called after any unit change (create, update, delete — the API and the demo do):
+    /// the in-memory unit list and the Plume targets follow.
     pub async fn units_changed(&self) {
+        let _one_at_a_time = self.units_reload.lock().await;
         match self.vouchers.list_units().await {
-            Ok(units) => self.plume.set_units(&units),
-            Err(e) => tracing::error!(error = %e, "could not reload units"),
+            Ok(units) => {
+                self.plume.set_units(&units);
+                *self.units.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(units));
+            }
+            Err(e) => {
+                *self.units.write().unwrap_or_else(|p| p.into_inner()) = None;
+                tracing::error!(error = %e, "could not reload units");
+            }
         }
+    }
+
+    /// Every unit (sorted by name, then id), from memory; from the database when the last
+    /// reload failed.
+    pub async fn units(&self) -> Result<Arc<Vec<Unit>>, vouchers::Error> {
+        if let Some(units) = self.units.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(units);
+        }
+        Ok(Arc::new(self.vouchers.list_units().await?))
     }
 
     /// Delete a unit; with `force`, revoke its live vouchers (and their devices) first.
