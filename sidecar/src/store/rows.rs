@@ -207,6 +207,30 @@ pub fn voucher_update(conn: &Connection, v: &Voucher) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Take one device slot (the caller checked `max_devices` in the same transaction).
+pub fn voucher_take_slot(conn: &Connection, code: &str) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached("UPDATE vouchers SET devices_used = devices_used + 1 WHERE code = ?1")?
+        .execute([code])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Record the first use (only if there was none).
+pub fn voucher_set_first_used(
+    conn: &Connection,
+    code: &str,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE vouchers SET first_used_at = ?2 WHERE code = ?1 AND first_used_at IS NULL",
+    )?
+    .execute(params![code, to_ms(at)])?;
+    Ok(())
+}
+
 /// Filters for listing vouchers.
 #[derive(Clone, Debug, Default)]
 pub struct VoucherFilter {
