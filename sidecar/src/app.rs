@@ -238,13 +238,17 @@ impl App {
         let background = crate::tasks::spawn_all(state.clone(), stop_rx.clone());
 
         tracing::info!(
+            target: crate::telemetry::LIFECYCLE,
             api_addr = %api_addr.map(|a| a.to_string()).unwrap_or_default(),
             portal_addr = %portal_addr.map(|a| a.to_string()).unwrap_or_default(),
             instance_id = %state.instance_id,
             "ready"
         );
         shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!(
+            target: crate::telemetry::LIFECYCLE,
+            "shutting down: finishing in-flight requests"
+        );
         let _ = stop_tx.send(true);
         state.shutdown.cancel();
         let _ = api_task.await;
@@ -252,7 +256,7 @@ impl App {
         for t in background {
             let _ = t.await;
         }
-        tracing::info!("stopped");
+        tracing::info!(target: crate::telemetry::LIFECYCLE, "stopped");
     }
 }
 
