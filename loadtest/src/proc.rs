@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-/// `warn` for everything, but `info` for the module that logs the `ready` line (the sidecar
-/// logs it at info level; a plain `warn` would hide it). Request logs stay off.
-pub const LOG_LEVEL: &str = "warn,rental_wifi::app=info";
+/// `warn` for everything (request logs off); the sidecar prints its `ready` line at any level.
+pub const LOG_LEVEL: &str = "warn";
 
 /// How many of the child's last output lines are kept for error reports.
 const TAIL_LINES: usize = 40;

@@ -48,6 +48,12 @@ pub struct AppState {
     pub csrf: CsrfKey,
     /// Cancelled when shutdown starts: long-lived streams (SSE) end so the drain is quick.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Every unit, in memory for the portal (which needs them on every GET and POST).
+    /// Loaded at start and after every unit change ([`AppState::units_changed`]); `None` when
+    /// the last reload failed, so readers fall back to the database.
+    units: std::sync::RwLock<Option<Arc<Vec<Unit>>>>,
+    /// Serialises reloads, so the last one to finish read after every change before it.
+    units_reload: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +201,8 @@ impl App {
             limiter,
             csrf: CsrfKey::generate(),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            units: std::sync::RwLock::new(Some(Arc::new(units))),
+            units_reload: tokio::sync::Mutex::new(()),
         };
         Ok(App {
             state: Arc::new(state),
@@ -230,13 +238,17 @@ impl App {
         let background = crate::tasks::spawn_all(state.clone(), stop_rx.clone());
 
         tracing::info!(
+            target: crate::telemetry::LIFECYCLE,
             api_addr = %api_addr.map(|a| a.to_string()).unwrap_or_default(),
             portal_addr = %portal_addr.map(|a| a.to_string()).unwrap_or_default(),
             instance_id = %state.instance_id,
             "ready"
         );
         shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!(
+            target: crate::telemetry::LIFECYCLE,
+            "shutting down: finishing in-flight requests"
+        );
         let _ = stop_tx.send(true);
         state.shutdown.cancel();
         let _ = api_task.await;
@@ -244,7 +256,7 @@ impl App {
         for t in background {
             let _ = t.await;
         }
-        tracing::info!("stopped");
+        tracing::info!(target: crate::telemetry::LIFECYCLE, "stopped");
     }
 }
 
@@ -266,12 +278,29 @@ pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartEr
 }
 
 impl AppState {
-    /// Called after any unit change: Plume targets follow.
+    /// Called after any unit change (create, update, delete — the API and the demo do):
+    /// the in-memory unit list and the Plume targets follow.
     pub async fn units_changed(&self) {
+        let _one_at_a_time = self.units_reload.lock().await;
         match self.vouchers.list_units().await {
-            Ok(units) => self.plume.set_units(&units),
-            Err(e) => tracing::error!(error = %e, "could not reload units"),
+            Ok(units) => {
+                self.plume.set_units(&units);
+                *self.units.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(units));
+            }
+            Err(e) => {
+                *self.units.write().unwrap_or_else(|p| p.into_inner()) = None;
+                tracing::error!(error = %e, "could not reload units");
+            }
         }
+    }
+
+    /// Every unit (sorted by name, then id), from memory; from the database when the last
+    /// reload failed.
+    pub async fn units(&self) -> Result<Arc<Vec<Unit>>, vouchers::Error> {
+        if let Some(units) = self.units.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(units);
+        }
+        Ok(Arc::new(self.vouchers.list_units().await?))
     }
 
     /// Delete a unit; with `force`, revoke its live vouchers (and their devices) first.

@@ -28,7 +28,7 @@ use crate::net::Mac;
 use crate::omada::{AuthorizeRequest, OmadaError, ResolvedMode};
 use crate::portal::redirect::{Attachment, RedirectContext};
 use crate::store::grants::{self as g, GrantFilter};
-use crate::store::{rows, to_ms, Store, StoreError};
+use crate::store::{from_ms, rows, to_ms, Store, StoreError};
 use crate::vouchers::model::{Grant, GrantState, Unit, Voucher};
 use crate::vouchers::{self, Ctx};
 
@@ -290,7 +290,7 @@ impl Grants {
                         };
                         g::insert(tx, &grant, now)?;
                         v.devices_used += 1;
-                        rows::voucher_update(tx, &v)?;
+                        rows::voucher_take_slot(tx, &v.code)?;
                         (grant, true, false)
                     }
                 };
@@ -322,22 +322,25 @@ impl Grants {
         match result {
             Ok(()) => {
                 let confirmed_at = self.clock.now();
+                let was_active = grant.state == GrantState::Active;
                 let res = self
                     .store
                     .write(move |tx| {
+                        // Re-read what may have changed while we were at the controller (a
+                        // revoke, a new end); the grant's identity (id, site, MAC) cannot.
                         let mut v = rows::voucher_get(tx, &voucher.code)?;
-                        let current = g::get(tx, &grant_id)?;
-                        if v.revoked_at.is_some() || current.state == GrantState::Ended {
+                        let state = g::state_of(tx, &grant_id)?;
+                        if v.revoked_at.is_some() || state == GrantState::Ended {
                             // Revoked while we were at the controller: take the device off again.
-                            if current.state != GrantState::Ended {
+                            if state != GrantState::Ended {
                                 g::end(tx, &grant_id, confirmed_at, "voucher_revoked")?;
                             }
-                            outbox_unauth(tx, &current, confirmed_at)?;
+                            outbox_unauth(tx, &grant, confirmed_at)?;
                             return Err(RedeemError::InvalidCode);
                         }
                         if v.first_used_at.is_none() {
                             v.first_used_at = Some(now);
-                            rows::voucher_update(tx, &v)?;
+                            rows::voucher_set_first_used(tx, &v.code, now)?;
                         }
                         let end = v.end_if_redeemed_at(now);
                         g::set_active(tx, &grant_id, confirmed_at, end)?;
@@ -350,16 +353,26 @@ impl Grants {
                                 action: "voucher.redeem",
                                 unit_id: Some(&v.unit_id),
                                 code: Some(&v.code),
-                                detail: Some(current.client_mac.to_string()),
+                                detail: Some(grant.client_mac.to_string()),
                             },
                         )?;
-                        let grant = g::get(tx, &grant_id)?;
+                        // What `set_active` stored (timestamps at millisecond precision).
+                        let mut grant = grant;
+                        grant.state = GrantState::Active;
+                        grant.authorized_at = Some(from_ms(to_ms(confirmed_at)));
+                        grant.expires_at = from_ms(to_ms(end));
+                        grant.ended_at = None;
+                        grant.end_reason = None;
                         Ok((v, grant))
                     })
                     .await;
                 match res {
                     Ok((voucher, grant)) => {
-                        self.wake.notify_one();
+                        // Nothing for the background loop to do (no unauthorise queued; expiry
+                        // runs on its own tick): keep the gauge current without waking it.
+                        if !was_active {
+                            self.metrics.active_grants.inc();
+                        }
                         self.events.publish(
                             EventKind::VoucherRedeemed,
                             json!({"unit_id": voucher.unit_id, "code": voucher.code, "grant_id": grant.grant_id,
@@ -573,6 +586,10 @@ impl Grants {
     /// End grants whose time is up. Returns how many.
     pub async fn expire_due(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        // Most ticks have nothing due: ask a reader, and only then take the writer.
+        if !self.store.read(move |c| g::any_due_expiry(c, now)).await? {
+            return Ok(0);
+        }
         let ended = self
             .store
             .write(move |tx| {

@@ -15,6 +15,7 @@ pub const AUDIT_RETENTION_DAYS: i64 = 180;
 pub fn spawn_all(state: Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(audit_retention(state.clone(), stop.clone())),
+        tokio::spawn(state.store.clone().run_checkpointer(stop.clone())),
         tokio::spawn(state.grants.clone().run(stop.clone())),
         state
             .plume

@@ -4,8 +4,19 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
+/// Target of the app's lifecycle lines (`ready`, `shutting down`, `stopped`, in `app.rs`).
+/// They show at any configured level (supervisors and the load harness wait for `ready`);
+/// a target of their own keeps `debug` for `rental_wifi::app` working as configured.
+pub const LIFECYCLE: &str = "rental_wifi::lifecycle";
+
 pub fn init(log: &LogConfig) {
-    let filter = EnvFilter::try_new(&log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&log.level)
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(
+            format!("{LIFECYCLE}=info")
+                .parse()
+                .expect("static directive"),
+        );
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -112,8 +112,11 @@ fn status_of(err: &PortalError) -> StatusCode {
 /// The unit whose networks this redirect comes from (for its name and terms).
 async fn unit_for(state: &AppState, ctx: &RedirectContext) -> Option<Unit> {
     let att = ctx.attachment().ok()?;
-    let units = state.vouchers.list_units().await.ok()?;
-    units.into_iter().find(|u| on_unit_network(u, ctx, &att))
+    let units = state.units().await.ok()?;
+    units
+        .iter()
+        .find(|u| on_unit_network(u, ctx, &att))
+        .cloned()
 }
 
 fn now_unix(state: &AppState) -> i64 {

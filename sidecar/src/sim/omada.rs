@@ -318,7 +318,10 @@ struct Mutable {
     sessions: HashMap<String, String>,
     /// access token → expiry.
     tokens: HashMap<String, Instant>,
+    /// Every authorization, in order (only ever appended; `reset` starts over).
     records: Vec<AuthorizedClient>,
+    /// (MAC, site id) → positions in `records`, so an authorization does not scan them all.
+    by_client: HashMap<(Mac, String), Vec<usize>>,
     requests: VecDeque<RecordedRequest>,
     counters: Counters,
 }
@@ -330,9 +333,33 @@ impl Mutable {
             sessions: HashMap::new(),
             tokens: HashMap::new(),
             records: Vec::new(),
+            by_client: HashMap::new(),
             requests: VecDeque::new(),
             counters: Counters::default(),
         }
+    }
+
+    fn push_record(&mut self, record: AuthorizedClient) {
+        self.by_client
+            .entry((record.mac, record.site_id.clone()))
+            .or_default()
+            .push(self.records.len());
+        self.records.push(record);
+    }
+
+    /// Mark this device's live records on this site invalid; true when there was one.
+    fn invalidate_live(&mut self, mac: Mac, site_id: &str, now: OffsetDateTime) -> bool {
+        let mut found = false;
+        if let Some(positions) = self.by_client.get(&(mac, site_id.to_owned())) {
+            for &i in positions {
+                let r = &mut self.records[i];
+                if r.active(now) {
+                    r.valid = false;
+                    found = true;
+                }
+            }
+        }
+        found
     }
 }
 
@@ -1030,14 +1057,8 @@ fn ext_portal_auth(sh: &Shared, m: &mut Mutable, body: Option<&Value>) -> Respon
             m.counters.auths += 1;
             let now = OffsetDateTime::now_utc();
             // Re-authorizing a device replaces its live record (new expiry), like a new session.
-            for r in m
-                .records
-                .iter_mut()
-                .filter(|r| r.mac == record.mac && r.site_id == record.site_id && r.active(now))
-            {
-                r.valid = false;
-            }
-            m.records.push(record);
+            m.invalidate_live(record.mac, &record.site_id.clone(), now);
+            m.push_record(record);
             json_response(StatusCode::OK, &json!({"errorCode": 0, "msg": "Success."}))
         }
         Err((c, msg)) => {
@@ -1300,14 +1321,8 @@ fn openapi_client(
     };
     let now = OffsetDateTime::now_utc();
     if action == "auth" {
-        for r in m
-            .records
-            .iter_mut()
-            .filter(|r| r.mac == mac && r.site_id == site.id && r.active(now))
-        {
-            r.valid = false;
-        }
-        m.records.push(AuthorizedClient {
+        m.invalidate_live(mac, &site.id, now);
+        m.push_record(AuthorizedClient {
             id: random_hex(12),
             mac,
             site: site.name.clone(),
@@ -1330,16 +1345,7 @@ fn openapi_client(
         m.counters.auths += 1;
         return code(0, "Success.");
     }
-    let mut found = false;
-    for r in m
-        .records
-        .iter_mut()
-        .filter(|r| r.mac == mac && r.site_id == site.id && r.active(now))
-    {
-        r.valid = false;
-        found = true;
-    }
-    if found {
+    if m.invalidate_live(mac, &site.id, now) {
         m.counters.unauths += 1;
         code(0, "Success.")
     } else {

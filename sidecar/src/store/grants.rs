@@ -56,6 +56,16 @@ pub fn get(conn: &Connection, grant_id: &str) -> Result<Grant, StoreError> {
     .ok_or(StoreError::NotFound)
 }
 
+/// Just the state of a grant.
+pub fn state_of(conn: &Connection, grant_id: &str) -> Result<GrantState, StoreError> {
+    conn.prepare_cached("SELECT state FROM grants WHERE grant_id = ?1")?
+        .query_row([grant_id], |r| {
+            Ok(GrantState::parse(&r.get::<_, String>(0)?))
+        })
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
 /// The most recent grant of this device on this voucher, if any.
 pub fn latest_for(
     conn: &Connection,
@@ -115,6 +125,13 @@ pub fn delete(conn: &Connection, grant_id: &str) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM grants WHERE grant_id = ?1")?
         .execute([grant_id])?;
     Ok(())
+}
+
+/// Is any active grant's end past?
+pub fn any_due_expiry(conn: &Connection, now: OffsetDateTime) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM grants WHERE state = 'active' AND expires_at <= ?1 LIMIT 1")?
+        .exists([to_ms(now)])?)
 }
 
 /// Active grants whose end has passed.

@@ -119,6 +119,13 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX booking_codes_code ON booking_codes(code);
     "#,
+    // 3: an index in the exact order of the voucher list (`WHERE unit_id = ? ORDER BY
+    // created_at DESC, code`), so LIMIT/OFFSET and COUNT(*) need no sort and no table rows;
+    // it covers everything the old `vouchers_unit (unit_id, created_at)` served.
+    r#"
+    CREATE INDEX vouchers_unit_created ON vouchers(unit_id, created_at DESC, code);
+    DROP INDEX vouchers_unit;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -207,6 +207,30 @@ pub fn voucher_update(conn: &Connection, v: &Voucher) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Take one device slot (the caller checked `max_devices` in the same transaction).
+pub fn voucher_take_slot(conn: &Connection, code: &str) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached("UPDATE vouchers SET devices_used = devices_used + 1 WHERE code = ?1")?
+        .execute([code])?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Record the first use (only if there was none).
+pub fn voucher_set_first_used(
+    conn: &Connection,
+    code: &str,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE vouchers SET first_used_at = ?2 WHERE code = ?1 AND first_used_at IS NULL",
+    )?
+    .execute(params![code, to_ms(at)])?;
+    Ok(())
+}
+
 /// Filters for listing vouchers.
 #[derive(Clone, Debug, Default)]
 pub struct VoucherFilter {
@@ -217,68 +241,94 @@ pub struct VoucherFilter {
     pub offset: usize,
 }
 
-/// Newest first. Status is computed, so it is filtered after the SQL (bounded by `limit`).
+/// A voucher's effective end in SQL (milliseconds), exactly as [`Voucher::expires_at`]: the
+/// earlier of `valid_until` and first use + duration; "never" (`i64::MAX`) when neither is set.
+const SQL_END: &str = "MIN(COALESCE(valid_until, 9223372036854775807), COALESCE(first_used_at + duration_minutes * 60000, 9223372036854775807))";
+
+/// The SQL condition for a status at `?{now}` (the same rules as [`Voucher::status`]:
+/// revoked, else expired once `now >= end`, else active once first used, else unused).
+fn status_sql(status: VoucherStatus, now: usize) -> String {
+    match status {
+        VoucherStatus::Revoked => "revoked_at IS NOT NULL".to_owned(),
+        VoucherStatus::Expired => format!("revoked_at IS NULL AND {SQL_END} <= ?{now}"),
+        VoucherStatus::Active => {
+            format!("revoked_at IS NULL AND first_used_at IS NOT NULL AND {SQL_END} > ?{now}")
+        }
+        VoucherStatus::Unused => {
+            format!("revoked_at IS NULL AND first_used_at IS NULL AND {SQL_END} > ?{now}")
+        }
+    }
+}
+
+/// Newest first (`created_at DESC, code`). Filtering, `limit`/`offset` and the `total` count
+/// all happen in SQL; the `vouchers_unit_created` index serves `unit_id = ? ORDER BY …`.
 pub fn voucher_list(
     conn: &Connection,
     f: &VoucherFilter,
     now: OffsetDateTime,
 ) -> Result<(Vec<Voucher>, usize), StoreError> {
-    let mut sql = format!("SELECT {VOUCHER_COLS} FROM vouchers WHERE 1=1");
+    let mut wheres: Vec<String> = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(u) = &f.unit_id {
         args.push(u.clone().into());
-        sql.push_str(&format!(" AND unit_id = ?{}", args.len()));
+        wheres.push(format!("unit_id = ?{}", args.len()));
     }
     if let Some(b) = &f.booking_ref {
         args.push(b.clone().into());
-        sql.push_str(&format!(" AND booking_ref = ?{}", args.len()));
+        wheres.push(format!("booking_ref = ?{}", args.len()));
     }
-    // Narrow by the stored columns where the status allows it.
-    match f.status {
-        Some(VoucherStatus::Revoked) => sql.push_str(" AND revoked_at IS NOT NULL"),
-        Some(VoucherStatus::Unused) => {
-            sql.push_str(" AND revoked_at IS NULL AND first_used_at IS NULL")
+    if let Some(s) = f.status {
+        if s != VoucherStatus::Revoked {
+            args.push(to_ms(now).into());
         }
-        Some(VoucherStatus::Active) => {
-            sql.push_str(" AND revoked_at IS NULL AND first_used_at IS NOT NULL")
-        }
-        Some(VoucherStatus::Expired) => sql.push_str(" AND revoked_at IS NULL"),
-        None => {}
+        wheres.push(status_sql(s, args.len()));
     }
-    sql.push_str(" ORDER BY created_at DESC, code");
+    let where_sql = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", wheres.join(" AND "))
+    };
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM vouchers{where_sql}"))?
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let total = total.max(0) as usize;
+    if f.limit == 0 || f.offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let n = args.len();
+    let sql = format!(
+        "SELECT {VOUCHER_COLS} FROM vouchers{where_sql} ORDER BY created_at DESC, code LIMIT ?{} OFFSET ?{}",
+        n + 1,
+        n + 2
+    );
+    args.push(i64::try_from(f.limit).unwrap_or(i64::MAX).into());
+    args.push(i64::try_from(f.offset).unwrap_or(i64::MAX).into());
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), voucher_from_row)?;
-    let mut out = Vec::new();
-    let mut total = 0usize;
-    for v in rows {
-        let v = v?;
-        if let Some(s) = f.status {
-            if v.status(now) != s {
-                continue;
-            }
-        }
-        if total >= f.offset && out.len() < f.limit {
-            out.push(v);
-        }
-        total += 1;
-    }
-    Ok((out, total))
+    Ok((rows.collect::<rusqlite::Result<Vec<_>>>()?, total))
 }
 
-/// Live vouchers of every unit (for the state snapshot), newest first.
+/// Live (unused or active at `now`) vouchers of every unit (for the state snapshot), newest
+/// first. The liveness test is done in SQL.
 pub fn vouchers_live(conn: &Connection, now: OffsetDateTime) -> Result<Vec<Voucher>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {VOUCHER_COLS} FROM vouchers WHERE revoked_at IS NULL AND (valid_until IS NULL OR valid_until > ?1) ORDER BY created_at DESC"
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE revoked_at IS NULL AND {SQL_END} > ?1 ORDER BY created_at DESC, code"
     ))?;
     let rows = stmt.query_map([to_ms(now)], voucher_from_row)?;
-    let mut out = Vec::new();
-    for v in rows {
-        let v = v?;
-        if v.is_live(now) {
-            out.push(v);
-        }
-    }
-    Ok(out)
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Does the unit have a live (unused or active at `now`) voucher?
+pub fn unit_has_live_vouchers(
+    conn: &Connection,
+    unit_id: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT 1 FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NULL AND {SQL_END} > ?2 LIMIT 1"
+        ))?
+        .exists(params![unit_id, to_ms(now)])?)
 }
 
 // ---- audit ----
@@ -346,4 +396,139 @@ pub fn setting_put(
 
 pub fn setting_delete(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("DELETE FROM settings WHERE name = ?1", [name])? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn unit(id: &str, at: OffsetDateTime) -> Unit {
+        Unit {
+            unit_id: id.into(),
+            name: id.into(),
+            omada_site: "Default".into(),
+            ssids: vec![],
+            vlans: vec![],
+            ap_macs: vec![],
+            plume_customer_id: None,
+            plume_location_id: None,
+            checkin_grace_minutes: 0,
+            checkout_grace_minutes: 0,
+            terms_url: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The SQL status filter, paging and count agree with `Voucher::status` on every edge:
+    /// ends exactly at `now`, one millisecond either side, neither end set, revoked and used.
+    #[tokio::test]
+    async fn sql_status_filter_matches_voucher_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let t0 = from_ms(1_800_000_000_000);
+        let ms = time::Duration::milliseconds;
+        let mut all = Vec::new();
+        let mut n = 0;
+        for valid_until in [None, Some(t0 - ms(1)), Some(t0), Some(t0 + ms(1))] {
+            for duration in [None, Some(1u32), Some(60)] {
+                for first in [None, Some(t0 - ms(60_000)), Some(t0 - ms(59_999)), Some(t0)] {
+                    for revoked in [None, Some(t0 - ms(5))] {
+                        n += 1;
+                        all.push(Voucher {
+                            code: format!("C{n:04}"),
+                            unit_id: if n % 2 == 0 { "a" } else { "b" }.into(),
+                            valid_from: t0 - ms(3_600_000),
+                            valid_until,
+                            duration_minutes: duration,
+                            max_devices: 1,
+                            devices_used: 0,
+                            guest_name: None,
+                            booking_ref: None,
+                            down_kbps: None,
+                            up_kbps: None,
+                            note: None,
+                            // Some ties on created_at, so the `code` tie-break matters.
+                            created_at: t0 - ms(1_000 + (n % 7) as i64),
+                            first_used_at: first,
+                            revoked_at: revoked,
+                        });
+                    }
+                }
+            }
+        }
+        let rows = all.clone();
+        store
+            .write(move |tx| {
+                unit_put(tx, &unit("a", t0), true)?;
+                unit_put(tx, &unit("b", t0), true)?;
+                for v in &rows {
+                    voucher_insert(tx, v, "api")?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let mut sorted = all.clone();
+        sorted.sort_by(|x, y| y.created_at.cmp(&x.created_at).then(x.code.cmp(&y.code)));
+        let statuses = [
+            None,
+            Some(VoucherStatus::Unused),
+            Some(VoucherStatus::Active),
+            Some(VoucherStatus::Expired),
+            Some(VoucherStatus::Revoked),
+        ];
+        for now in [
+            t0 - ms(1),
+            t0,
+            t0 + ms(1) - time::Duration::microseconds(1),
+            t0 + ms(1),
+        ] {
+            for unit_id in [None, Some("a")] {
+                for status in statuses {
+                    for (limit, offset) in [(1000, 0), (3, 2), (5, 1000)] {
+                        let expect: Vec<&Voucher> = sorted
+                            .iter()
+                            .filter(|v| unit_id.is_none_or(|u| v.unit_id == u))
+                            .filter(|v| status.is_none_or(|s| v.status(now) == s))
+                            .collect();
+                        let f = VoucherFilter {
+                            unit_id: unit_id.map(str::to_owned),
+                            status,
+                            booking_ref: None,
+                            limit,
+                            offset,
+                        };
+                        let (got, total) =
+                            store.read(move |c| voucher_list(c, &f, now)).await.unwrap();
+                        assert_eq!(total, expect.len(), "{status:?} {unit_id:?} {now}");
+                        let page: Vec<&str> = expect
+                            .iter()
+                            .skip(offset)
+                            .take(limit)
+                            .map(|v| v.code.as_str())
+                            .collect();
+                        let got: Vec<&str> = got.iter().map(|v| v.code.as_str()).collect();
+                        assert_eq!(got, page, "{status:?} {unit_id:?} {now}");
+                    }
+                }
+            }
+            let live = store.read(move |c| vouchers_live(c, now)).await.unwrap();
+            let expect: Vec<&str> = sorted
+                .iter()
+                .filter(|v| v.is_live(now))
+                .map(|v| v.code.as_str())
+                .collect();
+            let got: Vec<&str> = live.iter().map(|v| v.code.as_str()).collect();
+            assert_eq!(got, expect, "live at {now}");
+            for u in ["a", "b"] {
+                let has = store
+                    .read(move |c| unit_has_live_vouchers(c, u, now))
+                    .await
+                    .unwrap();
+                assert_eq!(has, sorted.iter().any(|v| v.unit_id == u && v.is_live(now)));
+            }
+        }
+    }
 }

@@ -486,9 +486,7 @@ impl Vouchers {
         self.store
             .write(move |tx| {
                 rows::unit_get(tx, &id).map_err(not_found("unit"))?;
-                let has_live = rows::vouchers_live(tx, now)?
-                    .iter()
-                    .any(|v| v.unit_id == id);
+                let has_live = rows::unit_has_live_vouchers(tx, &id, now)?;
                 if has_live && !force {
                     return Err(Error::Conflict(
                         "unit has live vouchers; revoke them first or delete with ?force=true"
