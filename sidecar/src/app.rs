@@ -217,6 +217,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let state = self.state;
+        // Roll back redemptions a crash left unfinished before anyone can ask: once `ready`
+        // is out, the API already shows their slots freed and their unauthorises queued.
+        if let Err(e) = state.grants.recover().await {
+            tracing::error!(error = %e, "start-up grant recovery failed");
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api_addr = api.local_addr().ok();
         let portal_addr = portal.local_addr().ok();

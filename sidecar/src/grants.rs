@@ -714,10 +714,8 @@ impl Grants {
     }
 
     /// Background loop: expiry and outbox, woken by changes or every second.
+    /// (Start-up recovery, [`Grants::recover`], runs in `App::run` before the listeners.)
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        if let Err(e) = self.recover().await {
-            tracing::error!(error = %e, "start-up grant recovery failed");
-        }
         let mut last_prune = std::time::Instant::now();
         loop {
             if let Err(e) = self.expire_due().await {
