@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import voluptuous as vol
@@ -413,50 +413,51 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the controller settings (blank secrets keep the stored ones)."""
-        errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"message": ""}
-        if user_input is not None:
-            errors, found = await self._put_omada(user_input)
-            placeholders.update(found)
-            if not errors:
-                return await self._async_reconfigured()
-            suggested: Mapping[str, Any] = user_input
-        else:
-            try:
-                suggested = await self._client().get_omada_settings() or {}
-            except RentalWifiError:
-                return self.async_abort(reason="cannot_connect")
-        return self.async_show_form(
-            step_id="reconfigure_omada",
-            data_schema=self.add_suggested_values_to_schema(
-                _omada_schema(), _shown(suggested)
-            ),
-            errors=errors,
-            description_placeholders=placeholders,
+        return await self._async_reconfigure_settings(
+            "reconfigure_omada",
+            user_input,
+            self._put_omada,
+            lambda: self._client().get_omada_settings(),
+            _omada_schema(),
         )
 
     async def async_step_reconfigure_plume(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the Plume settings (a blank authorization header keeps the stored one)."""
+        return await self._async_reconfigure_settings(
+            "reconfigure_plume",
+            user_input,
+            self._put_plume,
+            lambda: self._client().get_plume_settings(),
+            _plume_schema(),
+        )
+
+    async def _async_reconfigure_settings(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        put: Callable[[dict[str, Any]], Awaitable[tuple[dict[str, str], dict[str, str]]]],
+        get: Callable[[], Awaitable[Mapping[str, Any] | None]],
+        schema: vol.Schema,
+    ) -> ConfigFlowResult:
+        """One settings form: PUT to the sidecar, show its message, or prefill from it."""
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"message": ""}
         if user_input is not None:
-            errors, found = await self._put_plume(user_input)
+            errors, found = await put(user_input)
             placeholders.update(found)
             if not errors:
                 return await self._async_reconfigured()
             suggested: Mapping[str, Any] = user_input
         else:
             try:
-                suggested = await self._client().get_plume_settings() or {}
+                suggested = await get() or {}
             except RentalWifiError:
                 return self.async_abort(reason="cannot_connect")
         return self.async_show_form(
-            step_id="reconfigure_plume",
-            data_schema=self.add_suggested_values_to_schema(
-                _plume_schema(), _shown(suggested)
-            ),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, _shown(suggested)),
             errors=errors,
             description_placeholders=placeholders,
         )
