@@ -1,11 +1,12 @@
 //! SQLite persistence.
 //!
 //! One file in the data dir, WAL mode, foreign keys on, `busy_timeout` set. SQLite is
-//! synchronous, so every call runs on tokio's blocking pool (`spawn_blocking`), never on the
-//! async worker threads. Writes go through one connection behind a mutex (SQLite allows one
-//! writer anyway; serialising here avoids `SQLITE_BUSY` storms), reads use a small pool of
-//! read-only connections that WAL lets run beside the writer; a read waits (asynchronously)
-//! for a free reader rather than going through the writer.
+//! synchronous, so no query runs on the async worker threads. Writes are queued to one
+//! writer thread that owns the write connection and commits whatever is queued together
+//! (group commit, see [`writer`]); a caller awaits its answer, which comes only after the
+//! commit. Reads run on tokio's blocking pool on a small pool of read-only connections that
+//! WAL lets run beside the writer; a read waits (asynchronously) for a free reader rather
+//! than going through the writer.
 //!
 //! Checkpoints are kept off the request path: the writer has `wal_autocheckpoint=0`, and
 //! [`Store::run_checkpointer`] runs a [`Store::checkpoint_round`] on a connection of its own
@@ -22,9 +23,10 @@ pub mod bookings;
 pub mod grants;
 mod migrations;
 pub mod rows;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{watch, Semaphore};
@@ -87,7 +89,10 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// The write connection: used by the writer thread, a batch at a time.
+    writer: Arc<Mutex<Connection>>,
+    /// Queue of the writer thread (see [`writer`]).
+    jobs: mpsc::Sender<writer::Job>,
     readers: Mutex<Vec<Connection>>,
     /// One permit per idle reader: acquired (asynchronously) before taking one.
     reader_permits: Arc<Semaphore>,
@@ -167,10 +172,20 @@ impl Store {
             configure(&r)?;
             readers.push(r);
         }
+        let writer = Arc::new(Mutex::new(writer));
+        let (jobs, queue) = mpsc::channel();
+        {
+            let writer = writer.clone();
+            std::thread::Builder::new()
+                .name("sqlite-writer".into())
+                .spawn(move || writer::run(writer, queue))
+                .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
+        }
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: Mutex::new(writer),
+                writer,
+                jobs,
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(READERS)),
                 checkpointer: Mutex::new(checkpointer),
@@ -182,27 +197,46 @@ impl Store {
         &self.inner.path
     }
 
-    /// Run `f` in a write transaction on the blocking pool; commits when `f` returns Ok.
-    /// The closure's error type is the caller's, so domain rules checked inside the
-    /// transaction return domain errors directly; any error rolls the transaction back.
+    /// Run `f` in a write transaction on the writer thread; its changes are committed when
+    /// `f` returns Ok, and this returns only after that commit. The closure's error type is
+    /// the caller's, so domain rules checked inside the transaction return domain errors
+    /// directly; an error (or a panic) undoes everything `f` did. Writes queued at the same
+    /// time may share one transaction (group commit; see [`writer`]), each isolated in a
+    /// savepoint: `f` sees the writes queued before it, never half of one.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(StoreError::from)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(StoreError::from)?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: writer::Job = Box::new(move |tx| match f(tx) {
+            Ok(value) => writer::Done {
+                keep: true,
+                answer: Box::new(move |committed: Result<(), String>| {
+                    let _ = reply.send(
+                        committed
+                            .map(|()| value)
+                            .map_err(|e| E::from(StoreError::Task(e))),
+                    );
+                }),
+            },
+            Err(e) => writer::Done {
+                keep: false,
+                answer: Box::new(move |_| {
+                    let _ = reply.send(Err(e));
+                }),
+            },
+        });
+        self.inner
+            .jobs
+            .send(job)
+            .map_err(|_| E::from(StoreError::Task("the writer thread has stopped".into())))?;
+        answer.await.map_err(|_| {
+            E::from(StoreError::Task(
+                "the write did not complete (see the log)".into(),
+            ))
+        })?
     }
 
     /// Run `f` on a read connection on the blocking pool.
