@@ -12,9 +12,9 @@
 //! [`Store::run_checkpointer`] runs a [`Store::checkpoint_round`] on a connection of its own
 //! every [`CHECKPOINT_EVERY`] (sooner under heavy writes, see [`next_checkpoint_pause`]):
 //! `PASSIVE` checkpoints that block nobody, then, only when steady writes kept the WAL from
-//! restarting, a short catch-up with the writer mutex held (1 ms typically at 1,000 issues/s,
-//! 10–15 ms at worst; it copies only what the others missed). Durability is unchanged: `synchronous=NORMAL` in WAL
-//! mode.
+//! restarting, a short catch-up with the writer mutex held (it copies only what the others
+//! missed; 1 ms typically, 10–25 ms at worst on the benchmark VM's disk). Durability is
+//! unchanged: `synchronous=NORMAL` in WAL mode.
 //!
 //! Migrations are an append-only list keyed on `PRAGMA user_version`; a database written by
 //! a newer binary is refused rather than guessed at.
@@ -64,11 +64,12 @@ const READERS: usize = 4;
 pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// WAL frames (pages) beyond which a checkpoint round catches up with the writer held off
-/// (see [`Store::checkpoint_round`]): 32 768 frames of 4 KiB = 128 MiB. Holding is short
-/// but not free: its two syncs took 1 ms typically and 10–20 ms at worst on the benchmark
-/// VM's disk, so it is done no more often than the WAL's size needs (every ~6 s at a steady 1,000 issues/s). A WAL this large only exists
-/// under sustained heavy writes; at a rental's pace every passive checkpoint finds the
-/// writer idle and the WAL restarts on its own.
+/// (see [`Store::checkpoint_round`]): 32 768 frames of 4 KiB = 128 MiB. It is also the WAL
+/// size the pause between rounds aims for ([`next_checkpoint_pause`]). Holding is short but
+/// not free: its two syncs took 1 ms typically and 10–25 ms at worst on the benchmark VM's
+/// disk, so it is done no more often than the WAL's size needs (every ~6 s at a steady
+/// 1,000 issues/s). A WAL this large only exists under sustained heavy writes; at a rental's
+/// pace every passive checkpoint finds the writer idle and the WAL restarts on its own.
 pub const WAL_CATCH_UP_FRAMES: i64 = 32_768;
 
 /// The writer's `journal_size_limit`: a WAL file larger than this is truncated back to it
@@ -79,11 +80,6 @@ pub const WAL_SIZE_LIMIT_BYTES: i64 = 2 * WAL_CATCH_UP_FRAMES * 4096;
 
 /// The shortest pause between rounds (see [`next_checkpoint_pause`]).
 pub const CHECKPOINT_SOON: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// The WAL size a round aims to find, [`WAL_CATCH_UP_FRAMES`]. (Each round syncs, and syncs
-/// can stall other writes to the disk, so rounds are not made more frequent than the WAL's
-/// size needs.)
-pub const WAL_TARGET_FRAMES: i64 = WAL_CATCH_UP_FRAMES;
 
 /// At most this many extra passive passes before the held one.
 pub const CLOSE_IN_PASSES: usize = 4;
@@ -390,7 +386,7 @@ impl Store {
     }
 }
 
-/// The pause before the next checkpoint round: about [`WAL_TARGET_FRAMES`] new frames at the
+/// The pause before the next checkpoint round: about [`WAL_CATCH_UP_FRAMES`] new frames at the
 /// rate the last round found (`frames` in the WAL after a pause of `after`), within
 /// [`CHECKPOINT_SOON`] … [`CHECKPOINT_EVERY`], and at most twice `after`. A quiet database is
 /// visited every [`CHECKPOINT_EVERY`]; under heavy writes the rounds come sooner, so the WAL
@@ -404,7 +400,7 @@ pub fn next_checkpoint_pause(frames: i64, after: std::time::Duration) -> std::ti
         return ceiling;
     }
     let per_second = frames as f64 / after.as_secs_f64().max(1e-3);
-    std::time::Duration::from_secs_f64(WAL_TARGET_FRAMES as f64 / per_second)
+    std::time::Duration::from_secs_f64(WAL_CATCH_UP_FRAMES as f64 / per_second)
         .clamp(CHECKPOINT_SOON, ceiling)
 }
 
@@ -536,7 +532,7 @@ mod tests {
     fn the_pause_shrinks_as_the_wal_grows_faster() {
         use std::time::Duration;
         let every = CHECKPOINT_EVERY;
-        let target = WAL_TARGET_FRAMES;
+        let target = WAL_CATCH_UP_FRAMES;
         assert_eq!(next_checkpoint_pause(0, every), every);
         assert_eq!(next_checkpoint_pause(100, every), every, "quiet");
         // 1,000 issues/s ≈ 6,000 frames/s: the longest pause.

@@ -66,6 +66,8 @@ fn answer_all(pending: &mut Vec<Answer>, outcome: &Result<(), String>) {
     }
 }
 
+const ROLLED_BACK: &str = "the transaction was rolled back by SQLite";
+
 pub(super) fn run_batch(conn: &Connection, batch: Vec<Job>) {
     let isolate = batch.len() > 1;
     let mut pending: Vec<Answer> = Vec::with_capacity(batch.len());
@@ -76,13 +78,9 @@ pub(super) fn run_batch(conn: &Connection, batch: Vec<Job>) {
             None => match Transaction::new_unchecked(conn, TransactionBehavior::Immediate) {
                 Ok(t) => t,
                 Err(e) => {
-                    // Could not even begin (busy beyond the timeout, I/O): this job fails;
-                    // the next one tries again.
-                    let reason = format!("begin: {e}");
-                    // The job is not run; dropping it drops its answer channel, which the
-                    // caller reports as a failed write. Say why in the log.
-                    tracing::warn!(error = %reason, "write transaction could not begin");
-                    drop(job);
+                    // Busy beyond the timeout, or I/O: this job is dropped unrun (its caller
+                    // hears "did not complete"); the next one tries to begin again.
+                    tracing::warn!(error = %e, "write transaction could not begin");
                     continue;
                 }
             },
@@ -90,60 +88,48 @@ pub(super) fn run_batch(conn: &Connection, batch: Vec<Job>) {
         if isolate {
             if let Err(e) = step(&t, "SAVEPOINT job") {
                 tracing::warn!(error = %e, "savepoint failed");
-                drop(job);
                 tx = Some(t);
                 continue;
             }
         }
-        let ran = catch_unwind(AssertUnwindSafe(|| job(&t)));
-        if t.is_autocommit() {
-            // SQLite rolled the whole transaction back (I/O error, disk full, …): whatever
-            // ran in it is gone. Tell those callers; this job's own answer follows below.
-            answer_all(
-                &mut pending,
-                &Err("the transaction was rolled back by SQLite".to_owned()),
-            );
+        // `None`: the closure panicked, and its answer channel is gone with it.
+        let done = catch_unwind(AssertUnwindSafe(|| job(&t))).ok();
+        let keep = done.as_ref().is_some_and(|d| d.keep);
+        // SQLite may have rolled the whole transaction back (I/O error, disk full, …);
+        // otherwise settle this job's savepoint: keep it, or undo it alone.
+        let settled = if t.is_autocommit() {
+            Err(ROLLED_BACK.to_owned())
+        } else if !isolate {
+            Ok(())
+        } else if keep {
+            step(&t, "RELEASE job").map_err(|e| format!("release: {e}"))
+        } else {
+            step(&t, "ROLLBACK TO job")
+                .and_then(|()| step(&t, "RELEASE job"))
+                .map_err(|e| format!("rollback to savepoint: {e}"))
+        };
+        if let Err(reason) = settled {
+            // Nothing in this transaction can be trusted to commit: abandon it, and tell
+            // everyone whose changes were in it.
+            tracing::warn!(error = %reason, "write transaction abandoned");
             drop(t);
-            match ran {
-                Ok(done) if done.keep => {
-                    (done.answer)(Err("the transaction was rolled back by SQLite".to_owned()))
-                }
-                Ok(done) => (done.answer)(Ok(())),
-                Err(_) => {}
+            let failed = Err(reason);
+            answer_all(&mut pending, &failed);
+            if let Some(d) = done {
+                (d.answer)(if d.keep { failed } else { Ok(()) });
             }
             continue;
         }
-        match ran {
-            Ok(done) if done.keep => {
-                if isolate {
-                    if let Err(e) = step(&t, "RELEASE job") {
-                        (done.answer)(Err(format!("release: {e}")));
-                        tx = Some(t);
-                        continue;
-                    }
-                }
-                pending.push(done.answer);
-                tx = Some(t);
-            }
-            // The closure failed (or panicked: its answer channel is gone with it).
-            failed => {
-                if isolate {
-                    let undone = step(&t, "ROLLBACK TO job").and_then(|()| step(&t, "RELEASE job"));
-                    if let Err(e) = undone {
-                        // Cannot undo this job alone: abandon the transaction.
-                        tracing::warn!(error = %e, "rollback to savepoint failed");
-                        drop(t);
-                        answer_all(&mut pending, &Err(format!("rollback: {e}")));
-                    } else {
-                        tx = Some(t);
-                    }
-                } else {
-                    drop(t); // rolls back
-                }
-                if let Ok(done) = failed {
-                    (done.answer)(Ok(()));
-                }
-            }
+        match done {
+            Some(d) if d.keep => pending.push(d.answer),
+            // A failed closure: its changes are undone; it answers with its own error.
+            Some(d) => (d.answer)(Ok(())),
+            None => {}
+        }
+        if keep || isolate {
+            tx = Some(t);
+        } else {
+            drop(t); // a batch of one whose closure failed: roll back
         }
     }
     if let Some(t) = tx {
