@@ -95,6 +95,30 @@ impl Harness {
         }
         out
     }
+
+    /// Receive events until one matches `want` (within `secs`); returns all received, in order.
+    async fn recv_until(
+        &mut self,
+        what: &str,
+        secs: u64,
+        want: impl Fn(&Event) -> bool,
+    ) -> Vec<Event> {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !seen.iter().any(&want) {
+            assert!(Instant::now() < deadline, "no event: {what}");
+            if let Ok(Ok(e)) =
+                tokio::time::timeout(Duration::from_millis(200), self.events.recv()).await
+            {
+                seen.push(e);
+            }
+        }
+        seen
+    }
+}
+
+fn health_changed(e: &Event, unit: &str, status: &str) -> bool {
+    e.kind == EventKind::HealthChanged && e.data["unit_id"] == unit && e.data["status"] == status
 }
 
 async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
@@ -216,10 +240,10 @@ async fn plume_outage_goes_stale_after_three_intervals_then_recovers() {
     let targets: Vec<_> = (1..=5).map(|n| target(&format!("u{n}"), n)).collect();
     let mut h = spawn(fast_config(), Some(settings(&sim, 1)), targets);
     let board = h.board.clone();
-    wait_for("green", 10, || {
-        board.get("u1", now()).status == HealthStatus::Green
-    })
-    .await;
+    // The board turns green just before the event is sent: wait for the event itself, so no
+    // event from before the outage is left to be mistaken for one after it.
+    h.recv_until("u1 green", 10, |e| health_changed(e, "u1", "green"))
+        .await;
     h.drain();
 
     sim.set_outage(true);
@@ -258,20 +282,11 @@ async fn plume_outage_goes_stale_after_three_intervals_then_recovers() {
     assert!(during <= rounds * 9, "{during} requests in {rounds} rounds");
 
     // The poller itself notices at its next round and tells Home Assistant.
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !seen
-        .iter()
-        .any(|e: &Event| e.kind == EventKind::HealthChanged && e.data["unit_id"] == "u1")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no health_changed for the stale unit"
-        );
-        if let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(200), h.events.recv()).await {
-            seen.push(e);
-        }
-    }
+    let mut seen = h
+        .recv_until("health_changed for the stale unit", 5, |e| {
+            health_changed(e, "u1", "unknown")
+        })
+        .await;
     sim.set_outage(false);
     wait_for("recovered", 10, || {
         board.get("u1", now()).status == HealthStatus::Green && board.status().connected
