@@ -16,6 +16,7 @@
 //! * [`branding`]: accent colour (WCAG contrast) and logo checks.
 //! * [`terms`]: terms served by the portal, identified by their SHA-256.
 //! * [`captive_api`]: the RFC 8908 Captive Portal API document.
+//! * [`welcome`]: the welcome / house-info fields a host saves, checked.
 //! * [`handler`]: the HTTP side: `GET`/`POST /portal`, redemption, grants.
 
 pub mod branding;
@@ -31,5 +32,6 @@ pub mod page;
 pub mod probe;
 pub mod redirect;
 pub mod terms;
+pub mod welcome;
 
 pub use handler::handle;
