@@ -187,7 +187,7 @@ mod tests {
         let long = "The Very Long Name Of A Seaside Holiday Apartment";
         let (t, s) = fit(Face::Regular, long, 300.0, 22.0, 10.0, 0.0);
         assert_eq!(t, long);
-        assert!(s < 22.0 && s >= 10.0, "{s}");
+        assert!((10.0..22.0).contains(&s), "{s}");
         assert!(Face::Regular.width(&t, s, 0.0) <= 300.01);
         let huge = "W".repeat(200);
         let (t, s) = fit(Face::Bold, &huge, 300.0, 22.0, 10.0, 0.0);
