@@ -544,6 +544,28 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Any upload: an answer, never a panic; accepted logos are within the limits.
+        #[test]
+        fn any_bytes_get_an_answer(
+            head in proptest::prop_oneof![
+                proptest::strategy::Just(b"\x89PNG\r\n\x1a\n".to_vec()),
+                proptest::strategy::Just(vec![0xFF, 0xD8, 0xFF]),
+                proptest::strategy::Just(b"RIFF\0\0\0\0WEBPVP8X".to_vec()),
+                proptest::strategy::Just(b"RIFF\0\0\0\0WEBPVP8L".to_vec()),
+                proptest::strategy::Just(Vec::new()),
+            ],
+            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        ) {
+            let mut bytes = head;
+            bytes.extend(tail);
+            if let Ok(logo) = check_logo(&bytes) {
+                proptest::prop_assert!(logo.width >= 1 && logo.width <= MAX_LOGO_SIDE);
+                proptest::prop_assert!(logo.height >= 1 && logo.height <= MAX_LOGO_SIDE);
+            }
+        }
+    }
+
     #[test]
     fn wrong_types_and_sizes_are_refused_by_name() {
         let cases: [(&[u8], Option<&str>); 6] = [
