@@ -17,7 +17,7 @@ use ab_glyph::Font as _;
 use qrcode::Color;
 
 use super::font::Face;
-use super::{qr, CardInput, Layout, LineKind, QUIET};
+use super::{qr, CardInput, Layout, QUIET};
 
 /// Most cards in one sheet (56 pages).
 pub const MAX_CARDS: usize = 500;
@@ -175,7 +175,6 @@ fn page_content(paper: Paper, cards: &[CardInput]) -> String {
                 f(x),
                 f(y)
             );
-            debug_assert!(line.kind != LineKind::Code || !hex.is_empty());
         }
     }
     out
@@ -474,8 +473,7 @@ mod tests {
                 .collect()
         }
         /// glyph id → character, from a font's ToUnicode CMap.
-        fn to_unicode(&self, font_resource: &str, page: usize) -> HashMap<u16, char> {
-            let _ = page;
+        fn to_unicode(&self, font_resource: &str) -> HashMap<u16, char> {
             let mut map = HashMap::new();
             for n in 1..=self.objects.len() {
                 let t = self.text(n);
@@ -508,8 +506,8 @@ mod tests {
 
     fn fonts(p: &Parsed) -> (HashMap<u16, char>, HashMap<u16, char>) {
         (
-            p.to_unicode("/BaseFont /DejaVuSans ", 0),
-            p.to_unicode("/BaseFont /DejaVuSans-Bold ", 0),
+            p.to_unicode("/BaseFont /DejaVuSans "),
+            p.to_unicode("/BaseFont /DejaVuSans-Bold "),
         )
     }
 
