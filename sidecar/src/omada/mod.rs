@@ -475,7 +475,16 @@ impl Common {
         if let Some(id) = slot.as_ref() {
             return Ok(id.clone());
         }
-        let info = self.api_info(deadline).await?;
+        let known = self
+            .info
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|(i, _)| i.clone());
+        let info = match known {
+            Some(info) => info,
+            None => self.api_info(deadline).await?,
+        };
         tracing::info!(controller_id = %info.controller_id, version = info.version.as_deref().unwrap_or("?"), "discovered Omada controller id");
         *slot = Some(info.controller_id.clone());
         Ok(info.controller_id)

@@ -575,6 +575,46 @@ impl OmadaSim {
         Ok(())
     }
 
+    /// Add `n` past authorisations of other devices on a site (already disconnected), the
+    /// history a busy site accumulates: records are kept after they end ([O6]).
+    pub fn add_history(&self, site: &str, n: usize) -> Result<(), String> {
+        let site = self
+            .sh
+            .site_by_name_or_id(site)
+            .ok_or_else(|| format!("no site {site:?}"))?;
+        let mut m = self.sh.lock();
+        let long_ago = OffsetDateTime::now_utc() - time::Duration::days(30);
+        for i in 0..n {
+            let o = (i as u32).to_be_bytes();
+            let mac: Mac = format!("02-00-{:02X}-{:02X}-{:02X}-{:02X}", o[0], o[1], o[2], o[3])
+                .parse()
+                .map_err(|_| "mac".to_string())?;
+            m.push_record(AuthorizedClient {
+                id: random_hex(12),
+                mac,
+                site: site.name.clone(),
+                site_id: site.id.clone(),
+                ap_mac: None,
+                gateway_mac: None,
+                ssid: site.ssids.first().map(|s| s.name.clone()),
+                radio_id: None,
+                vid: None,
+                client_ip: None,
+                origin_url: None,
+                time_raw: None,
+                duration: Some(Duration::from_secs(3600)),
+                down_kbps: None,
+                up_kbps: None,
+                auth_type: 4,
+                authorized_at: long_ago,
+                expires_at: Some(long_ago + time::Duration::hours(1)),
+                via: AuthApi::Hotspot,
+                valid: false,
+            });
+        }
+        Ok(())
+    }
+
     /// Every hotspot operator (passwords not included).
     pub fn operators(&self) -> Vec<SimOperator> {
         self.sh.lock().operators.clone()
