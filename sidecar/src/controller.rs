@@ -217,9 +217,14 @@ impl Controller {
             .write(move |tx| rows::setting_put(tx, SETTING, &sealed, now))
             .await?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((settings, client));
-        if !validate {
-            *self.status.lock().unwrap_or_else(|p| p.into_inner()) = Status::default();
+        let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if validate {
+            // Problems were about the old settings; whatever persists comes back on its retry.
+            st.problems.clear();
+        } else {
+            *st = Status::default();
         }
+        drop(st);
         Ok(info)
     }
 
