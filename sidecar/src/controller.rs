@@ -328,7 +328,10 @@ impl Controller {
         let report = client.self_test(sites).await;
         tracing::info!(
             ok = report.ok,
-            failed_step = report.first_failure().map(|s| s.message.as_str()).unwrap_or(""),
+            failed_step = report
+                .first_failure()
+                .map(|s| s.message.as_str())
+                .unwrap_or(""),
             "controller self-test finished"
         );
         Ok(report)
@@ -336,9 +339,7 @@ impl Controller {
 
     /// What the configured credentials make possible (all false when not configured).
     pub fn capabilities(&self) -> Capabilities {
-        self.client()
-            .map(|c| c.capabilities())
-            .unwrap_or_default()
+        self.client().map(|c| c.capabilities()).unwrap_or_default()
     }
 
     /// The sentence the host should read about the controller, or `None`.

@@ -698,11 +698,17 @@ async fn openapi_token_site_lookup_auth_and_unauth() {
         format!("/openapi/v1/{id}/sites/{site_id}/hotspot/authed-records")
     );
     let q = records[0].query.as_deref().unwrap_or("");
-    assert!(q.contains("searchKey=52-DE-63-F1-E3-3B") && q.contains("sorts.end=desc"), "{q}");
+    assert!(
+        q.contains("searchKey=52-DE-63-F1-E3-3B") && q.contains("sorts.end=desc"),
+        "{q}"
+    );
     let disc = sim.requests_to("/disconnect");
     assert_eq!(
         disc[0].path,
-        format!("/openapi/v1/{id}/sites/{site_id}/hotspot/authed-records/{}/disconnect", g.id)
+        format!(
+            "/openapi/v1/{id}/sites/{site_id}/hotspot/authed-records/{}/disconnect",
+            g.id
+        )
     );
     assert!(sim.authorized().is_empty());
     // Nothing valid left: `unauth` is asked and its "does not exist" is now the truth.
@@ -802,7 +808,11 @@ async fn auto_mode_lets_guests_in_through_the_hotspot_api_when_an_operator_is_se
         .authorize(&eap(Duration::from_secs(60)))
         .await
         .unwrap();
-    assert_eq!(sim.counters().logins, 1, "no operator login in Open API mode");
+    assert_eq!(
+        sim.counters().logins,
+        1,
+        "no operator login in Open API mode"
+    );
     assert_eq!(sim.authorized()[0].via, AuthApi::OpenApi);
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use rental_wifi::net::Mac;
 use rental_wifi::omada::{
-    AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, ResolvedMode, RetryPolicy,
-    SiteInfo, SiteSpec, StepKind, StepStatus,
+    AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, ResolvedMode, RetryPolicy, SiteInfo,
+    SiteSpec, StepKind, StepStatus,
 };
 use rental_wifi::sim::omada::{
     self as sim, AuthApi, OmadaSim, OmadaSimConfig, OperatorRole, SimSite, SimSsid,
@@ -91,7 +91,11 @@ async fn without_the_open_api_a_site_name_is_never_put_in_a_hotspot_manager_path
         sim.requests_to("/clients").is_empty(),
         "no request with the name in the path"
     );
-    assert_eq!(sim.authorized().len(), 1, "still authorised: the revoke waits");
+    assert_eq!(
+        sim.authorized().len(),
+        1,
+        "still authorised: the revoke waits"
+    );
 
     // The host gives the id (wave 2: the unit's site id): the revoke goes through.
     let site_id = sim.site_id("Default").unwrap();
@@ -166,10 +170,7 @@ async fn open_api_revoke_reaches_a_device_that_is_away() {
     // What the old client did: `unauth` answers "does not exist" and the device stays in.
     let site_id = sim.site_id("Default").unwrap();
     let raw = raw_openapi_unauth(&sim, &site_id, "52-DE-63-F1-E3-3B").await;
-    assert!(
-        raw["msg"].as_str().unwrap().contains("not exist"),
-        "{raw}"
-    );
+    assert!(raw["msg"].as_str().unwrap().contains("not exist"), "{raw}");
     assert_eq!(sim.authorized().len(), 1, "still authorised after unauth");
 
     // The client ends it through the authorised-client record.
@@ -204,7 +205,10 @@ async fn raw_openapi_unauth(sim: &OmadaSim, site_id: &str, m: &str) -> Value {
     ))
     .header(
         "Authorization",
-        format!("AccessToken={}", tok["result"]["accessToken"].as_str().unwrap()),
+        format!(
+            "AccessToken={}",
+            tok["result"]["accessToken"].as_str().unwrap()
+        ),
     )
     .send()
     .await
@@ -225,7 +229,10 @@ async fn a_hotspot_grant_outlives_its_end_until_it_is_disconnected() {
     // Past its end the record stays valid and the device stays in (field notes §1.9).
     assert_eq!(sim.authorized().len(), 1);
     let site_id = sim.site_id("Default").unwrap();
-    let records = c.device_records(&site_id, mac("52-DE-63-F1-E3-3B")).await.unwrap();
+    let records = c
+        .device_records(&site_id, mac("52-DE-63-F1-E3-3B"))
+        .await
+        .unwrap();
     assert_eq!(records.len(), 1);
     assert!(records[0].valid && records[0].is_external_portal());
     // An explicit revoke ends it.
@@ -282,7 +289,11 @@ async fn the_portal_timeout_is_read_and_bounds_open_api_grants() {
     let portals = c.portal_auth_timeout(&site_id).await.unwrap();
     assert_eq!(portals.len(), 1);
     assert_eq!(portals[0].timeout, Some(Duration::from_secs(8 * 3600)));
-    for (minutes, label) in [(30, "preset"), (90, "custom minutes"), (3 * 1440, "custom days")] {
+    for (minutes, label) in [
+        (30, "preset"),
+        (90, "custom minutes"),
+        (3 * 1440, "custom days"),
+    ] {
         sim.set_portal_timeout("Default", Duration::from_secs(minutes * 60))
             .unwrap();
         assert_eq!(
@@ -322,7 +333,12 @@ async fn the_portal_timeout_is_read_and_bounds_open_api_grants() {
 
 #[tokio::test]
 async fn origin_url_is_sent_from_6_2_10_on_and_only_then() {
-    for (version, expected) in [("6.2.10.17", true), ("6.2.14.11", true), ("6.2.0.12", false), ("5.15.24", false)] {
+    for (version, expected) in [
+        ("6.2.10.17", true),
+        ("6.2.14.11", true),
+        ("6.2.0.12", false),
+        ("5.15.24", false),
+    ] {
         let sim = sim::start(OmadaSimConfig {
             controller_ver: version.into(),
             ..OmadaSimConfig::default()
@@ -399,8 +415,9 @@ async fn permission_checks_name_the_site_the_credential_and_the_fix() {
     assert!(!access.ok());
     let problems = access.problems().join(" | ");
     assert!(
-        problems.contains("hotspot operator \"operator\" may not list the clients of site \"Beach House\"")
-            && problems.contains("Site Privileges"),
+        problems.contains(
+            "hotspot operator \"operator\" may not list the clients of site \"Beach House\""
+        ) && problems.contains("Site Privileges"),
         "{problems}"
     );
     assert!(
@@ -467,7 +484,9 @@ async fn a_5xx_with_the_controllers_verdict_is_shown_not_retried() {
     // The controller's own words reach the host (before: "controller unreachable").
     let text = err.to_string();
     assert!(
-        text.contains("-7131") && text.contains("Controller ID not exist.") && text.contains("HTTP 500"),
+        text.contains("-7131")
+            && text.contains("Controller ID not exist.")
+            && text.contains("HTTP 500"),
         "{err:?}"
     );
     assert!(!matches!(err, OmadaError::Unreachable(_)));
@@ -480,7 +499,10 @@ async fn a_5xx_with_the_controllers_verdict_is_shown_not_retried() {
     // A 5xx without one is retried, then kept in the message.
     sim.set_openapi_http500(false);
     sim.fail_next(10, 502);
-    let err = client(sim.hotspot_only_settings()).test().await.unwrap_err();
+    let err = client(sim.hotspot_only_settings())
+        .test()
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, OmadaError::Unreachable(m) if m.contains("502")),
         "{err:?}"
@@ -524,11 +546,7 @@ async fn the_open_api_request_budget_is_kept_within_the_deadline() {
         "{:?}",
         started.elapsed()
     );
-    let times: Vec<_> = sim
-        .requests_to("/sites")
-        .iter()
-        .map(|r| r.at)
-        .collect();
+    let times: Vec<_> = sim.requests_to("/sites").iter().map(|r| r.at).collect();
     let last_second = times
         .iter()
         .filter(|t| **t > *times.last().unwrap() - time::Duration::seconds(1))
@@ -563,7 +581,10 @@ async fn the_session_check_logs_in_only_when_the_session_was_lost() {
     let check = c.check_session().await.unwrap();
     assert_eq!(check.controller_version.as_deref(), Some("5.15.24"));
     assert!(!check.hotspot_checked && !check.openapi_checked);
-    assert_eq!((sim.counters().logins, sim.counters().tokens_minted), (0, 0));
+    assert_eq!(
+        (sim.counters().logins, sim.counters().tokens_minted),
+        (0, 0)
+    );
     // After real work (a login, a token, a site id), the check reads on those sessions.
     c.authorize(&guest("52-DE-63-F1-E3-3B", Duration::from_secs(600)))
         .await
@@ -610,10 +631,16 @@ async fn sites_ssids_and_a_dedicated_operator_like_the_wizard() {
     assert!(ssids[0].guest_network && ssids[0].open);
 
     let ids: Vec<String> = sites.iter().map(|s| s.id.clone()).collect();
-    let op = c.create_hotspot_operator("rental-wifi", &ids).await.unwrap();
+    let op = c
+        .create_hotspot_operator("rental-wifi", &ids)
+        .await
+        .unwrap();
     assert_eq!(op.name, "rental-wifi");
     assert!(!format!("{op:?}").contains(&op.password), "Debug hides it");
-    let again = c.create_hotspot_operator("rental-wifi", &ids).await.unwrap();
+    let again = c
+        .create_hotspot_operator("rental-wifi", &ids)
+        .await
+        .unwrap();
     assert_eq!(again.name, "rental-wifi-2", "a free name is picked");
     let created = sim
         .operators()
@@ -623,8 +650,11 @@ async fn sites_ssids_and_a_dedicated_operator_like_the_wizard() {
     assert_eq!(created.role, OperatorRole::Administrator);
     assert_eq!(created.site_ids, ids);
     let listed = c.list_hotspot_operators(&beach.id).await.unwrap();
-    assert!(listed.iter().any(|o| o.name == "rental-wifi" && o.administrator));
-    let post = &sim.requests_to("/hotspot/operators")
+    assert!(listed
+        .iter()
+        .any(|o| o.name == "rental-wifi" && o.administrator));
+    let post = &sim
+        .requests_to("/hotspot/operators")
         .into_iter()
         .find(|r| r.method == "POST")
         .unwrap();
@@ -646,7 +676,10 @@ async fn sites_ssids_and_a_dedicated_operator_like_the_wizard() {
     })
     .await
     .unwrap();
-    assert_eq!(sim.authorized()[0].duration, Some(Duration::from_secs(5400)));
+    assert_eq!(
+        sim.authorized()[0].duration,
+        Some(Duration::from_secs(5400))
+    );
     assert_eq!(sim.authorized()[0].site_id, beach.id);
 }
 
@@ -660,7 +693,9 @@ async fn authorizations_come_with_their_auth_type_for_reconciliation() {
             sim.hotspot_settings()
         });
         for m in ["02-00-00-00-00-01", "02-00-00-00-00-02"] {
-            c.authorize(&guest(m, Duration::from_secs(600))).await.unwrap();
+            c.authorize(&guest(m, Duration::from_secs(600)))
+                .await
+                .unwrap();
         }
         let site_id = sim.site_id("Default").unwrap();
         c.unauthorize_at(&site_id, mac("02-00-00-00-00-01"))
@@ -708,7 +743,10 @@ async fn the_self_test_passes_every_step_on_a_good_set_up_in_both_modes() {
             (PortalTimeout, Skip),
         ]
     );
-    assert_eq!(report.controller_id.as_deref(), Some(sim.controller_id().as_str()));
+    assert_eq!(
+        report.controller_id.as_deref(),
+        Some(sim.controller_id().as_str())
+    );
 
     let report = client(sim.openapi_settings()).self_test(&sites).await;
     assert!(report.ok, "{}", report.to_text());
@@ -725,7 +763,10 @@ async fn the_self_test_passes_every_step_on_a_good_set_up_in_both_modes() {
     let timeout = report.steps.last().unwrap();
     assert!(timeout.message.contains("8 hours"), "{}", timeout.message);
     let text = report.to_text();
-    assert!(text.contains("PASS  portal_timeout [openapi] (site \"Default\")"), "{text}");
+    assert!(
+        text.contains("PASS  portal_timeout [openapi] (site \"Default\")"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -750,7 +791,11 @@ async fn the_self_test_names_each_failing_step_with_the_controllers_words() {
     let login = report.first_failure().unwrap();
     assert_eq!(login.step, StepKind::Login);
     assert!(login.message.contains("Hotspot › Operators"));
-    assert!(login.controller_message.as_deref().unwrap().contains("-30109"));
+    assert!(login
+        .controller_message
+        .as_deref()
+        .unwrap()
+        .contains("-30109"));
     assert_eq!(report.steps.last().unwrap().status, StepStatus::Skip);
 
     // Hotspot only: a site name alone cannot be resolved; with its id it can, and the

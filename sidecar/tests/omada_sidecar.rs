@@ -75,7 +75,12 @@ async fn the_settings_test_reports_the_certificate_it_was_shown() {
     assert_eq!(cert["factory_default"], false);
     let sha = cert["sha256"].as_str().unwrap();
     assert_eq!(Some(sha.to_string()), sim.cert_sha256());
-    assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(
+        sha.len() == 64
+            && sha
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
     assert!(
         e["message"].as_str().unwrap().contains("cert_sha256"),
         "{e}"
@@ -91,7 +96,10 @@ async fn the_settings_test_reports_the_certificate_it_was_shown() {
     assert_eq!(b["capabilities"]["authorize_with_duration"], true);
     assert_eq!(b["capabilities"]["discovery"], true);
     assert_eq!(b["sites"][0]["name"], "Default");
-    assert_eq!(b["portal_timeouts"][0]["portals"][0]["timeout_minutes"], 480);
+    assert_eq!(
+        b["portal_timeouts"][0]["portals"][0]["timeout_minutes"],
+        480
+    );
     assert_eq!(b["controller_version"], "5.15.24");
 }
 
@@ -99,7 +107,11 @@ async fn the_settings_test_reports_the_certificate_it_was_shown() {
 async fn a_revoke_waits_for_the_site_id_and_says_why() {
     let (app, _tmp) = app().await;
     let sim = sim::start(OmadaSimConfig::default()).await.unwrap();
-    let (s, b) = put_settings(&app, serde_json::to_value(sim.hotspot_only_settings()).unwrap()).await;
+    let (s, b) = put_settings(
+        &app,
+        serde_json::to_value(sim.hotspot_only_settings()).unwrap(),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     let c = controller_status(&app).await;
     assert_eq!(
@@ -137,7 +149,10 @@ async fn a_revoke_waits_for_the_site_id_and_says_why() {
     );
     let c = controller_status(&app).await;
     assert_eq!(c["connected"], true, "the controller answers");
-    assert!(c["outbox_pending"].as_u64().unwrap() >= 1, "not dropped: {c}");
+    assert!(
+        c["outbox_pending"].as_u64().unwrap() >= 1,
+        "not dropped: {c}"
+    );
     assert_eq!(sim.authorized().len(), 1);
     assert!(sim.requests_to("/clients").is_empty());
 
@@ -187,7 +202,12 @@ async fn redeem_and_revoke(app: &TestApp, sim: &OmadaSim, away: bool) {
         "{:?}",
         sim.authorized()
     );
-    assert!(eventually(10, || async { controller_status(app).await["outbox_pending"] == 0 }).await);
+    assert!(
+        eventually(10, || async {
+            controller_status(app).await["outbox_pending"] == 0
+        })
+        .await
+    );
 }
 
 #[tokio::test]
@@ -236,9 +256,15 @@ async fn the_monitor_checks_the_session_without_logging_in_again() {
     assert!(app.state.controller.probe().await.is_err());
     let c = controller_status(&app).await;
     assert_eq!(c["connected"], false);
-    assert!(c["problem"].as_str().unwrap().contains("does not answer"), "{c}");
+    assert!(
+        c["problem"].as_str().unwrap().contains("does not answer"),
+        "{c}"
+    );
     sim.set_outage(None);
     app.state.controller.probe().await.unwrap();
     let c = controller_status(&app).await;
-    assert_eq!((c["connected"].clone(), c["problem"].clone()), (json!(true), Value::Null));
+    assert_eq!(
+        (c["connected"].clone(), c["problem"].clone()),
+        (json!(true), Value::Null)
+    );
 }

@@ -87,7 +87,8 @@ async fn default_verification_rejects_the_factory_certificate_and_reports_it() {
     assert!(!cert.factory_default);
     // The advice is the pin, never a CA file (which cannot work without names).
     assert!(
-        message.contains(&format!("cert_sha256 = {}", cert.sha256)) && !message.contains("ca_cert_pem"),
+        message.contains(&format!("cert_sha256 = {}", cert.sha256))
+            && !message.contains("ca_cert_pem"),
         "{message}"
     );
     assert!(!err.is_transient());
@@ -182,8 +183,7 @@ async fn a_ca_file_without_names_is_refused_with_the_pin_to_use() {
         OmadaError::InvalidSettings { field, message } => {
             assert_eq!(field, "ca_cert_pem");
             assert!(
-                message.contains("subjectAltName")
-                    && message.contains(&sim.cert_sha256().unwrap()),
+                message.contains("subjectAltName") && message.contains(&sim.cert_sha256().unwrap()),
                 "{message}"
             );
         }

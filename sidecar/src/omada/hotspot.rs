@@ -344,7 +344,10 @@ impl Hotspot {
             .map(|r| r.id)
             .collect();
         if ids.is_empty() {
-            tracing::debug!(site_id, "no valid record for this client; nothing to disconnect");
+            tracing::debug!(
+                site_id,
+                "no valid record for this client; nothing to disconnect"
+            );
             return Ok(0);
         }
         for rid in &ids {

@@ -71,7 +71,11 @@ mod tests {
         for _ in 0..10 {
             l.acquire(far, "t").await.unwrap();
         }
-        assert_eq!(Instant::now() - start, Duration::ZERO, "a burst of 10 is free");
+        assert_eq!(
+            Instant::now() - start,
+            Duration::ZERO,
+            "a burst of 10 is free"
+        );
         for _ in 0..20 {
             l.acquire(far, "t").await.unwrap();
         }

@@ -197,10 +197,7 @@ impl AuthRecord {
             valid: row.get("valid").and_then(Value::as_bool).unwrap_or(true),
             start_ms: row.get("start").and_then(transport::as_i64),
             end_ms: row.get("end").and_then(transport::as_i64),
-            ssid: row
-                .get("ssid")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            ssid: row.get("ssid").and_then(Value::as_str).map(str::to_string),
         })
     }
 }
@@ -406,7 +403,11 @@ impl Common {
                 raw.status.as_u16()
             ))
         })?;
-        if let Some(code) = v.get("errorCode").and_then(transport::as_i64).filter(|c| *c != 0) {
+        if let Some(code) = v
+            .get("errorCode")
+            .and_then(transport::as_i64)
+            .filter(|c| *c != 0)
+        {
             let msg = v.get("msg").and_then(Value::as_str).unwrap_or("");
             return Err(OmadaError::Rejected {
                 code,
@@ -645,7 +646,10 @@ impl OmadaClient {
     }
 
     fn open_api(&self, what: &str) -> Result<&openapi::OpenApi, OmadaError> {
-        self.inner.openapi.as_ref().ok_or_else(|| needs_openapi(what))
+        self.inner
+            .openapi
+            .as_ref()
+            .ok_or_else(|| needs_openapi(what))
     }
 
     /// The operator name (for messages), when operator credentials are set.
@@ -817,7 +821,11 @@ impl OmadaClient {
     /// hotspot mode, through `authed-records/{id}/disconnect` in Open API mode (never counting
     /// `unauth`'s "client does not exist" as done before the records were checked). Returns
     /// how many records were ended (0: none was valid).
-    pub async fn unauthorize_at(&self, site_id: &str, client_mac: Mac) -> Result<usize, OmadaError> {
+    pub async fn unauthorize_at(
+        &self,
+        site_id: &str,
+        client_mac: Mac,
+    ) -> Result<usize, OmadaError> {
         let c = &self.inner.common;
         let deadline = self.deadline();
         match (self.inner.mode, &self.inner.hotspot, &self.inner.openapi) {
@@ -1007,7 +1015,9 @@ impl OmadaClient {
         match (&self.inner.hotspot, &self.inner.openapi) {
             (Some(h), _) => h.records(c, site_id, None, deadline).await,
             (None, Some(o)) => o.records(c, site_id, None, deadline).await,
-            (None, None) => Err(OmadaError::Misconfigured("no controller credentials".into())),
+            (None, None) => Err(OmadaError::Misconfigured(
+                "no controller credentials".into(),
+            )),
         }
     }
 
@@ -1025,7 +1035,9 @@ impl OmadaClient {
             (Some(o), _) => o.records(c, site_id, Some(&key), deadline).await?,
             (None, Some(h)) => h.records(c, site_id, Some(&key), deadline).await?,
             (None, None) => {
-                return Err(OmadaError::Misconfigured("no controller credentials".into()))
+                return Err(OmadaError::Misconfigured(
+                    "no controller credentials".into(),
+                ))
             }
         };
         Ok(rows
@@ -1193,7 +1205,10 @@ mod tests {
         assert!(r.valid && r.is_external_portal());
         assert_eq!(r.mac.unwrap().to_string(), "36-18-EA-86-B6-43");
         let n = AuthRecord::from_row(&json!({"id": 7, "mac": "x"})).unwrap();
-        assert_eq!((n.id.as_str(), n.mac, n.valid, n.auth_type), ("7", None, true, None));
+        assert_eq!(
+            (n.id.as_str(), n.mac, n.valid, n.auth_type),
+            ("7", None, true, None)
+        );
         assert!(AuthRecord::from_row(&json!({"mac": "36-18-EA-86-B6-43"})).is_none());
     }
 }

@@ -289,7 +289,14 @@ impl OpenApi {
                     c,
                     deadline,
                     "openapi ssids",
-                    &["sites", site_id, "wireless-network", "wlans", wlan_id, "ssids"],
+                    &[
+                        "sites",
+                        site_id,
+                        "wireless-network",
+                        "wlans",
+                        wlan_id,
+                        "ssids",
+                    ],
                     &[],
                 )
                 .await?;
@@ -367,7 +374,13 @@ impl OpenApi {
         self.call(c, deadline, "openapi create hotspot operator", |id| {
             c.http
                 .post(c.url(&[
-                    "openapi", "v1", id, "sites", site_id, "hotspot", "operators",
+                    "openapi",
+                    "v1",
+                    id,
+                    "sites",
+                    site_id,
+                    "hotspot",
+                    "operators",
                 ]))
                 .json(body)
         })
@@ -401,9 +414,8 @@ impl OpenApi {
             }
             let detail = self
                 .call(c, deadline, "openapi portal", |id| {
-                    c.http.get(c.url(&[
-                        "openapi", "v1", id, "sites", site_id, "portal", portal_id,
-                    ]))
+                    c.http
+                        .get(c.url(&["openapi", "v1", id, "sites", site_id, "portal", portal_id]))
                 })
                 .await?;
             let name = detail
@@ -573,7 +585,10 @@ mod tests {
     #[test]
     fn auth_timeouts_decode_presets_and_custom_values() {
         let h = |n: u64| Some(Duration::from_secs(n * 3600));
-        assert_eq!(auth_timeout(&json!({"authTimeout": 1})), Some(Duration::from_secs(1800)));
+        assert_eq!(
+            auth_timeout(&json!({"authTimeout": 1})),
+            Some(Duration::from_secs(1800))
+        );
         assert_eq!(auth_timeout(&json!({"authTimeout": 5})), h(8));
         assert_eq!(auth_timeout(&json!({"authTimeout": 7})), h(7 * 24));
         assert_eq!(
@@ -585,7 +600,9 @@ mod tests {
             h(72)
         );
         assert_eq!(
-            auth_timeout(&json!({"authTimeout": "0", "customTimeout": "12", "customTimeoutUnit": "2"})),
+            auth_timeout(
+                &json!({"authTimeout": "0", "customTimeout": "12", "customTimeoutUnit": "2"})
+            ),
             h(12)
         );
         assert_eq!(auth_timeout(&json!({"authTimeout": 0})), None);

@@ -433,10 +433,10 @@ fn finish(
 /// `8 hours`, `90 minutes`, `3 days`.
 fn human(d: std::time::Duration) -> String {
     let m = d.as_secs() / 60;
-    if m % 1440 == 0 {
+    if m.is_multiple_of(1440) {
         let n = m / 1440;
         format!("{n} day{}", if n == 1 { "" } else { "s" })
-    } else if m % 60 == 0 {
+    } else if m.is_multiple_of(60) {
         let n = m / 60;
         format!("{n} hour{}", if n == 1 { "" } else { "s" })
     } else {

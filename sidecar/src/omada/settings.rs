@@ -252,11 +252,11 @@ impl OmadaSettings {
                 return Err(bad("controller_id", "Controller ID looks invalid (expected the 32-character omadacId, or leave it empty to discover it)"));
             }
         } else if is_cloud_host(&url) {
-            return Err(bad("controller_id", "A cloud-based controller needs its Controller ID (the 32-character omadacId shown in the controller's URL and under Settings › Platform Integration › Open API): the cloud hosts cannot be asked for it"));
+            return Err(bad("controller_id", "A cloud-based controller needs its Controller ID (the 32-character omadacId that appears in the controller's web address once you open it): the cloud hosts cannot be asked for it"));
         }
         // A half-given set is a typo, whichever mode.
-        if present(&self.username).is_some() != !self.password.as_deref().unwrap_or("").is_empty()
-        {
+        let has_password = !self.password.as_deref().unwrap_or("").is_empty();
+        if present(&self.username).is_some() != has_password {
             let field = if present(&self.username).is_some() {
                 "password"
             } else {
@@ -481,7 +481,11 @@ mod tests {
         };
         assert!(with_id.validate().is_ok());
         assert_eq!(with_id.openapi_rate(), 10);
-        assert_eq!(hotspot().openapi_rate(), 0, "no budget on a controller of your own");
+        assert_eq!(
+            hotspot().openapi_rate(),
+            0,
+            "no budget on a controller of your own"
+        );
         let tuned = OmadaSettings {
             openapi_requests_per_second: Some(4),
             ..with_id

@@ -164,7 +164,8 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(end_entity.clone().into_owned());
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(end_entity.clone().into_owned());
         self.inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }

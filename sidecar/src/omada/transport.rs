@@ -151,7 +151,11 @@ fn verdict_in(body: &[u8]) -> bool {
 /// `": <text>"` from an error page: JSON `msg`, or a short plain-text body; empty otherwise.
 fn excerpt(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        if let Some(m) = v.get("msg").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+        if let Some(m) = v
+            .get("msg")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        {
             return format!(": {}", m.chars().take(200).collect::<String>());
         }
     }
@@ -208,7 +212,9 @@ fn find_tls_error(e: &(dyn std::error::Error + 'static)) -> Option<(String, bool
         if let Some(t) = err.downcast_ref::<rustls::Error>() {
             use rustls::{CertificateError as C, Error as E};
             return Some(match t {
-                E::InvalidCertificate(C::Other(o)) => (format!("invalid peer certificate: {o}"), true),
+                E::InvalidCertificate(C::Other(o)) => {
+                    (format!("invalid peer certificate: {o}"), true)
+                }
                 E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => (
                     format!("{t} (a self-signed controller? pin its certificate with cert_sha256)"),
                     true,
@@ -405,12 +411,19 @@ mod tests {
         match classify(
             "t",
             &b,
-            &raw(500, "application/json", r#"{"errorCode":-7131,"msg":"Controller ID not exist."}"#),
+            &raw(
+                500,
+                "application/json",
+                r#"{"errorCode":-7131,"msg":"Controller ID not exist."}"#,
+            ),
         )
         .unwrap()
         {
             Answer::Json { code, msg, .. } => {
-                assert_eq!((code, msg.as_str()), (-7131, "Controller ID not exist. (HTTP 500)"))
+                assert_eq!(
+                    (code, msg.as_str()),
+                    (-7131, "Controller ID not exist. (HTTP 500)")
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -447,21 +460,31 @@ mod tests {
             "https://203.0.113.9/login",
         ] {
             assert!(
-                matches!(classify("t", &b, &redirect_to(to)), Ok(Answer::SessionLost(_))),
+                matches!(
+                    classify("t", &b, &redirect_to(to)),
+                    Ok(Answer::SessionLost(_))
+                ),
                 "{to}"
             );
         }
         // A LAN controller redirecting to its own LAN address is a lost session too.
         let lan = url::Url::parse("https://192.168.0.2:8043").unwrap();
         assert!(matches!(
-            classify("t", &lan, &redirect_to("https://192.168.0.2:8043/abc/login")),
+            classify(
+                "t",
+                &lan,
+                &redirect_to("https://192.168.0.2:8043/abc/login")
+            ),
             Ok(Answer::SessionLost(_))
         ));
     }
 
     #[test]
     fn error_excerpts_keep_the_controllers_words_not_html() {
-        assert_eq!(excerpt(br#"{"errorCode":-1,"msg":"General error."}"#), ": General error.");
+        assert_eq!(
+            excerpt(br#"{"errorCode":-1,"msg":"General error."}"#),
+            ": General error."
+        );
         assert_eq!(excerpt(b"Service  Unavailable\n"), ": Service Unavailable");
         assert_eq!(excerpt(b"<html><body>503</body></html>"), "");
         assert!(verdict_in(br#"{"errorCode":-7131,"msg":"x"}"#));

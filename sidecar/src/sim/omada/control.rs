@@ -69,7 +69,9 @@ pub(super) fn apply_patch(b: &mut Behaviour, patch: &BehaviourPatch) -> Result<(
         Some(Value::String(s)) if s.is_empty() => Some(None),
         Some(Value::String(s)) => match url::Url::parse(s) {
             Ok(u) if u.has_host() => Some(Some(s.clone())),
-            _ => return Err("connector_redirect must be a URL like https://192.168.0.2:443".into()),
+            _ => {
+                return Err("connector_redirect must be a URL like https://192.168.0.2:443".into())
+            }
         },
         Some(other) => return Err(format!("connector_redirect must be a URL, not {other}")),
     };
@@ -142,8 +144,8 @@ fn bad(e: impl std::fmt::Display) -> Response<Body> {
     json_response(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()}))
 }
 
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response<Body>> {
-    serde_json::from_slice(if body.is_empty() { b"{}" } else { body }).map_err(bad)
+fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Box<Response<Body>>> {
+    serde_json::from_slice(if body.is_empty() { b"{}" } else { body }).map_err(|e| Box::new(bad(e)))
 }
 
 pub(super) fn control(
@@ -169,7 +171,7 @@ pub(super) fn control(
         (&Method::POST, "/_sim/client") => {
             let p: ClientPatch = match parse(body) {
                 Ok(p) => p,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             match p.mac.parse::<Mac>() {
                 Ok(mac) => {
@@ -182,7 +184,7 @@ pub(super) fn control(
         (&Method::POST, "/_sim/portal_timeout") => {
             let p: PortalPatch = match parse(body) {
                 Ok(p) => p,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             match sim.set_portal_timeout(&p.site, Duration::from_secs(p.timeout_minutes * 60)) {
                 Ok(()) => okj(json!({"site": p.site, "timeout_minutes": p.timeout_minutes})),
@@ -193,7 +195,7 @@ pub(super) fn control(
         (&Method::POST, "/_sim/operators") => {
             let p: OperatorPatch = match parse(body) {
                 Ok(p) => p,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             let sites: Vec<&str> = p.sites.iter().map(String::as_str).collect();
             match sim.add_operator(&p.name, &p.password, p.role, &sites) {
@@ -206,7 +208,7 @@ pub(super) fn control(
         (&Method::POST, "/_sim/behaviour") => {
             let patch: BehaviourPatch = match parse(body) {
                 Ok(p) => p,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             match sim.apply(patch) {
                 Ok(b) => okj(to_json(serde_json::to_value(b))),
@@ -254,7 +256,10 @@ mod tests {
             ..BehaviourPatch::default()
         };
         apply_patch(&mut b, &patch).unwrap();
-        assert_eq!(b.connector_redirect.as_deref(), Some("https://192.168.0.2:443"));
+        assert_eq!(
+            b.connector_redirect.as_deref(),
+            Some("https://192.168.0.2:443")
+        );
         apply_patch(
             &mut b,
             &BehaviourPatch {

@@ -838,7 +838,6 @@ impl RedirectParams {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,7 +93,13 @@ pub(super) async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Response<
     let body_json: Option<Value> = serde_json::from_slice(&body).ok();
 
     let resp = if path == "/_sim" || path.starts_with("/_sim/") {
-        control::control(&OmadaSim { sh: sh.clone() }, &method, &path, query.as_deref(), &body)
+        control::control(
+            &OmadaSim { sh: sh.clone() },
+            &method,
+            &path,
+            query.as_deref(),
+            &body,
+        )
     } else {
         let (latency, injected, redirect) = {
             let mut m = sh.lock();
@@ -206,7 +212,9 @@ fn route(
             hotspot_login(sh, body)
         }
         (&Method::POST, [cid, "api", "v2", "hotspot", "extPortal", "auth"]) if *cid == id => {
-            with_session(sh, headers, query, |m, op| ext_portal_auth(sh, m, &op, body))
+            with_session(sh, headers, query, |m, op| {
+                ext_portal_auth(sh, m, &op, body)
+            })
         }
         (&Method::GET, [cid, "api", "v2", "hotspot", "sites", site, "clients"]) if *cid == id => {
             with_session(sh, headers, query, |m, op| {
@@ -289,7 +297,9 @@ fn openapi_site_route(
                     })
                 })
                 .collect();
-            ok(json!({"totalRows": site.ssids.len(), "currentPage": page, "currentSize": size, "data": data}))
+            ok(
+                json!({"totalRows": site.ssids.len(), "currentPage": page, "currentSize": size, "data": data}),
+            )
         }
         (&Method::GET, ["portals"]) => ok(json!([{
             "id": site.portal_id, "name": "Rental Wi-Fi", "enable": true, "authType": 4,
@@ -332,10 +342,10 @@ fn auth_timeout_vo(d: Duration) -> Value {
     };
     match preset {
         Some(p) => json!({"authTimeout": p}),
-        None if min % 1440 == 0 => {
+        None if min.is_multiple_of(1440) => {
             json!({"authTimeout": 0, "customTimeout": min / 1440, "customTimeoutUnit": 3})
         }
-        None if min % 60 == 0 => {
+        None if min.is_multiple_of(60) => {
             json!({"authTimeout": 0, "customTimeout": min / 60, "customTimeoutUnit": 2})
         }
         None => json!({"authTimeout": 0, "customTimeout": min.max(1), "customTimeoutUnit": 1}),
@@ -360,10 +370,7 @@ fn hotspot_login(sh: &Shared, body: Option<&Value>) -> Response<Body> {
         m.counters.login_failures += 1;
         return general_error();
     };
-    if !m
-        .operator(name)
-        .is_some_and(|o| o.password == password)
-    {
+    if m.operator(name).is_none_or(|o| o.password != password) {
         m.counters.login_failures += 1;
         return code(-30109, "Invalid username or password.");
     }
@@ -504,7 +511,9 @@ fn check_auth_body(
         return Err(FAILED);
     }
     // `originUrl` may be empty (doc 132060's body shows `""`); only its presence counts.
-    let origin_url = obj.get("originUrl").map(|v| v.as_str().unwrap_or("").to_string());
+    let origin_url = obj
+        .get("originUrl")
+        .map(|v| v.as_str().unwrap_or("").to_string());
     if origin_url.is_none() && b.require_origin_url {
         return Err(FAILED);
     }
@@ -587,12 +596,12 @@ fn hotspot_site<'a>(
     m: &mut Mutable,
     op: &SimOperator,
     site: &str,
-) -> Result<&'a SiteExt, Response<Body>> {
+) -> Result<&'a SiteExt, Box<Response<Body>>> {
     let Some(site) = sh.site_by_id(site) else {
-        return Err(invalid_params());
+        return Err(Box::new(invalid_params()));
     };
     if !op.site_ids.contains(&site.id) {
-        return Err(forbidden(m));
+        return Err(Box::new(forbidden(m)));
     }
     Ok(site)
 }
@@ -606,7 +615,7 @@ fn hotspot_clients(
 ) -> Response<Body> {
     let site = match hotspot_site(sh, m, op, site) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let page = query_param(query, "currentPage")
         .and_then(|v| v.parse::<usize>().ok())
@@ -653,7 +662,7 @@ fn hotspot_disconnect(
 ) -> Response<Body> {
     let site = match hotspot_site(sh, m, op, site) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if op.role == OperatorRole::Viewer {
         return forbidden(m);
