@@ -82,6 +82,8 @@ pub struct Controller {
     policy: RetryPolicy,
     current: RwLock<Option<(OmadaSettings, OmadaClient)>>,
     status: Mutex<Status>,
+    /// Site name → id pairs the host gave (units' site ids), told to every client built.
+    site_ids: Mutex<Vec<(String, String)>>,
 }
 
 impl Controller {
@@ -104,6 +106,7 @@ impl Controller {
             policy,
             current: RwLock::new(None),
             status: Mutex::new(Status::default()),
+            site_ids: Mutex::new(Vec::new()),
         };
         if let Some(blob) = sealed {
             match c
@@ -130,6 +133,18 @@ impl Controller {
             }
         }
         Ok(c)
+    }
+
+    /// The site ids the host knows (e.g. the units' `omada_site_id`), as (name, id) pairs:
+    /// names resolve to them without asking the controller — the only way in hotspot-only
+    /// set-ups, where no documented call lists sites (field notes §3.6). Replaces the list.
+    pub fn remember_sites(&self, sites: &[(String, String)]) {
+        *self.site_ids.lock().unwrap_or_else(|p| p.into_inner()) = sites.to_vec();
+        if let Some(client) = self.client() {
+            for (name, id) in sites {
+                client.remember_site(name, id);
+            }
+        }
     }
 
     pub fn client(&self) -> Option<OmadaClient> {
@@ -179,6 +194,14 @@ impl Controller {
         }
         settings.validate().map_err(OmadaError::from)?;
         let client = OmadaClient::new(settings.clone(), self.policy.clone())?;
+        for (name, id) in self
+            .site_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            client.remember_site(name, id);
+        }
         let info = if validate {
             let started = Instant::now();
             let res = client.test().await;

@@ -268,3 +268,28 @@ async fn the_monitor_checks_the_session_without_logging_in_again() {
         (json!(true), Value::Null)
     );
 }
+
+#[tokio::test]
+async fn site_ids_the_host_gives_let_a_hotspot_only_set_up_revoke() {
+    let (app, _tmp) = app().await;
+    let sim = sim::start(OmadaSimConfig::default()).await.unwrap();
+    let site_id = sim.site_id("Default").unwrap();
+    // Given before the settings (as a unit's stored site id would be): kept for every client.
+    app.state
+        .controller
+        .remember_sites(&[("Default".to_string(), site_id.clone())]);
+    let (s, b) = put_settings(
+        &app,
+        serde_json::to_value(sim.hotspot_only_settings()).unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    redeem_and_revoke(&app, &sim, false).await;
+    assert!(sim.requests_to("/disconnect")[0]
+        .path
+        .contains(&format!("/hotspot/sites/{site_id}/")));
+    assert!(
+        sim.requests().iter().all(|r| !r.path.starts_with("/openapi")),
+        "no Open API needed"
+    );
+}
