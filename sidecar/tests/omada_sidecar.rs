@@ -289,7 +289,9 @@ async fn site_ids_the_host_gives_let_a_hotspot_only_set_up_revoke() {
         .path
         .contains(&format!("/hotspot/sites/{site_id}/")));
     assert!(
-        sim.requests().iter().all(|r| !r.path.starts_with("/openapi")),
+        sim.requests()
+            .iter()
+            .all(|r| !r.path.starts_with("/openapi")),
         "no Open API needed"
     );
 }
