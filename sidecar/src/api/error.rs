@@ -11,6 +11,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// An extra member of the error object (e.g. `certificate`, CONTRACTS §4).
+    pub detail: Option<(&'static str, serde_json::Value)>,
     /// The request body was not read: close the connection after answering.
     pub close: bool,
 }
@@ -22,6 +24,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            detail: None,
             close: false,
         }
     }
@@ -72,6 +75,9 @@ impl ApiError {
         let mut inner = serde_json::json!({"code": self.code, "message": self.message});
         if let Some(f) = &self.field {
             inner["field"] = serde_json::Value::String(f.clone());
+        }
+        if let Some((k, v)) = &self.detail {
+            inner[*k] = v.clone();
         }
         serde_json::json!({ "error": inner })
     }
@@ -177,6 +183,16 @@ impl From<crate::controller::ControllerError> for ApiError {
                     O::Rejected { .. } | O::Protocol(_) | O::InvalidRequest(_) => {
                         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "controller_rejected", msg)
                     }
+                    O::TlsUntrusted { certificate, .. } => ApiError {
+                        detail: certificate.map(|c| ("certificate", serde_json::json!(c))),
+                        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "tls_untrusted", msg)
+                            .with_field("base_url")
+                    },
+                    O::Misconfigured(_) => ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "controller_misconfigured",
+                        msg,
+                    ),
                     O::Unreachable(_) | O::Timeout(_) | O::Tls(_) => ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "controller_unavailable",

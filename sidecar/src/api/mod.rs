@@ -446,8 +446,8 @@ async fn v1(
             let mut v =
                 serde_json::to_value(state.controller.settings_redacted()).unwrap_or_default();
             v["configured"] = serde_json::Value::Bool(true);
-            if let Some(info) = info {
-                v["controller_version"] = serde_json::json!(info.controller_version);
+            if let (Some(info), Some(m)) = (info, v.as_object_mut()) {
+                m.extend(info.wire_fields());
             }
             ok(&v)
         }
