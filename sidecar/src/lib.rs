@@ -29,6 +29,7 @@ pub mod sim;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod unit_health;
 pub mod vouchers;
 
 /// Install rustls' `ring` crypto provider as the process default (idempotent). reqwest is
