@@ -753,29 +753,39 @@ impl PlumeClient {
             let status = resp.status().as_u16();
             if status == 401 {
                 let customer = scope.customer();
-                let suspect_token = match customer.map(|c| self.tokens.customer_seen(s, c)) {
-                    // Refused before with a working token: this customer, again.
-                    Some(Some(false)) => false,
-                    // Read before: the token is the likelier culprit.
-                    Some(Some(true)) => true,
-                    // Never seen: the customer, unless the token never worked either.
-                    Some(None) => !self.tokens.is_proven(s, &token),
-                    None => true,
+                let seen = customer.map(|c| self.tokens.customer_seen(s, c));
+                let proven = self.tokens.is_proven(s, &token);
+                // Refused before with a working token: this customer again, no mint.
+                if let (Some(c), Some(Some(false))) = (customer, seen) {
+                    return Err(PlumeError::CustomerNotFound {
+                        customer_id: c.to_string(),
+                    });
+                }
+                // Re-mint when the token is the likelier culprit: a call without a customer,
+                // a customer read before, or a token that never worked.
+                let suspect_token = match seen {
+                    None | Some(Some(_)) => true,
+                    Some(None) => !proven,
                 };
                 if suspect_token && !reminted && self.tokens.invalidate(s, &token) {
                     reminted = true;
                     token = self.tokens.token(s).await?;
                     continue;
                 }
-                if let Some(c) = customer {
-                    self.tokens.note_customer_refused(s, c);
-                    tracing::info!(
-                        customer_id = c,
-                        "plume: API refused this customer with a working token (401)"
-                    );
-                    return Err(PlumeError::CustomerNotFound {
-                        customer_id: c.to_string(),
-                    });
+                match (customer, seen) {
+                    // Read before, and the token could not be replaced yet: the token.
+                    (Some(_), Some(Some(true))) if !reminted => {}
+                    (Some(c), _) => {
+                        self.tokens.note_customer_refused(s, c);
+                        tracing::info!(
+                            customer_id = c,
+                            "plume: API refused this customer with a working token (401)"
+                        );
+                        return Err(PlumeError::CustomerNotFound {
+                            customer_id: c.to_string(),
+                        });
+                    }
+                    (None, _) => {}
                 }
                 tracing::warn!(
                     path = url.path(),

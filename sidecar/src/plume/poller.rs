@@ -17,7 +17,7 @@
 //! reports, which go stale, never red; a location that fails while Plume answers (customer id
 //! unknown: 401 with a working token; location unknown: 404; another partner's: 403 with an
 //! API body) turns red with a reason that says which id to fix (`misconfigured`). A round
-//! stops early once Plume is clearly down (3 units failed without any success, or one WAF
+//! stops early once Plume is clearly down (3 units in a row failed as a whole, or one WAF
 //! answer, OAuth failure or wrong API base), so an outage costs a handful of requests, and the
 //! next round resumes with the units the stopped one did not reach.
 
@@ -467,7 +467,9 @@ impl Run {
                             .unwrap_or(PlumeError::RateLimited);
                         return (t, Outcome::Skipped(e));
                     }
-                    let out = this.poll_unit(client, &t, fetch_wifi, abort).await;
+                    let out = this
+                        .poll_unit(client, &t, fetch_wifi, abort, last_upstream)
+                        .await;
                     if let Some(m) = &this.cfg.metrics {
                         match &out {
                             Outcome::Read(..) => m.plume_polls_ok.inc(),
@@ -475,20 +477,26 @@ impl Run {
                         }
                     }
                     match &out {
-                        Outcome::Read(..) => any_ok.store(true, Ordering::Relaxed),
+                        Outcome::Read(..) => {
+                            any_ok.store(true, Ordering::Relaxed);
+                            failed_units.store(0, Ordering::Relaxed);
+                        }
                         Outcome::Failed(e) if !e.is_upstream_wide() => {
-                            any_ok.store(true, Ordering::Relaxed)
+                            any_ok.store(true, Ordering::Relaxed);
+                            failed_units.store(0, Ordering::Relaxed);
                         }
                         Outcome::Failed(e) | Outcome::Skipped(e) => {
                             *last_upstream.lock().unwrap_or_else(|e| e.into_inner()) =
                                 Some(e.clone());
+                            // Three units in a row failed as a whole: Plume is down (also when
+                            // it went down in the middle of a round).
                             let n = failed_units.fetch_add(1, Ordering::Relaxed) + 1;
                             let down = matches!(
                                 e,
                                 PlumeError::RateLimited
                                     | PlumeError::OAuth { .. }
                                     | PlumeError::ApiBase(_)
-                            ) || (n >= 3 && !any_ok.load(Ordering::Relaxed));
+                            ) || n >= 3;
                             if down {
                                 abort.store(true, Ordering::Relaxed);
                             }
@@ -590,16 +598,35 @@ impl Run {
         t: &PlumeTarget,
         fetch_wifi: bool,
         abort: &AtomicBool,
+        last_upstream: &Mutex<Option<PlumeError>>,
     ) -> Outcome {
+        // The round was stopped while this unit was under way: no further request for it.
+        let stopped = || {
+            abort.load(Ordering::Relaxed).then(|| {
+                Outcome::Skipped(
+                    last_upstream
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone()
+                        .unwrap_or(PlumeError::RateLimited),
+                )
+            })
+        };
         let (c, l) = (t.customer_id.as_str(), t.location_id.as_str());
         let location = match self.retrying(abort, || client.location(c, l)).await {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(e),
         };
+        if let Some(o) = stopped() {
+            return o;
+        }
         let nodes = match self.retrying(abort, || client.nodes(c, l)).await {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(e),
         };
+        if let Some(o) = stopped() {
+            return o;
+        }
         let devices = match self.retrying(abort, || client.devices(c, l)).await {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(e),

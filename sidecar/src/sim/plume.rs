@@ -107,7 +107,7 @@ pub enum Scenario {
     PoorHealthAlert,
     /// Oddly typed fields: `model` a number, `backhaulType` and a `nickname` objects, `alerts`
     /// an object, `connectedDeviceCount` a string, a device `health` a list, a device `name`
-    /// a number, `freqBand` a number. Every pod and device is still there.
+    /// a number, `freqBand` a list. Every pod and device is still there.
     OddFields,
     /// Every path of the location answers 403 with a LoopBack body (another partner's).
     Forbidden,
@@ -1243,7 +1243,7 @@ fn devices_json(l: &str, sc: Scenario) -> Vec<Value> {
             list[0]["health"] = json!([1, 2]);
             list[1]["name"] = json!(12345);
             list[1]["hostName"] = Value::Null;
-            list[3]["freqBand"] = json!(5);
+            list[3]["freqBand"] = json!(["5G"]);
         }
         _ => {}
     }
