@@ -444,21 +444,24 @@ async fn plume_rate_limit_holds_with_100_units() {
     sim.shutdown().await;
 }
 
-/// Measures what the sidecar costs Plume. API requests/minute at the default 60 s interval
-/// = requests per round (measured here with 1 s rounds) × 1 round/minute, capped by the rate
-/// limit; OAuth requests/hour measured on an hour of 60 s polls with the token clock advanced
-/// (a 600 s token, the documented example TTL).
+/// Measures what the sidecar costs Plume (the README's budget table). Requests per round are
+/// measured with 1 s rounds and no rate limit; at the default budget (5 requests/s) a round
+/// takes `requests per round / 5` seconds, each unit is refreshed every `max(60 s, round)`, and
+/// the rate is `requests per round / refresh`. OAuth requests/hour measured on an hour of 60 s
+/// polls with the token clock advanced (a 600 s token, the documented example TTL).
 #[tokio::test]
 async fn plume_measure_request_rates() {
     let sim = sim::start(PlumeSimConfig::default()).await.unwrap();
-    for n in 0..100 {
+    for n in 0..300 {
         sim.add_location(C, &loc_id(n), Scenario::Fine);
     }
-    let mut lines = Vec::new();
-    for units in [1u32, 10, 100] {
+    let mut lines = vec![
+        "units | requests/round | round at 5 req/s | refreshed every | requests/min | per 5 min (WAF 2,000)".to_string(),
+    ];
+    for units in [1u32, 10, 100, 300] {
         sim.reset();
         let targets: Vec<_> = (0..units).map(|n| target(&format!("u{n}"), n)).collect();
-        // 11 rounds as fast as possible (no rate limit) → per-round average incl. the wifi read.
+        // Rounds as fast as possible (no rate limit) → per-round average incl. the SSID read.
         let cfg = PollerConfig {
             requests_per_second: 100_000.0,
             max_concurrency: 4,
@@ -473,13 +476,16 @@ async fn plume_measure_request_rates() {
         let c = sim.counters();
         let rounds = c.per_kind["location"] as f64 / units as f64;
         let per_round = c.api_requests as f64 / rounds;
-        let needed_per_min = per_round; // one round per 60 s
-        let per_min = needed_per_min.min(5.0 * 60.0);
+        let round_s = per_round / 5.0;
+        let refresh_s = round_s.max(60.0);
+        let per_min = per_round * 60.0 / refresh_s;
         lines.push(format!(
-            "{units:>3} units: {per_round:.1} API requests/round ({rounds:.0} rounds measured) → {per_min:.0} API requests/min at 60 s{}",
-            if needed_per_min > 300.0 { " (rate limit 5 req/s caps it; rounds stretch to ~66 s)" } else { "" }
+            "{units:>5} | {per_round:>14.1} | {round_s:>14.0} s | {refresh_s:>13.0} s | {per_min:>12.0} | {:>5.0} ({:.0} %)   [{rounds:.0} rounds measured]",
+            per_min * 5.0,
+            per_min * 5.0 / 2000.0 * 100.0
         ));
         assert!(per_round <= 3.4 * units as f64 + 0.5, "{per_round}");
+        assert!(per_min * 5.0 <= 1500.5, "never above the 1,500 budget");
     }
     // OAuth: one hour of 60 s polls with the token manager's clock moved forward.
     sim.reset();
