@@ -504,3 +504,82 @@ async fn plume_measure_request_rates() {
     println!("{}", lines.join("\n"));
     sim.shutdown().await;
 }
+
+/// Issue 15 item 2/4: a WAF answer stops the round at once (units stale, never red), and the
+/// next round resumes with the units the stopped one did not reach, so a budget that allows
+/// only part of the fleet per window still reaches every unit.
+#[tokio::test]
+async fn plume_waf_stops_the_round_and_the_next_resumes_where_it_stopped() {
+    let sim = sim::start(PlumeSimConfig::default()).await.unwrap();
+    let targets: Vec<_> = (1..=8)
+        .map(|n| {
+            sim.add_location(C, &loc_id(n), Scenario::Fine);
+            target(&format!("u{n}"), n)
+        })
+        .collect();
+    // About three units' worth of requests per 1 s window.
+    sim.set_waf_limit(10, Duration::from_secs(1));
+    sim.set_waf_answer(429, sim::WafBody::Json);
+    let h = spawn(fast_config(), Some(settings(&sim, 1)), targets);
+    let board = h.board.clone();
+    wait_for("every unit read once", 20, || {
+        (1..=8).all(|n| board.get(&format!("u{n}"), now()).updated_at.is_some())
+    })
+    .await;
+    let c = sim.counters();
+    assert!(c.per_status.get(&429).copied().unwrap_or(0) > 0, "{c:?}");
+    for n in 1..=8 {
+        let r = board.get(&format!("u{n}"), now());
+        assert_ne!(
+            r.status,
+            HealthStatus::Red,
+            "u{n}: a rate limit is never red: {r:?}"
+        );
+    }
+    assert!(board
+        .status()
+        .last_error
+        .is_some_and(|e| e.starts_with("Plume rate limit reached")));
+    h.stop().await;
+    sim.shutdown().await;
+}
+
+/// When Plume refuses every unit's customer id, the Plume status says that either the ids or
+/// the API base (another Plume cloud) are wrong.
+#[tokio::test]
+async fn plume_every_customer_refused_names_both_causes() {
+    let sim = sim::start(PlumeSimConfig::default()).await.unwrap();
+    let targets = vec![
+        PlumeTarget {
+            unit_id: "a".into(),
+            customer_id: "aaaaaaaaaaaaaaaaaaaaaaaa".into(),
+            location_id: loc_id(1),
+        },
+        PlumeTarget {
+            unit_id: "b".into(),
+            customer_id: "bbbbbbbbbbbbbbbbbbbbbbbb".into(),
+            location_id: loc_id(2),
+        },
+    ];
+    let h = spawn(fast_config(), Some(settings(&sim, 1)), targets);
+    let board = h.board.clone();
+    wait_for("both red", 10, || {
+        ["a", "b"]
+            .iter()
+            .all(|u| board.get(u, now()).status == HealthStatus::Red)
+    })
+    .await;
+    wait_for("status error", 10, || board.status().last_error.is_some()).await;
+    let st = board.status();
+    assert!(!st.connected);
+    let e = st.last_error.unwrap();
+    assert!(
+        e.contains("customer ids") && e.contains("same Plume cloud"),
+        "{e}"
+    );
+    assert!(board.get("a", now()).misconfigured);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(sim.counters().token_requests <= 2, "{:?}", sim.counters());
+    h.stop().await;
+    sim.shutdown().await;
+}
