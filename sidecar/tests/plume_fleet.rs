@@ -184,9 +184,9 @@ async fn plume_300_units_at_the_default_interval_never_show_unknown_after_the_fi
         c.per_status
     );
     // The limiter grants one request per slot (1,500 per 5 minutes at 5/s); arrivals at the
-    // simulator may bunch by the 4 requests in flight and by scheduling delays (allowed: 0.1 s
-    // worth of requests).
-    let allowance = 1500 + 4 + (rate * 0.1).ceil() as usize;
+    // simulator may bunch by the 4 requests in flight and by scheduling delays on a busy
+    // machine (allowed: 0.5 s worth of requests; 3 at the real rate, 75 in the scaled run).
+    let allowance = 1500 + 4 + (rate * 0.5).ceil() as usize;
     assert!(
         worst_window <= allowance,
         "{worst_window} requests in one 5-minute window (allowed {allowance})"

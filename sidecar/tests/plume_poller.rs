@@ -452,13 +452,14 @@ async fn plume_rate_limit_holds_with_100_units() {
 #[tokio::test]
 async fn plume_measure_request_rates() {
     let sim = sim::start(PlumeSimConfig::default()).await.unwrap();
-    for n in 0..300 {
+    for n in 0..100 {
         sim.add_location(C, &loc_id(n), Scenario::Fine);
     }
     let mut lines = vec![
         "units | requests/round | round at 5 req/s | refreshed every | requests/min | per 5 min (WAF 2,000)".to_string(),
     ];
-    for units in [1u32, 10, 100, 300] {
+    // 300 units: `plume_fleet.rs` and `rental-wifi-load plume-fleet` (a round there is minutes).
+    for units in [1u32, 10, 100] {
         sim.reset();
         let targets: Vec<_> = (0..units).map(|n| target(&format!("u{n}"), n)).collect();
         // Rounds as fast as possible (no rate limit) → per-round average incl. the SSID read.
@@ -484,7 +485,12 @@ async fn plume_measure_request_rates() {
             per_min * 5.0,
             per_min * 5.0 / 2000.0 * 100.0
         ));
-        assert!(per_round <= 3.4 * units as f64 + 0.5, "{per_round}");
+        // At most location, nodes, devices and the SSID per unit and round (the SSID on a
+        // unit's first round, then every 10th).
+        assert!(per_round <= 4.0 * units as f64 + 0.5, "{per_round}");
+        if rounds >= 10.0 {
+            assert!(per_round <= 3.3 * units as f64 + 0.5, "{per_round}");
+        }
         assert!(per_min * 5.0 <= 1500.5, "never above the 1,500 budget");
     }
     // OAuth: one hour of 60 s polls with the token manager's clock moved forward.
@@ -517,8 +523,8 @@ async fn plume_waf_stops_the_round_and_the_next_resumes_where_it_stopped() {
             target(&format!("u{n}"), n)
         })
         .collect();
-    // About three units' worth of requests per 1 s window.
-    sim.set_waf_limit(10, Duration::from_secs(1));
+    // About four units' worth of requests per 1 s window, for 8 units.
+    sim.set_waf_limit(16, Duration::from_secs(1));
     sim.set_waf_answer(429, sim::WafBody::Json);
     let h = spawn(fast_config(), Some(settings(&sim, 1)), targets);
     let board = h.board.clone();

@@ -445,6 +445,7 @@ impl Run {
         let start = if n == 0 { 0 } else { self.cursor % n };
         let mut targets = self.targets.clone();
         targets.rotate_left(start);
+        let order: Vec<String> = targets.iter().map(|t| t.unit_id.clone()).collect();
         let wifi_due: Vec<bool> = targets
             .iter()
             .map(|t| {
@@ -521,10 +522,21 @@ impl Run {
         let answered = any_ok.load(Ordering::Relaxed);
         let aborted = abort.load(Ordering::Relaxed);
         let mut first_error: Option<PlumeError> = None;
-        let reached = results
+        // Units this round settled (read, or answered about): a stopped round's successor
+        // starts with the first unit, in this round's order, that it did not settle.
+        let settled: std::collections::HashSet<&str> = results
             .iter()
-            .filter(|(_, o)| !matches!(o, Outcome::Skipped(_)))
-            .count();
+            .filter(|(_, o)| match o {
+                Outcome::Read(..) => true,
+                Outcome::Failed(e) => !e.is_upstream_wide(),
+                Outcome::Skipped(_) => false,
+            })
+            .map(|(t, _)| t.unit_id.as_str())
+            .collect();
+        let first_unsettled = order
+            .iter()
+            .position(|u| !settled.contains(u.as_str()))
+            .unwrap_or(0);
         let refused_customers = results
             .iter()
             .filter(|(_, o)| matches!(o, Outcome::Failed(PlumeError::CustomerNotFound { .. })))
@@ -545,7 +557,7 @@ impl Run {
             }
         }
         if aborted {
-            self.cursor = (start + reached) % n.max(1);
+            self.cursor = (start + first_unsettled) % n.max(1);
         } else {
             self.cursor = 0;
             self.board.round_finished(started.elapsed());
