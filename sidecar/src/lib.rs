@@ -30,6 +30,7 @@ pub mod store;
 pub mod tasks;
 pub mod telemetry;
 pub mod tz;
+pub mod unit_health;
 pub mod vouchers;
 
 /// Install rustls' `ring` crypto provider as the process default (idempotent). reqwest is
