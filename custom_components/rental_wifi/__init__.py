@@ -290,6 +290,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: RentalWifiConfigEntry) 
         data = entry.runtime_data
         _async_stop_syncs(entry)
         await data.sync_store.async_flush()
+        # Nothing may talk to the sidecar while it stops (no errors logged for a reload).
+        await data.coordinator.async_shutdown()
         if data.sidecar is not None:
             await data.sidecar.async_stop()
     return unloaded

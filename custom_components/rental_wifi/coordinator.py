@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,7 @@ class RentalWifiCoordinator(DataUpdateCoordinator[State]):
         self.client = client
         self.sse_connected = False
         self._wake = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
 
     async def _async_update_data(self) -> State:
         try:
@@ -100,9 +102,18 @@ class RentalWifiCoordinator(DataUpdateCoordinator[State]):
     @callback
     def async_start_event_listener(self) -> None:
         """Run the SSE listener for as long as the entry is loaded."""
-        self.config_entry.async_create_background_task(
+        self._listener = self.config_entry.async_create_background_task(
             self.hass, self._async_listen(), f"{DOMAIN} event stream"
         )
+
+    async def async_shutdown(self) -> None:
+        """Stop polling and the event stream (before a managed sidecar is stopped)."""
+        await super().async_shutdown()
+        if self._listener is not None and not self._listener.done():
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        self._listener = None
 
     async def _async_listen(self) -> None:
         """Follow the event stream; reconnect with backoff (1 s doubling to 60 s)."""
