@@ -417,7 +417,8 @@ class ManagedSidecar:
         await self._async_terminate()
 
     def diagnostics(self) -> dict[str, Any]:
-        """What the supervisor knows, for the entry's diagnostics."""
+        """What the supervisor knows, for the entry's diagnostics (no output lines: they
+        are in Home Assistant's log, and diagnostics never carry what a line might hold)."""
         return {
             "binary": str(self.config.binary),
             "version": self.config.version,
@@ -429,7 +430,6 @@ class ManagedSidecar:
             "restarts": self.restarts,
             "last_exit_code": self.last_exit_code,
             "last_error": self.last_error,
-            "recent_output": list(self._log)[-20:],
         }
 
     # --- one run ----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from custom_components.rental_wifi import backup, managed, snapshot
+from custom_components.rental_wifi.diagnostics import async_get_config_entry_diagnostics
 from custom_components.rental_wifi.const import (
     CONF_API_TOKEN,
     CONF_MODE,
@@ -426,6 +427,12 @@ async def test_stops_with_home_assistant_and_forwards_logs(
     assert ready and ready[0].levelno == logging.INFO
     assert "api_addr=127.0.0.1:" in ready[0].getMessage()
     assert entry.data[CONF_API_TOKEN] not in caplog.text
+
+    diag = await async_get_config_entry_diagnostics(hass, entry)
+    assert diag["mode"] == "managed"
+    assert diag["managed_sidecar"]["running"] is True
+    assert diag["managed_sidecar"]["portal_port"] == entry.data[CONF_PORTAL_PORT]
+    assert entry.data[CONF_API_TOKEN] not in json.dumps(diag, default=str)
 
     limits = Path(f"/proc/{sidecar.pid}/limits").read_text()
     soft = next(line for line in limits.splitlines() if line.startswith("Max open files"))
