@@ -96,3 +96,10 @@ def test_container_definition() -> None:
     assert "EXPOSE 8765 8766" in text
     assert '"serve", "--data-dir", "/data"' in text
     assert Path(REPO / "sidecar" / "Cargo.toml").exists()
+
+
+def test_texts_have_no_markup() -> None:
+    """The frontend formats texts as ICU messages: a "<" makes "Translation error:
+    INVALID_TAG" appear instead of the text (seen in the real UI)."""
+    text = (INTEGRATION / "strings.json").read_text()
+    assert "<" not in text and ">" not in text
