@@ -24,15 +24,7 @@ from homeassistant.setup import async_setup_component
 from custom_components.rental_wifi import backup, snapshot
 
 from .conftest import SIDECAR_BIN, Sidecar, Sim, redeem, wait_for
-from .managed_helpers import (  # noqa: F401 - fixtures
-    config_dir,
-    dev_binary,
-    fast_supervision,
-    free_port,
-    managed_flow,
-    portal,
-    unload_at_end,
-)
+from .managed_helpers import free_port, managed_flow, portal
 
 pytestmark = pytest.mark.usefixtures("config_dir", "dev_binary", "unload_at_end")
 

@@ -45,18 +45,14 @@ from custom_components.rental_wifi.const import (
 )
 
 from .conftest import REPO, SIDECAR_BIN, Sim, entity_id_of, redeem, wait_for
-from .managed_helpers import (  # noqa: F401 - fixtures
+from .managed_helpers import (
     alive,
     choose,
-    config_dir,
-    dev_binary,
     fake_binary,
-    fast_supervision,
     free_port,
     listening,
     managed_flow,
     portal,
-    unload_at_end,
 )
 
 pytestmark = pytest.mark.usefixtures("config_dir", "fast_supervision", "unload_at_end")
@@ -336,7 +332,9 @@ async def test_crash_loop_repair_and_recovery(
     for count in range(1, managed.CRASH_LIMIT + 1):
         pid = sidecar.pid
         os.kill(pid, signal.SIGKILL)
-        await wait_for(hass, lambda: sidecar.restarts == count and sidecar.running, timeout=30)
+        await wait_for(
+            hass, lambda count=count: sidecar.restarts == count and sidecar.running, timeout=30
+        )
     issue = issues.async_get_issue(DOMAIN, managed.ISSUE_CRASHING)
     assert issue is not None
     assert issue.translation_placeholders["count"] == str(managed.CRASH_LIMIT)
