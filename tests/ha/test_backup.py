@@ -8,6 +8,7 @@ writes is unpacked as a restore would, and the restored database must pass
 from __future__ import annotations
 
 import asyncio
+from contextlib import closing
 from pathlib import Path
 import shutil
 import sqlite3
@@ -136,7 +137,7 @@ async def test_backup_during_redemptions_restores_cleanly(
     assert snapshot.restore_if_needed(restored_dir, restored / snapshot.MARKER_NAME)
     assert not snapshot.snapshot_path(restored_dir).exists()
     assert (restored_dir / snapshot.BEFORE_RESTORE_DIR / snapshot.DB_FILE).exists()
-    with sqlite3.connect(restored_dir / snapshot.DB_FILE) as db:
+    with closing(sqlite3.connect(restored_dir / snapshot.DB_FILE)) as db, db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
     # The sidecar on the restored data: every grant committed before the snapshot.
@@ -162,17 +163,17 @@ async def test_interrupted_backup_keeps_the_live_database(tmp_path: Path) -> Non
     data_dir = tmp_path / "rental_wifi"
     data_dir.mkdir()
     marker = tmp_path / snapshot.MARKER_NAME
-    with sqlite3.connect(data_dir / snapshot.DB_FILE) as db:
+    with closing(sqlite3.connect(data_dir / snapshot.DB_FILE)) as db, db:
         db.execute("CREATE TABLE t (v TEXT)")
         db.execute("INSERT INTO t VALUES ('old')")
     assert snapshot.take(data_dir) is not None
-    with sqlite3.connect(data_dir / snapshot.DB_FILE) as db:
+    with closing(sqlite3.connect(data_dir / snapshot.DB_FILE)) as db, db:
         db.execute("INSERT INTO t VALUES ('new')")
 
     marker.write_text("")
     assert not snapshot.restore_if_needed(data_dir, marker)
     assert not snapshot.snapshot_path(data_dir).exists()
-    with sqlite3.connect(data_dir / snapshot.DB_FILE) as db:
+    with closing(sqlite3.connect(data_dir / snapshot.DB_FILE)) as db, db:
         assert db.execute("SELECT count(*) FROM t").fetchone() == (2,)
     assert "stale backup snapshot" in marker.read_text()
 
