@@ -1,23 +1,37 @@
-"""Config flow: connect to the sidecar, hand it the controller and Plume settings, units."""
+"""Config flow: run or connect to the sidecar, hand it the controller and Plume settings, units.
+
+Set-up: ``user`` (menu: run the sidecar here, or connect to one elsewhere) → ``managed``
+(portal port; the sidecar is started for the rest of the flow) or ``external`` (URL and
+token) → ``controller`` (menu) → ``omada`` (menu: which controller login) →
+``omada_hotspot``/``omada_openapi`` → ``plume_menu`` → ``plume`` → the entry.
+
+A settings form exists twice: ``omada_hotspot`` and ``update_omada_hotspot`` (likewise
+``omada_openapi``, ``plume``). The ``update_`` form is shown when the sidecar already stores
+that form's secret: then the secret may be left blank to keep it, and only then does the
+form say so. Both handle set-up and reconfiguration alike.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
 
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
-    SOURCE_RECONFIGURE,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, CONF_URL
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     EntitySelector,
@@ -32,6 +46,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.loader import async_get_integration
 
 from .api import (
     RentalWifiApiError,
@@ -46,25 +61,40 @@ from .const import (
     CONF_CALENDAR_ENTITY,
     CONF_CHECKIN_GRACE,
     CONF_CHECKOUT_GRACE,
+    CONF_MODE,
     CONF_OMADA_SITE,
     CONF_PLUME_CUSTOMER_ID,
     CONF_PLUME_LOCATION_ID,
+    CONF_PORTAL_PORT,
     CONF_SSIDS,
     CONF_UNIT_ID,
     CONF_VLANS,
     DOMAIN,
     LOGGER,
-    OMADA_MODES,
+    MODE_EXTERNAL,
+    MODE_MANAGED,
     OMADA_TIME_UNITS,
     SECRET_PLACEHOLDER,
     SUBENTRY_UNIT,
 )
-from .helpers import client_for_entry
+from .helpers import client_for_entry, is_managed
+from .managed import (
+    DEFAULT_PORTAL_PORT,
+    ManagedConfig,
+    ManagedSidecar,
+    SidecarStartError,
+    async_find_checked_binary,
+    data_dir_for,
+    new_token,
+    port_is_free,
+    read_token,
+)
+from .models import Unit
+from .snapshot import MARKER_NAME
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 
 # Controller settings (PUT /api/v1/settings/omada).
-CONF_MODE = "mode"
 CONF_BASE_URL = "base_url"
 CONF_CONTROLLER_ID = "controller_id"
 CONF_USERNAME = "username"
@@ -75,7 +105,8 @@ CONF_VERIFY_TLS = "verify_tls"
 CONF_CERT_SHA256 = "cert_sha256"
 CONF_CA_CERT_PEM = "ca_cert_pem"
 CONF_AUTH_TIME_UNIT = "auth_time_unit"
-OMADA_SECRETS = (CONF_PASSWORD, CONF_CLIENT_SECRET)
+HOTSPOT = "hotspot"
+OPENAPI = "openapi"
 
 # Plume settings (PUT /api/v1/settings/plume).
 CONF_SSO_URL = "sso_url"
@@ -83,7 +114,12 @@ CONF_AUTH_HEADER = "auth_header"
 CONF_PARTNER_ID = "partner_id"
 CONF_API_BASE = "api_base"
 CONF_POLL_INTERVAL = "poll_interval_seconds"
-PLUME_SECRETS = (CONF_AUTH_HEADER,)
+
+# Sections of the forms (collapsed groups of fields).
+SECTION_ADVANCED = "advanced"
+SECTION_NETWORKS = "networks"
+SECTION_PLUME = "plume"
+SECTION_BOOKINGS = "bookings"
 
 _TEXT = TextSelector()
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -91,7 +127,12 @@ _SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _MULTILINE = TextSelector(TextSelectorConfig(multiline=True))
 _LIST = TextSelector(TextSelectorConfig(multiple=True))
 _GRACE = NumberSelector(
-    NumberSelectorConfig(min=0, max=1440, step=1, mode=NumberSelectorMode.BOX)
+    NumberSelectorConfig(
+        min=0, max=1440, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
+    )
+)
+_PORT = NumberSelector(
+    NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
 )
 
 
@@ -104,7 +145,11 @@ def _shown(values: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _user_schema() -> vol.Schema:
+def _stored(settings: Mapping[str, Any] | None, key: str) -> bool:
+    return bool(settings) and settings.get(key) == SECRET_PLACEHOLDER
+
+
+def _external_schema() -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_URL, default=DEFAULT_URL): _URL,
@@ -113,67 +158,137 @@ def _user_schema() -> vol.Schema:
     )
 
 
-def _omada_schema() -> vol.Schema:
-    # Secrets are optional: with Open API there is no password, and on reconfiguration
-    # a blank secret keeps the one the sidecar stores.
+def _managed_schema() -> vol.Schema:
+    return vol.Schema(
+        {vol.Required(CONF_PORTAL_PORT, default=DEFAULT_PORTAL_PORT): _PORT}
+    )
+
+
+def _tls_fields(*, time_unit: bool) -> dict[Any, Any]:
+    fields: dict[Any, Any] = {
+        vol.Optional(CONF_CONTROLLER_ID): _TEXT,
+        vol.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
+        vol.Optional(CONF_CERT_SHA256): _TEXT,
+        vol.Optional(CONF_CA_CERT_PEM): _MULTILINE,
+    }
+    if time_unit:
+        fields[vol.Required(CONF_AUTH_TIME_UNIT, default="ms")] = SelectSelector(
+            SelectSelectorConfig(
+                options=OMADA_TIME_UNITS,
+                translation_key="auth_time_unit",
+                mode=SelectSelectorMode.DROPDOWN,
+            )
+        )
+    return fields
+
+
+def _secret_field(key: str, *, stored: bool) -> vol.Marker:
+    """A secret is required unless the sidecar already has one (blank keeps it)."""
+    return vol.Optional(key) if stored else vol.Required(key)
+
+
+def _omada_schema(login: str, *, stored: bool) -> vol.Schema:
+    if login == HOTSPOT:
+        credentials = {
+            vol.Required(CONF_USERNAME): _TEXT,
+            _secret_field(CONF_PASSWORD, stored=stored): _SECRET,
+        }
+    else:
+        credentials = {
+            vol.Required(CONF_CLIENT_ID): _TEXT,
+            _secret_field(CONF_CLIENT_SECRET, stored=stored): _SECRET,
+        }
     return vol.Schema(
         {
-            vol.Required(CONF_MODE, default="auto"): SelectSelector(
-                SelectSelectorConfig(
-                    options=OMADA_MODES,
-                    translation_key="omada_mode",
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            ),
             vol.Required(CONF_BASE_URL): _URL,
-            vol.Optional(CONF_USERNAME): _TEXT,
-            vol.Optional(CONF_PASSWORD): _SECRET,
-            vol.Optional(CONF_CLIENT_ID): _TEXT,
-            vol.Optional(CONF_CLIENT_SECRET): _SECRET,
-            vol.Optional(CONF_CONTROLLER_ID): _TEXT,
-            vol.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
-            vol.Optional(CONF_CERT_SHA256): _TEXT,
-            vol.Optional(CONF_CA_CERT_PEM): _MULTILINE,
-            vol.Required(CONF_AUTH_TIME_UNIT, default="ms"): SelectSelector(
-                SelectSelectorConfig(
-                    options=OMADA_TIME_UNITS,
-                    translation_key="auth_time_unit",
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
+            **credentials,
+            vol.Required(SECTION_ADVANCED): section(
+                vol.Schema(_tls_fields(time_unit=login == HOTSPOT)), {"collapsed": True}
             ),
         }
     )
 
 
-def _plume_schema() -> vol.Schema:
+def _plume_schema(*, stored: bool) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_SSO_URL): _URL,
-            vol.Optional(CONF_AUTH_HEADER): _SECRET,
+            _secret_field(CONF_AUTH_HEADER, stored=stored): _SECRET,
             vol.Required(CONF_PARTNER_ID): _TEXT,
             vol.Required(CONF_API_BASE): _URL,
             vol.Required(CONF_POLL_INTERVAL, default=60): NumberSelector(
                 NumberSelectorConfig(
-                    min=10, max=3600, step=1, mode=NumberSelectorMode.BOX
+                    min=10,
+                    max=3600,
+                    step=1,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="s",
                 )
             ),
         }
     )
 
 
-def _settings_body(
-    user_input: Mapping[str, Any], secrets: tuple[str, ...], stored: Mapping[str, Any] | None
+# Which secret each settings form carries, and the other login's fields it must keep.
+_OMADA_SECRET = {HOTSPOT: CONF_PASSWORD, OPENAPI: CONF_CLIENT_SECRET}
+_OMADA_OTHER = {
+    HOTSPOT: (CONF_CLIENT_ID, CONF_CLIENT_SECRET),
+    OPENAPI: (CONF_USERNAME, CONF_PASSWORD),
+}
+
+
+def _omada_body(
+    login: str, user_input: Mapping[str, Any], stored: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """The PUT body: blank fields are left out, a blank secret keeps the stored one."""
-    body: dict[str, Any] = {}
-    for key, value in user_input.items():
+    """The PUT body of a controller form.
+
+    The form's login decides the mode; the stored credentials of the other login are kept
+    (a secret as ``***``, which the sidecar reads as "keep"). A blank secret keeps the
+    stored one.
+    """
+    flat = {**user_input, **user_input.get(SECTION_ADVANCED, {})}
+    flat.pop(SECTION_ADVANCED, None)
+    body: dict[str, Any] = {CONF_MODE: login}
+    for key, value in flat.items():
         if value is None or value == "":
             continue
-        body[key] = int(value) if key == CONF_POLL_INTERVAL else value
-    for key in secrets:
-        if key not in body and stored and stored.get(key) == SECRET_PLACEHOLDER:
-            body[key] = SECRET_PLACEHOLDER
+        body[key] = value
+    secret = _OMADA_SECRET[login]
+    if secret not in body and _stored(stored, secret):
+        body[secret] = SECRET_PLACEHOLDER
+    for key in _OMADA_OTHER[login]:
+        if stored and stored.get(key):
+            body[key] = stored[key]
     return body
+
+
+def _plume_body(
+    user_input: Mapping[str, Any], stored: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    body = {
+        key: (int(value) if key == CONF_POLL_INTERVAL else value)
+        for key, value in user_input.items()
+        if value is not None and value != ""
+    }
+    if CONF_AUTH_HEADER not in body and _stored(stored, CONF_AUTH_HEADER):
+        body[CONF_AUTH_HEADER] = SECRET_PLACEHOLDER
+    return body
+
+
+def _omada_suggested(stored: Mapping[str, Any]) -> dict[str, Any]:
+    shown = _shown(stored)
+    advanced = {
+        key: shown[key]
+        for key in (
+            CONF_CONTROLLER_ID,
+            CONF_VERIFY_TLS,
+            CONF_CERT_SHA256,
+            CONF_CA_CERT_PEM,
+            CONF_AUTH_TIME_UNIT,
+        )
+        if key in shown
+    }
+    return {**shown, SECTION_ADVANCED: advanced}
 
 
 def _api_error(err: RentalWifiError) -> tuple[dict[str, str], dict[str, str]]:
@@ -211,54 +326,26 @@ async def _validate_connection(
     return info.instance_id, {}
 
 
-class _SettingsSteps:
-    """The controller and Plume forms, shared by set-up and reconfiguration."""
-
-    hass: HomeAssistant
-
-    def _client(self) -> RentalWifiClient:
-        raise NotImplementedError
-
-    async def _put_omada(
-        self, user_input: dict[str, Any]
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        client = self._client()
-        try:
-            stored = await client.get_omada_settings()
-            await client.put_omada_settings(
-                _settings_body(user_input, OMADA_SECRETS, stored)
-            )
-        except RentalWifiError as err:
-            return _api_error(err)
-        return {}, {}
-
-    async def _put_plume(
-        self, user_input: dict[str, Any]
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        client = self._client()
-        try:
-            stored = await client.get_plume_settings()
-            await client.put_plume_settings(
-                _settings_body(user_input, PLUME_SECRETS, stored)
-            )
-        except RentalWifiError as err:
-            return _api_error(err)
-        return {}, {}
+def loaded_client(hass: HomeAssistant, entry: ConfigEntry) -> RentalWifiClient | None:
+    """The client a flow on an existing entry talks through (None: no sidecar to talk to)."""
+    if entry.state is ConfigEntryState.LOADED:
+        return entry.runtime_data.client
+    if is_managed(entry):
+        return None  # its sidecar runs only while the entry is loaded
+    return client_for_entry(hass, entry.data)
 
 
-class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
+class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
     """Handle a config flow for Rental Wi-Fi."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Initialize the flow."""
         self._data: dict[str, Any] = {}
-
-    def _client(self) -> RentalWifiClient:
-        if self.source == SOURCE_RECONFIGURE:
-            return client_for_entry(self.hass, self._get_reconfigure_entry().data)
-        return client_for_entry(self.hass, self._data)
+        self._sidecar: ManagedSidecar | None = None
+        self._stored: Mapping[str, Any] | None = None
 
     @classmethod
     @callback
@@ -268,12 +355,98 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
         """Rental units are subentries."""
         return {SUBENTRY_UNIT: UnitSubentryFlow}
 
-    # --- set-up: connection, controller, Plume ---------------------------------------
+    def _client(self) -> RentalWifiClient | None:
+        if self.source == SOURCE_RECONFIGURE:
+            return loaded_client(self.hass, self._get_reconfigure_entry())
+        if self._sidecar is not None:
+            return RentalWifiClient(
+                url=str(self._sidecar.url),
+                token=self._data[CONF_API_TOKEN],
+                session=async_get_clientsession(self.hass),
+            )
+        return client_for_entry(self.hass, self._data)
+
+    @callback
+    def async_remove(self) -> None:
+        """The flow ends (finished, aborted or closed): stop a sidecar it started."""
+        if self._sidecar is not None:
+            sidecar, self._sidecar = self._sidecar, None
+            self.hass.async_create_task(sidecar.async_stop(), eager_start=True)
+
+    # --- set-up: how the sidecar runs -------------------------------------------------
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for the sidecar's URL and API token."""
+        """Run the sidecar in Home Assistant (recommended), or connect to one elsewhere."""
+        return self.async_show_menu(step_id="user", menu_options=["managed", "external"])
+
+    async def async_step_managed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Start the sidecar here: the portal port; data under the config dir."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {"message": "", "path": "", "version": ""}
+        if user_input is not None:
+            port = int(user_input[CONF_PORTAL_PORT])
+            errors, found = await self._async_start_managed(port)
+            placeholders.update(found)
+            if not errors:
+                return await self.async_step_controller()
+        return self.async_show_form(
+            step_id="managed",
+            data_schema=self.add_suggested_values_to_schema(_managed_schema(), user_input),
+            errors=errors,
+            description_placeholders={
+                **placeholders,
+                "data_dir": str(data_dir_for(self.hass)),
+            },
+        )
+
+    async def _async_start_managed(
+        self, port: int
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Check the binary and the port, start the sidecar, take its instance id."""
+        if self._sidecar is not None:
+            await self._sidecar.async_stop()
+            self._sidecar = None
+        version = str((await async_get_integration(self.hass, DOMAIN)).version)
+        data_dir = data_dir_for(self.hass)
+        try:
+            binary = await async_find_checked_binary(self.hass, version)
+            if not await self.hass.async_add_executor_job(port_is_free, port):
+                raise SidecarStartError("portal_port_taken", {"port": str(port)})
+            # A data dir from an earlier install keeps its token (and its units).
+            token = await self.hass.async_add_executor_job(read_token, data_dir)
+            token = token or new_token()
+            sidecar = ManagedSidecar(
+                self.hass,
+                ManagedConfig(
+                    binary=binary,
+                    data_dir=data_dir,
+                    marker=Path(self.hass.config.path(MARKER_NAME)),
+                    token=token,
+                    portal_port=port,
+                    version=version,
+                ),
+            )
+            await sidecar.async_start(supervise=False)
+        except SidecarStartError as err:
+            return {"base": err.reason}, {
+                "message": err.placeholders.get("error", ""),
+                "path": err.placeholders.get("path", ""),
+                "version": err.placeholders.get("version", version),
+            }
+        self._sidecar = sidecar
+        self._data = {CONF_MODE: MODE_MANAGED, CONF_API_TOKEN: token, CONF_PORTAL_PORT: port}
+        await self.async_set_unique_id(sidecar.instance_id)
+        self._abort_if_unique_id_configured()
+        return {}, {}
+
+    async def async_step_external(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the URL and API token of a sidecar running elsewhere."""
         errors: dict[str, str] = {}
         if user_input is not None:
             user_input[CONF_URL] = user_input[CONF_URL].rstrip("/")
@@ -281,13 +454,15 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
             if not errors:
                 await self.async_set_unique_id(instance_id)
                 self._abort_if_unique_id_configured(updates={CONF_URL: user_input[CONF_URL]})
-                self._data = dict(user_input)
+                self._data = {CONF_MODE: MODE_EXTERNAL, **user_input}
                 return await self.async_step_controller()
         return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(_user_schema(), user_input),
+            step_id="external",
+            data_schema=self.add_suggested_values_to_schema(_external_schema(), user_input),
             errors=errors,
         )
+
+    # --- controller and Plume (set-up and reconfiguration) ------------------------------
 
     async def async_step_controller(
         self, user_input: dict[str, Any] | None = None
@@ -300,22 +475,26 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
     async def async_step_omada(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Send the controller settings; the sidecar logs in to test them."""
-        errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"message": ""}
-        if user_input is not None:
-            errors, found = await self._put_omada(user_input)
-            placeholders.update(found)
-            if not errors:
-                return await self.async_step_plume_menu()
-        return self.async_show_form(
-            step_id="omada",
-            data_schema=self.add_suggested_values_to_schema(
-                _omada_schema(), user_input
-            ),
-            errors=errors,
-            description_placeholders=placeholders,
+        """How the sidecar logs in to the controller (one form per login)."""
+        return self.async_show_menu(
+            step_id="omada", menu_options=["omada_hotspot", "omada_openapi"]
         )
+
+    async def async_step_omada_hotspot(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Hotspot operator account (controller 5.x/6.x)."""
+        return await self._async_settings_form("omada", HOTSPOT, user_input)
+
+    async_step_update_omada_hotspot = async_step_omada_hotspot
+
+    async def async_step_omada_openapi(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Open API application (controller 5.12 and newer)."""
+        return await self._async_settings_form("omada", OPENAPI, user_input)
+
+    async_step_update_omada_openapi = async_step_omada_openapi
 
     async def async_step_plume_menu(
         self, user_input: dict[str, Any] | None = None
@@ -326,25 +505,79 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
     async def async_step_plume(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Send the Plume settings; the sidecar validates them and mints a token."""
+        """Plume: the sidecar validates the settings and requests a token."""
+        return await self._async_settings_form("plume", None, user_input)
+
+    async_step_update_plume = async_step_plume
+
+    async def _async_settings_form(
+        self, kind: str, login: str | None, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """One settings form: pre-filled from the sidecar, PUT to it, its message shown."""
+        client = self._client()
+        if client is None:
+            return self.async_abort(reason="not_running")
+        get = client.get_omada_settings if kind == "omada" else client.get_plume_settings
+        put = client.put_omada_settings if kind == "omada" else client.put_plume_settings
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"message": ""}
+        if user_input is None or self._stored is None:
+            try:
+                self._stored = await get() or {}
+            except RentalWifiError:
+                return self.async_abort(reason="cannot_connect")
+        stored = self._stored
+        if kind == "omada":
+            assert login is not None
+            has_secret = _stored(stored, _OMADA_SECRET[login])
+            schema = _omada_schema(login, stored=has_secret)
+            step_id = f"update_omada_{login}" if has_secret else f"omada_{login}"
+            suggested: Mapping[str, Any] = _omada_suggested(stored)
+        else:
+            has_secret = _stored(stored, CONF_AUTH_HEADER)
+            schema = _plume_schema(stored=has_secret)
+            step_id = "update_plume" if has_secret else "plume"
+            suggested = _shown(stored)
         if user_input is not None:
-            errors, found = await self._put_plume(user_input)
-            placeholders.update(found)
-            if not errors:
-                return await self.async_step_finish()
+            body = (
+                _omada_body(login, user_input, stored)
+                if kind == "omada" and login is not None
+                else _plume_body(user_input, stored)
+            )
+            try:
+                await put(body)
+            except RentalWifiError as err:
+                errors, found = _api_error(err)
+                placeholders.update(found)
+            else:
+                self._stored = None
+                return await self._async_settings_saved(kind)
+            suggested = user_input
         return self.async_show_form(
-            step_id="plume",
-            data_schema=self.add_suggested_values_to_schema(_plume_schema(), user_input),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
             description_placeholders=placeholders,
         )
 
+    async def _async_settings_saved(self, kind: str) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            if entry.state is ConfigEntryState.LOADED:
+                # Settings live in the sidecar: refresh the entities, nothing to store here.
+                await entry.runtime_data.coordinator.async_request_refresh()
+            return self.async_abort(reason="reconfigure_successful")
+        if kind == "omada":
+            return await self.async_step_plume_menu()
+        return await self.async_step_finish()
+
     async def async_step_finish(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Create the entry."""
+        """Create the entry (a managed sidecar started for the flow is restarted by it)."""
+        if self._sidecar is not None:
+            sidecar, self._sidecar = self._sidecar, None
+            await sidecar.async_stop()
         return self.async_create_entry(title="Rental Wi-Fi", data=self._data)
 
     # --- reauthentication -------------------------------------------------------------
@@ -353,12 +586,14 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
         self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
         """The sidecar refused the token."""
+        if entry_data.get(CONF_MODE) == MODE_MANAGED:
+            return await self.async_step_reauth_managed()
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for a new API token."""
+        """Ask for a new API token (a sidecar elsewhere)."""
         errors: dict[str, str] = {}
         entry = self._get_reauth_entry()
         if user_input is not None:
@@ -377,15 +612,26 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
             description_placeholders={CONF_URL: entry.data[CONF_URL]},
         )
 
+    async def async_step_reauth_managed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The sidecar Home Assistant runs refused the token: give it a new one."""
+        if user_input is not None:
+            return self.async_update_reload_and_abort(
+                self._get_reauth_entry(), data_updates={CONF_API_TOKEN: new_token()}
+            )
+        return self.async_show_form(step_id="reauth_managed", data_schema=vol.Schema({}))
+
     # --- reconfiguration --------------------------------------------------------------
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose what to change."""
+        entry = self._get_reconfigure_entry()
+        first = "reconfigure_portal" if is_managed(entry) else "reconfigure_connection"
         return self.async_show_menu(
-            step_id="reconfigure",
-            menu_options=["reconfigure_connection", "reconfigure_omada", "reconfigure_plume"],
+            step_id="reconfigure", menu_options=[first, "omada", "plume"]
         )
 
     async def async_step_reconfigure_connection(
@@ -404,92 +650,88 @@ class RentalWifiConfigFlow(_SettingsSteps, ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure_connection",
             data_schema=self.add_suggested_values_to_schema(
-                _user_schema(), user_input or {CONF_URL: entry.data[CONF_URL]}
+                _external_schema(), user_input or {CONF_URL: entry.data[CONF_URL]}
             ),
             errors=errors,
         )
 
-    async def async_step_reconfigure_omada(
+    async def async_step_reconfigure_portal(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the controller settings (blank secrets keep the stored ones)."""
-        return await self._async_reconfigure_settings(
-            "reconfigure_omada",
-            user_input,
-            self._put_omada,
-            lambda: self._client().get_omada_settings(),
-            _omada_schema(),
-        )
-
-    async def async_step_reconfigure_plume(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Change the Plume settings (a blank authorization header keeps the stored one)."""
-        return await self._async_reconfigure_settings(
-            "reconfigure_plume",
-            user_input,
-            self._put_plume,
-            lambda: self._client().get_plume_settings(),
-            _plume_schema(),
-        )
-
-    async def _async_reconfigure_settings(
-        self,
-        step_id: str,
-        user_input: dict[str, Any] | None,
-        put: Callable[[dict[str, Any]], Awaitable[tuple[dict[str, str], dict[str, str]]]],
-        get: Callable[[], Awaitable[Mapping[str, Any] | None]],
-        schema: vol.Schema,
-    ) -> ConfigFlowResult:
-        """One settings form: PUT to the sidecar, show its message, or prefill from it."""
+        """Move the guest portal of the sidecar Home Assistant runs to another port."""
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"message": ""}
+        entry = self._get_reconfigure_entry()
         if user_input is not None:
-            errors, found = await put(user_input)
-            placeholders.update(found)
-            if not errors:
-                return await self._async_reconfigured()
-            suggested: Mapping[str, Any] = user_input
-        else:
-            try:
-                suggested = await get() or {}
-            except RentalWifiError:
-                return self.async_abort(reason="cannot_connect")
+            port = int(user_input[CONF_PORTAL_PORT])
+            if port != entry.data[CONF_PORTAL_PORT] and not await self.hass.async_add_executor_job(
+                port_is_free, port
+            ):
+                errors[CONF_PORTAL_PORT] = "portal_port_taken"
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_PORTAL_PORT: port}
+                )
         return self.async_show_form(
-            step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(schema, _shown(suggested)),
+            step_id="reconfigure_portal",
+            data_schema=self.add_suggested_values_to_schema(
+                _managed_schema(),
+                user_input or {CONF_PORTAL_PORT: entry.data[CONF_PORTAL_PORT]},
+            ),
             errors=errors,
-            description_placeholders=placeholders,
         )
 
-    async def _async_reconfigured(self) -> ConfigFlowResult:
-        """Settings live in the sidecar: refresh the entities, nothing to store here."""
-        entry = self._get_reconfigure_entry()
-        if entry.state is ConfigEntryState.LOADED:
-            await entry.runtime_data.coordinator.async_request_refresh()
-        return self.async_abort(reason="reconfigure_successful")
+
+# --- rental units (subentries) ------------------------------------------------------------
 
 
 def _unit_schema(*, new: bool) -> vol.Schema:
     fields: dict[Any, Any] = {vol.Required(CONF_NAME): _TEXT}
     if new:
         fields[vol.Optional(CONF_UNIT_ID)] = _TEXT
-    fields.update(
-        {
-            vol.Optional(CONF_OMADA_SITE, default="Default"): _TEXT,
-            vol.Optional(CONF_SSIDS): _LIST,
-            vol.Optional(CONF_VLANS): _LIST,
-            vol.Optional(CONF_AP_MACS): _LIST,
-            vol.Optional(CONF_PLUME_CUSTOMER_ID): _TEXT,
-            vol.Optional(CONF_PLUME_LOCATION_ID): _TEXT,
-            vol.Optional(CONF_CHECKIN_GRACE, default=0): _GRACE,
-            vol.Optional(CONF_CHECKOUT_GRACE, default=0): _GRACE,
-            vol.Optional(CONF_CALENDAR_ENTITY): EntitySelector(
-                EntitySelectorConfig(domain="calendar")
-            ),
-        }
+    fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _TEXT
+    fields[vol.Required(SECTION_NETWORKS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_SSIDS): _LIST,
+                vol.Optional(CONF_VLANS): _LIST,
+                vol.Optional(CONF_AP_MACS): _LIST,
+            }
+        ),
+        {"collapsed": True},
+    )
+    fields[vol.Required(SECTION_PLUME)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_PLUME_CUSTOMER_ID): _TEXT,
+                vol.Optional(CONF_PLUME_LOCATION_ID): _TEXT,
+            }
+        ),
+        {"collapsed": True},
+    )
+    fields[vol.Required(SECTION_BOOKINGS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_CALENDAR_ENTITY): EntitySelector(
+                    EntitySelectorConfig(domain="calendar")
+                ),
+                vol.Optional(CONF_CHECKIN_GRACE, default=0): _GRACE,
+                vol.Optional(CONF_CHECKOUT_GRACE, default=0): _GRACE,
+            }
+        ),
+        {"collapsed": False},
     )
     return vol.Schema(fields)
+
+
+def _flat(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's values with the sections' fields lifted to the top."""
+    flat: dict[str, Any] = {}
+    for key, value in user_input.items():
+        if key in (SECTION_NETWORKS, SECTION_PLUME, SECTION_BOOKINGS):
+            flat.update(value or {})
+        else:
+            flat[key] = value
+    return flat
 
 
 def _unit_body(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -497,49 +739,83 @@ def _unit_body(user_input: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises ValueError on a VLAN id that is not a number.
     """
+    flat = _flat(user_input)
     return {
-        CONF_NAME: user_input[CONF_NAME],
-        CONF_OMADA_SITE: user_input.get(CONF_OMADA_SITE) or "Default",
-        CONF_SSIDS: [s for s in user_input.get(CONF_SSIDS, []) if s],
-        CONF_VLANS: [int(v) for v in user_input.get(CONF_VLANS, []) if str(v).strip()],
-        CONF_AP_MACS: [m for m in user_input.get(CONF_AP_MACS, []) if m],
-        CONF_PLUME_CUSTOMER_ID: user_input.get(CONF_PLUME_CUSTOMER_ID) or None,
-        CONF_PLUME_LOCATION_ID: user_input.get(CONF_PLUME_LOCATION_ID) or None,
-        CONF_CHECKIN_GRACE: int(user_input.get(CONF_CHECKIN_GRACE) or 0),
-        CONF_CHECKOUT_GRACE: int(user_input.get(CONF_CHECKOUT_GRACE) or 0),
+        CONF_NAME: flat[CONF_NAME],
+        CONF_OMADA_SITE: flat.get(CONF_OMADA_SITE) or "Default",
+        CONF_SSIDS: [s for s in flat.get(CONF_SSIDS, []) if s],
+        CONF_VLANS: [int(v) for v in flat.get(CONF_VLANS, []) if str(v).strip()],
+        CONF_AP_MACS: [m for m in flat.get(CONF_AP_MACS, []) if m],
+        CONF_PLUME_CUSTOMER_ID: flat.get(CONF_PLUME_CUSTOMER_ID) or None,
+        CONF_PLUME_LOCATION_ID: flat.get(CONF_PLUME_LOCATION_ID) or None,
+        CONF_CHECKIN_GRACE: int(flat.get(CONF_CHECKIN_GRACE) or 0),
+        CONF_CHECKOUT_GRACE: int(flat.get(CONF_CHECKOUT_GRACE) or 0),
     }
 
 
-class UnitSubentryFlow(ConfigSubentryFlow):
-    """Add or change a rental unit; the unit itself lives in the sidecar."""
+def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
+    """The sidecar's unit (and the subentry's calendar) as the form's sections."""
+    return {
+        CONF_NAME: unit.name,
+        CONF_OMADA_SITE: unit.omada_site or "Default",
+        SECTION_NETWORKS: {
+            CONF_SSIDS: unit.ssids,
+            CONF_VLANS: [str(v) for v in unit.vlans],
+            CONF_AP_MACS: unit.ap_macs,
+        },
+        SECTION_PLUME: {
+            key: value
+            for key, value in (
+                (CONF_PLUME_CUSTOMER_ID, unit.plume_customer_id),
+                (CONF_PLUME_LOCATION_ID, unit.plume_location_id),
+            )
+            if value
+        },
+        SECTION_BOOKINGS: {
+            CONF_CHECKIN_GRACE: unit.checkin_grace_minutes,
+            CONF_CHECKOUT_GRACE: unit.checkout_grace_minutes,
+            **({CONF_CALENDAR_ENTITY: calendar} if calendar else {}),
+        },
+    }
 
-    def _client(self) -> RentalWifiClient:
-        return client_for_entry(self.hass, self._get_entry().data)
+
+def _subentry_data(unit_id: str, user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """What a unit subentry keeps: the unit id and its calendar, nothing the sidecar has."""
+    data: dict[str, Any] = {CONF_UNIT_ID: unit_id}
+    if calendar := _flat(user_input).get(CONF_CALENDAR_ENTITY):
+        data[CONF_CALENDAR_ENTITY] = calendar
+    return data
+
+
+class UnitSubentryFlow(ConfigSubentryFlow):
+    """Add or change a rental unit; every setting is read from and written to the sidecar."""
+
+    def _client(self) -> RentalWifiClient | None:
+        return loaded_client(self.hass, self._get_entry())
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Create a unit (POST /api/v1/units)."""
+        if (client := self._client()) is None:
+            return self.async_abort(reason="not_running")
         errors: dict[str, str] = {}
         placeholders = {"message": ""}
         if user_input is not None:
             try:
                 body = _unit_body(user_input)
             except ValueError:
-                errors[CONF_VLANS] = "invalid_vlan"
+                errors["base"] = "invalid_vlan"
             else:
                 if unit_id := user_input.get(CONF_UNIT_ID):
                     body[CONF_UNIT_ID] = unit_id
                 try:
-                    unit = await self._client().create_unit(body)
+                    unit = await client.create_unit(body)
                 except RentalWifiError as err:
                     errors, found = _api_error(err)
                     placeholders.update(found)
                 else:
-                    data = {**user_input, **body, CONF_UNIT_ID: unit.unit_id}
-                    return self.async_create_entry(
-                        title=unit.name, data=data, unique_id=unit.unit_id
-                    )
+                    return self._async_created(unit, user_input)
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
@@ -549,22 +825,37 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             description_placeholders=placeholders,
         )
 
+    @callback
+    def _async_created(self, unit: Unit, user_input: Mapping[str, Any]) -> SubentryFlowResult:
+        data = _subentry_data(unit.unit_id, user_input)
+        entry = self._get_entry()
+        for subentry in entry.subentries.values():
+            if subentry.unique_id == unit.unit_id:
+                # Adopted from the sidecar's snapshot while we were creating it.
+                self.hass.config_entries.async_update_subentry(
+                    entry, subentry, title=unit.name, data=data
+                )
+                return self.async_abort(reason="unit_created")
+        return self.async_create_entry(title=unit.name, data=data, unique_id=unit.unit_id)
+
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a unit (PATCH /api/v1/units/{unit_id})."""
+        """Change a unit: read it (GET), write it (PATCH /api/v1/units/{unit_id})."""
         subentry = self._get_reconfigure_subentry()
         unit_id = subentry.data[CONF_UNIT_ID]
+        if (client := self._client()) is None:
+            return self.async_abort(reason="not_running")
         errors: dict[str, str] = {}
         placeholders = {"message": "", CONF_UNIT_ID: unit_id}
         if user_input is not None:
             try:
                 body = _unit_body(user_input)
             except ValueError:
-                errors[CONF_VLANS] = "invalid_vlan"
+                errors["base"] = "invalid_vlan"
             else:
                 try:
-                    unit = await self._client().update_unit(unit_id, body)
+                    unit = await client.update_unit(unit_id, body)
                 except RentalWifiError as err:
                     errors, found = _api_error(err)
                     placeholders.update(found)
@@ -573,11 +864,15 @@ class UnitSubentryFlow(ConfigSubentryFlow):
                         self._get_entry(),
                         subentry,
                         title=unit.name,
-                        data={**user_input, **body, CONF_UNIT_ID: unit_id},
+                        data=_subentry_data(unit_id, user_input),
                     )
-        suggested: dict[str, Any] = dict(user_input or subentry.data)
-        if CONF_VLANS in suggested:
-            suggested[CONF_VLANS] = [str(v) for v in suggested[CONF_VLANS]]
+            suggested: Mapping[str, Any] = user_input
+        else:
+            try:
+                unit = await client.get_unit(unit_id)
+            except RentalWifiError:
+                return self.async_abort(reason="cannot_connect")
+            suggested = _unit_suggested(unit, subentry.data.get(CONF_CALENDAR_ENTITY))
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
@@ -586,3 +881,4 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
+

@@ -11,6 +11,11 @@ LOGGER = logging.getLogger(__package__)
 
 # Config entry data keys (the sidecar connection).
 CONF_API_TOKEN: Final = "api_token"
+CONF_MODE: Final = "mode"
+CONF_PORTAL_PORT: Final = "portal_port"
+# How the sidecar runs: started and supervised by Home Assistant, or somewhere else.
+MODE_MANAGED: Final = "managed"
+MODE_EXTERNAL: Final = "external"
 
 # Subentry type and its data keys (a rental unit).
 SUBENTRY_UNIT: Final = "unit"
@@ -25,8 +30,6 @@ CONF_CHECKIN_GRACE: Final = "checkin_grace_minutes"
 CONF_CHECKOUT_GRACE: Final = "checkout_grace_minutes"
 CONF_CALENDAR_ENTITY: Final = "calendar_entity_id"
 
-# Omada controller settings (PUT /api/v1/settings/omada).
-OMADA_MODES: Final = ["auto", "hotspot", "openapi"]
 OMADA_TIME_UNITS: Final = ["ms", "us", "s"]
 
 # The sidecar shows stored secrets as this placeholder; sending it back keeps the value.

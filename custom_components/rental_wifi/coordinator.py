@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -30,6 +31,7 @@ from .const import (
 from .models import SseEvent, State
 
 if TYPE_CHECKING:
+    from .managed import ManagedSidecar
     from .sync import BookingSync, SyncStore
 
 
@@ -42,6 +44,10 @@ class RentalWifiData:
     unit_ids: set[str]
     """Unit ids of the entry's unit subentries, to spot a removed subentry."""
     sync_store: SyncStore
+    entry_data: dict[str, Any]
+    """The entry data this runtime was built from: a change means a reload, never a patch."""
+    sidecar: ManagedSidecar | None = None
+    """The supervised child process in managed mode."""
     syncs: dict[str, BookingSync] = field(default_factory=dict)
     """Rental Control booking sync per unit (units whose subentry names a calendar)."""
 
@@ -76,6 +82,8 @@ class RentalWifiCoordinator(DataUpdateCoordinator[State]):
         )
         self.client = client
         self.sse_connected = False
+        self._wake = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
 
     async def _async_update_data(self) -> State:
         try:
@@ -94,9 +102,18 @@ class RentalWifiCoordinator(DataUpdateCoordinator[State]):
     @callback
     def async_start_event_listener(self) -> None:
         """Run the SSE listener for as long as the entry is loaded."""
-        self.config_entry.async_create_background_task(
+        self._listener = self.config_entry.async_create_background_task(
             self.hass, self._async_listen(), f"{DOMAIN} event stream"
         )
+
+    async def async_shutdown(self) -> None:
+        """Stop polling and the event stream (before a managed sidecar is stopped)."""
+        await super().async_shutdown()
+        if self._listener is not None and not self._listener.done():
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        self._listener = None
 
     async def _async_listen(self) -> None:
         """Follow the event stream; reconnect with backoff (1 s doubling to 60 s)."""
@@ -121,8 +138,19 @@ class RentalWifiCoordinator(DataUpdateCoordinator[State]):
                 self.sse_connected = False
                 # The sidecar may be gone: find out now rather than at the next poll.
                 await self.async_request_refresh()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, SSE_BACKOFF_MAX)
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(backoff):
+                    await self._wake.wait()
+            except TimeoutError:
+                backoff = min(backoff * 2, SSE_BACKOFF_MAX)
+            else:
+                backoff = SSE_BACKOFF_MIN
+
+    @callback
+    def async_reconnect_events(self) -> None:
+        """The sidecar is back (managed restart): reconnect the stream without waiting."""
+        self._wake.set()
 
     async def _async_handle_event(self, event: SseEvent) -> None:
         """Fire the bus event (when it is one we publish) and refresh the snapshot."""

@@ -54,6 +54,8 @@ async def async_get_config_entry_diagnostics(
                     for subentry in entry.subentries.values()
                 ],
             },
+            "mode": "managed" if data.sidecar is not None else "external",
+            "managed_sidecar": data.sidecar.diagnostics() if data.sidecar else None,
             "coordinator": {
                 "last_update_success": data.coordinator.last_update_success,
                 "event_stream_connected": data.coordinator.sse_connected,

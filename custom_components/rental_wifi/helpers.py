@@ -14,17 +14,35 @@ from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import RentalWifiClient
-from .const import CONF_API_TOKEN, CONF_UNIT_ID, DOMAIN, SUBENTRY_UNIT
+from .const import (
+    CONF_API_TOKEN,
+    CONF_MODE,
+    CONF_UNIT_ID,
+    DOMAIN,
+    MODE_EXTERNAL,
+    MODE_MANAGED,
+    SUBENTRY_UNIT,
+)
 from .coordinator import RentalWifiConfigEntry
 
 
 def client_for_entry(hass: HomeAssistant, data: Mapping[str, Any]) -> RentalWifiClient:
-    """A client on Home Assistant's shared session for entry-shaped data."""
+    """A client on Home Assistant's shared session for entry-shaped data (external mode)."""
     return RentalWifiClient(
         url=data[CONF_URL],
         token=data[CONF_API_TOKEN],
         session=async_get_clientsession(hass),
     )
+
+
+def is_managed(entry: ConfigEntry) -> bool:
+    """True when Home Assistant runs this entry's sidecar itself."""
+    return entry.data.get(CONF_MODE, MODE_EXTERNAL) == MODE_MANAGED
+
+
+def managed_entries(hass: HomeAssistant) -> list[ConfigEntry]:
+    """The entries (at most one) whose sidecar Home Assistant runs."""
+    return [e for e in hass.config_entries.async_entries(DOMAIN) if is_managed(e)]
 
 
 def unit_subentries(entry: ConfigEntry) -> dict[str, str]:

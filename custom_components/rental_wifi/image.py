@@ -35,8 +35,10 @@ async def async_setup_entry(
 class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
     """The live voucher's card (``GET /api/v1/vouchers/{code}/card.png``).
 
-    The state is the time the shown voucher last changed (a new code, or a new end);
-    no live voucher: no image.
+    The PNG holds the QR code (the unit's first SSID) and the code, so it changes only with
+    the voucher or the SSID. The state is when the shown voucher was issued, the same
+    before and after a reload (a restart does not log a change); a changed SSID under the
+    same voucher counts from when it was noticed. No live voucher: no image.
     """
 
     _attr_content_type = "image/png"
@@ -45,7 +47,7 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         """Initialize the image."""
         super().__init__(coordinator, VOUCHER_CARD, unit_id)
         ImageEntity.__init__(self, coordinator.hass)
-        self._shown: tuple[str | None, ...] | None = None
+        self._shown: tuple[str, str | None] | None = None
         self._image: bytes | None = None
         self._follow_voucher()
 
@@ -53,22 +55,25 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
     def _follow_voucher(self) -> None:
         """Note when the card to show changes; it is fetched when asked for."""
         units = self.coordinator.data.units
-        voucher = units[self.unit_id].live_voucher if self.unit_id in units else None
-        shown = (
-            None
-            if voucher is None
-            else (
-                voucher.code,
-                str(voucher.valid_until),
-                str(voucher.expires_at),
-                voucher.guest_name,
-            )
-        )
+        unit = units.get(self.unit_id)
+        voucher = unit.live_voucher if unit is not None else None
+        if voucher is None or unit is None:
+            shown = None
+        else:
+            shown = (voucher.code, unit.unit.ssids[0] if unit.unit.ssids else None)
         if shown == self._shown:
             return
+        same_voucher = (
+            shown is not None and self._shown is not None and shown[0] == self._shown[0]
+        )
         self._shown = shown
         self._image = None
-        self._attr_image_last_updated = None if shown is None else dt_util.utcnow()
+        if shown is None:
+            self._attr_image_last_updated = None
+        elif same_voucher or voucher is None or voucher.created_at is None:
+            self._attr_image_last_updated = dt_util.utcnow()
+        else:
+            self._attr_image_last_updated = voucher.created_at
 
     @callback
     def _handle_coordinator_update(self) -> None:
@@ -82,7 +87,7 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         if self._image is not None:
             return self._image
         shown = self._shown
-        code = str(shown[0])
+        code = shown[0]
         try:
             image = await self.coordinator.client.voucher_card(code)
         except RentalWifiError as err:

@@ -15,9 +15,10 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.translation import async_get_translations
 
-from .const import HEALTH_STATES
-from .coordinator import RentalWifiConfigEntry
+from .const import DOMAIN, HEALTH_STATES
+from .coordinator import RentalWifiConfigEntry, RentalWifiCoordinator
 from .entity import RentalWifiEntity, RentalWifiUnitEntity
 from .helpers import async_add_unit_entities
 from .models import State, UnitState
@@ -30,7 +31,9 @@ class RentalWifiUnitSensorEntityDescription(SensorEntityDescription):
     """Describes a sensor of a rental unit."""
 
     value_fn: Callable[[UnitState], str | int | datetime | None]
-    attributes_fn: Callable[[UnitState], Mapping[str, Any] | None] = lambda _: None
+    attributes_fn: Callable[[UnitState, Mapping[str, str]], Mapping[str, Any] | None] = (
+        lambda _unit, _texts: None
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +49,37 @@ def _voucher_end(unit: UnitState) -> datetime | None:
     return voucher.expires_at or voucher.valid_until
 
 
-def _voucher_attributes(unit: UnitState) -> Mapping[str, Any] | None:
+_VALID_FOR = f"component.{DOMAIN}.entity.sensor.voucher_end.state_attributes.valid_for.state."
+
+
+def valid_for_text(minutes: int, texts: Mapping[str, str]) -> str:
+    """ "3 days from first use" in Home Assistant's language (the sidecar's duration)."""
+    if minutes % 1440 == 0:
+        unit, count = "day", minutes // 1440
+    elif minutes % 60 == 0:
+        unit, count = "hour", minutes // 60
+    else:
+        unit, count = "minute", minutes
+    key = unit if count == 1 else f"{unit}s"
+    template = texts.get(f"{_VALID_FOR}{key}", f"{{count}} {key} from first use")
+    return template.replace("{count}", str(count))
+
+
+def _voucher_end_attributes(
+    unit: UnitState, texts: Mapping[str, str]
+) -> Mapping[str, Any] | None:
+    """A voucher whose end counts from its first use says so, instead of "Unknown" alone."""
+    voucher = unit.live_voucher
+    if voucher is None or not voucher.duration_minutes or voucher.expires_at is not None:
+        return {"starts_at_first_use": False}
+    return {
+        "starts_at_first_use": True,
+        "duration_minutes": voucher.duration_minutes,
+        "valid_for": valid_for_text(int(voucher.duration_minutes), texts),
+    }
+
+
+def _voucher_attributes(unit: UnitState, texts: Mapping[str, str]) -> Mapping[str, Any] | None:
     if (voucher := unit.live_voucher) is None:
         return {"live_vouchers": 0}
     return {
@@ -76,6 +109,7 @@ UNIT_SENSORS: tuple[RentalWifiUnitSensorEntityDescription, ...] = (
         translation_key="voucher_end",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=_voucher_end,
+        attributes_fn=_voucher_end_attributes,
     ),
     RentalWifiUnitSensorEntityDescription(
         key="guest_devices",
@@ -89,7 +123,7 @@ UNIT_SENSORS: tuple[RentalWifiUnitSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=HEALTH_STATES,
         value_fn=_health,
-        attributes_fn=lambda unit: {
+        attributes_fn=lambda unit, _: {
             "reasons": unit.health.reasons,
             "stale": unit.health.stale,
         },
@@ -99,7 +133,7 @@ UNIT_SENSORS: tuple[RentalWifiUnitSensorEntityDescription, ...] = (
         translation_key="pods_connected",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda unit: unit.health.pods_connected,
-        attributes_fn=lambda unit: {"pods_total": unit.health.pods_total},
+        attributes_fn=lambda unit, _: {"pods_total": unit.health.pods_total},
     ),
     RentalWifiUnitSensorEntityDescription(
         key="devices_connected",
@@ -127,6 +161,7 @@ async def async_setup_entry(
 ) -> None:
     """Set up the sensors."""
     coordinator = entry.runtime_data.coordinator
+    texts = await async_get_translations(hass, hass.config.language, "entity", {DOMAIN})
     async_add_entities(
         RentalWifiSensor(coordinator, description) for description in SIDECAR_SENSORS
     )
@@ -134,7 +169,7 @@ async def async_setup_entry(
         entry,
         async_add_entities,
         lambda unit_id: [
-            RentalWifiUnitSensor(coordinator, description, unit_id)
+            RentalWifiUnitSensor(coordinator, description, unit_id, texts)
             for description in UNIT_SENSORS
         ],
     )
@@ -156,6 +191,17 @@ class RentalWifiUnitSensor(RentalWifiUnitEntity, SensorEntity):
 
     entity_description: RentalWifiUnitSensorEntityDescription
 
+    def __init__(
+        self,
+        coordinator: RentalWifiCoordinator,
+        description: RentalWifiUnitSensorEntityDescription,
+        unit_id: str,
+        texts: Mapping[str, str],
+    ) -> None:
+        """Initialize the sensor (texts: this integration's translations)."""
+        super().__init__(coordinator, description, unit_id)
+        self._texts = texts
+
     @property
     def native_value(self) -> str | int | datetime | None:
         """Return the state."""
@@ -164,4 +210,4 @@ class RentalWifiUnitSensor(RentalWifiUnitEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         """Return the attributes."""
-        return self.entity_description.attributes_fn(self.unit_state)
+        return self.entity_description.attributes_fn(self.unit_state, self._texts)

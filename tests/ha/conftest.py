@@ -450,3 +450,12 @@ async def loaded_entry(
     )
     await setup_entry(hass, config_entry)
     return config_entry
+
+
+# Managed-mode fixtures (their module imports this one, so they are registered last).
+from .managed_helpers import (  # noqa: E402, F401
+    config_dir,
+    dev_binary,
+    fast_supervision,
+    unload_at_end,
+)

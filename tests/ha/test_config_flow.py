@@ -1,10 +1,15 @@
-"""Config flow, reauth, reconfigure and unit subentries against the real sidecar."""
+"""Config flow (external mode), reauth, reconfigure and unit subentries against the real sidecar.
+
+The managed mode's flow is in test_managed.py.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_NAME, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -13,9 +18,11 @@ from homeassistant.helpers import device_registry as dr
 from custom_components.rental_wifi.const import (
     CONF_API_TOKEN,
     CONF_CALENDAR_ENTITY,
+    CONF_MODE,
     CONF_UNIT_ID,
     CONF_VLANS,
     DOMAIN,
+    MODE_EXTERNAL,
     SUBENTRY_UNIT,
 )
 
@@ -33,20 +40,82 @@ from .conftest import (
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
 
 
-async def _start(hass: HomeAssistant) -> dict:
+def hotspot_form(sim: Sim, **changes: Any) -> dict[str, Any]:
+    """The hotspot operator form, filled for the simulated controller."""
+    form = {
+        "base_url": sim.info["omada_url"],
+        "username": sim.info["omada_username"],
+        "password": sim.info["omada_password"],
+        "advanced": {"verify_tls": False, "auth_time_unit": "ms"},
+    }
+    form.update(changes)
+    return {key: value for key, value in form.items() if value is not None}
+
+
+def openapi_form(sim: Sim, **changes: Any) -> dict[str, Any]:
+    """The Open API form, filled for the simulated controller."""
+    form = {
+        "base_url": sim.info["omada_url"],
+        "client_id": sim.info["omada_client_id"],
+        "client_secret": sim.info["omada_client_secret"],
+        "advanced": {"verify_tls": False},
+    }
+    form.update(changes)
+    return {key: value for key, value in form.items() if value is not None}
+
+
+def suggested(result: dict) -> dict[str, Any]:
+    """The suggested (pre-filled) values of a form, sections flattened."""
+    found: dict[str, Any] = {}
+    for key, value in result["data_schema"].schema.items():
+        if key.description and "suggested_value" in key.description:
+            found[str(key)] = key.description["suggested_value"]
+        inner = getattr(value, "schema", None)
+        if inner is not None and hasattr(inner, "schema"):
+            for sub in inner.schema:
+                if sub.description and "suggested_value" in sub.description:
+                    found[str(sub)] = sub.description["suggested_value"]
+    return found
+
+
+def required(result: dict) -> set[str]:
+    """The names of the form's required top-level fields."""
+    return {
+        str(key)
+        for key in result["data_schema"].schema
+        if type(key).__name__ == "Required"
+    }
+
+
+async def start_external(hass: HomeAssistant) -> dict:
+    """Start the flow and pick "a sidecar running elsewhere"."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    assert result["menu_options"] == ["managed", "external"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "external"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "external"
     return result
+
+
+async def choose(hass: HomeAssistant, result: dict, step: str) -> dict:
+    """Pick a menu option."""
+    assert result["type"] is FlowResultType.MENU, result
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
 
 
 async def test_full_flow_with_errors_and_recovery(
     hass: HomeAssistant, sidecar: Sidecar, sim: Sim, api: Api, http
 ) -> None:
     """URL/token errors, the controller's and Plume's messages on the form, then success."""
-    result = await _start(hass)
+    result = await start_external(hass)
 
     # Nothing listens there.
     result = await hass.config_entries.flow.async_configure(
@@ -65,30 +134,32 @@ async def test_full_flow_with_errors_and_recovery(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: sidecar.url + "/", CONF_API_TOKEN: sidecar.token}
     )
-    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "controller"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "omada"}
-    )
-    assert result["type"] is FlowResultType.FORM
+    result = await choose(hass, result, "omada")
     assert result["step_id"] == "omada"
+    assert result["menu_options"] == ["omada_hotspot", "omada_openapi"]
+    result = await choose(hass, result, "omada_hotspot")
+    assert result["type"] is FlowResultType.FORM
+    # Nothing stored yet: the password is required and nothing says "leave blank".
+    assert result["step_id"] == "omada_hotspot"
+    assert {"base_url", "username", "password"} <= required(result)
 
     # Wrong controller password: the sidecar's message is shown.
-    wrong = {**sim.omada_settings, "password": "not-the-password"}
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], wrong)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], hotspot_form(sim, password="not-the-password")
+    )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "rejected"}
     assert result["description_placeholders"]["message"]
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], sim.omada_settings
+        result["flow_id"], hotspot_form(sim)
     )
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "plume_menu"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "plume"}
-    )
+    result = await choose(hass, result, "plume")
     assert result["step_id"] == "plume"
+    assert "auth_header" in required(result)
 
     # A partner id cut short (19 of 24 hex characters): the sidecar's validation message.
     bad = {**sim.plume_settings, "partner_id": "eb0af9d0a7ab946dcb3"}
@@ -102,64 +173,73 @@ async def test_full_flow_with_errors_and_recovery(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Rental Wi-Fi"
-    assert result["data"] == {CONF_URL: sidecar.url, CONF_API_TOKEN: sidecar.token}
+    assert result["data"] == {
+        CONF_MODE: MODE_EXTERNAL,
+        CONF_URL: sidecar.url,
+        CONF_API_TOKEN: sidecar.token,
+    }
     assert result["result"].unique_id == await instance_id(http, sidecar)
     await hass.async_block_till_done()
     assert result["result"].state is ConfigEntryState.LOADED
 
     omada = await api.request("GET", "/api/v1/settings/omada")
     assert omada["base_url"] == sim.info["omada_url"]
+    assert omada["mode"] == "hotspot"
     assert omada["password"] == "***"
+    assert omada["verify_tls"] is False
     plume = await api.request("GET", "/api/v1/settings/plume")
     assert plume["partner_id"] == sim.info["plume_partner_id"]
 
 
 async def test_flow_skip_controller_and_plume(hass: HomeAssistant, sidecar: Sidecar) -> None:
     """Both settings steps can be skipped."""
-    result = await _start(hass)
+    result = await start_external(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: sidecar.url, CONF_API_TOKEN: sidecar.token}
     )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "plume_menu"}
-    )
+    result = await choose(hass, result, "plume_menu")
     assert result["step_id"] == "plume_menu"
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "finish"}
-    )
+    result = await choose(hass, result, "finish")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
 
-async def test_flow_controller_unreachable(
-    hass: HomeAssistant, sidecar: Sidecar, sim: Sim
+async def test_flow_open_api_and_controller_unreachable(
+    hass: HomeAssistant, sidecar: Sidecar, sim: Sim, api: Api
 ) -> None:
-    """A controller that does not answer: 503 from the sidecar, shown on the form."""
-    result = await _start(hass)
+    """The Open API form; a controller that does not answer: 503, shown on the form."""
+    result = await start_external(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: sidecar.url, CONF_API_TOKEN: sidecar.token}
     )
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
+    assert result["step_id"] == "omada_openapi"
+    assert {"base_url", "client_id", "client_secret"} <= required(result)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "omada"}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**sim.omada_settings, "base_url": UNREACHABLE}
+        result["flow_id"], openapi_form(sim, base_url=UNREACHABLE)
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "upstream_unavailable"}
     assert result["description_placeholders"]["message"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], openapi_form(sim)
+    )
+    assert result["step_id"] == "plume_menu"
+    omada = await api.request("GET", "/api/v1/settings/omada")
+    assert omada["mode"] == "openapi"
+    assert omada["client_id"] == sim.info["omada_client_id"]
+    assert omada["client_secret"] == "***"
 
 
-async def test_flow_already_configured(
+async def test_flow_single_instance(
     hass: HomeAssistant, sidecar: Sidecar, config_entry: MockConfigEntry
 ) -> None:
-    """The same sidecar (instance id) cannot be added twice."""
-    result = await _start(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_URL: sidecar.url, CONF_API_TOKEN: sidecar.token}
+    """One Rental Wi-Fi per Home Assistant: the page offers "Add rental unit", not another hub."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "single_instance_allowed"
 
 
 async def test_reauth(hass: HomeAssistant, sidecar: Sidecar, http) -> None:
@@ -202,9 +282,8 @@ async def test_reconfigure_connection(
     await setup_entry(hass, config_entry)
     result = await config_entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.MENU
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "reconfigure_connection"}
-    )
+    assert result["menu_options"] == ["reconfigure_connection", "omada", "plume"]
+    result = await choose(hass, result, "reconfigure_connection")
     assert result["step_id"] == "reconfigure_connection"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_URL: sidecar.url, CONF_API_TOKEN: "bad"}
@@ -224,9 +303,7 @@ async def test_reconfigure_connection(
     try:
         await hass.async_add_executor_job(other.start)
         result = await config_entry.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "reconfigure_connection"}
-        )
+        result = await choose(hass, result, "reconfigure_connection")
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_URL: other.url, CONF_API_TOKEN: other.token}
         )
@@ -239,39 +316,55 @@ async def test_reconfigure_connection(
 async def test_reconfigure_omada_and_plume(
     hass: HomeAssistant, sidecar: Sidecar, sim: Sim, api: Api, config_entry: MockConfigEntry
 ) -> None:
-    """Controller and Plume settings: pre-filled without secrets; blank secret keeps it."""
+    """Stored secrets: the "update" forms, pre-filled without secrets; blank keeps them."""
     await api.configure(sim)
     await setup_entry(hass, config_entry)
 
     result = await config_entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "reconfigure_omada"}
-    )
-    assert result["step_id"] == "reconfigure_omada"
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description and "suggested_value" in key.description
-    }
-    assert suggested["base_url"] == sim.info["omada_url"]
-    assert "password" not in suggested
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_hotspot")
+    # A password is stored: the form that says "leave blank to keep it".
+    assert result["step_id"] == "update_omada_hotspot"
+    assert "password" not in required(result)
+    shown = suggested(result)
+    assert shown["base_url"] == sim.info["omada_url"]
+    assert shown["username"] == sim.info["omada_username"]
+    assert shown["verify_tls"] is False
+    assert "password" not in shown
 
     # Wrong password: the sidecar refuses and keeps the old settings.
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**sim.omada_settings, "password": "nope"}
+        result["flow_id"], hotspot_form(sim, password="nope")
     )
     assert result["errors"] == {"base": "rejected"}
+    assert result["step_id"] == "update_omada_hotspot"
     # Blank password: the stored one is kept ("***").
-    settings = {k: v for k, v in sim.omada_settings.items() if k != "password"}
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], settings)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], hotspot_form(sim, password=None)
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
+    stored = await api.request("GET", "/api/v1/settings/omada")
+    assert stored["password"] == "***"
+
+    # Open API added later: no client secret stored yet, so it is required; the
+    # operator account stays stored.
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
+    assert result["step_id"] == "omada_openapi"
+    assert "client_secret" in required(result)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], openapi_form(sim)
+    )
+    assert result["reason"] == "reconfigure_successful"
+    stored = await api.request("GET", "/api/v1/settings/omada")
+    assert stored["mode"] == "openapi"
+    assert stored["username"] == sim.info["omada_username"]
+    assert stored["password"] == "***"
 
     result = await config_entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "reconfigure_plume"}
-    )
-    assert result["step_id"] == "reconfigure_plume"
+    result = await choose(hass, result, "plume")
+    assert result["step_id"] == "update_plume"
+    assert "auth_header" not in required(result)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**sim.plume_settings, "sso_url": "ftp://example.com/token"}
     )
@@ -289,19 +382,39 @@ async def test_reconfigure_settings_sidecar_down(
     """Reconfiguring the controller needs the sidecar."""
     await setup_entry(hass, config_entry)
     await hass.async_add_executor_job(sidecar.kill)
-    for step in ("reconfigure_omada", "reconfigure_plume"):
+    for path in (("omada", "omada_hotspot"), ("plume",)):
         result = await config_entry.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": step}
-        )
+        for step in path:
+            result = await choose(hass, result, step)
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "cannot_connect"
+
+
+def unit_form(**changes: Any) -> dict[str, Any]:
+    """The unit form with its sections."""
+    form: dict[str, Any] = {
+        CONF_NAME: "Beach House",
+        "omada_site": "Default",
+        "networks": {
+            "ssids": ["Beach Guest"],
+            CONF_VLANS: ["20"],
+            "ap_macs": ["aa:bb:cc:dd:ee:01"],
+        },
+        "plume": {},
+        "bookings": {
+            "checkin_grace_minutes": 30,
+            "checkout_grace_minutes": 60,
+            CONF_CALENDAR_ENTITY: "calendar.beach_house",
+        },
+    }
+    form.update(changes)
+    return form
 
 
 async def test_unit_subentry_lifecycle(
     hass: HomeAssistant, sidecar: Sidecar, api: Api, config_entry: MockConfigEntry
 ) -> None:
-    """Add (POST), reconfigure (PATCH) and remove (DELETE) a unit through subentries."""
+    """Add (POST), reconfigure (GET + PATCH) and remove (DELETE) a unit through subentries."""
     await setup_entry(hass, config_entry)
     device_registry = dr.async_get(hass)
 
@@ -310,43 +423,38 @@ async def test_unit_subentry_lifecycle(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
-    unit = {
-        CONF_NAME: "Beach House",
-        "omada_site": "Default",
-        "ssids": ["Beach Guest"],
-        CONF_VLANS: ["twenty"],
-        "ap_macs": ["aa:bb:cc:dd:ee:01"],
-        "checkin_grace_minutes": 30,
-        "checkout_grace_minutes": 60,
-        CONF_CALENDAR_ENTITY: "calendar.beach_house",
-    }
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], unit)
+    bad_vlan = unit_form(networks={CONF_VLANS: ["twenty"]})
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], bad_vlan)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_VLANS: "invalid_vlan"}
+    assert result["errors"] == {"base": "invalid_vlan"}
 
     # The sidecar's own validation (a unit id outside [a-z0-9_-]).
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**unit, CONF_VLANS: ["20"], CONF_UNIT_ID: "Bad Id!"}
+        result["flow_id"], {**unit_form(), CONF_UNIT_ID: "Bad Id!"}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_settings"}
     assert result["description_placeholders"]["message"]
 
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**unit, CONF_VLANS: ["20"]}
+        result["flow_id"], unit_form()
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Beach House"
-    assert result["data"][CONF_UNIT_ID] == "beach-house"
-    assert result["data"][CONF_VLANS] == [20]
-    assert result["data"][CONF_CALENDAR_ENTITY] == "calendar.beach_house"
+    # The subentry keeps the unit id and its calendar only; the rest is the sidecar's.
+    assert result["data"] == {
+        CONF_UNIT_ID: "beach-house",
+        CONF_CALENDAR_ENTITY: "calendar.beach_house",
+    }
     subentry_id = next(iter(config_entry.subentries))
 
     stored = await api.request("GET", "/api/v1/units/beach-house")
     assert stored["name"] == "Beach House"
     assert stored["vlans"] == [20]
+    assert stored["ssids"] == ["Beach Guest"]
     assert stored["ap_macs"] == ["AA-BB-CC-DD-EE-01"]
     assert stored["checkin_grace_minutes"] == 30
+    assert stored["checkout_grace_minutes"] == 60
 
     # Its device and entities appear, attached to the subentry.
     unique = f"{config_entry.unique_id}_beach-house"
@@ -355,29 +463,39 @@ async def test_unit_subentry_lifecycle(
     )
     device = device_registry.async_get_device(identifiers={(DOMAIN, unique)})
     assert device.name == "Beach House"
-    assert subentry_id in device.config_entries_subentries[config_entry.entry_id]
+    assert device.config_entries_subentries[config_entry.entry_id] == {subentry_id}
 
     # A unit id that is taken: 409 from the sidecar.
     result = await hass.config_entries.subentries.async_init(
         (config_entry.entry_id, SUBENTRY_UNIT), context={"source": SOURCE_USER}
     )
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Again", CONF_UNIT_ID: "beach-house"}
+        result["flow_id"], unit_form(**{CONF_NAME: "Again", CONF_UNIT_ID: "beach-house"})
     )
     assert result["errors"] == {"base": "rejected"}
     assert result["description_placeholders"]["message"]
 
-    # Reconfigure: PATCH.
+    # A change made on the sidecar directly is what the form shows (it reads the sidecar).
+    await api.request("PATCH", "/api/v1/units/beach-house", {"checkout_grace_minutes": 90})
     result = await config_entry.start_subentry_reconfigure_flow(hass, subentry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
-    changed = {**unit, CONF_NAME: "Beach House East", CONF_VLANS: ["20", "30"]}
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**changed, CONF_VLANS: ["x"]}
+    shown = suggested(result)
+    assert shown["checkout_grace_minutes"] == 90
+    assert shown[CONF_VLANS] == ["20"]
+    assert shown[CONF_CALENDAR_ENTITY] == "calendar.beach_house"
+
+    changed = unit_form(
+        **{CONF_NAME: "Beach House East"},
+        networks={CONF_VLANS: ["20", "30"], "ssids": [], "ap_macs": []},
+        bookings={"checkin_grace_minutes": 0, "checkout_grace_minutes": 15},
     )
-    assert result["errors"] == {CONF_VLANS: "invalid_vlan"}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**changed, "ap_macs": ["not-a-mac"]}
+        result["flow_id"], {**changed, "networks": {CONF_VLANS: ["x"]}}
+    )
+    assert result["errors"] == {"base": "invalid_vlan"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**changed, "networks": {"ap_macs": ["not-a-mac"]}}
     )
     assert result["errors"] == {"base": "invalid_settings"}
     result = await hass.config_entries.subentries.async_configure(
@@ -386,10 +504,12 @@ async def test_unit_subentry_lifecycle(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert config_entry.subentries[subentry_id].title == "Beach House East"
-    assert config_entry.subentries[subentry_id].data[CONF_VLANS] == [20, 30]
+    # The calendar was cleared in the form: the subentry has the unit id only.
+    assert config_entry.subentries[subentry_id].data == {CONF_UNIT_ID: "beach-house"}
     stored = await api.request("GET", "/api/v1/units/beach-house")
     assert stored["name"] == "Beach House East"
     assert stored["vlans"] == [20, 30]
+    assert stored["checkout_grace_minutes"] == 15
 
     # Remove: DELETE ?force=true, and the device goes.
     assert hass.config_entries.async_remove_subentry(config_entry, subentry_id)
@@ -397,7 +517,88 @@ async def test_unit_subentry_lifecycle(
         hass,
         lambda: device_registry.async_get_device(identifiers={(DOMAIN, unique)}) is None,
     )
+
     async def _deleted() -> bool:
         return await status_of(api.session, sidecar, "/api/v1/units/beach-house") == 404
 
     await eventually(hass, _deleted)
+
+
+async def test_units_of_the_sidecar_become_subentries(
+    hass: HomeAssistant, sidecar: Sidecar, api: Api, http
+) -> None:
+    """Units created elsewhere are adopted as subentries (reconfigurable and deletable like
+    the others); a unit deleted on the sidecar loses its subentry; old subentries that
+    copied the unit's settings are slimmed to the unit id and calendar (migration 1.2)."""
+    await api.create_unit(unit_id="cabin", name="Cabin")
+    await api.create_unit(unit_id="loft", name="Loft")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Rental Wi-Fi",
+        unique_id=await instance_id(http, sidecar),
+        data={CONF_URL: sidecar.url, CONF_API_TOKEN: sidecar.token},
+        version=1,
+        minor_version=1,
+        subentries_data=[
+            ConfigSubentryData(
+                data={
+                    CONF_UNIT_ID: "loft",
+                    CONF_NAME: "Loft",
+                    "omada_site": "Default",
+                    "ssids": [],
+                    CONF_CALENDAR_ENTITY: "calendar.loft",
+                },
+                subentry_type=SUBENTRY_UNIT,
+                title="Loft",
+                unique_id="loft",
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    await setup_entry(hass, entry)
+    assert entry.minor_version == 2
+    assert entry.data[CONF_MODE] == MODE_EXTERNAL
+    by_unit = {s.data[CONF_UNIT_ID]: s for s in entry.subentries.values()}
+    assert set(by_unit) == {"cabin", "loft"}
+    assert by_unit["loft"].data == {CONF_UNIT_ID: "loft", CONF_CALENDAR_ENTITY: "calendar.loft"}
+    assert by_unit["cabin"].data == {CONF_UNIT_ID: "cabin"}
+    assert by_unit["cabin"].title == "Cabin"
+
+    device_registry = dr.async_get(hass)
+    cabin = device_registry.async_get_device(
+        identifiers={(DOMAIN, f"{entry.unique_id}_cabin")}
+    )
+    assert cabin.config_entries_subentries[entry.entry_id] == {by_unit["cabin"].subentry_id}
+
+    # Created later through the API: adopted at the next update.
+    await api.create_unit(unit_id="annex", name="Annex")
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    annex = next(s for s in entry.subentries.values() if s.unique_id == "annex")
+    device = device_registry.async_get_device(
+        identifiers={(DOMAIN, f"{entry.unique_id}_annex")}
+    )
+    assert device.config_entries_subentries[entry.entry_id] == {annex.subentry_id}
+
+    # Reconfigure an adopted unit like any other.
+    result = await entry.start_subentry_reconfigure_flow(hass, annex.subentry_id)
+    assert suggested(result)[CONF_NAME] == "Annex"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], unit_form(**{CONF_NAME: "Garden Annex"}, networks={}, bookings={})
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert (await api.request("GET", "/api/v1/units/annex"))["name"] == "Garden Annex"
+
+    # Deleted on the sidecar: the subentry and the device go, no DELETE is attempted.
+    await api.request("DELETE", "/api/v1/units/cabin?force=true")
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert "cabin" not in {s.unique_id for s in entry.subentries.values()}
+    await wait_for(
+        hass,
+        lambda: device_registry.async_get_device(
+            identifiers={(DOMAIN, f"{entry.unique_id}_cabin")}
+        )
+        is None,
+    )
+    assert entry.state is ConfigEntryState.LOADED

@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from custom_components.rental_wifi.const import DOMAIN
+from custom_components.rental_wifi.sensor import valid_for_text
 
 from .conftest import Api, Sim, entity_id_of, loaded_entry, wait_for
 
@@ -136,3 +137,39 @@ async def test_dynamic_and_stale_devices(
     # A unit that comes back gets its entities again.
     await api.create_unit(unit_id="cabin", name="Cabin")
     await wait_for(hass, lambda: device_registry.async_get_device(identifiers=ident))
+
+
+async def test_voucher_end_from_first_use(
+    hass: HomeAssistant, config_entry: MockConfigEntry, api: Api, sim: Sim
+) -> None:
+    """A voucher that starts at first use: its end is unknown, and the sensor says why."""
+    entry = await loaded_entry(hass, config_entry, api, sim)
+    end = entity_id_of(hass, "sensor", f"{entry.unique_id}_beach-house_voucher_end")
+    assert hass.states.get(end).attributes["starts_at_first_use"] is False
+    await api.request(
+        "POST", "/api/v1/vouchers", {"unit_id": "beach-house", "duration_minutes": 4320}
+    )
+    await wait_for(hass, lambda: hass.states.get(end).attributes["starts_at_first_use"])
+    state = hass.states.get(end)
+    assert state.state == STATE_UNKNOWN
+    assert state.attributes["valid_for"] == "3 days from first use"
+    assert state.attributes["duration_minutes"] == 4320
+
+
+def test_valid_for_text() -> None:
+    """Days, hours or minutes, singular or plural, from the translations."""
+    texts = {
+        f"{prefix}{key}": text
+        for prefix in (
+            "component.rental_wifi.entity.sensor.voucher_end.state_attributes.valid_for.state.",
+        )
+        for key, text in (
+            ("day", "1 Tag ab der ersten Nutzung"),
+            ("days", "{count} Tage ab der ersten Nutzung"),
+        )
+    }
+    assert valid_for_text(1440, texts) == "1 Tag ab der ersten Nutzung"
+    assert valid_for_text(2880, texts) == "2 Tage ab der ersten Nutzung"
+    assert valid_for_text(120, texts) == "2 hours from first use"
+    assert valid_for_text(90, texts) == "90 minutes from first use"
+    assert valid_for_text(60, {}) == "1 hour from first use"

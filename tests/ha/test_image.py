@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from homeassistant.const import STATE_UNKNOWN
@@ -31,6 +33,12 @@ async def test_voucher_card(
     )
     await wait_for(hass, lambda: hass.states.get(image).state != STATE_UNKNOWN)
     changed_at = hass.states.get(image).state
+    # The state is when the voucher was issued, and a reload does not change it (no
+    # spurious "changed to …" line in the activity log).
+    assert datetime.fromisoformat(changed_at) == datetime.fromisoformat(first["created_at"])
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(hass, lambda: hass.states.get(image).state == changed_at)
     response = await client.get(f"/api/image_proxy/{image}")
     assert response.status == 200
     assert response.content_type == "image/png"
@@ -52,6 +60,12 @@ async def test_voucher_card(
     assert response.status == 200
     assert (await response.read()) != body
     assert second["code"] != first["code"]
+
+    # A new SSID under the same voucher: a new QR code, so a new image.
+    shown = hass.states.get(image).state
+    await api.request("PATCH", "/api/v1/units/beach-house", {"ssids": ["Beach Guest"]})
+    await entry.runtime_data.coordinator.async_refresh()
+    await wait_for(hass, lambda: hass.states.get(image).state != shown)
 
     for code in (first["code"], second["code"]):
         await hass.services.async_call(DOMAIN, "revoke_voucher", {"code": code}, blocking=True)

@@ -1,0 +1,17 @@
+import { launchChromium } from './chromium.mjs';
+const B = 'http://127.0.0.1:8123';
+const browser = await launchChromium();
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, storageState: '/tmp/ui-state.json' });
+const page = await ctx.newPage();
+await page.goto(B + '/config/integrations/dashboard');
+await page.waitForTimeout(6000);
+await page.screenshot({ path: '/tmp/ui-1.png' });
+await page.getByText('Add integration').click();
+await page.waitForTimeout(3000);
+await page.keyboard.type('Rental');
+await page.waitForTimeout(2000);
+await page.screenshot({ path: '/tmp/ui-2.png' });
+await page.getByText('Rental Wi-Fi', { exact: true }).first().click();
+await page.waitForTimeout(5000);
+await page.screenshot({ path: '/tmp/ui-3.png' });
+await browser.close();
