@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +12,8 @@ use crate::clock::Clock;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::plume::{
-    HealthBoard, PlumeError, PlumeSettings, PlumeTarget, Poller, PollerConfig, TokenManager,
+    HealthBoard, PlumeError, PlumeSettings, PlumeStatus, PlumeTarget, Poller, PollerConfig,
+    TokenManager,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -104,10 +103,6 @@ impl PlumeService {
         self.settings_tx.borrow().clone()
     }
 
-    pub fn settings_redacted(&self) -> Option<Value> {
-        self.settings().map(|s| s.redacted())
-    }
-
     /// Validate shape (no network), then mint a token; store only when both pass.
     pub async fn put(&self, mut settings: PlumeSettings) -> Result<(), PlumeServiceError> {
         if settings.auth_header == crate::controller::MASK {
@@ -173,25 +168,11 @@ impl PlumeService {
         });
     }
 
-    pub fn health_json(&self, unit_id: &str, now: OffsetDateTime) -> Value {
-        let report = self.board.get(unit_id, now);
-        let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("unit_id".into(), Value::String(unit_id.to_owned()));
-            if let Some(t) = report.updated_at {
-                o.insert("updated_at".into(), Value::String(crate::clock::rfc3339(t)));
-            }
+    /// Plume's connectivity as the poller last saw it.
+    pub fn status(&self) -> PlumeStatus {
+        PlumeStatus {
+            configured: self.settings().is_some(),
+            ..self.board.status()
         }
-        v
-    }
-
-    pub fn status_json(&self) -> Value {
-        let st = self.board.status();
-        json!({
-            "configured": self.settings().is_some(),
-            "connected": st.connected,
-            "last_error": st.last_error,
-            "last_poll_at": st.last_poll_at.map(crate::clock::rfc3339),
-        })
     }
 }

@@ -1,8 +1,14 @@
-//! The API's one error type and the one place where errors become HTTP statuses.
+//! The API's one error type and the one place where errors become HTTP statuses: each
+//! layer's error enum (`usecase::Error`, `vouchers::Error`, `StoreError`,
+//! `ControllerError`, `PlumeServiceError`, JSON body errors) is mapped here, once.
+
+use std::borrow::Cow;
 
 use http::StatusCode;
 
+use super::wire::{ErrorDetail, ErrorOut};
 use crate::store::StoreError;
+use crate::usecase;
 use crate::vouchers;
 
 #[derive(Debug)]
@@ -68,12 +74,14 @@ impl ApiError {
         )
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        let mut inner = serde_json::json!({"code": self.code, "message": self.message});
-        if let Some(f) = &self.field {
-            inner["field"] = serde_json::Value::String(f.clone());
+    pub fn body(&self) -> ErrorOut {
+        ErrorOut {
+            error: ErrorDetail {
+                code: Cow::Borrowed(self.code),
+                message: self.message.clone(),
+                field: self.field.clone(),
+            },
         }
-        serde_json::json!({ "error": inner })
     }
 }
 
@@ -81,9 +89,17 @@ impl From<vouchers::Error> for ApiError {
     fn from(e: vouchers::Error) -> Self {
         match e {
             vouchers::Error::Validation { field, message } => ApiError::validation(field, message),
-            vouchers::Error::NotFound(what) => ApiError::not_found(what),
             vouchers::Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            vouchers::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<usecase::Error> for ApiError {
+    fn from(e: usecase::Error) -> Self {
+        match e {
+            usecase::Error::Rule(r) => r.into(),
+            usecase::Error::NotFound(what) => ApiError::not_found(what),
+            usecase::Error::Store(e) => e.into(),
         }
     }
 }

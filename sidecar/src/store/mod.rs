@@ -22,10 +22,11 @@
 pub mod bookings;
 pub mod grants;
 mod migrations;
+pub mod outbox;
 pub mod rows;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -94,7 +95,6 @@ pub struct Store {
 }
 
 struct Inner {
-    path: PathBuf,
     /// The write connection: used by the writer thread, a batch at a time.
     writer: Arc<Mutex<Connection>>,
     /// Queue of the writer thread (see [`writer`]).
@@ -189,7 +189,6 @@ impl Store {
         }
         Ok(Store {
             inner: Arc::new(Inner {
-                path: path.to_owned(),
                 writer,
                 jobs,
                 readers: Mutex::new(readers),
@@ -197,10 +196,6 @@ impl Store {
                 checkpointer: Mutex::new(checkpointer),
             }),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.inner.path
     }
 
     /// Run `f` in a write transaction on the writer thread; its changes are committed when
@@ -377,12 +372,6 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// `PRAGMA integrity_check` result (`"ok"` when healthy).
-    pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        self.read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))?))
-            .await
     }
 }
 
