@@ -4,77 +4,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::Sidecar;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rental-wifi-sidecar");
 const GUESTS: usize = 1000;
 const VOUCHERS: usize = 250;
 const MAX_DEVICES: usize = 3;
-
-struct Sidecar {
-    child: Child,
-    api: String,
-    portal: String,
-}
-
-// The child is returned to the caller, which kills and waits for it.
-#[allow(clippy::zombie_processes)]
-fn start(dir: &std::path::Path) -> Sidecar {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir"])
-        .arg(dir)
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--portal-listen",
-            "127.0.0.1:0",
-        ])
-        .env("RENTAL_WIFI_LOG_LEVEL", "warn,rental_wifi=info")
-        .env_remove("RENTAL_WIFI_LOG_FORMAT")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("\"ready\"") => break l,
-            Some(Ok(_)) => continue,
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("sidecar exited before ready");
-            }
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    let v: Value = serde_json::from_str(&ready).unwrap();
-    Sidecar {
-        child,
-        api: format!("http://{}", v["api_addr"].as_str().unwrap()),
-        portal: format!("http://{}", v["portal_addr"].as_str().unwrap()),
-    }
-}
-
-fn token(dir: &std::path::Path) -> String {
-    String::from_utf8(
-        Command::new(BIN)
-            .args(["token", "--data-dir"])
-            .arg(dir)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
@@ -85,8 +24,8 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
     // A little controller latency keeps many redemptions in flight when the kill lands.
     sim.set_latency(Duration::from_millis(20));
     let tmp = tempfile::tempdir().unwrap();
-    let mut sc = start(tmp.path());
-    let token = token(tmp.path());
+    let mut sc = Sidecar::start(tmp.path(), &[]);
+    let token = common::process::token(tmp.path());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(30))
@@ -139,26 +78,8 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
                 i & 0xff
             );
             let q = common::redirect_query(&mac, "Guest");
-            let html = http
-                .get(format!("{portal}/portal?{q}"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            let mut form = common::hidden_fields(&html);
-            form.push(("code".into(), code.clone()));
-            let body = http
-                .post(format!("{portal}/portal"))
-                .form(&form)
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
-            if common::result_of(&body) == "success" {
+            let r = common::submit_form(&http, &portal, &q, &code, &[], None).await?;
+            if r.succeeded() {
                 successes.fetch_add(1, Ordering::SeqCst);
                 Some((mac, code))
             } else {
@@ -171,11 +92,7 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
     while successes.load(Ordering::SeqCst) < 150 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    Command::new("kill")
-        .args(["-9", &sc.child.id().to_string()])
-        .status()
-        .unwrap();
-    let _ = sc.child.wait();
+    sc.kill9();
     sim.set_latency(Duration::ZERO);
     let mut confirmed = Vec::new();
     for t in tasks {
@@ -205,7 +122,7 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
     }
 
     // Restart on the same data dir.
-    let mut sc = start(tmp.path());
+    let mut sc = Sidecar::start(tmp.path(), &[]);
     let grants: Value = http
         .get(format!("{}/api/v1/grants?active=true&limit=10000", sc.api))
         .bearer_auth(&token)
@@ -282,8 +199,7 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
             c.mac
         );
     }
-    let _ = sc.child.kill();
-    let _ = sc.child.wait();
+    sc.kill9();
     let conn = rusqlite::Connection::open(&db).unwrap();
     let ok: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))

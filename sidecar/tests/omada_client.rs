@@ -1,5 +1,7 @@
 //! Omada clients against the simulated controller over real HTTP on 127.0.0.1.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use rental_wifi::net::Mac;
@@ -12,15 +14,7 @@ use rental_wifi::sim::omada::{
 };
 use serde_json::json;
 
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(20),
-        attempts: 5,
-        deadline: Duration::from_secs(3),
-        attempt_timeout: Duration::from_secs(1),
-    }
-}
+use common::client_policy as fast;
 
 fn mac(s: &str) -> Mac {
     s.parse().unwrap()

@@ -1,21 +1,13 @@
 //! TLS trust modes against the simulator's self-signed HTTPS mode.
 
+mod common;
+
 use std::time::Duration;
 
-use rental_wifi::omada::{
-    AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, RetryPolicy, TlsTrust,
-};
+use rental_wifi::omada::{AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, TlsTrust};
 use rental_wifi::sim::omada::{self as sim, OmadaSim, OmadaSimConfig};
 
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(20),
-        attempts: 5,
-        deadline: Duration::from_secs(3),
-        attempt_timeout: Duration::from_secs(1),
-    }
-}
+use common::client_policy as fast;
 
 async fn tls_sim() -> OmadaSim {
     let sim = sim::start(OmadaSimConfig {

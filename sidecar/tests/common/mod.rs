@@ -39,6 +39,17 @@ pub fn fast_policy() -> rental_wifi::omada::RetryPolicy {
     }
 }
 
+/// A fast policy for the controller clients' own tests: as [`fast_policy`] but with the
+/// five attempts and the seconds of deadline that retry and session tests need.
+pub fn client_policy() -> rental_wifi::omada::RetryPolicy {
+    rental_wifi::omada::RetryPolicy {
+        attempts: 5,
+        deadline: std::time::Duration::from_secs(3),
+        attempt_timeout: std::time::Duration::from_secs(1),
+        ..fast_policy()
+    }
+}
+
 /// A fresh Omada simulator (default sites, hotspot operator and Open API app).
 pub async fn omada_sim() -> rental_wifi::sim::omada::OmadaSim {
     rental_wifi::init_crypto();
