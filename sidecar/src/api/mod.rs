@@ -15,6 +15,8 @@ pub mod audit;
 pub mod bookings;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fixtures;
 pub mod grants;
 pub mod settings;
 pub mod state;

@@ -12,8 +12,9 @@
 //!    revoked: the voucher is revoked, its devices taken off (`booking_cancelled`);
 //! 3. booking vouchers are brought in line with their bookings' access windows (a booking cut
 //!    short or moved whose voucher never followed);
-//! 4. every active grant follows its voucher: a revoked or expired voucher, or a window cut
-//!    into the past, ends it (unauthorise queued); a window that moved moves it.
+//! 4. every active grant follows its voucher: a grant whose end passed while the process was
+//!    down expires; a revoked or expired voucher, or a window cut into the past, ends it
+//!    (unauthorise queued); a window that moved moves it.
 //!
 //! A booking that merely vanished from the calendar is not cancelled (DESIGN §10): only an
 //! explicit cancellation is acted on here. What was repaired is counted in one log line and
@@ -26,7 +27,7 @@ use crate::store::bookings as rows_b;
 use crate::store::{grants as g, rows, StoreError};
 use crate::usecase::vouchers as uv;
 use crate::usecase::{bookings, Error, Rentals, Tx, UseCase};
-use crate::vouchers::follow::{follow, Follow};
+use crate::vouchers::follow::{follow, is_due, Follow};
 use crate::vouchers::model::{Actor, EndReason};
 use crate::vouchers::Ctx;
 
@@ -79,7 +80,13 @@ fn repair(tx: &mut Tx<'_>, in_flight_grace: time::Duration) -> Result<Repaired, 
             Err(StoreError::NotFound) => continue, // cascaded away with its voucher
             Err(e) => return Err(e.into()),
         };
-        match follow(&v, grant.expires_at, tx.now) {
+        let decision = if is_due(grant.expires_at, tx.now) {
+            // Its own end came while the process was down: the expiry it missed.
+            Follow::End(EndReason::Expired)
+        } else {
+            follow(&v, grant.expires_at, tx.now)
+        };
+        match decision {
             Follow::Keep => {}
             Follow::End(reason) => tx.end_grant(&grant, reason)?,
             Follow::Move(end) => {

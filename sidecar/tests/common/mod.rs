@@ -7,12 +7,15 @@
 //! * [`portal`]: driving the guest portal like a phone (redirect query, hidden form fields,
 //!   the result marker of a page);
 //! * [`logs`]: capturing `tracing` output in memory;
+//! * [`crash`]: the crash rig (the binary on a data dir kept across kills, the simulator,
+//!   the invariants a crash must never break);
 //! * here: the fast controller retry policy, simulator settings, polling helpers.
 //!
 //! Each test crate uses a part of it, hence `allow(dead_code)`.
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod crash;
 pub mod logs;
 pub mod portal;
 pub mod process;
