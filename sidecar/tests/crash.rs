@@ -478,16 +478,16 @@ async fn random_kills_during_bursts_of_revokes_cuts_and_cancellations() {
             );
         }
         rig.check(&format!("round {round} after the retries"));
-    }
-    // The controller follows: every device of every round is taken off.
-    rig.converge(15).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !rig.sim.authorized().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} devices still on",
-            rig.sim.authorized().len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The controller follows: every device of the round is taken off.
+        rig.converge(15).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !rig.sim.authorized().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: {} devices still on",
+                rig.sim.authorized().len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

@@ -104,6 +104,9 @@ struct Inner {
     reader_permits: Arc<Semaphore>,
     /// The background checkpoint's own read-write connection.
     checkpointer: Mutex<Connection>,
+    /// Told by the writer after every batch: the checkpointer sleeps while nothing is written
+    /// (an idle sidecar does not wake up for it).
+    wrote: Arc<tokio::sync::Notify>,
 }
 
 /// What one [`Store::checkpoint_round`] did.
@@ -180,11 +183,13 @@ impl Store {
         }
         let writer = Arc::new(Mutex::new(writer));
         let (jobs, queue) = mpsc::channel();
+        let wrote = Arc::new(tokio::sync::Notify::new());
         {
             let writer = writer.clone();
+            let wrote = wrote.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || writer::run(writer, queue))
+                .spawn(move || writer::run(writer, queue, wrote))
                 .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         }
         Ok(Store {
@@ -194,6 +199,7 @@ impl Store {
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(READERS)),
                 checkpointer: Mutex::new(checkpointer),
+                wrote,
             }),
         })
     }
@@ -346,11 +352,17 @@ impl Store {
         Ok(round)
     }
 
-    /// Background task: a [`Store::checkpoint_round`], then a pause sized by
-    /// [`next_checkpoint_pause`] from how fast the WAL grew. Returns at `stop`.
+    /// Background task: once something was written, a pause sized by
+    /// [`next_checkpoint_pause`] from how fast the WAL grew, then a
+    /// [`Store::checkpoint_round`]. While nothing is written it sleeps (DESIGN §10 "Idle
+    /// cost"); under steady writes the cadence is the pause alone. Returns at `stop`.
     pub async fn run_checkpointer(self, mut stop: watch::Receiver<bool>) {
         let mut pause = CHECKPOINT_EVERY;
         loop {
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => return,
+                _ = self.inner.wrote.notified() => {}
+            }
             tokio::select! {
                 _ = stop.wait_for(|v| *v) => return,
                 _ = tokio::time::sleep(pause) => {}
