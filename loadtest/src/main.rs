@@ -72,6 +72,12 @@ struct Cli {
     /// plume: poll interval in seconds.
     #[arg(long, global = true, default_value_t = 5)]
     poll_interval: u64,
+    /// plume-fleet: units. Default 300; --quick: 6.
+    #[arg(long, global = true)]
+    fleet_units: Option<usize>,
+    /// plume-fleet: poll interval in seconds. Default 60 (the sidecar's default); --quick: 1.
+    #[arg(long, global = true)]
+    fleet_interval: Option<u64>,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +92,9 @@ enum Scenario {
     Reads,
     /// 100 units polled from the Plume simulator, health reads alongside.
     Plume,
+    /// 300 units at the default 60 s interval: none unknown after its first read, the WAF
+    /// budget kept (≈ 10 min; --quick: 6 units at 1 s).
+    PlumeFleet,
     /// Baseline: GET /api/v1/info (no token, no database): HTTP stack + generator floor.
     Info,
     /// Every scenario with short defaults, one Markdown table.
@@ -127,6 +136,14 @@ fn main() -> ExitCode {
         devices: cli.devices.max(1),
         poll_interval: cli.poll_interval.max(1),
         plume_duration: pick(cli.duration, 30.0, 4.0),
+        fleet_units: cli
+            .fleet_units
+            .unwrap_or(if quick { 6 } else { 300 })
+            .max(1),
+        fleet_interval: cli
+            .fleet_interval
+            .unwrap_or(if quick { 1 } else { 60 })
+            .max(1),
     };
     println!(
         "rental-wifi-load: sidecar {} ({} CPUs){}",
@@ -190,6 +207,7 @@ async fn run(scenario: Scenario, opts: &Opts) -> Report {
             Scenario::Burst,
             Scenario::Reads,
             Scenario::Plume,
+            Scenario::PlumeFleet,
         ],
         _ => std::slice::from_ref(&scenario),
     };
@@ -201,6 +219,7 @@ async fn run(scenario: Scenario, opts: &Opts) -> Report {
             Scenario::Burst => scenarios::burst(opts, &mut report, &sims).await,
             Scenario::Reads => scenarios::reads(opts, &mut report).await,
             Scenario::Plume => scenarios::plume(opts, &mut report, &sims).await,
+            Scenario::PlumeFleet => scenarios::plume_fleet(opts, &mut report, &sims).await,
             Scenario::All => Ok(()),
         };
         if let Err(e) = r {

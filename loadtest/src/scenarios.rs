@@ -47,6 +47,9 @@ pub struct Opts {
     pub devices: u64,
     pub poll_interval: u64,
     pub plume_duration: Duration,
+    /// plume-fleet: units and poll interval (seconds).
+    pub fleet_units: usize,
+    pub fleet_interval: u64,
 }
 
 /// The simulators run on a runtime (one worker thread) of their own, so their work neither
@@ -696,4 +699,185 @@ pub async fn plume(opts: &Opts, report: &mut Report, sims: &Sims) -> Result<()> 
 
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// Issue 15 item 4: a fleet at the default interval. Every unit must keep a colour once it has
+/// one: at the default request budget (5 requests/s, 1,500 per 5 minutes, three quarters of
+/// Plume's WAF limit) a round over 300 units takes ≈ 3 minutes, longer than the 60 s
+/// interval, and the sidecar must judge staleness against that round, not the interval.
+/// Watches `GET /api/v1/state` until three rounds completed (the first and two more); reports the
+/// round time, the request rate, the busiest 5-minute window at the simulator, and every
+/// `unknown` seen after a unit's first read (a problem: it fails the run).
+pub async fn plume_fleet(opts: &Opts, report: &mut Report, sims: &Sims) -> Result<()> {
+    let n = opts.fleet_units;
+    let interval = opts.fleet_interval;
+    // The sidecar's default budget; the expected round is what the poller itself estimates.
+    let expected_round = n as f64 * 3.1 / 5.0;
+    let deadline_s = 4.0 * expected_round.max(interval as f64) + 30.0;
+    println!(
+        "== plume-fleet: {n} units polled every {interval} s (a round ≈ {expected_round:.0} s at 5 requests/s); watching up to {deadline_s:.0} s"
+    );
+    let sim = sims.plume().await?;
+    let mut specs = Vec::with_capacity(n);
+    for i in 0..n {
+        let (c, l) = (hex24(0xc1, i), hex24(0x11, i));
+        sim.add_location(&c, &l, rental_wifi::sim::plume::Scenario::Fine);
+        specs.push(json!({
+            "unit_id": format!("fleet-{i:03}"), "name": format!("Fleet {i}"),
+            "plume_customer_id": c, "plume_location_id": l,
+        }));
+    }
+    let mut run = start(opts, report).await?;
+    create_units(&mut run, &specs).await?;
+    let settings = json!({
+        "sso_url": sim.sso_url(),
+        "auth_header": sim.auth_header(),
+        "partner_id": sim.partner_id(),
+        "api_base": sim.api_base(),
+        "poll_interval_seconds": interval,
+    });
+    run.api
+        .call(
+            &mut run.setup,
+            Method::PUT,
+            "/api/v1/settings/plume",
+            Some(settings),
+            &[200],
+        )
+        .await?;
+    let t0 = Instant::now();
+    let deadline = t0 + Duration::from_secs_f64(deadline_s);
+    let sample_every = Duration::from_millis(if n <= 20 { 250 } else { 1000 });
+    let mut stats = Stats::new();
+    let mut read_once = std::collections::HashSet::<String>::new();
+    let mut unknown_after_read: Vec<String> = Vec::new();
+    let (mut rounds, mut last_round) = (0u32, None::<String>);
+    let (mut first_round_at, mut round_s, mut effective_s) = (None, None, None);
+    let sampler = crate::proc::RssSampler::start(run.sc.pid);
+    let (c0, g0) = (run.sc.cpu(), CpuSample::of_self());
+    while Instant::now() < deadline && rounds < 3 {
+        let t = Instant::now();
+        let state = run
+            .api
+            .call(&mut run.setup, Method::GET, "/api/v1/state", None, &[200])
+            .await;
+        let state = match state {
+            Ok(s) => {
+                stats.record(load::Outcome::Ok, t.elapsed());
+                s
+            }
+            Err(e) => {
+                stats.record(load::Outcome::Unexpected(format!("{e:#}")), t.elapsed());
+                tokio::time::sleep(sample_every).await;
+                continue;
+            }
+        };
+        for u in state["units"].as_array().into_iter().flatten() {
+            let id = u["unit"]["unit_id"].as_str().unwrap_or("?").to_owned();
+            if u["health"]["status"] == "unknown" {
+                if read_once.contains(&id) && unknown_after_read.len() < 20 {
+                    unknown_after_read.push(format!("{id}: {}", u["health"]["reasons"]));
+                }
+            } else {
+                read_once.insert(id);
+            }
+        }
+        // A round ends with a new `last_poll_at`.
+        let plume = &state["plume"];
+        if let Some(at) = plume["last_poll_at"]
+            .as_str()
+            .filter(|a| Some(*a) != last_round.as_deref())
+        {
+            rounds += 1;
+            last_round = Some(at.to_owned());
+            first_round_at.get_or_insert(t0.elapsed());
+            round_s = plume["round_seconds"].as_f64();
+            effective_s = plume["effective_interval_seconds"].as_u64();
+        }
+        tokio::time::sleep(sample_every.saturating_sub(t.elapsed())).await;
+    }
+    stats.window = t0.elapsed();
+    let usage = Usage {
+        peak_kib: sampler.finish(run.sc.pid),
+        cpu_pct: match (c0, run.sc.cpu()) {
+            (Some(a), Some(b)) => a.percent_until(&b),
+            _ => 0.0,
+        },
+        gen_cpu_pct: match (g0, CpuSample::of_self()) {
+            (Some(a), Some(b)) => a.percent_until(&b),
+            _ => 0.0,
+        },
+        other_cpu_pct: 0.0,
+    };
+    let elapsed = t0.elapsed().as_secs_f64();
+    let c = sim.counters();
+    let times: Vec<Duration> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind != "token")
+        .map(|r| r.at)
+        .collect();
+    let mut worst_window = 0usize;
+    let mut j = 0usize;
+    for i in 0..times.len() {
+        while times[i] - times[j] >= Duration::from_secs(300) {
+            j += 1;
+        }
+        worst_window = worst_window.max(i - j + 1);
+    }
+    let throttled =
+        c.per_status.get(&403).copied().unwrap_or(0) + c.per_status.get(&429).copied().unwrap_or(0);
+    if rounds < 3 {
+        report.problem(format!(
+            "plume-fleet: only {rounds} complete rounds in {elapsed:.0} s"
+        ));
+    }
+    if !unknown_after_read.is_empty() {
+        report.problem(format!(
+            "plume-fleet: units went unknown after their first read: {}",
+            unknown_after_read.join("; ")
+        ));
+    }
+    if read_once.len() < n {
+        report.problem(format!(
+            "plume-fleet: only {} of {n} units were ever read",
+            read_once.len()
+        ));
+    }
+    if throttled > 0 {
+        report.problem(format!(
+            "plume-fleet: the simulated WAF throttled {throttled} requests"
+        ));
+    }
+    let pass = rounds >= 3 && unknown_after_read.is_empty() && throttled == 0;
+    report.push(row(
+        "plume-fleet",
+        "watch",
+        format!("{n} units, poll {interval}s, {elapsed:.0}s"),
+        &stats,
+        &run,
+        &usage,
+        "no unit unknown after its first read",
+        Some(pass),
+        format!(
+            "first round done at {:.0} s; round {} s (expected {expected_round:.0} s), effective interval {} s; Plume API {} req ({:.0}/min: {}), busiest 5-minute window {worst_window} (budget 1,500, WAF 2,000), throttled {throttled}, OAuth {}; units read {}/{n}, unknown after first read {}",
+            first_round_at.unwrap_or_default().as_secs_f64(),
+            round_s.map_or("?".into(), |r| format!("{r:.0}")),
+            effective_s.map_or("?".into(), |e| e.to_string()),
+            c.api_requests,
+            c.api_requests as f64 / elapsed * 60.0,
+            c.per_kind
+                .iter()
+                .filter(|(k, _)| k.as_str() != "token")
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            c.token_requests,
+            read_once.len(),
+            unknown_after_read.len(),
+        ),
+    ));
+    finish("plume-fleet", run, report);
+    sim.shutdown().await;
+    Ok(())
 }

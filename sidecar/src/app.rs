@@ -111,6 +111,22 @@ impl Handle {
         self.0.csrf.issue(mac, now_unix)
     }
 
+    /// Run the controller monitor's check now; the error as its message.
+    pub async fn check_controller(&self) -> Result<(), String> {
+        self.0
+            .controller
+            .probe()
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Site name → id pairs for the controller client (what units' stored site ids will
+    /// give it with issue 14).
+    pub fn remember_sites(&self, sites: &[(String, String)]) {
+        self.0.controller.remember_sites(sites);
+    }
+
     /// Would the portal accept `token` for `mac` at `now_unix`?
     pub fn csrf_valid(&self, token: &str, mac: &Mac, now_unix: i64) -> bool {
         self.0.csrf.verify(token, mac, now_unix).is_ok()

@@ -1,5 +1,7 @@
 //! The subcommands behind `main`: each takes the validated configuration explicitly.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 
 use crate::app::{self, App};
@@ -47,6 +49,66 @@ pub fn check_config(config: &Config) -> anyhow::Result<()> {
         config.server.data_dir.display()
     );
     Ok(())
+}
+
+/// `check-controller`: run every set-up step against the controller stored in the data dir
+/// (the one `serve` uses) and print one line per step — or the JSON report with `json`.
+/// `sites` are `NAME` or `NAME=SITE_ID` (the id when the Open API cannot look it up).
+/// Returns whether every step passed.
+pub async fn check_controller(
+    config: &Config,
+    sites: &[String],
+    json: bool,
+) -> anyhow::Result<bool> {
+    crate::init_crypto();
+    let dir = &config.server.data_dir;
+    let db = dir.join(app::DB_FILE);
+    if !db.exists() {
+        anyhow::bail!(
+            "no sidecar data in {} (start `serve` and set the controller up first)",
+            dir.display()
+        );
+    }
+    let store = crate::store::Store::open(&db).context("database")?;
+    let sealer = crate::secrets::Sealer::load_or_create(dir).context("key file")?;
+    let controller = crate::controller::Controller::load(
+        store,
+        sealer,
+        Clock::system(),
+        crate::events::EventBus::default(),
+        Arc::new(crate::metrics::Metrics::default()),
+        crate::omada::RetryPolicy::default(),
+    )
+    .await
+    .context("controller settings")?;
+    let specs: Vec<crate::omada::SiteSpec> = sites
+        .iter()
+        .map(|s| match s.rsplit_once('=') {
+            Some((name, id)) if crate::omada::is_site_id(id.trim()) => crate::omada::SiteSpec {
+                name: name.trim().to_string(),
+                id: Some(id.trim().to_string()),
+            },
+            _ => crate::omada::SiteSpec {
+                name: s.trim().to_string(),
+                id: None,
+            },
+        })
+        .collect();
+    let report = controller
+        .self_test(&specs)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+        if specs.is_empty() {
+            println!(
+                "(no --site given: give each rental unit's site to check its id and permissions)"
+            );
+        }
+    }
+    Ok(report.ok)
 }
 
 /// Run only the simulators; print one JSON line describing them, then serve until a signal.

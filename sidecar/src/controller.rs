@@ -1,7 +1,14 @@
 //! The one Omada controller the sidecar talks to: its stored settings (sealed at rest), the
 //! live client built from them, and what the host should see about it (connected, last
-//! error). Settings changes swap the client atomically; in-flight calls finish on the old one.
+//! error, the problem to fix, what the credentials make possible). Settings changes swap the
+//! client atomically; in-flight calls finish on the old one.
+//!
+//! `connected` means "the controller answers" (CONTRACTS §5); `problem` is a sentence for the
+//! host about the last failure of each kind of call (let a guest in, take one out, check),
+//! cleared when that kind of call succeeds again — so a controller that lets guests in but
+//! refuses every revoke (a site it cannot use, a role that may only view) says so.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -12,8 +19,8 @@ use crate::events::{Event, EventBus};
 use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::{
-    AuthorizeRequest, ControllerInfo, OmadaClient, OmadaError, OmadaSettings, ResolvedMode,
-    RetryPolicy,
+    AuthorizeRequest, Capabilities, ControllerInfo, OmadaClient, OmadaError, OmadaSettings,
+    ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck, SiteSpec,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -41,6 +48,10 @@ pub struct ControllerStatus {
     pub connected: bool,
     pub last_error: Option<String>,
     pub last_ok_at: Option<OffsetDateTime>,
+    /// A sentence for the host about what to fix, or `None`.
+    pub problem: Option<String>,
+    /// What the configured credentials make possible.
+    pub capabilities: Capabilities,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -48,6 +59,31 @@ struct Status {
     connected: bool,
     last_error: Option<String>,
     last_ok_at: Option<OffsetDateTime>,
+    /// Per kind of call, the sentence of its last failure the host must act on.
+    problems: BTreeMap<Call, String>,
+}
+
+/// The kinds of controller call whose failures are tracked separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Call {
+    Revoke,
+    Authorize,
+    Check,
+}
+
+/// The sentence a host should read for this failure, if it is one they can act on.
+fn problem_of(e: &OmadaError) -> Option<String> {
+    match e {
+        OmadaError::Misconfigured(m) | OmadaError::AuthFailed(m) => Some(m.clone()),
+        OmadaError::TlsUntrusted { message, .. } => Some(message.clone()),
+        OmadaError::Tls(_) | OmadaError::Unreachable(_) | OmadaError::Timeout(_) => {
+            Some(format!("The controller does not answer: {e}"))
+        }
+        OmadaError::Rejected { .. }
+        | OmadaError::Protocol(_)
+        | OmadaError::InvalidSettings { .. }
+        | OmadaError::InvalidRequest(_) => None,
+    }
 }
 
 pub struct Controller {
@@ -59,6 +95,8 @@ pub struct Controller {
     policy: RetryPolicy,
     current: RwLock<Option<(OmadaSettings, OmadaClient)>>,
     status: Mutex<Status>,
+    /// Site name → id pairs the host gave (units' site ids), told to every client built.
+    site_ids: Mutex<Vec<(String, String)>>,
 }
 
 impl Controller {
@@ -81,6 +119,7 @@ impl Controller {
             policy,
             current: RwLock::new(None),
             status: Mutex::new(Status::default()),
+            site_ids: Mutex::new(Vec::new()),
         };
         if let Some(blob) = sealed {
             match c
@@ -107,6 +146,18 @@ impl Controller {
             }
         }
         Ok(c)
+    }
+
+    /// The site ids the host knows (e.g. the units' `omada_site_id`), as (name, id) pairs:
+    /// names resolve to them without asking the controller — the only way in hotspot-only
+    /// set-ups, where no documented call lists sites (field notes §3.6). Replaces the list.
+    pub fn remember_sites(&self, sites: &[(String, String)]) {
+        *self.site_ids.lock().unwrap_or_else(|p| p.into_inner()) = sites.to_vec();
+        if let Some(client) = self.client() {
+            for (name, id) in sites {
+                client.remember_site(name, id);
+            }
+        }
     }
 
     pub fn client(&self) -> Option<OmadaClient> {
@@ -156,17 +207,28 @@ impl Controller {
         }
         settings.validate().map_err(OmadaError::from)?;
         let client = OmadaClient::new(settings.clone(), self.policy.clone())?;
+        for (name, id) in self
+            .site_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            client.remember_site(name, id);
+        }
         let info = if validate {
             let started = Instant::now();
             let res = client.test().await;
             self.metrics.controller_latency.observe(started.elapsed());
             match res {
                 Ok(info) => {
-                    self.record(Ok(()));
+                    self.record(Call::Check, Ok(()));
                     Some(info)
                 }
                 Err(e) => {
                     self.metrics.controller_errors.inc();
+                    if let Some(c) = e.certificate() {
+                        tracing::warn!(subject = %c.subject, sha256 = %c.sha256, factory_default = c.factory_default, "settings test: the controller's certificate is not trusted");
+                    }
                     return Err(e.into());
                 }
             }
@@ -191,9 +253,14 @@ impl Controller {
             .write(move |tx| rows::setting_put(tx, SETTING, &sealed, now))
             .await?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some((settings, client));
-        if !validate {
-            *self.status.lock().unwrap_or_else(|p| p.into_inner()) = Status::default();
+        let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if validate {
+            // Problems were about the old settings; whatever persists comes back on its retry.
+            st.problems.clear();
+        } else {
+            *st = Status::default();
         }
+        drop(st);
         Ok(info)
     }
 
@@ -207,7 +274,7 @@ impl Controller {
         Ok(existed)
     }
 
-    fn record(&self, result: Result<(), &OmadaError>) {
+    fn record(&self, call: Call, result: Result<(), &OmadaError>) {
         let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
         let was = st.connected;
         match result {
@@ -215,18 +282,35 @@ impl Controller {
                 st.connected = true;
                 st.last_error = None;
                 st.last_ok_at = Some(self.clock.now());
+                st.problems.remove(&call);
+                if call == Call::Check {
+                    // The controller answers again: outages noted by other calls are over.
+                    st.problems
+                        .retain(|_, p| !p.starts_with("The controller does not answer"));
+                }
             }
             // A controller that answered (even "no") is reachable.
             Err(e)
                 if !e.is_transient()
-                    && !matches!(e, OmadaError::Tls(_) | OmadaError::AuthFailed(_)) =>
+                    && !matches!(
+                        e,
+                        OmadaError::Tls(_)
+                            | OmadaError::TlsUntrusted { .. }
+                            | OmadaError::AuthFailed(_)
+                    ) =>
             {
                 st.connected = true;
                 st.last_ok_at = Some(self.clock.now());
+                if let Some(p) = problem_of(e) {
+                    st.problems.insert(call, p);
+                }
             }
             Err(e) => {
                 st.connected = false;
                 st.last_error = Some(e.to_string());
+                if let Some(p) = problem_of(e) {
+                    st.problems.insert(call, p);
+                }
             }
         }
         if st.connected != was {
@@ -241,16 +325,17 @@ impl Controller {
 
     async fn call<T>(
         &self,
+        kind: Call,
         f: impl std::future::Future<Output = Result<T, OmadaError>>,
     ) -> Result<T, ControllerError> {
         let started = Instant::now();
         let res = f.await;
         self.metrics.controller_latency.observe(started.elapsed());
         match &res {
-            Ok(_) => self.record(Ok(())),
+            Ok(_) => self.record(kind, Ok(())),
             Err(e) => {
                 self.metrics.controller_errors.inc();
-                self.record(Err(e));
+                self.record(kind, Err(e));
             }
         }
         Ok(res?)
@@ -258,18 +343,53 @@ impl Controller {
 
     pub async fn authorize(&self, req: &AuthorizeRequest) -> Result<(), ControllerError> {
         let client = self.client().ok_or(ControllerError::NotConfigured)?;
-        self.call(client.authorize(req)).await
+        self.call(Call::Authorize, client.authorize(req)).await
     }
 
+    /// End a device's authorisation on `site` (name or 24-hex id; a name is resolved to the
+    /// id the Hotspot-Manager and Open API paths need).
     pub async fn unauthorize(&self, site: &str, mac: Mac) -> Result<(), ControllerError> {
         let client = self.client().ok_or(ControllerError::NotConfigured)?;
-        self.call(client.unauthorize(site, mac)).await
+        self.call(Call::Revoke, client.unauthorize(site, mac)).await
     }
 
-    /// Try a login to refresh the status (used by the background monitor).
-    pub async fn probe(&self) -> Result<(), ControllerError> {
+    /// Refresh the status with a cheap check of the current session (used by the background
+    /// monitor): `/api/info` plus one authenticated read on an open session — no fresh login,
+    /// which controllers log every time (field notes §1.13).
+    pub async fn probe(&self) -> Result<SessionCheck, ControllerError> {
         let client = self.client().ok_or(ControllerError::NotConfigured)?;
-        self.call(client.test()).await.map(|_| ())
+        self.call(Call::Check, client.check_session()).await
+    }
+
+    /// Run every set-up step against the controller for these sites ([`SelfTestReport`]).
+    pub async fn self_test(&self, sites: &[SiteSpec]) -> Result<SelfTestReport, ControllerError> {
+        let client = self.client().ok_or(ControllerError::NotConfigured)?;
+        let report = client.self_test(sites).await;
+        tracing::info!(
+            ok = report.ok,
+            failed_step = report
+                .first_failure()
+                .map(|s| s.message.as_str())
+                .unwrap_or(""),
+            "controller self-test finished"
+        );
+        Ok(report)
+    }
+
+    /// What the configured credentials make possible (all false when not configured).
+    pub fn capabilities(&self) -> Capabilities {
+        self.client().map(|c| c.capabilities()).unwrap_or_default()
+    }
+
+    /// The sentence the host should read about the controller, or `None`.
+    pub fn problem(&self) -> Option<String> {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .problems
+            .values()
+            .next()
+            .cloned()
     }
 
     pub fn status(&self) -> ControllerStatus {
@@ -283,6 +403,8 @@ impl Controller {
             connected: st.connected,
             last_error: st.last_error,
             last_ok_at: st.last_ok_at,
+            problem: self.problem(),
+            capabilities: self.capabilities(),
         }
     }
 

@@ -1,6 +1,12 @@
-//! Plume as the rest of the sidecar sees it: sealed settings, one token manager shared by the
-//! settings API and the poller, the poller's inputs (settings + units) as watch channels,
-//! and the health board it fills.
+//! Plume as the rest of the sidecar sees it: sealed settings, one token manager and one request
+//! limiter shared by the settings API and the poller (so the API's checks and look-ups count
+//! against the same WAF budget), the poller's inputs (settings + units) as watch channels, and
+//! the health board it fills.
+//!
+//! Saving settings is verified end to end (issue 15 item 1): the shape, then a token, then an
+//! authenticated call to the API base ([`crate::plume::PlumeClient::check_api`]). For units,
+//! [`PlumeService::verify_location`] checks a customer/location pair, and
+//! [`PlumeService::find_by_serial`] / [`PlumeService::find_by_account_id`] find them.
 
 use std::sync::Arc;
 
@@ -12,8 +18,9 @@ use crate::clock::Clock;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::plume::{
-    HealthBoard, PlumeError, PlumeSettings, PlumeStatus, PlumeTarget, Poller, PollerConfig,
-    TokenManager,
+    CustomerMatch, HealthBoard, LocationSummary, NetworkDetails, NodeOwner, PlumeClient,
+    PlumeError, PlumeSettings, PlumeStatus, PlumeTarget, Poller, PollerConfig, RateLimiter,
+    TokenManager, VerifiedLocation,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -40,6 +47,7 @@ pub struct PlumeService {
     clock: Clock,
     pub tokens: TokenManager,
     pub board: HealthBoard,
+    limiter: Arc<RateLimiter>,
     settings_tx: watch::Sender<Option<PlumeSettings>>,
     targets_tx: watch::Sender<Vec<PlumeTarget>>,
     metrics: Arc<Metrics>,
@@ -68,6 +76,11 @@ impl PlumeService {
         });
         let http = crate::plume::http_client()?;
         let tokens = TokenManager::new(http, clock.clone());
+        let defaults = PollerConfig::default();
+        let limiter = Arc::new(RateLimiter::new(
+            defaults.requests_per_second,
+            defaults.burst,
+        ));
         let (settings_tx, _) = watch::channel(settings);
         let (targets_tx, _) = watch::channel(Vec::new());
         Ok(PlumeService {
@@ -76,6 +89,7 @@ impl PlumeService {
             clock,
             tokens,
             board: HealthBoard::new(),
+            limiter,
             settings_tx,
             targets_tx,
             metrics,
@@ -85,6 +99,7 @@ impl PlumeService {
     pub fn spawn_poller(&self, events: EventBus, shutdown: CancellationToken) -> JoinHandle<()> {
         let cfg = PollerConfig {
             tokens: Some(self.tokens.clone()),
+            limiter: Some(self.limiter.clone()),
             clock: self.clock.clone(),
             metrics: Some(self.metrics.clone()),
             ..Default::default()
@@ -103,7 +118,8 @@ impl PlumeService {
         self.settings_tx.borrow().clone()
     }
 
-    /// Validate shape (no network), then mint a token; store only when both pass.
+    /// Validate shape (no network), mint a token, then prove the API base with an
+    /// authenticated call; store only when all pass. Each failure names what to change.
     pub async fn put(&self, mut settings: PlumeSettings) -> Result<(), PlumeServiceError> {
         if settings.auth_header == crate::controller::MASK {
             match self.settings() {
@@ -118,6 +134,7 @@ impl PlumeService {
                 message: e.message,
             })?;
         self.tokens.verify(&settings).await?;
+        self.client_for(settings.clone()).check_api().await?;
         let sealed = self
             .sealer
             .seal(&serde_json::to_vec(&settings).expect("settings serialize"));
@@ -166,6 +183,64 @@ impl PlumeService {
                 true
             }
         });
+    }
+
+    fn client_for(&self, settings: PlumeSettings) -> PlumeClient {
+        PlumeClient::new(settings, self.tokens.clone()).with_rate_limiter(self.limiter.clone())
+    }
+
+    /// A client for the stored settings (sharing the poller's token and request budget).
+    pub fn client(&self) -> Result<PlumeClient, PlumeServiceError> {
+        self.settings()
+            .map(|s| self.client_for(s))
+            .ok_or_else(|| PlumeError::Config("Plume is not configured".into()).into())
+    }
+
+    /// Checks a unit's Plume customer and location ids (for the unit save use case): the
+    /// location's name, or an error that says which id is wrong
+    /// ([`PlumeError::CustomerNotFound`], [`PlumeError::LocationNotFound`] listing the
+    /// customer's locations, [`PlumeError::Forbidden`] for another partner's customer).
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
+    pub async fn verify_location(
+        &self,
+        customer_id: &str,
+        location_id: &str,
+    ) -> Result<VerifiedLocation, PlumeServiceError> {
+        Ok(self
+            .client()?
+            .verify_location(customer_id.trim(), location_id.trim())
+            .await?)
+    }
+
+    /// The customer and location of the pod or gateway with this serial number.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
+    pub async fn find_by_serial(&self, serial: &str) -> Result<NodeOwner, PlumeServiceError> {
+        Ok(self.client()?.find_by_serial(serial).await?)
+    }
+
+    /// Customers with exactly this CRM account id, with their location ids.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
+    pub async fn find_by_account_id(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<CustomerMatch>, PlumeServiceError> {
+        Ok(self.client()?.find_by_account_id(account_id).await?)
+    }
+
+    /// A customer's locations (id and name), to pick one.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
+    pub async fn locations(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<LocationSummary>, PlumeServiceError> {
+        Ok(self.client()?.locations(customer_id.trim()).await?)
+    }
+
+    /// What the last poll showed of a unit's network (pods, devices, SSIDs, speed test); `None`
+    /// before the first successful read or without Plume.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
+    pub fn network(&self, unit_id: &str) -> Option<Arc<NetworkDetails>> {
+        self.board.network(unit_id)
     }
 
     /// Plume's connectivity as the poller last saw it.

@@ -19,6 +19,11 @@
 pub(crate) mod alarm;
 pub(crate) mod api;
 pub mod app;
+// Cards and the PDF print sheet are issue 17's building blocks; 17b wires the rest in.
+#[expect(
+    dead_code,
+    reason = "the print sheet and card text helpers are wired in by issue 17b"
+)]
 pub(crate) mod card;
 pub mod cli;
 pub mod clock;
@@ -40,6 +45,8 @@ pub mod sim;
 pub(crate) mod store;
 pub(crate) mod tasks;
 pub(crate) mod telemetry;
+pub mod tz;
+pub mod unit_health;
 pub(crate) mod usecase;
 pub(crate) mod vouchers;
 
@@ -58,6 +65,10 @@ pub mod testing {
     pub use crate::api::error::{from_json_error, ApiError};
     pub use crate::api::wire::{UnitBody, VoucherBody, VoucherPatchBody};
     pub use crate::api::MAX_BODY;
+    /// Cards and the print sheet, rendered to files by `guest_pages.rs`.
+    pub mod card {
+        pub use crate::card::{png_card, sheet, svg_card, CardInput};
+    }
     pub use crate::failpoint::{ALL as FAILPOINTS, ENV as FAILPOINT_ENV};
     pub use crate::store::SCHEMA_VERSION;
     pub use crate::vouchers::code;

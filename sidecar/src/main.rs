@@ -39,6 +39,17 @@ enum Command {
     Token,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Run every set-up step against the configured Omada controller (discovery, TLS, login,
+    /// each site, permissions, portal timeout) and print pass/fail per step; exit status 1
+    /// when a step fails.
+    CheckController {
+        /// A rental unit's Omada site: `NAME`, or `NAME=SITE_ID`. Repeat for each site.
+        #[arg(long = "site", value_name = "NAME[=SITE_ID]")]
+        sites: Vec<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run only the simulated Omada controller and Plume cloud (for tests); prints one JSON line.
     Sim,
 }
@@ -85,6 +96,13 @@ fn main() -> ExitCode {
             Command::Demo => rental_wifi::demo::run(config).await,
             Command::Token => rental_wifi::cli::token(&config),
             Command::CheckConfig => rental_wifi::cli::check_config(&config),
+            Command::CheckController { sites, json } => {
+                match rental_wifi::cli::check_controller(&config, &sites, json).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(anyhow::anyhow!("controller check failed")),
+                    Err(e) => Err(e),
+                }
+            }
             Command::Sim => rental_wifi::cli::sim().await,
         }
     });

@@ -1,4 +1,6 @@
-//! Omada clients against the simulated controller over real HTTP on 127.0.0.1.
+//! Omada clients against the simulated controller over real HTTP on 127.0.0.1: the wire
+//! shape of each call. (Real-controller behaviours — site ids, revokes of devices that are
+//! away, portal timeouts, permissions, the self-test — are in `omada_real.rs`.)
 
 mod common;
 
@@ -56,10 +58,15 @@ fn hotspot(sim: &OmadaSim) -> OmadaClient {
     OmadaClient::new(sim.hotspot_settings(), fast()).unwrap()
 }
 
+/// Operator credentials only: what the guest-facing calls send, without Open API lookups.
+fn hotspot_only(sim: &OmadaSim) -> OmadaClient {
+    OmadaClient::new(sim.hotspot_only_settings(), fast()).unwrap()
+}
+
 #[tokio::test]
 async fn eap_authorize_sends_the_documented_request() {
     let sim = sim_default().await;
-    let client = hotspot(&sim);
+    let client = hotspot_only(&sim);
     assert_eq!(client.mode(), ResolvedMode::Hotspot);
     client
         .authorize(&eap(Duration::from_secs(3600)))
@@ -82,7 +89,7 @@ async fn eap_authorize_sends_the_documented_request() {
     );
     assert_eq!(
         reqs[1].body,
-        Some(json!({"name": "operator", "password": "operator-pass"}))
+        Some(json!({"name": "operator", "password": sim.config().operator_password}))
     );
     let auth = &reqs[2];
     assert_eq!(
@@ -446,15 +453,15 @@ async fn test_discovers_and_checks_the_controller_id() {
         ..sim.hotspot_settings()
     };
     let client = OmadaClient::new(configured, fast()).unwrap();
-    client
-        .authorize(&eap(Duration::from_secs(60)))
-        .await
-        .unwrap();
-    assert_eq!(
-        sim.requests_to("/api/info").len(),
-        1,
-        "a configured id is not discovered again"
-    );
+    for _ in 0..3 {
+        client
+            .authorize(&eap(Duration::from_secs(60)))
+            .await
+            .unwrap();
+    }
+    // A configured id is not discovered again; /api/info is asked once, for the version
+    // (the 6.2.10+ body), not per authorization.
+    assert_eq!(sim.requests_to("/api/info").len(), 2);
 
     let wrong = OmadaSettings {
         controller_id: Some("0123456789abcdef0123456789abcdef".into()),
@@ -542,7 +549,7 @@ async fn time_unit_conversions_reach_the_controller() {
 }
 
 #[tokio::test]
-async fn hotspot_unauthorize_disconnects_the_matching_record() {
+async fn hotspot_unauthorize_disconnects_the_matching_record_by_site_id() {
     let sim = sim_default().await;
     let client = hotspot(&sim);
     client
@@ -569,24 +576,32 @@ async fn hotspot_unauthorize_disconnects_the_matching_record() {
     let left: Vec<_> = sim.authorized().iter().map(|r| r.mac).collect();
     assert_eq!(left, vec![mac("00-11-22-33-44-55")]);
     let id = sim.controller_id();
+    let site_id = sim.site_id("Default").unwrap();
+    // The name was resolved to the id through the Open API's site list.
+    assert_eq!(sim.requests_to(&format!("/openapi/v1/{id}/sites")).len(), 1);
     let list = sim.requests_to("/clients");
     assert_eq!(list[0].method, "GET");
     assert_eq!(
         list[0].path,
-        format!("/{id}/api/v2/hotspot/sites/Default/clients")
+        format!("/{id}/api/v2/hotspot/sites/{site_id}/clients")
     );
-    assert!(list[0]
-        .query
-        .as_deref()
-        .unwrap_or("")
-        .contains("currentPage=1"));
+    let q = list[0].query.as_deref().unwrap_or("");
+    for part in [
+        "currentPage=1",
+        "searchKey=52-DE-63-F1-E3-3B",
+        "sorts.end=desc",
+    ] {
+        assert!(q.contains(part), "{q}");
+    }
     let disc = sim.requests_to("/disconnect");
     assert_eq!(disc.len(), 1);
     assert_eq!(
         disc[0].path,
-        format!("/{id}/api/v2/hotspot/sites/Default/cmd/clients/{record_id}/disconnect")
+        format!("/{id}/api/v2/hotspot/sites/{site_id}/cmd/clients/{record_id}/disconnect")
     );
     assert!(disc[0].csrf_token.is_some());
+    assert_eq!(disc[0].body, None, "no body, like the Unauthorize button");
+    assert_eq!(disc[0].body_text, None);
 
     // Already gone = success, no second disconnect.
     client
@@ -595,7 +610,6 @@ async fn hotspot_unauthorize_disconnects_the_matching_record() {
         .unwrap();
     assert_eq!(sim.counters().disconnects, 1);
     // The site may also be given by id.
-    let site_id = sim.site_id("Default").unwrap();
     client
         .unauthorize(&site_id, mac("00-11-22-33-44-55"))
         .await
@@ -660,25 +674,48 @@ async fn openapi_token_site_lookup_auth_and_unauth() {
     );
     assert_eq!(auth.authorization, sites.authorization);
     let g = &sim.authorized()[0];
-    assert_eq!((g.via, g.duration), (AuthApi::OpenApi, None));
+    // No duration is sent: the grant lasts the portal's Authentication Timeout.
+    assert_eq!(
+        (g.via, g.duration),
+        (AuthApi::OpenApi, Some(sim.config().portal_timeout))
+    );
+    assert_eq!(auth.body, None);
 
     client
         .unauthorize("Default", mac("52:de:63:f1:e3:3b"))
         .await
         .unwrap();
-    let unauth = sim.requests_to("/unauth");
+    // Through the records: searched by MAC, then the record disconnected.
+    let records = sim.requests_to("/authed-records");
     assert_eq!(
-        unauth[0].path,
-        format!("/openapi/v1/{id}/sites/{site_id}/hotspot/clients/52-DE-63-F1-E3-3B/unauth")
+        records[0].path,
+        format!("/openapi/v1/{id}/sites/{site_id}/hotspot/authed-records")
+    );
+    let q = records[0].query.as_deref().unwrap_or("");
+    assert!(
+        q.contains("searchKey=52-DE-63-F1-E3-3B") && q.contains("sorts.end=desc"),
+        "{q}"
+    );
+    let disc = sim.requests_to("/disconnect");
+    assert_eq!(
+        disc[0].path,
+        format!(
+            "/openapi/v1/{id}/sites/{site_id}/hotspot/authed-records/{}/disconnect",
+            g.id
+        )
     );
     assert!(sim.authorized().is_empty());
-    // Already gone counts as done.
+    // Nothing valid left: `unauth` is asked and its "does not exist" is now the truth.
     client
         .unauthorize("Default", mac("52:de:63:f1:e3:3b"))
         .await
         .unwrap();
     let c = sim.counters();
-    assert_eq!((c.tokens_minted, c.unauths), (1, 1), "token cached");
+    assert_eq!(
+        (c.tokens_minted, c.disconnects, c.unauth_not_exist),
+        (1, 1, 1),
+        "token cached"
+    );
     assert_eq!(sim.requests_to("/sites").len(), 1, "site id cached");
 }
 
@@ -728,34 +765,49 @@ async fn openapi_wrong_secret_and_unknown_site() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, OmadaError::InvalidRequest(_)), "{err:?}");
+    // A configuration problem (waits for the fix), naming the site and the sites it sees.
+    assert!(
+        matches!(&err, OmadaError::Misconfigured(m) if m.contains("\"Nowhere\"") && m.contains("Default") && m.contains("Site Privileges")),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
 }
 
 #[tokio::test]
-async fn auto_mode_picks_openapi_only_with_both_client_credentials() {
+async fn auto_mode_lets_guests_in_through_the_hotspot_api_when_an_operator_is_set() {
     let sim = sim_default().await;
     let both = OmadaSettings {
         mode: OmadaMode::Auto,
-        username: Some("operator".into()),
-        password: Some("operator-pass".into()),
-        ..sim.openapi_settings()
+        ..sim.hotspot_settings()
     };
-    assert_eq!(
-        OmadaClient::new(both.clone(), fast()).unwrap().mode(),
-        ResolvedMode::OpenApi
-    );
-    let hotspot_only = OmadaSettings {
-        client_id: None,
-        client_secret: None,
-        ..both
-    };
-    let client = OmadaClient::new(hotspot_only, fast()).unwrap();
+    let client = OmadaClient::new(both.clone(), fast()).unwrap();
     assert_eq!(client.mode(), ResolvedMode::Hotspot);
+    let caps = client.capabilities();
+    assert!(caps.authorize_with_duration && caps.discovery && caps.client_lookup);
     client
         .authorize(&eap(Duration::from_secs(60)))
         .await
         .unwrap();
     assert_eq!(sim.counters().logins, 1);
+    assert_eq!(sim.authorized()[0].via, AuthApi::Hotspot);
+    let open_only = OmadaSettings {
+        username: None,
+        password: None,
+        ..both
+    };
+    let client = OmadaClient::new(open_only, fast()).unwrap();
+    assert_eq!(client.mode(), ResolvedMode::OpenApi);
+    assert!(!client.capabilities().authorize_with_duration);
+    client
+        .authorize(&eap(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.counters().logins,
+        1,
+        "no operator login in Open API mode"
+    );
+    assert_eq!(sim.authorized()[0].via, AuthApi::OpenApi);
 }
 
 #[tokio::test]

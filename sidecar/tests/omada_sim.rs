@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rental_wifi::sim::omada::{self as sim, OmadaSimConfig};
+use rental_wifi::sim::omada::{self as sim, OmadaSimConfig, SimCert};
 use serde_json::{json, Value};
 
 fn http() -> reqwest::Client {
@@ -88,7 +88,7 @@ async fn hotspot_wire_protocol_by_hand() {
 
     let resp = c
         .post(&login)
-        .json(&json!({"name": "operator", "password": "operator-pass"}))
+        .json(&json!({"name": "operator", "password": sim.config().operator_password}))
         .send()
         .await
         .unwrap();
@@ -149,35 +149,36 @@ async fn hotspot_wire_protocol_by_hand() {
         );
     }
 
-    // Client list by site name and by site id; disconnect by record id.
-    for site in ["Default".to_string(), sim.site_id("Default").unwrap()] {
-        let list = json_of(
-            c.get(format!(
-                "{base}/{id}/api/v2/hotspot/sites/{site}/clients?currentPage=1&currentPageSize=10"
-            ))
-            .header("Cookie", &cookie)
-            .header("Csrf-Token", &token)
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
-        assert_eq!(list["result"]["totalRows"], 1, "{site}");
-        assert_eq!(list["result"]["data"][0]["mac"], "AA-BB-CC-DD-EE-01");
-        assert_eq!(list["result"]["data"][0]["valid"], true);
-    }
-    let rid = sim.authorized()[0].id.clone();
-    let d = json_of(
-        c.post(format!(
-            "{base}/{id}/api/v2/hotspot/sites/Default/cmd/clients/{rid}/disconnect"
+    // Hotspot-Manager paths take the site id; a name there is not a site.
+    let site_id = sim.site_id("Default").unwrap();
+    let list_of = |site: String| {
+        c.get(format!(
+            "{base}/{id}/api/v2/hotspot/sites/{site}/clients?currentPage=1&currentPageSize=10"
         ))
         .header("Cookie", &cookie)
         .header("Csrf-Token", &token)
         .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    };
+    let by_name = json_of(list_of("Default".into()).await.unwrap()).await;
+    assert_eq!(by_name["errorCode"], -1001, "{by_name}");
+    let list = json_of(list_of(site_id.clone()).await.unwrap()).await;
+    assert_eq!(list["result"]["totalRows"], 1);
+    assert_eq!(list["result"]["data"][0]["mac"], "AA-BB-CC-DD-EE-01");
+    assert_eq!(list["result"]["data"][0]["valid"], true);
+    assert_eq!(list["result"]["data"][0]["authType"], 4);
+    let rid = sim.authorized()[0].id.clone();
+    let disconnect = |site: String| {
+        c.post(format!(
+            "{base}/{id}/api/v2/hotspot/sites/{site}/cmd/clients/{rid}/disconnect"
+        ))
+        .header("Cookie", &cookie)
+        .header("Csrf-Token", &token)
+        .send()
+    };
+    let d = json_of(disconnect("Default".into()).await.unwrap()).await;
+    assert_eq!(d["errorCode"], -1001);
+    assert_eq!(sim.authorized().len(), 1, "nothing ended by a name path");
+    let d = json_of(disconnect(site_id.clone()).await.unwrap()).await;
     assert_eq!(d["errorCode"], 0);
 
     // Control API views.
@@ -210,6 +211,14 @@ async fn hotspot_wire_protocol_by_hand() {
         .filter(|r| r["path"].as_str().unwrap().ends_with("/extPortal/auth"))
         .collect();
     assert_eq!(auths.len(), 10);
+    assert_eq!(
+        reqs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["path"].as_str().unwrap().ends_with("/disconnect"))
+            .count(),
+        2
+    );
     assert_eq!(auths[1]["body"]["radioId"], 1);
     assert_eq!(auths[1]["csrf_token"].as_str(), Some(token.as_str()));
 
@@ -389,8 +398,10 @@ async fn openapi_wire_protocol_by_hand() {
 
 #[tokio::test]
 async fn tls_mode_exposes_its_certificate_and_shutdown_stops_it() {
+    // A certificate of the host's own, with names: a CA file can verify it.
     let sim = sim::start(OmadaSimConfig {
         tls: true,
+        tls_cert: SimCert::Named,
         ..OmadaSimConfig::default()
     })
     .await

@@ -1,17 +1,25 @@
-//! TLS trust modes against the simulator's self-signed HTTPS mode.
+//! TLS trust modes against the simulator's HTTPS mode: by default a certificate shaped like
+//! TP-Link's factory one (CN=localhost, no subjectAltName), which only a pin can trust; a
+//! certificate with names (`SimCert::Named`) for the CA-file case. A refused certificate is
+//! reported (subject, SHA-256, names, factory or not) so the host can pin it.
 
 mod common;
 
 use std::time::Duration;
 
 use rental_wifi::omada::{AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, TlsTrust};
-use rental_wifi::sim::omada::{self as sim, OmadaSim, OmadaSimConfig};
+use rental_wifi::sim::omada::{self as sim, OmadaSim, OmadaSimConfig, SimCert};
 
 use common::client_policy as fast;
 
 async fn tls_sim() -> OmadaSim {
+    tls_sim_with(SimCert::FactoryLike).await
+}
+
+async fn tls_sim_with(cert: SimCert) -> OmadaSim {
     let sim = sim::start(OmadaSimConfig {
         tls: true,
+        tls_cert: cert,
         ..OmadaSimConfig::default()
     })
     .await
@@ -30,7 +38,7 @@ fn plain_settings(sim: &OmadaSim) -> OmadaSettings {
         cert_sha256: None,
         ca_cert_pem: None,
         verify_tls: true,
-        ..sim.hotspot_settings()
+        ..sim.hotspot_only_settings()
     }
 }
 
@@ -51,14 +59,29 @@ fn req() -> AuthorizeRequest {
 }
 
 #[tokio::test]
-async fn default_verification_rejects_the_self_signed_controller() {
+async fn default_verification_rejects_the_factory_certificate_and_reports_it() {
     let sim = tls_sim().await;
     let client = OmadaClient::new(plain_settings(&sim), fast()).unwrap();
     assert_eq!(client.tls_trust(), TlsTrust::Verified);
     let err = client.test().await.unwrap_err();
+    let OmadaError::TlsUntrusted {
+        message,
+        certificate,
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    let cert = certificate.as_deref().expect("the certificate shown");
+    assert_eq!(cert.subject, "O=TP-Link, OU=TP-Link, CN=localhost");
+    assert_eq!(Some(cert.sha256.clone()), sim.cert_sha256());
+    assert!(cert.san.is_empty());
+    // The simulator's look-alike has its own key, so it is not the factory fingerprint.
+    assert!(!cert.factory_default);
+    // The advice is the pin, never a CA file (which cannot work without names).
     assert!(
-        matches!(&err, OmadaError::Tls(m) if m.to_lowercase().contains("certificate")),
-        "{err:?}"
+        message.contains(&format!("cert_sha256 = {}", cert.sha256))
+            && !message.contains("ca_cert_pem"),
+        "{message}"
     );
     assert!(!err.is_transient());
     assert_eq!(
@@ -118,7 +141,7 @@ async fn wrong_pin_is_rejected() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, OmadaError::Tls(m) if m.contains("pinned")),
+        matches!(&err, OmadaError::TlsUntrusted { message, certificate: Some(c) } if message.contains("pinned") && Some(c.sha256.clone()) == sim.cert_sha256()),
         "{err:?}"
     );
     assert_eq!(sim.counters().requests, 0);
@@ -137,12 +160,32 @@ async fn pin_overrides_verify_tls_false() {
         .test()
         .await
         .unwrap_err();
-    assert!(matches!(err, OmadaError::Tls(_)), "{err:?}");
+    assert!(matches!(err, OmadaError::TlsUntrusted { .. }), "{err:?}");
 }
 
 #[tokio::test]
-async fn ca_pem_is_accepted() {
+async fn a_ca_file_without_names_is_refused_with_the_pin_to_use() {
     let sim = tls_sim().await;
+    let settings = OmadaSettings {
+        ca_cert_pem: sim.cert_pem(),
+        ..plain_settings(&sim)
+    };
+    let err = OmadaClient::new(settings, fast()).unwrap_err();
+    match err {
+        OmadaError::InvalidSettings { field, message } => {
+            assert_eq!(field, "ca_cert_pem");
+            assert!(
+                message.contains("subjectAltName") && message.contains(&sim.cert_sha256().unwrap()),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn ca_pem_is_accepted_for_a_certificate_with_names() {
+    let sim = tls_sim_with(SimCert::Named).await;
     let settings = OmadaSettings {
         ca_cert_pem: sim.cert_pem(),
         ..plain_settings(&sim)
@@ -153,7 +196,7 @@ async fn ca_pem_is_accepted() {
     client.authorize(&req()).await.unwrap();
     assert_eq!(sim.authorized().len(), 1);
     // Hostname verification stays on: the certificate names localhost and 127.0.0.1 only.
-    let other_sim = tls_sim().await;
+    let other_sim = tls_sim_with(SimCert::Named).await;
     let mismatched = OmadaSettings {
         base_url: other_sim.base_url(),
         ..settings
@@ -164,7 +207,7 @@ async fn ca_pem_is_accepted() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, OmadaError::Tls(_)),
+        matches!(&err, OmadaError::TlsUntrusted { certificate: Some(c), .. } if c.san == ["localhost", "127.0.0.1"]),
         "another controller's certificate is not trusted: {err:?}"
     );
 }
@@ -204,5 +247,9 @@ async fn openapi_over_pinned_tls() {
         .await
         .unwrap();
     assert!(sim.authorized().is_empty());
-    assert_eq!(sim.counters().unauths, 1);
+    assert_eq!(sim.counters().disconnects, 1);
+    // A successful settings test shows the certificate it trusted.
+    let info = client.test().await.unwrap();
+    let cert = info.certificate.expect("https");
+    assert_eq!(Some(cert.sha256), sim.cert_sha256());
 }

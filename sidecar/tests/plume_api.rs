@@ -57,7 +57,21 @@ async fn settings_are_validated_before_any_network_call() {
             json!("   "),
             "Authorization header cannot be empty",
         ),
-        ("partner_id", json!("short"), "Partner ID looks invalid"),
+        (
+            "partner_id",
+            json!("eb0af9d0a7ab946dcb3"),
+            "Partner ID looks invalid",
+        ),
+        (
+            "partner_id",
+            json!("partnerId:eb0af9d0a7ab946dcb3b8ef5"),
+            "Partner ID looks invalid",
+        ),
+        (
+            "api_base",
+            json!("https://api.plume.com"),
+            "api.plume.com is not a Plume API host",
+        ),
         ("poll_interval_seconds", json!(0), ""),
         ("poll_interval_seconds", json!(3601), ""),
     ];
@@ -88,7 +102,23 @@ async fn settings_are_validated_before_any_network_call() {
         .send(reqwest::Method::PUT, "/api/v1/settings/plume", Some(bad))
         .await;
     assert_eq!((s, err_code(&b)), (422, "plume_auth_failed"));
-    assert_eq!(b["error"]["message"], "OAuth token request failed: 401");
+    assert_eq!(
+        b["error"]["message"],
+        "OAuth token request failed: 401 (invalid_client): wrong client id or secret; check the Authorization header"
+    );
+    let mut bad = good.clone();
+    bad["partner_id"] = json!("mocha-partner");
+    let (s, b) = app
+        .send(reqwest::Method::PUT, "/api/v1/settings/plume", Some(bad))
+        .await;
+    assert_eq!((s, err_code(&b)), (422, "plume_auth_failed"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("(invalid_scope): the partner ID is not one these credentials may use"),
+        "{b}"
+    );
 
     let (s, b) = app
         .send(
@@ -158,6 +188,10 @@ async fn every_colour_with_reasons_and_live_unit_changes() {
     for f in [
         "status",
         "reasons",
+        "reason_details",
+        "misconfigured",
+        "sources",
+        "service_level",
         "online",
         "pods_connected",
         "pods_total",
@@ -171,6 +205,9 @@ async fn every_colour_with_reasons_and_live_unit_changes() {
     assert_eq!(g["online"], true);
     assert_eq!(g["stale"], false);
     assert_eq!(g["pods_connected"], g["pods_total"]);
+    assert_eq!(g["misconfigured"], false);
+    assert_eq!(g["sources"]["plume"]["status"], "green");
+    assert_eq!(g["sources"]["plume"]["stale"], false);
     assert!(
         !g.to_string().contains("encryptionKey") && !g.to_string().contains(&sim.config().wifi_psk),
         "never the Wi-Fi key"
@@ -189,6 +226,12 @@ async fn every_colour_with_reasons_and_live_unit_changes() {
     );
     let o = health(&app, "orange").await;
     assert_eq!(o["status"], "orange");
+    let detail = &o["reason_details"][0];
+    assert_eq!(detail["source"], "plume");
+    assert_eq!(detail["severity"], "orange");
+    assert_eq!(detail["code"], "pod_disconnected");
+    assert_eq!(detail["subject"], "Bedroom");
+    assert_eq!(detail["message"], o["reasons"][0]);
     assert!(
         o["reasons"]
             .as_array()
@@ -207,6 +250,17 @@ async fn every_colour_with_reasons_and_live_unit_changes() {
         .unwrap();
     assert_eq!(red["health"]["status"], "red");
     assert_eq!(st["plume"]["connected"], true);
+    // Four units at 5 requests/s take longer than the 1 s interval: the round sets the pace.
+    assert!(
+        eventually(10, || async {
+            app.get("/api/v1/state").await.1["plume"]["round_seconds"].is_number()
+        })
+        .await
+    );
+    let (_, st) = app.get("/api/v1/state").await;
+    let effective = st["plume"]["effective_interval_seconds"].as_f64().unwrap();
+    let round = st["plume"]["round_seconds"].as_f64().unwrap();
+    assert!(round >= 2.0 && effective >= round, "{}", st["plume"]);
 
     // A unit moved to another location is polled there without a restart, and the change is an event.
     let mut events = app
@@ -338,5 +392,166 @@ async fn poll_results_and_token_refreshes_are_metrics() {
         sim.counters().tokens_issued,
         "one count per token the SSO issued"
     );
+    app.stop().await;
+}
+
+/// Issue 15 item 1: saving makes a real authenticated API call, so a wrong API base fails at
+/// save with a message naming it, and nothing is stored.
+#[tokio::test]
+async fn saving_settings_proves_the_api_base() {
+    let app = TestApp::spawn().await;
+    let sim = plume_sim().await;
+    let other_cloud = rental_wifi::sim::plume::start(rental_wifi::sim::plume::PlumeSimConfig {
+        auth_server_id: "ausOtherCloud".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for (base, says) in [
+        (sim.base_url(), "did you mean"),
+        (other_cloud.api_base(), "same Plume cloud"),
+    ] {
+        let mut body = settings(&sim, 60);
+        body["api_base"] = json!(base);
+        let (s, b) = app
+            .send(reqwest::Method::PUT, "/api/v1/settings/plume", Some(body))
+            .await;
+        assert_eq!((s, err_code(&b)), (422, "plume_rejected"), "{base}: {b}");
+        let m = b["error"]["message"].as_str().unwrap();
+        assert!(m.contains(&base) && m.contains(says), "{m}");
+        let (s, _) = app.get("/api/v1/settings/plume").await;
+        assert_eq!(s, 404, "nothing stored for {base}");
+    }
+    assert!(
+        sim.counters().per_kind.get("other").copied().unwrap_or(0) >= 1,
+        "the check reached the host: {:?}",
+        sim.counters()
+    );
+    let before = sim.counters().per_kind.get("partner").copied().unwrap_or(0);
+    let (s, b) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/settings/plume",
+            Some(settings(&sim, 60)),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        sim.counters().per_kind["partner"],
+        before + 1,
+        "one authenticated API call at save"
+    );
+    other_cloud.shutdown().await;
+    app.stop().await;
+}
+
+/// Issue 15 item 2: a unit whose customer id Plume does not know is misconfigured (red, with
+/// the id named), Plume stays connected, and the token is not re-minted round after round.
+#[tokio::test]
+async fn a_wrong_customer_id_is_that_unit_misconfigured_not_an_invalid_token() {
+    let app = TestApp::spawn().await;
+    let sim = plume_sim().await;
+    let (s, _) = app.post("/api/v1/units", json!({"unit_id": "good", "name": "good", "plume_customer_id": CUSTOMER, "plume_location_id": "loc-green"})).await;
+    assert_eq!(s, 201);
+    let (s, _) = app.post("/api/v1/units", json!({"unit_id": "typo", "name": "typo", "plume_customer_id": "642cc40d71d99d000a611548", "plume_location_id": "loc-green"})).await;
+    assert_eq!(s, 201);
+    let (s, _) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/settings/plume",
+            Some(settings(&sim, 1)),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        eventually(10, || async {
+            health(&app, "typo").await["status"] == "red"
+        })
+        .await
+    );
+    let h = health(&app, "typo").await;
+    assert_eq!(h["misconfigured"], true, "{h}");
+    assert_eq!(h["reason_details"][0]["code"], "customer_not_found");
+    assert!(
+        h["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("642cc40d71d99d000a611548"),
+        "{h}"
+    );
+    assert!(
+        eventually(10, || async {
+            health(&app, "good").await["status"] == "green"
+        })
+        .await
+    );
+    // Several more rounds: still one token and at most one re-mint in all.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(sim.counters().token_requests <= 2, "{:?}", sim.counters());
+    let (_, st) = app.get("/api/v1/state").await;
+    assert_eq!(st["plume"]["connected"], true, "{}", st["plume"]);
+    assert_eq!(st["plume"]["last_error"], serde_json::Value::Null);
+    app.stop().await;
+}
+
+/// Issue 15 item 2: a rate-limit answer (a 403 with an HTML body here, then a 429) makes units
+/// stale, never red.
+#[tokio::test]
+async fn a_rate_limit_makes_units_stale_never_red() {
+    let app = TestApp::spawn().await;
+    let sim = plume_sim().await;
+    let (s, _) = app.post("/api/v1/units", json!({"unit_id": "g", "name": "g", "plume_customer_id": CUSTOMER, "plume_location_id": "loc-green"})).await;
+    assert_eq!(s, 201);
+    let (s, _) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/settings/plume",
+            Some(settings(&sim, 1)),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        eventually(10, || async {
+            health(&app, "g").await["status"] == "green"
+        })
+        .await
+    );
+    for (status, body) in [
+        (403, rental_wifi::sim::plume::WafBody::Html),
+        (429, rental_wifi::sim::plume::WafBody::Empty),
+    ] {
+        sim.set_waf_answer(status, body);
+        sim.set_rate_limited(true);
+        assert!(
+            eventually(15, || async { health(&app, "g").await["stale"] == true }).await,
+            "{status}: stale after 3 missed rounds"
+        );
+        let h = health(&app, "g").await;
+        assert_eq!(h["status"], "unknown", "{h}");
+        assert!(
+            h["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().starts_with("Plume rate limit reached")),
+            "{h}"
+        );
+        let (_, st) = app.get("/api/v1/state").await;
+        assert!(
+            st["plume"]["last_error"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Plume rate limit reached"),
+            "{}",
+            st["plume"]
+        );
+        sim.set_rate_limited(false);
+        assert!(
+            eventually(15, || async {
+                health(&app, "g").await["status"] == "green"
+            })
+            .await
+        );
+    }
     app.stop().await;
 }

@@ -530,7 +530,8 @@ fn post_portal_arbitrary_forms_never_5xx_and_grant_only_valid_codes() {
                         Ok(Attachment::Ap { ssid, radio_id, .. }) => {
                             ssid.is_some_and(|s| !s.is_empty()) && radio_id.is_some()
                         }
-                        Ok(Attachment::Gateway { vid, .. }) => vid.is_some(),
+                        // No VLAN (absent, empty or 0) is an untagged network: vid 0 is sent.
+                        Ok(Attachment::Gateway { .. }) => true,
                         Err(_) => false,
                     },
                 ),

@@ -90,12 +90,12 @@ async def test_full_flow_with_errors_and_recovery(
     )
     assert result["step_id"] == "plume"
 
-    # A partner id that is too short: the sidecar's validation message.
-    bad = {**sim.plume_settings, "partner_id": "short"}
+    # A partner id cut short (19 of 24 hex characters): the sidecar's validation message.
+    bad = {**sim.plume_settings, "partner_id": "eb0af9d0a7ab946dcb3"}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], bad)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_settings"}
-    assert result["description_placeholders"]["message"] == "Partner ID looks invalid"
+    assert result["description_placeholders"]["message"].startswith("Partner ID looks invalid")
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], sim.plume_settings

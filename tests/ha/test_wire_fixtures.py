@@ -79,6 +79,7 @@ def test_every_fixture_is_read_here() -> None:
         "plume_status",
         "state",
         "error",
+        "error_tls_untrusted",
     }
     events = {n for n in names if n.startswith("event_")}
     assert names - events == modelled | UNMODELLED
@@ -132,9 +133,13 @@ def test_state_snapshot() -> None:
 
 
 def test_error_body() -> None:
-    """The error body the client turns into ``RentalWifiApiError``."""
+    """The error bodies the client turns into ``RentalWifiApiError``."""
     error = _load("error")["error"]
     assert {"code", "message", "field"} <= set(error)
+    untrusted = _load("error_tls_untrusted")["error"]
+    assert untrusted["code"] == "tls_untrusted"
+    assert untrusted["field"] == "base_url"
+    assert set(untrusted["certificate"]) == {"subject", "sha256", "san", "factory_default"}
 
 
 class _Lines:

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use http::StatusCode;
 
-use super::wire::{ErrorDetail, ErrorOut};
+use super::wire::{CertificateOut, ErrorDetail, ErrorOut};
 use crate::store::StoreError;
 use crate::usecase;
 use crate::vouchers;
@@ -17,6 +17,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// The certificate a TLS check was shown (CONTRACTS §4), in the error object.
+    pub certificate: Option<Box<CertificateOut>>,
     /// The request body was not read: close the connection after answering.
     pub close: bool,
 }
@@ -28,6 +30,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            certificate: None,
             close: false,
         }
     }
@@ -80,6 +83,7 @@ impl ApiError {
                 code: Cow::Borrowed(self.code),
                 message: self.message.clone(),
                 field: self.field.clone(),
+                certificate: self.certificate.as_deref().cloned(),
             },
         }
     }
@@ -193,6 +197,16 @@ impl From<crate::controller::ControllerError> for ApiError {
                     O::Rejected { .. } | O::Protocol(_) | O::InvalidRequest(_) => {
                         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "controller_rejected", msg)
                     }
+                    O::TlsUntrusted { certificate, .. } => ApiError {
+                        certificate: certificate.map(|c| Box::new(CertificateOut::from(&*c))),
+                        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "tls_untrusted", msg)
+                            .with_field("base_url")
+                    },
+                    O::Misconfigured(_) => ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "controller_misconfigured",
+                        msg,
+                    ),
                     O::Unreachable(_) | O::Timeout(_) | O::Tls(_) => ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "controller_unavailable",

@@ -19,8 +19,9 @@ use super::events::encode;
 use super::wire::*;
 use crate::controller::ControllerStatus;
 use crate::events::{Event, GrantRef, Published, UnitChange};
-use crate::omada::{OmadaSettings, ResolvedMode};
+use crate::omada::{Capabilities, OmadaSettings, ResolvedMode};
 use crate::plume::{HealthReport, HealthStatus, PlumeSettings, PlumeStatus};
+use crate::unit_health::{Finding, FindingCode, Severity, Source, SourceState};
 use crate::vouchers::model::{AuditEntry, Booking, EndReason, Grant, GrantState, Unit, Voucher};
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
@@ -131,9 +132,29 @@ fn booking() -> Booking {
 }
 
 fn health() -> HealthReport {
+    let finding = Finding {
+        subject: Some("Living room".into()),
+        ..Finding::new(
+            Source::Plume,
+            Severity::Yellow,
+            FindingCode::PodHealthPoor,
+            "Pod 'Living room' health is poor",
+        )
+    };
     HealthReport {
         status: HealthStatus::Yellow,
-        reasons: vec!["Pod 'Living room' health is poor".into()],
+        reasons: vec![finding.message.clone()],
+        reason_details: vec![finding],
+        misconfigured: false,
+        sources: [(
+            Source::Plume,
+            SourceState {
+                status: HealthStatus::Yellow,
+                stale: false,
+                updated_at: Some(datetime!(2026-11-21 09:29 UTC)),
+            },
+        )]
+        .into(),
         online: true,
         pods_connected: 3,
         pods_total: 3,
@@ -152,6 +173,11 @@ fn controller_status() -> ControllerStatusOut {
             connected: true,
             last_error: None,
             last_ok_at: Some(datetime!(2026-11-21 09:28 UTC)),
+            problem: None,
+            capabilities: Capabilities {
+                authorize_with_duration: true,
+                ..Capabilities::default()
+            },
         },
         0,
     )
@@ -163,6 +189,8 @@ fn plume_status() -> PlumeStatusOut {
         connected: true,
         last_error: None,
         last_poll_at: Some(datetime!(2026-11-21 09:29 UTC)),
+        round_seconds: Some(1.5),
+        effective_interval_seconds: Some(60),
     })
 }
 
@@ -233,16 +261,20 @@ fn resources() {
             })],
         },
     );
-    round_trip("health", HealthOut::new("beach-house", health()));
+    // The structured health parts are the health model's types (serialized only): one way.
+    check_json(
+        "health",
+        serde_json::to_value(HealthOut::new("beach-house", health())).unwrap(),
+    );
 }
 
 #[test]
 fn snapshot_and_status() {
     round_trip("controller_status", controller_status());
     round_trip("plume_status", plume_status());
-    round_trip(
+    check_json(
         "state",
-        StateOut {
+        serde_json::to_value(StateOut {
             instance_id: "0193b0c4-0000-7000-8000-000000000001".into(),
             version: "0.1.0".into(),
             generated_at: crate::clock::rfc3339(NOW),
@@ -259,7 +291,8 @@ fn snapshot_and_status() {
                 active_grants: 1,
                 health: HealthOut::new("beach-house", health()),
             }],
-        },
+        })
+        .unwrap(),
     );
     round_trip(
         "error",
@@ -268,6 +301,28 @@ fn snapshot_and_status() {
                 code: "validation_failed".into(),
                 message: "valid_until must be after valid_from".into(),
                 field: Some("valid_until".into()),
+                certificate: None,
+            },
+        },
+    );
+}
+
+/// The error a settings test answers when the controller's certificate is not trusted.
+#[test]
+fn tls_untrusted_error() {
+    round_trip(
+        "error_tls_untrusted",
+        ErrorOut {
+            error: ErrorDetail {
+                code: "tls_untrusted".into(),
+                message: "the controller's certificate is not trusted".into(),
+                field: Some("base_url".into()),
+                certificate: Some(CertificateOut {
+                    subject: "CN=localhost".into(),
+                    sha256: "ab".repeat(32),
+                    san: vec![],
+                    factory_default: true,
+                }),
             },
         },
     );
@@ -288,7 +343,22 @@ fn settings() {
         serde_json::to_value(OmadaSettingsOut {
             settings: omada.redacted(),
             configured: true,
-            controller_version: Some(Some("5.15.24.18".into())),
+            check: Some(ControllerCheckOut {
+                controller_version: Some("5.15.24.18".into()),
+                certificate: Some(CertificateOut {
+                    subject: "CN=localhost".into(),
+                    sha256: "0".repeat(64),
+                    san: vec![],
+                    factory_default: false,
+                }),
+                capabilities: Capabilities {
+                    authorize_with_duration: true,
+                    ..Capabilities::default()
+                }
+                .into(),
+                sites: vec![],
+                portal_timeouts: vec![],
+            }),
         })
         .unwrap(),
     );
@@ -401,6 +471,7 @@ fn no_stray_fixtures() {
         "plume_status",
         "state",
         "error",
+        "error_tls_untrusted",
         "settings_omada",
         "settings_plume",
     ];

@@ -27,7 +27,7 @@ pub fn get_omada(s: &AppState) -> Result<Response<Body>> {
         Some(settings) => ok(&OmadaSettingsOut {
             settings,
             configured: true,
-            controller_version: None,
+            check: None,
         }),
         None => Err(not_configured("the Omada controller")),
     }
@@ -49,7 +49,7 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     ok(&OmadaSettingsOut {
         settings,
         configured: true,
-        controller_version: info.map(|i| i.controller_version),
+        check: info.map(Into::into),
     })
 }
 

@@ -8,14 +8,18 @@
 //! models (`tests/ha/test_wire_fixtures.py`), so the two sides cannot drift apart silently.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::clock::rfc3339 as ts;
 use crate::controller::ControllerStatus;
-use crate::omada::OmadaSettings;
+use crate::omada::{
+    Capabilities, CertificateInfo, ControllerInfo, OmadaSettings, SiteInfo, SitePortalTimeouts,
+};
 use crate::plume::{HealthReport, PlumeSettings, PlumeStatus};
+use crate::unit_health::{Finding, Source, SourceState};
 use crate::vouchers::booking::BookingRequest;
 use crate::vouchers::model::{AuditEntry, Booking, Grant, Unit, Voucher};
 use crate::vouchers::unit::UnitInput;
@@ -415,13 +419,16 @@ pub struct AuditListOut {
     pub entries: Vec<AuditOut>,
 }
 
-/// `GET /api/v1/units/{unit_id}/health`, and each unit's `health` in the snapshot.
+/// `GET /api/v1/units/{unit_id}/health`, and each unit's `health` in the snapshot (CONTRACTS
+/// §6: `reasons` stays the human sentences, structure goes in the other fields). The
+/// structured parts are the health model's own types (`unit_health`), serialized as they are.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(Deserialize, PartialEq))]
 pub struct HealthOut {
     pub unit_id: String,
     pub status: Word,
     pub reasons: Vec<String>,
+    pub reason_details: Vec<Finding>,
+    pub misconfigured: bool,
     pub online: bool,
     pub pods_connected: u32,
     pub pods_total: u32,
@@ -430,6 +437,7 @@ pub struct HealthOut {
     pub service_level: Option<String>,
     pub updated_at: Option<String>,
     pub stale: bool,
+    pub sources: BTreeMap<Source, SourceState>,
 }
 
 impl HealthOut {
@@ -438,6 +446,8 @@ impl HealthOut {
             unit_id: unit_id.to_owned(),
             status: Cow::Borrowed(r.status.as_str()),
             reasons: r.reasons,
+            reason_details: r.reason_details,
+            misconfigured: r.misconfigured,
             online: r.online,
             pods_connected: r.pods_connected,
             pods_total: r.pods_total,
@@ -446,6 +456,7 @@ impl HealthOut {
             service_level: r.service_level,
             updated_at: ts_opt(r.updated_at),
             stale: r.stale,
+            sources: r.sources,
         }
     }
 }
@@ -455,11 +466,15 @@ impl HealthOut {
 #[cfg_attr(test, derive(Deserialize, PartialEq))]
 pub struct ControllerStatusOut {
     pub configured: bool,
+    /// The controller answers (CONTRACTS §5).
     pub connected: bool,
     pub mode: Option<Word>,
     pub last_error: Option<String>,
     pub last_ok_at: Option<String>,
     pub outbox_pending: u64,
+    /// A sentence for the host about what to fix, or null.
+    pub problem: Option<String>,
+    pub capabilities: CapabilitiesOut,
 }
 
 impl ControllerStatusOut {
@@ -471,6 +486,8 @@ impl ControllerStatusOut {
             last_error: s.last_error,
             last_ok_at: ts_opt(s.last_ok_at),
             outbox_pending,
+            problem: s.problem,
+            capabilities: s.capabilities.into(),
         }
     }
 }
@@ -483,6 +500,10 @@ pub struct PlumeStatusOut {
     pub connected: bool,
     pub last_error: Option<String>,
     pub last_poll_at: Option<String>,
+    /// How long the last complete round over every unit took.
+    pub round_seconds: Option<f64>,
+    /// How often each unit is really refreshed.
+    pub effective_interval_seconds: Option<u64>,
 }
 
 impl From<PlumeStatus> for PlumeStatusOut {
@@ -492,6 +513,8 @@ impl From<PlumeStatus> for PlumeStatusOut {
             connected: s.connected,
             last_error: s.last_error,
             last_poll_at: ts_opt(s.last_poll_at),
+            round_seconds: s.round_seconds,
+            effective_interval_seconds: s.effective_interval_seconds,
         }
     }
 }
@@ -507,7 +530,6 @@ pub struct TotalsOut {
 
 /// One unit in the snapshot.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(Deserialize, PartialEq))]
 pub struct UnitStateOut {
     pub unit: UnitOut,
     pub vouchers: Vec<VoucherOut>,
@@ -517,7 +539,6 @@ pub struct UnitStateOut {
 
 /// `GET /api/v1/state`: the one snapshot Home Assistant polls.
 #[derive(Debug, Serialize)]
-#[cfg_attr(test, derive(Deserialize, PartialEq))]
 pub struct StateOut {
     pub instance_id: String,
     pub version: Word,
@@ -529,14 +550,39 @@ pub struct StateOut {
 }
 
 /// `GET`/`PUT /api/v1/settings/omada`: the stored settings (secrets masked by the caller)
-/// and `configured`; a validated `PUT` adds the controller's version.
+/// and `configured`; a validated `PUT` adds what the test learnt ([`ControllerCheckOut`]).
 #[derive(Debug, Serialize)]
 pub struct OmadaSettingsOut {
     #[serde(flatten)]
     pub settings: OmadaSettings,
     pub configured: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub controller_version: Option<Option<String>>,
+    #[serde(flatten)]
+    pub check: Option<ControllerCheckOut>,
+}
+
+/// What a validated controller settings `PUT` learnt (CONTRACTS §4, §5).
+#[derive(Debug, Serialize)]
+pub struct ControllerCheckOut {
+    pub controller_version: Option<String>,
+    /// Reached over HTTPS: the certificate it showed.
+    pub certificate: Option<CertificateOut>,
+    pub capabilities: CapabilitiesOut,
+    /// Sites the credentials see (Open API).
+    pub sites: Vec<SiteInfo>,
+    /// Each site's portal Authentication Timeout (Open API).
+    pub portal_timeouts: Vec<SitePortalTimeouts>,
+}
+
+impl From<ControllerInfo> for ControllerCheckOut {
+    fn from(i: ControllerInfo) -> Self {
+        ControllerCheckOut {
+            controller_version: i.controller_version,
+            certificate: i.certificate.as_ref().map(CertificateOut::from),
+            capabilities: i.capabilities.into(),
+            sites: i.sites,
+            portal_timeouts: i.portal_timeouts,
+        }
+    }
 }
 
 /// `GET`/`PUT /api/v1/settings/plume`, `auth_header` always masked.
@@ -578,6 +624,55 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// `tls_untrusted`: the certificate the controller showed (CONTRACTS §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateOut>,
+}
+
+/// A controller's TLS certificate as a settings test saw it (CONTRACTS §4).
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct CertificateOut {
+    pub subject: String,
+    /// 64 lowercase hex digits: what `cert_sha256` pins.
+    pub sha256: String,
+    pub san: Vec<String>,
+    /// TP-Link's factory certificate, the same on every software controller.
+    pub factory_default: bool,
+}
+
+impl From<&CertificateInfo> for CertificateOut {
+    fn from(c: &CertificateInfo) -> Self {
+        CertificateOut {
+            subject: c.subject.clone(),
+            sha256: c.sha256.clone(),
+            san: c.san.clone(),
+            factory_default: c.factory_default,
+        }
+    }
+}
+
+/// What the configured controller credentials make possible (CONTRACTS §5).
+#[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct CapabilitiesOut {
+    pub authorize_with_duration: bool,
+    pub discovery: bool,
+    pub client_lookup: bool,
+    pub device_health: bool,
+    pub ppsk: bool,
+}
+
+impl From<Capabilities> for CapabilitiesOut {
+    fn from(c: Capabilities) -> Self {
+        CapabilitiesOut {
+            authorize_with_duration: c.authorize_with_duration,
+            discovery: c.discovery,
+            client_lookup: c.client_lookup,
+            device_health: c.device_health,
+            ppsk: c.ppsk,
+        }
+    }
 }
 
 // ---------------------------------------------------------------- events (`data:` lines)

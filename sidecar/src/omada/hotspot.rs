@@ -5,6 +5,10 @@
 //! shows as a 302 to a login page, an HTML 200, 401/403 or errorCode -1005/-44108/-44109:
 //! log in again once, retry once. Any other non-zero errorCode is the controller's verdict
 //! and is returned as [`OmadaError::Rejected`], not retried.
+//!
+//! Hotspot-Manager paths (`…/hotspot/sites/{siteId}/…`) take the 24-hex site **id**; the
+//! `extPortal/auth` body carries the site **name** (field notes §1.9, §1.5). Functions here
+//! take whichever the wire wants; [`super::OmadaClient`] resolves one from the other.
 
 use std::sync::Arc;
 
@@ -14,7 +18,7 @@ use tokio::time::Instant;
 
 use super::error::OmadaError;
 use super::transport::{self, as_i64, Answer};
-use super::{AuthorizeRequest, Common};
+use super::{AuthRecord, AuthorizeRequest, Common};
 use crate::net::Mac;
 
 /// errorCodes that mean "your session/CSRF token is not valid" rather than a verdict.
@@ -55,6 +59,11 @@ impl Hotspot {
         s.0.clone().map(|t| (t, s.1))
     }
 
+    /// An operator session is open (it may still have expired on the controller's side).
+    pub(crate) fn has_session(&self) -> bool {
+        self.current().is_some()
+    }
+
     fn invalidate(&self, generation: u64) {
         let mut s = self.session.lock().unwrap_or_else(|e| e.into_inner());
         if s.1 == generation {
@@ -82,14 +91,15 @@ impl Hotspot {
         let id = c.controller_id(deadline).await?;
         let url = c.url(&[&id, "api", "v2", "hotspot", "login"]);
         let body = json!({"name": self.username, "password": self.password});
-        let raw = transport::send(&c.policy, deadline, "hotspot login", || {
-            c.http
-                .post(url.clone())
-                .header("Accept", "application/json")
-                .json(&body)
-        })
-        .await?;
-        match transport::classify("hotspot login", &raw)? {
+        let raw = c
+            .send(deadline, "hotspot login", None, || {
+                c.http
+                    .post(url.clone())
+                    .header("Accept", "application/json")
+                    .json(&body)
+            })
+            .await?;
+        match transport::classify("hotspot login", &c.base, &raw)? {
             Answer::Json {
                 code: 0, result, ..
             } => {
@@ -110,7 +120,8 @@ impl Hotspot {
             Answer::Json { code, msg, .. } => {
                 tracing::warn!(code, msg = %msg, "hotspot operator login refused");
                 Err(OmadaError::AuthFailed(format!(
-                    "hotspot operator login refused (errorCode {code}: {msg})"
+                    "hotspot operator {:?} could not log in (errorCode {code}: {msg}); check the operator's name and password under Hotspot › Operators",
+                    self.username
                 )))
             }
             Answer::SessionLost(why) => Err(OmadaError::Protocol(format!(
@@ -138,13 +149,14 @@ impl Hotspot {
         let mut relogged = false;
         loop {
             let (token, generation) = self.session(c, deadline).await?;
-            let raw = transport::send(&c.policy, deadline, what, || {
-                build(&id, &token)
-                    .header("Csrf-Token", token.as_str())
-                    .header("Accept", "application/json")
-            })
-            .await?;
-            let why = match transport::classify(what, &raw)? {
+            let raw = c
+                .send(deadline, what, None, || {
+                    build(&id, &token)
+                        .header("Csrf-Token", token.as_str())
+                        .header("Accept", "application/json")
+                })
+                .await?;
+            let why = match transport::classify(what, &c.base, &raw)? {
                 Answer::Json {
                     code: 0, result, ..
                 } => return Ok(result),
@@ -159,7 +171,7 @@ impl Hotspot {
             self.invalidate(generation);
             if relogged {
                 tracing::warn!(what, reason = %why, "controller refused the operator session right after a fresh login");
-                return Err(OmadaError::AuthFailed(format!("{what}: the controller still refused the session after logging in again ({why}); check the operator's permissions on this site")));
+                return Err(OmadaError::AuthFailed(format!("{what}: the controller still refused the session after logging in again ({why}); check the operator's role (Administrator) and its Site Privileges")));
             }
             tracing::info!(what, reason = %why, "operator session lost, logging in again");
             relogged = true;
@@ -172,7 +184,8 @@ impl Hotspot {
         req: &AuthorizeRequest,
         deadline: Instant,
     ) -> Result<(), OmadaError> {
-        let body = self.auth_body(req)?;
+        let origin_url = c.sends_origin_url(deadline).await;
+        let body = self.auth_body(req, origin_url)?;
         self.call(c, deadline, "extPortal/auth", |id, _| {
             c.http
                 .post(c.url(&[id, "api", "v2", "hotspot", "extPortal", "auth"]))
@@ -182,8 +195,13 @@ impl Hotspot {
         Ok(())
     }
 
-    /// The documented body (reference §3.1), values as strings like the doc's JSON.
-    pub(crate) fn auth_body(&self, req: &AuthorizeRequest) -> Result<Value, OmadaError> {
+    /// The documented body (reference §3.1), values as strings like the doc's JSON; with
+    /// `origin_url` (controller 6.2.10+, doc 132060's body) also `"originUrl": ""`.
+    pub(crate) fn auth_body(
+        &self,
+        req: &AuthorizeRequest,
+        origin_url: bool,
+    ) -> Result<Value, OmadaError> {
         let mut m = Map::new();
         m.insert("clientMac".into(), req.client_mac.to_string().into());
         if let Some(ip) = req
@@ -209,11 +227,9 @@ impl Hotspot {
             m.insert("ssidName".into(), ssid.into());
             m.insert("radioId".into(), radio.to_string().into());
         } else if let Some(gw) = req.gateway_mac {
-            let vid = req.vid.ok_or_else(|| {
-                OmadaError::InvalidRequest("a gateway authorization needs vid".into())
-            })?;
+            // An untagged LAN portal may send no VLAN (or vid=0): give back what came, 0.
             m.insert("gatewayMac".into(), gw.to_string().into());
-            m.insert("vid".into(), vid.to_string().into());
+            m.insert("vid".into(), req.vid.unwrap_or(0).to_string().into());
         } else {
             return Err(OmadaError::InvalidRequest(
                 "an authorization needs apMac (wireless) or gatewayMac (wired)".into(),
@@ -225,6 +241,9 @@ impl Hotspot {
             self.time_unit.encode(req.duration).to_string().into(),
         );
         m.insert("authType".into(), "4".into());
+        if origin_url {
+            m.insert("originUrl".into(), "".into());
+        }
         if let Some(k) = req.down_kbps {
             m.insert("downloadRateLimitKbps".into(), k.into());
         }
@@ -234,81 +253,125 @@ impl Hotspot {
         Ok(Value::Object(m))
     }
 
-    /// List the site's authorized-client records, disconnect every valid one with this MAC.
-    /// None found = already gone = success.
-    pub(crate) async fn unauthorize(
+    /// One page of the site's authorized-client records, optionally searched (`searchKey`),
+    /// newest end first (`sorts.end=desc`, as EllaFi's firmware asks).
+    async fn clients_page(
         &self,
         c: &Common,
-        site: &str,
-        mac: Mac,
+        site_id: &str,
+        search: Option<&str>,
+        page: u64,
+        page_size: u64,
         deadline: Instant,
-    ) -> Result<(), OmadaError> {
-        let mut ids = Vec::new();
-        let page_size = 100u64;
-        for page in 1..=50u64 {
-            let result = self
-                .call(c, deadline, "hotspot clients", |id, _| {
-                    c.http
-                        .get(c.url(&[id, "api", "v2", "hotspot", "sites", site, "clients"]))
-                        .query(&[("currentPage", page), ("currentPageSize", page_size)])
-                })
-                .await?;
-            let rows = result
-                .get("data")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            for row in &rows {
-                let same = row
-                    .get("mac")
-                    .and_then(Value::as_str)
-                    .and_then(|m| m.parse::<Mac>().ok())
-                    == Some(mac);
-                let valid = row.get("valid").and_then(Value::as_bool).unwrap_or(true);
-                let rid = row.get("id").and_then(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .or_else(|| as_i64(v).map(|n| n.to_string()))
-                });
-                if let (true, true, Some(rid)) = (same, valid, rid) {
-                    ids.push(rid);
+    ) -> Result<(Vec<AuthRecord>, i64), OmadaError> {
+        let result = self
+            .call(c, deadline, "hotspot clients", |id, _| {
+                let mut q: Vec<(&str, String)> = vec![
+                    ("currentPage", page.to_string()),
+                    ("currentPageSize", page_size.to_string()),
+                    ("sorts.end", "desc".into()),
+                ];
+                if let Some(key) = search {
+                    q.push(("searchKey", key.to_string()));
                 }
-            }
-            let total = result.get("totalRows").and_then(as_i64).unwrap_or(0);
-            if rows.len() < page_size as usize || (page * page_size) as i64 >= total {
+                c.http
+                    .get(c.url(&[id, "api", "v2", "hotspot", "sites", site_id, "clients"]))
+                    .query(&q)
+            })
+            .await?;
+        let rows = result
+            .get("data")
+            .and_then(Value::as_array)
+            .map(|rows| rows.iter().filter_map(AuthRecord::from_row).collect())
+            .unwrap_or_default();
+        let total = result.get("totalRows").and_then(as_i64).unwrap_or(0);
+        Ok((rows, total))
+    }
+
+    /// Every record (bounded: 50 pages of 100), searched by `search` when given.
+    pub(crate) async fn records(
+        &self,
+        c: &Common,
+        site_id: &str,
+        search: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Vec<AuthRecord>, OmadaError> {
+        let page_size = 100u64;
+        let mut out = Vec::new();
+        for page in 1..=50u64 {
+            let (rows, total) = self
+                .clients_page(c, site_id, search, page, page_size, deadline)
+                .await?;
+            let n = rows.len();
+            out.extend(rows);
+            if n < page_size as usize || (page * page_size) as i64 >= total {
                 break;
             }
         }
+        Ok(out)
+    }
+
+    /// A cheap authenticated call: the first record of a site (also the permission check:
+    /// the operator may list that site's clients).
+    pub(crate) async fn probe_site(
+        &self,
+        c: &Common,
+        site_id: &str,
+        deadline: Instant,
+    ) -> Result<(), OmadaError> {
+        self.clients_page(c, site_id, None, 1, 1, deadline)
+            .await
+            .map(|_| ())
+    }
+
+    /// Disconnect every valid record of this MAC on the site, found by searching for the MAC
+    /// (newest first; the number of records on the site does not matter). A record's `valid`
+    /// flag stays true after its end on real controllers (field notes §1.9), so every valid
+    /// one is disconnected. Returns how many were; 0 = nothing left to end.
+    pub(crate) async fn unauthorize(
+        &self,
+        c: &Common,
+        site_id: &str,
+        mac: Mac,
+        deadline: Instant,
+    ) -> Result<usize, OmadaError> {
+        let key = mac.to_string();
+        let ids: Vec<String> = self
+            .records(c, site_id, Some(&key), deadline)
+            .await?
+            .into_iter()
+            .filter(|r| r.mac == Some(mac) && r.valid)
+            .map(|r| r.id)
+            .collect();
         if ids.is_empty() {
             tracing::debug!(
-                site,
-                "no authorized record for this client; nothing to disconnect"
+                site_id,
+                "no valid record for this client; nothing to disconnect"
             );
-            return Ok(());
+            return Ok(0);
         }
-        for rid in ids {
+        for rid in &ids {
+            // No body, like the Hotspot Manager's own Unauthorize button (field notes §1.9).
             self.call(c, deadline, "hotspot disconnect", |id, _| {
-                c.http
-                    .post(c.url(&[
-                        id,
-                        "api",
-                        "v2",
-                        "hotspot",
-                        "sites",
-                        site,
-                        "cmd",
-                        "clients",
-                        &rid,
-                        "disconnect",
-                    ]))
-                    .json(&json!({}))
+                c.http.post(c.url(&[
+                    id,
+                    "api",
+                    "v2",
+                    "hotspot",
+                    "sites",
+                    site_id,
+                    "cmd",
+                    "clients",
+                    rid,
+                    "disconnect",
+                ]))
             })
             .await?;
         }
-        Ok(())
+        Ok(ids.len())
     }
 
-    /// Log in now (used by `test()`), replacing any current session.
+    /// Log in now (used by the settings test and the self-test), replacing any session.
     pub(crate) async fn fresh_login(
         &self,
         c: &Common,

@@ -2,6 +2,12 @@
 //!
 //! Validation happens here, once, and names the offending field so the API can answer 400 with
 //! a message the host understands. Secrets (`password`, `client_secret`) never appear in `Debug`.
+//!
+//! Credentials are capabilities, not one mode (DESIGN §10): hotspot-operator and Open API
+//! credentials may both be set. `mode` only decides which API lets guests in; `auto` is the
+//! hotspot API when operator credentials exist (it takes a per-grant duration), else the Open
+//! API. The other set, when present, is used for what only it can do (the Open API lists
+//! sites, SSIDs and portal timeouts and creates operators).
 
 use std::fmt;
 use std::time::Duration;
@@ -11,7 +17,8 @@ use url::Url;
 
 use super::tls;
 
-/// `mode`: which controller API to use. `auto` picks the Open API when client credentials are set.
+/// `mode`: which controller API authorises guests. `auto` picks the hotspot API when operator
+/// credentials are set, else the Open API.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OmadaMode {
     #[default]
@@ -117,6 +124,33 @@ pub struct OmadaSettings {
     pub cert_sha256: Option<String>,
     #[serde(default)]
     pub auth_time_unit: AuthTimeUnit,
+    /// Open API requests per second (0 = no limit). Unset: 10 on TP-Link's cloud hosts (the
+    /// Open API Access Guide's budget), no limit on a controller of your own.
+    #[serde(default)]
+    pub openapi_requests_per_second: Option<u32>,
+}
+
+/// What the configured credentials make possible (DESIGN §10; CONTRACTS §5 `capabilities`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// Authorise with a per-grant duration: the hotspot operator API.
+    pub authorize_with_duration: bool,
+    /// List sites, SSIDs and portal settings: the Open API.
+    pub discovery: bool,
+    /// Look up a client and its authorisation: the Open API.
+    pub client_lookup: bool,
+    /// Read access points and gateways: the Open API.
+    pub device_health: bool,
+    /// Per-guest Wi-Fi passwords: the Open API.
+    pub ppsk: bool,
+}
+
+/// Hosts of TP-Link's cloud (cloud-based controllers, Essentials, the cloud connector).
+pub(crate) fn is_cloud_host(url: &Url) -> bool {
+    url.host_str().is_some_and(|h| {
+        let h = h.to_ascii_lowercase();
+        h == "tplinkcloud.com" || h.ends_with(".tplinkcloud.com")
+    })
 }
 
 fn default_true() -> bool {
@@ -137,6 +171,7 @@ impl Default for OmadaSettings {
             ca_cert_pem: None,
             cert_sha256: None,
             auth_time_unit: AuthTimeUnit::Ms,
+            openapi_requests_per_second: None,
         }
     }
 }
@@ -162,13 +197,24 @@ pub(crate) fn present(v: &Option<String>) -> Option<&str> {
 }
 
 impl OmadaSettings {
-    /// Which API these settings select. `auto` → Open API when both client credentials are set.
+    /// Hotspot operator name and password are both set.
+    pub fn has_operator(&self) -> bool {
+        present(&self.username).is_some() && !self.password.as_deref().unwrap_or("").is_empty()
+    }
+
+    /// Open API client ID and secret are both set.
+    pub fn has_openapi(&self) -> bool {
+        present(&self.client_id).is_some() && present(&self.client_secret).is_some()
+    }
+
+    /// Which API lets guests in. `auto` → the hotspot API when operator credentials are set
+    /// (per-grant duration), else the Open API when client credentials are set.
     pub fn resolved_mode(&self) -> ResolvedMode {
         match self.mode {
             OmadaMode::Hotspot => ResolvedMode::Hotspot,
             OmadaMode::OpenApi => ResolvedMode::OpenApi,
             OmadaMode::Auto => {
-                if present(&self.client_id).is_some() && present(&self.client_secret).is_some() {
+                if !self.has_operator() && self.has_openapi() {
                     ResolvedMode::OpenApi
                 } else {
                     ResolvedMode::Hotspot
@@ -177,35 +223,51 @@ impl OmadaSettings {
         }
     }
 
+    /// What the configured credentials make possible.
+    pub fn capabilities(&self) -> Capabilities {
+        let open = self.has_openapi();
+        Capabilities {
+            authorize_with_duration: self.has_operator(),
+            discovery: open,
+            client_lookup: open,
+            device_health: open,
+            ppsk: open,
+        }
+    }
+
+    /// The Open API request budget in force (see the field's doc).
+    pub fn openapi_rate(&self) -> u32 {
+        match self.openapi_requests_per_second {
+            Some(r) => r,
+            None if self.parsed_base_url().is_ok_and(|u| is_cloud_host(&u)) => 10,
+            None => 0,
+        }
+    }
+
     /// Check every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        self.parsed_base_url()?;
+        let url = self.parsed_base_url()?;
         if let Some(id) = present(&self.controller_id) {
             if id.len() < 8 || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(bad("controller_id", "Controller ID looks invalid (expected the 32-character omadacId, or leave it empty to discover it)"));
             }
+        } else if is_cloud_host(&url) {
+            return Err(bad("controller_id", "A cloud-based controller needs its Controller ID (the 32-character omadacId that appears in the controller's web address once you open it): the cloud hosts cannot be asked for it"));
         }
-        match self.resolved_mode() {
-            ResolvedMode::Hotspot => {
-                if present(&self.username).is_none() {
-                    return Err(bad("username", "Hotspot operator name is required"));
-                }
-                if self.password.as_deref().unwrap_or("").is_empty() {
-                    return Err(bad("password", "Hotspot operator password is required"));
-                }
-            }
-            ResolvedMode::OpenApi => {
-                if present(&self.client_id).is_none() {
-                    return Err(bad("client_id", "Open API client ID is required"));
-                }
-                if present(&self.client_secret).is_none() {
-                    return Err(bad("client_secret", "Open API client secret is required"));
-                }
-            }
+        // A half-given set is a typo, whichever mode.
+        let has_password = !self.password.as_deref().unwrap_or("").is_empty();
+        if present(&self.username).is_some() != has_password {
+            let field = if present(&self.username).is_some() {
+                "password"
+            } else {
+                "username"
+            };
+            return Err(bad(
+                field,
+                "Set both hotspot operator name and password, or neither",
+            ));
         }
-        if self.mode == OmadaMode::Auto
-            && present(&self.client_id).is_some() != present(&self.client_secret).is_some()
-        {
+        if present(&self.client_id).is_some() != present(&self.client_secret).is_some() {
             let field = if present(&self.client_id).is_some() {
                 "client_secret"
             } else {
@@ -216,11 +278,33 @@ impl OmadaSettings {
                 "Set both Open API client ID and client secret, or neither",
             ));
         }
+        match self.resolved_mode() {
+            ResolvedMode::Hotspot if !self.has_operator() => {
+                return Err(bad(
+                    "username",
+                    "Hotspot operator name is required (or give Open API client credentials and choose the Open API)",
+                ));
+            }
+            ResolvedMode::OpenApi if !self.has_openapi() => {
+                return Err(bad("client_id", "Open API client ID is required"));
+            }
+            _ => {}
+        }
         if let Some(pem) = present(&self.ca_cert_pem) {
-            tls::parse_pem_certs(pem).map_err(|m| bad("ca_cert_pem", m))?;
+            let certs = tls::parse_pem_certs(pem).map_err(|m| bad("ca_cert_pem", m))?;
+            for cert in &certs {
+                super::cert::usable_as_trust_anchor(cert.as_ref())
+                    .map_err(|m| bad("ca_cert_pem", m))?;
+            }
         }
         if let Some(fp) = present(&self.cert_sha256) {
             tls::parse_fingerprint(fp).map_err(|m| bad("cert_sha256", m))?;
+        }
+        if self.openapi_requests_per_second.is_some_and(|r| r > 1000) {
+            return Err(bad(
+                "openapi_requests_per_second",
+                "Open API requests per second must be 0 (no limit) to 1000",
+            ));
         }
         Ok(())
     }
@@ -295,6 +379,10 @@ impl fmt::Debug for OmadaSettings {
             )
             .field("cert_sha256", &self.cert_sha256)
             .field("auth_time_unit", &self.auth_time_unit)
+            .field(
+                "openapi_requests_per_second",
+                &self.openapi_requests_per_second,
+            )
             .finish()
     }
 }
@@ -335,15 +423,104 @@ mod tests {
     }
 
     #[test]
-    fn auto_resolves_by_credentials() {
+    fn auto_prefers_the_hotspot_api_and_both_sets_may_be_given() {
         let mut s = hotspot();
         assert_eq!(s.resolved_mode(), ResolvedMode::Hotspot);
+        assert_eq!(
+            s.capabilities(),
+            Capabilities {
+                authorize_with_duration: true,
+                ..Capabilities::default()
+            }
+        );
+        // Both sets: still the hotspot API for guests (per-grant duration), and the Open API
+        // capabilities on top (DESIGN §10).
         s.client_id = Some("id".into());
         s.client_secret = Some("sec".into());
-        assert_eq!(s.resolved_mode(), ResolvedMode::OpenApi);
-        s.client_secret = Some("  ".into());
         assert_eq!(s.resolved_mode(), ResolvedMode::Hotspot);
+        assert!(s.validate().is_ok());
+        let caps = s.capabilities();
+        assert!(caps.authorize_with_duration && caps.discovery && caps.client_lookup && caps.ppsk);
+        // Open API only: the Open API lets guests in.
+        let open = OmadaSettings {
+            username: None,
+            password: None,
+            ..s.clone()
+        };
+        assert_eq!(open.resolved_mode(), ResolvedMode::OpenApi);
+        assert!(open.validate().is_ok());
+        assert!(!open.capabilities().authorize_with_duration);
+        // An explicit mode wins over what is present.
+        let forced = OmadaSettings {
+            mode: OmadaMode::OpenApi,
+            ..s.clone()
+        };
+        assert_eq!(forced.resolved_mode(), ResolvedMode::OpenApi);
+        // Half a set is refused by name.
+        s.client_secret = Some("  ".into());
         assert_eq!(s.validate().unwrap_err().field, "client_secret");
+        let half_operator = OmadaSettings {
+            password: None,
+            ..hotspot()
+        };
+        assert_eq!(half_operator.validate().unwrap_err().field, "password");
+    }
+
+    #[test]
+    fn cloud_hosts_need_the_controller_id_and_get_the_request_budget() {
+        let cloud = OmadaSettings {
+            base_url: "https://euw1-api-omada-controller-connector.tplinkcloud.com".into(),
+            ..hotspot()
+        };
+        let err = cloud.validate().unwrap_err();
+        assert_eq!(err.field, "controller_id");
+        assert!(err.message.contains("cloud-based"), "{}", err.message);
+        let with_id = OmadaSettings {
+            controller_id: Some("0123456789abcdef0123456789abcdef".into()),
+            ..cloud
+        };
+        assert!(with_id.validate().is_ok());
+        assert_eq!(with_id.openapi_rate(), 10);
+        assert_eq!(
+            hotspot().openapi_rate(),
+            0,
+            "no budget on a controller of your own"
+        );
+        let tuned = OmadaSettings {
+            openapi_requests_per_second: Some(4),
+            ..with_id
+        };
+        assert_eq!(tuned.openapi_rate(), 4);
+        let silly = OmadaSettings {
+            openapi_requests_per_second: Some(5000),
+            ..hotspot()
+        };
+        assert_eq!(
+            silly.validate().unwrap_err().field,
+            "openapi_requests_per_second"
+        );
+    }
+
+    #[test]
+    fn a_ca_file_without_names_is_refused_with_the_pin_to_use() {
+        let pem = super::super::cert::tests::FACTORY_PEM;
+        let s = OmadaSettings {
+            ca_cert_pem: Some(pem.into()),
+            ..hotspot()
+        };
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "ca_cert_pem");
+        assert!(
+            err.message.contains("cert_sha256 = 29dae0f7") && err.message.contains("factory"),
+            "{}",
+            err.message
+        );
+        let named = rcgen::generate_simple_self_signed(vec!["omada.example".to_string()]).unwrap();
+        let ok = OmadaSettings {
+            ca_cert_pem: Some(named.cert.pem()),
+            ..hotspot()
+        };
+        assert!(ok.validate().is_ok());
     }
 
     #[test]

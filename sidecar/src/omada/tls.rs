@@ -5,10 +5,15 @@
 //!
 //! Precedence: a pin wins (it is the most specific thing the host told us), then `verify_tls =
 //! false`, then the CA file added to the default roots.
+//!
+//! Whatever the mode, the leaf certificate of the last handshake is kept ([`SeenCert`]), so a
+//! failed handshake can tell the host exactly which certificate it was shown
+//! ([`super::cert::CertificateInfo`]) and a successful settings test can show what was trusted.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -66,44 +71,62 @@ pub fn sha256_hex(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
-/// Build the rustls client configuration for these settings.
+/// The leaf certificate of the most recent handshake (DER), whatever its verdict.
+pub(crate) type SeenCert = Arc<Mutex<Option<CertificateDer<'static>>>>;
+
+/// Build the rustls client configuration for these settings, and the slot where every
+/// handshake leaves the certificate it was shown.
 pub(crate) fn client_config(
     settings: &OmadaSettings,
-) -> Result<(ClientConfig, TlsTrust), OmadaError> {
+) -> Result<(ClientConfig, TlsTrust, SeenCert), OmadaError> {
     let provider = provider();
+    let seen: SeenCert = Arc::new(Mutex::new(None));
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| OmadaError::Tls(format!("TLS setup: {e}")))?;
-    if let Some(fp) = present(&settings.cert_sha256) {
-        let pin = parse_fingerprint(fp).map_err(|message| OmadaError::InvalidSettings {
-            field: "cert_sha256",
-            message,
-        })?;
-        let verifier = Arc::new(Lenient {
-            provider,
-            pin: Some(pin),
-        });
-        return Ok((
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth(),
-            TlsTrust::Pinned,
-        ));
-    }
-    if !settings.verify_tls {
-        let verifier = Arc::new(Lenient {
-            provider,
-            pin: None,
-        });
-        return Ok((
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth(),
-            TlsTrust::Disabled,
-        ));
-    }
+    let (inner, trust): (Arc<dyn ServerCertVerifier>, TlsTrust) =
+        if let Some(fp) = present(&settings.cert_sha256) {
+            let pin = parse_fingerprint(fp).map_err(|message| OmadaError::InvalidSettings {
+                field: "cert_sha256",
+                message,
+            })?;
+            (
+                Arc::new(Lenient {
+                    provider,
+                    pin: Some(pin),
+                }),
+                TlsTrust::Pinned,
+            )
+        } else if !settings.verify_tls {
+            (
+                Arc::new(Lenient {
+                    provider,
+                    pin: None,
+                }),
+                TlsTrust::Disabled,
+            )
+        } else {
+            (verified(settings, provider)?, TlsTrust::Verified)
+        };
+    let verifier = Arc::new(Recording {
+        inner,
+        seen: seen.clone(),
+    });
+    Ok((
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth(),
+        trust,
+        seen,
+    ))
+}
+
+/// Default roots (+ `ca_cert_pem`), hostname checked: rustls' own WebPKI verifier.
+fn verified(
+    settings: &OmadaSettings,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, OmadaError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -119,10 +142,55 @@ pub(crate) fn client_config(
             })?;
         }
     }
-    Ok((
-        builder.with_root_certificates(roots).with_no_client_auth(),
-        TlsTrust::Verified,
-    ))
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| OmadaError::Tls(format!("TLS setup: {e}")))?;
+    Ok(verifier)
+}
+
+/// Keeps the leaf it is shown, then lets `inner` decide.
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<dyn ServerCertVerifier>,
+    seen: SeenCert,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(end_entity.clone().into_owned());
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// Accepts the leaf when it matches `pin` (or any leaf when `pin` is `None`), but still checks

@@ -2,6 +2,13 @@
 //! with exponential backoff and full jitter inside an overall deadline; everything else is
 //! handed back to the protocol layer as it came. Also the reading of Omada's JSON envelope
 //! `{"errorCode","msg","result"}` and of the shapes a lost session takes.
+//!
+//! A 5xx that carries Omada's own envelope with a non-zero `errorCode` is the controller's
+//! verdict, not an outage (an OC300 on 6.1.0.19 answers the Open API with HTTP 500
+//! `-7131 "Controller ID not exist."`, field notes §1.8): it is returned, not retried, so the
+//! host sees the controller's message. Other 5xx bodies are kept (shortened) in the error.
+//! A redirect to another host on a LAN address is a cloud connector pointing at the
+//! controller's local address (field notes §1.12), reported as such, not as a lost session.
 
 use std::time::Duration;
 
@@ -13,6 +20,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::OmadaError;
+use super::limiter::RateLimiter;
 
 /// Retry/backoff/deadline knobs. Defaults are DESIGN §4's; tests inject tiny values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,15 +72,20 @@ pub(crate) struct Raw {
 }
 
 /// Send the request built by `build` (called once per attempt) until it gets a non-5xx answer.
+/// With a `limiter`, every attempt first waits for its turn (inside the deadline).
 pub(crate) async fn send(
     policy: &RetryPolicy,
     deadline: Instant,
     what: &str,
+    limiter: Option<&RateLimiter>,
     build: impl Fn() -> RequestBuilder,
 ) -> Result<Raw, OmadaError> {
     let mut last: Option<OmadaError> = None;
     let attempts = policy.attempts.max(1);
     for attempt in 0..attempts {
+        if let Some(l) = limiter {
+            l.acquire(deadline, what).await?;
+        }
         let now = Instant::now();
         if now >= deadline {
             return Err(OmadaError::Timeout(format!("{what}: deadline reached")));
@@ -83,12 +96,19 @@ pub(crate) async fn send(
                 let status = resp.status();
                 let headers = resp.headers().clone();
                 match resp.bytes().await {
+                    Ok(body) if status.is_server_error() && verdict_in(&body) => {
+                        return Ok(Raw {
+                            status,
+                            headers,
+                            body,
+                        })
+                    }
                     Ok(body)
                         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS =>
                     {
-                        drop(body);
                         OmadaError::Unreachable(format!(
-                            "{what}: controller answered HTTP {status}"
+                            "{what}: controller answered HTTP {status}{}",
+                            excerpt(&body)
                         ))
                     }
                     Ok(body) => {
@@ -103,7 +123,7 @@ pub(crate) async fn send(
             }
             Err(e) => classify_reqwest(what, &e),
         };
-        if matches!(err, OmadaError::Tls(_)) {
+        if matches!(err, OmadaError::Tls(_) | OmadaError::TlsUntrusted { .. }) {
             return Err(err);
         }
         tracing::debug!(what, attempt = attempt + 1, error = %err, "controller request failed");
@@ -120,10 +140,46 @@ pub(crate) async fn send(
     Err(last.unwrap_or_else(|| OmadaError::Timeout(format!("{what}: deadline reached"))))
 }
 
-/// Map a reqwest error to Timeout / Tls / Unreachable, with a short cause (no URL: it is known).
+/// An Omada envelope with a non-zero `errorCode`: the controller's own answer.
+fn verdict_in(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("errorCode").and_then(as_i64))
+        .is_some_and(|c| c != 0)
+}
+
+/// `": <text>"` from an error page: JSON `msg`, or a short plain-text body; empty otherwise.
+fn excerpt(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        if let Some(m) = v
+            .get("msg")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+        {
+            return format!(": {}", m.chars().take(200).collect::<String>());
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() || text.contains('<') {
+        return String::new();
+    }
+    format!(": {}", text.chars().take(200).collect::<String>())
+}
+
+/// Map a reqwest error to Timeout / Tls / TlsUntrusted / Unreachable, with a short cause (no
+/// URL: it is known).
 pub(crate) fn classify_reqwest(what: &str, e: &reqwest::Error) -> OmadaError {
-    if let Some(tls) = find_tls_error(e) {
-        return OmadaError::Tls(format!("{what}: {tls}"));
+    if let Some((tls, certificate_problem)) = find_tls_error(e) {
+        let message = format!("{what}: {tls}");
+        return if certificate_problem {
+            OmadaError::TlsUntrusted {
+                message,
+                certificate: None,
+            }
+        } else {
+            OmadaError::Tls(message)
+        };
     }
     let cause = root_cause(e);
     if e.is_timeout() {
@@ -149,19 +205,22 @@ fn next_error<'a>(
     err.source()
 }
 
-fn find_tls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+/// The rustls error in the chain, as text, and whether it is about the certificate.
+fn find_tls_error(e: &(dyn std::error::Error + 'static)) -> Option<(String, bool)> {
     let mut cur = Some(e);
     while let Some(err) = cur {
         if let Some(t) = err.downcast_ref::<rustls::Error>() {
             use rustls::{CertificateError as C, Error as E};
             return Some(match t {
-                E::InvalidCertificate(C::Other(o)) => format!("invalid peer certificate: {o}"),
-                E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
-                    format!(
-                        "{t} (a self-signed controller? trust it with ca_cert_pem or cert_sha256)"
-                    )
+                E::InvalidCertificate(C::Other(o)) => {
+                    (format!("invalid peer certificate: {o}"), true)
                 }
-                _ => t.to_string(),
+                E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => (
+                    format!("{t} (a self-signed controller? pin its certificate with cert_sha256)"),
+                    true,
+                ),
+                E::InvalidCertificate(_) => (t.to_string(), true),
+                _ => (t.to_string(), false),
             });
         }
         cur = next_error(err);
@@ -196,14 +255,20 @@ pub(crate) enum Answer {
     SessionLost(String),
 }
 
-/// Read an answer: the JSON envelope, or one of the shapes of a lost session.
-pub(crate) fn classify(what: &str, raw: &Raw) -> Result<Answer, OmadaError> {
+/// Read an answer to a request sent to `base`: the JSON envelope, or one of the shapes of a
+/// lost session. A redirect to a LAN address on another host is a cloud-connector problem.
+pub(crate) fn classify(what: &str, base: &url::Url, raw: &Raw) -> Result<Answer, OmadaError> {
     if raw.status.is_redirection() {
         let to = raw
             .headers
             .get(http::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("?");
+        if let Some(host) = lan_redirect(base, to) {
+            return Err(OmadaError::Misconfigured(format!(
+                "{what}: the controller URL redirects to {to}, the controller's own LAN address ({host}). This is what Omada's cloud access does when the URL is a cloud connector: use the controller's address on your network as the controller URL, or, for a cloud-based controller, the API host TP-Link gives for it with the controller ID set"
+            )));
+        }
         return Ok(Answer::SessionLost(format!(
             "HTTP {} to {to}",
             raw.status.as_u16()
@@ -214,13 +279,16 @@ pub(crate) fn classify(what: &str, raw: &Raw) -> Result<Answer, OmadaError> {
     }
     if let Ok(v) = serde_json::from_slice::<Value>(&raw.body) {
         if let Some(code) = v.get("errorCode").and_then(as_i64) {
-            let msg = v
+            let mut msg: String = v
                 .get("msg")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .chars()
                 .take(200)
                 .collect();
+            if raw.status.is_server_error() {
+                msg = format!("{msg} (HTTP {})", raw.status.as_u16());
+            }
             let result = v.get("result").cloned().unwrap_or(Value::Null);
             return Ok(Answer::Json { code, msg, result });
         }
@@ -238,6 +306,29 @@ pub(crate) fn classify(what: &str, raw: &Raw) -> Result<Answer, OmadaError> {
         "{what}: HTTP {} without an Omada JSON envelope",
         raw.status.as_u16()
     )))
+}
+
+/// The host of an absolute `location` that leaves `base`'s host for a private, loopback or
+/// link-local address (or a single-label / `.local` / `.lan` name).
+fn lan_redirect(base: &url::Url, location: &str) -> Option<String> {
+    let to = url::Url::parse(location).ok()?;
+    let host = to.host()?;
+    if base.host() == Some(host.clone()) {
+        return None;
+    }
+    let lan = match &host {
+        url::Host::Ipv4(ip) => ip.is_private() || ip.is_loopback() || ip.is_link_local(),
+        url::Host::Ipv6(ip) => {
+            ip.is_loopback()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        url::Host::Domain(d) => {
+            let d = d.to_ascii_lowercase();
+            !d.contains('.') || d.ends_with(".local") || d.ends_with(".lan")
+        }
+    };
+    lan.then(|| host.to_string())
 }
 
 /// `errorCode`/ids arrive as numbers or strings depending on version.
@@ -280,22 +371,28 @@ mod tests {
         }
     }
 
+    fn base() -> url::Url {
+        url::Url::parse("https://euw1-api-omada-controller-connector.tplinkcloud.com/abc").unwrap()
+    }
+
     #[test]
     fn classifies_the_session_lost_shapes_and_envelopes() {
+        let b = base();
         assert!(matches!(
-            classify("t", &raw(302, "text/plain", "")).unwrap(),
+            classify("t", &b, &raw(302, "text/plain", "")).unwrap(),
             Answer::SessionLost(_)
         ));
         assert!(matches!(
-            classify("t", &raw(401, "application/json", "{}")).unwrap(),
+            classify("t", &b, &raw(401, "application/json", "{}")).unwrap(),
             Answer::SessionLost(_)
         ));
         assert!(matches!(
-            classify("t", &raw(200, "text/html", "<html>login</html>")).unwrap(),
+            classify("t", &b, &raw(200, "text/html", "<html>login</html>")).unwrap(),
             Answer::SessionLost(_)
         ));
         match classify(
             "t",
+            &b,
             &raw(
                 200,
                 "application/json",
@@ -309,6 +406,89 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(classify("t", &raw(200, "application/json", "[1,2]")).is_err());
+        assert!(classify("t", &b, &raw(200, "application/json", "[1,2]")).is_err());
+        // Omada's verdict on a 500 keeps its code and says which status it came with.
+        match classify(
+            "t",
+            &b,
+            &raw(
+                500,
+                "application/json",
+                r#"{"errorCode":-7131,"msg":"Controller ID not exist."}"#,
+            ),
+        )
+        .unwrap()
+        {
+            Answer::Json { code, msg, .. } => {
+                assert_eq!(
+                    (code, msg.as_str()),
+                    (-7131, "Controller ID not exist. (HTTP 500)")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn redirect_to(location: &str) -> Raw {
+        let mut r = raw(302, "text/plain", "");
+        r.headers
+            .insert(http::header::LOCATION, location.parse().unwrap());
+        r
+    }
+
+    #[test]
+    fn a_connector_redirect_to_a_lan_address_is_named_not_a_lost_session() {
+        let b = base();
+        for to in [
+            "https://192.168.0.2:443/abc/login",
+            "https://10.1.2.3/abc/api/v2/hotspot/login",
+            "https://omada/login",
+            "https://oc200.local:443/x",
+            "https://[fe80::1]/x",
+        ] {
+            match classify("hotspot login", &b, &redirect_to(to)) {
+                Err(OmadaError::Misconfigured(m)) => {
+                    assert!(m.contains(to) && m.contains("LAN address"), "{m}")
+                }
+                other => panic!("{to}: {other:?}"),
+            }
+        }
+        // Same host, relative, or a public host: the usual lost-session shapes.
+        for to in [
+            "/abc/login",
+            "https://euw1-api-omada-controller-connector.tplinkcloud.com/abc/login",
+            "https://203.0.113.9/login",
+        ] {
+            assert!(
+                matches!(
+                    classify("t", &b, &redirect_to(to)),
+                    Ok(Answer::SessionLost(_))
+                ),
+                "{to}"
+            );
+        }
+        // A LAN controller redirecting to its own LAN address is a lost session too.
+        let lan = url::Url::parse("https://192.168.0.2:8043").unwrap();
+        assert!(matches!(
+            classify(
+                "t",
+                &lan,
+                &redirect_to("https://192.168.0.2:8043/abc/login")
+            ),
+            Ok(Answer::SessionLost(_))
+        ));
+    }
+
+    #[test]
+    fn error_excerpts_keep_the_controllers_words_not_html() {
+        assert_eq!(
+            excerpt(br#"{"errorCode":-1,"msg":"General error."}"#),
+            ": General error."
+        );
+        assert_eq!(excerpt(b"Service  Unavailable\n"), ": Service Unavailable");
+        assert_eq!(excerpt(b"<html><body>503</body></html>"), "");
+        assert!(verdict_in(br#"{"errorCode":-7131,"msg":"x"}"#));
+        assert!(!verdict_in(br#"{"errorCode":0}"#));
+        assert!(!verdict_in(b"<html>"));
     }
 }

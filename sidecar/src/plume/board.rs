@@ -1,9 +1,15 @@
 //! The latest health per unit, shared between the poller (writer) and the API (readers).
 //!
 //! Staleness is computed when a report is read, not when it is written, so a poller that
-//! stopped (outage, crash of its task) can never leave a green report behind: after 3 poll
-//! intervals without an answer from Plume a unit reads `unknown`, `stale: true`, with
-//! "No data from Plume for N minutes" followed by the last known reasons.
+//! stopped (outage, crash of its task) can never leave a green report behind: after 3 rounds
+//! without an answer from Plume a unit reads `unknown`, `stale: true`, with "No data from Plume
+//! for N minutes" followed by the last known reasons.
+//!
+//! "3 rounds" is judged against the time a round really takes (issue 15 item 4): with many
+//! units the rate limit stretches a round past the configured interval (300 units at 5
+//! requests/s take about three minutes), and judging against the interval alone would show
+//! every unit `unknown` although each is refreshed once per round. So a unit is stale after
+//! `3 × max(interval, last measured round, expected round)`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,9 +18,11 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{HealthReport, HealthStatus};
+use super::network::NetworkDetails;
+use super::HealthReport;
+use crate::unit_health::{Finding, FindingCode, Severity, Source};
 
-/// Missed intervals after which a report is stale (DESIGN §6).
+/// Missed rounds after which a report is stale (DESIGN §6).
 pub const STALE_AFTER_INTERVALS: u32 = 3;
 
 /// Plume connectivity, for `GET /api/v1/state` → `plume`.
@@ -25,6 +33,11 @@ pub struct PlumeStatus {
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_poll_at: Option<OffsetDateTime>,
+    /// How long the last complete round over every unit took.
+    pub round_seconds: Option<f64>,
+    /// How often each unit is really refreshed: the configured interval, or longer when the
+    /// request budget makes a round take longer.
+    pub effective_interval_seconds: Option<u64>,
 }
 
 /// Cheap to clone; clones share the data.
@@ -37,16 +50,48 @@ pub struct HealthBoard {
 struct State {
     status: PlumeStatus,
     interval: Option<Duration>,
+    /// Last complete round (measured) and the expected length of the current one.
+    round: Option<Duration>,
+    round_estimate: Option<Duration>,
     units: HashMap<String, Entry>,
 }
 
 struct Entry {
     /// Last evaluated report (with `updated_at` = when it was read from Plume).
     report: Option<HealthReport>,
+    /// What the last successful read showed, for `get_network`.
+    network: Option<Arc<NetworkDetails>>,
     /// Since when the poller is tracking this unit.
     since: OffsetDateTime,
     /// Why the last attempt failed, when it did.
     last_error: Option<String>,
+}
+
+impl Entry {
+    fn new(since: OffsetDateTime) -> Self {
+        Entry {
+            report: None,
+            network: None,
+            since,
+            last_error: None,
+        }
+    }
+}
+
+fn unknown(code: FindingCode, message: String) -> Finding {
+    Finding::new(Source::Plume, Severity::Unknown, code, message)
+}
+
+impl State {
+    fn stale_after(&self) -> Duration {
+        let interval = self.interval.unwrap_or(Duration::from_secs(60));
+        let longest = [Some(interval), self.round, self.round_estimate]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(interval);
+        longest * STALE_AFTER_INTERVALS
+    }
 }
 
 impl HealthBoard {
@@ -54,29 +99,46 @@ impl HealthBoard {
         Self::default()
     }
 
-    /// The health of `unit_id` as of `now`.
+    /// The Plume health of `unit_id` as of `now`.
     pub fn get(&self, unit_id: &str, now: OffsetDateTime) -> HealthReport {
         let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
         if !state.status.configured {
-            return HealthReport::unknown("Plume is not configured");
+            return HealthReport::unknown(
+                Source::Plume,
+                FindingCode::NotConfigured,
+                "Plume is not configured",
+            );
         }
         let Some(entry) = state.units.get(unit_id) else {
-            return HealthReport::unknown("Unit has no Plume location");
+            return HealthReport::unknown(
+                Source::Plume,
+                FindingCode::NoLocation,
+                "Unit has no Plume location",
+            );
         };
-        let interval = state.interval.unwrap_or(Duration::from_secs(60));
-        let stale_after = interval * STALE_AFTER_INTERVALS;
+        let stale_after = state.stale_after();
         let Some(report) = entry.report.as_ref() else {
             let waited = (now - entry.since).unsigned_abs();
-            let mut r = HealthReport::unknown(match &entry.last_error {
-                Some(_) if waited > stale_after => {
+            let stale = waited > stale_after && entry.last_error.is_some();
+            let mut r = HealthReport::unknown(
+                Source::Plume,
+                if stale {
+                    FindingCode::Stale
+                } else {
+                    FindingCode::Waiting
+                },
+                if stale {
                     format!("No data from Plume for {}", minutes(waited))
-                }
-                _ => "Waiting for the first poll of Plume".to_string(),
-            });
-            if let Some(e) = &entry.last_error {
-                r.reasons.push(e.clone());
-            }
+                } else {
+                    "Waiting for the first poll of Plume".to_string()
+                },
+            );
             r.stale = waited > stale_after;
+            if let Some(e) = &entry.last_error {
+                r.push_findings([unknown(FindingCode::ReadFailed, e.clone())]);
+            } else {
+                r.refresh();
+            }
             return r;
         };
         let mut r = report.clone();
@@ -86,15 +148,25 @@ impl HealthBoard {
             .unwrap_or(Duration::MAX);
         if age > stale_after {
             r.stale = true;
-            r.status = HealthStatus::Unknown;
-            let mut reasons = vec![format!("No data from Plume for {}", minutes(age))];
+            let mut extra = vec![unknown(
+                FindingCode::Stale,
+                format!("No data from Plume for {}", minutes(age)),
+            )];
             if let Some(e) = &entry.last_error {
-                reasons.push(e.clone());
+                extra.push(unknown(FindingCode::ReadFailed, e.clone()));
             }
-            reasons.append(&mut r.reasons);
-            r.reasons = reasons;
+            r.push_findings(extra);
         }
         r
+    }
+
+    /// What the last successful read of `unit_id` showed (pods, devices, SSIDs, speed test).
+    pub fn network(&self, unit_id: &str) -> Option<Arc<NetworkDetails>> {
+        let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        if !state.status.configured {
+            return None;
+        }
+        state.units.get(unit_id)?.network.clone()
     }
 
     /// Plume connectivity for the state snapshot.
@@ -117,12 +189,24 @@ impl HealthBoard {
             .collect()
     }
 
+    /// After how long without a read a unit is reported stale, right now.
+    pub fn stale_after(&self) -> Duration {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .stale_after()
+    }
+
     // ---- writer side (the poller) ----
 
     pub(crate) fn set_configured(&self, configured: bool, interval: Option<Duration>) {
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         state.status.configured = configured;
         state.interval = interval;
+        state.round = None;
+        state.round_estimate = None;
+        state.status.round_seconds = None;
+        state.status.effective_interval_seconds = interval.map(|i| i.as_secs());
         if !configured {
             state.status.connected = false;
             state.units.clear();
@@ -134,33 +218,35 @@ impl HealthBoard {
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         state.units.retain(|k, _| ids.contains(k));
         for id in ids {
-            state.units.entry(id.clone()).or_insert(Entry {
-                report: None,
-                since: now,
-                last_error: None,
-            });
+            state
+                .units
+                .entry(id.clone())
+                .or_insert_with(|| Entry::new(now));
         }
     }
 
     /// Drop what is known about a unit whose Plume location changed.
     pub(crate) fn reset_unit(&self, id: &str, now: OffsetDateTime) {
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        state.units.insert(
-            id.to_string(),
-            Entry {
-                report: None,
-                since: now,
-                last_error: None,
-            },
-        );
+        state.units.insert(id.to_string(), Entry::new(now));
     }
 
-    pub(crate) fn record_report(&self, id: &str, mut report: HealthReport, now: OffsetDateTime) {
+    pub(crate) fn record_report(
+        &self,
+        id: &str,
+        mut report: HealthReport,
+        network: Option<Arc<NetworkDetails>>,
+        now: OffsetDateTime,
+    ) {
         report.updated_at = Some(now);
         report.stale = false;
+        report.refresh();
         let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if let Some(e) = state.units.get_mut(id) {
             e.report = Some(report);
+            if network.is_some() {
+                e.network = network;
+            }
             e.last_error = None;
         }
     }
@@ -170,6 +256,22 @@ impl HealthBoard {
         if let Some(e) = state.units.get_mut(id) {
             e.last_error = Some(error);
         }
+    }
+
+    /// A round is starting that is expected to take `estimate`.
+    pub(crate) fn round_started(&self, estimate: Duration) {
+        let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        state.round_estimate = Some(estimate);
+    }
+
+    /// A round over every unit finished after `took` (not recorded for rounds cut short).
+    pub(crate) fn round_finished(&self, took: Duration) {
+        let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        state.round = Some(took);
+        state.status.round_seconds = Some((took.as_secs_f64() * 10.0).round() / 10.0);
+        let interval = state.interval.unwrap_or(Duration::from_secs(60));
+        state.status.effective_interval_seconds =
+            Some(interval.max(took).as_secs_f64().ceil() as u64);
     }
 
     /// Returns the previous `(connected, last_error)`.
@@ -200,12 +302,14 @@ fn minutes(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plume::HealthStatus;
 
     fn green() -> HealthReport {
-        let mut r = HealthReport::unknown("x");
-        r.status = HealthStatus::Green;
-        r.reasons.clear();
-        r
+        HealthReport::from_findings(Source::Plume, Vec::new())
+    }
+
+    fn at(t0: OffsetDateTime, s: i64) -> OffsetDateTime {
+        t0 + time::Duration::seconds(s)
     }
 
     #[test]
@@ -220,12 +324,11 @@ mod tests {
         );
         board.retain_units(&["u".into()], t0);
         assert_eq!(board.get("u", t0).status, HealthStatus::Unknown);
-        board.record_report("u", green(), t0);
-        let at = |s: i64| t0 + time::Duration::seconds(s);
-        assert_eq!(board.get("u", at(180)).status, HealthStatus::Green);
-        assert!(!board.get("u", at(180)).stale);
+        board.record_report("u", green(), None, t0);
+        assert_eq!(board.get("u", at(t0, 180)).status, HealthStatus::Green);
+        assert!(!board.get("u", at(t0, 180)).stale);
         board.record_error("u", "Plume unreachable: connection failed".into());
-        let r = board.get("u", at(181));
+        let r = board.get("u", at(t0, 181));
         assert!(r.stale);
         assert_eq!(r.status, HealthStatus::Unknown);
         assert_eq!(
@@ -235,7 +338,33 @@ mod tests {
                 "Plume unreachable: connection failed"
             ]
         );
+        assert_eq!(r.reason_details[0].code, FindingCode::Stale);
         assert_eq!(r.updated_at, Some(t0));
+        assert!(r.sources[&Source::Plume].stale);
+    }
+
+    #[test]
+    fn plume_board_stale_keeps_the_old_reasons_after_its_own() {
+        let board = HealthBoard::new();
+        let t0 = OffsetDateTime::now_utc();
+        board.set_configured(true, Some(Duration::from_secs(10)));
+        board.retain_units(&["u".into()], t0);
+        let orange = HealthReport::from_findings(
+            Source::Plume,
+            vec![Finding::new(
+                Source::Plume,
+                Severity::Orange,
+                FindingCode::PodDisconnected,
+                "Pod 'A' disconnected",
+            )],
+        );
+        board.record_report("u", orange, None, t0);
+        let r = board.get("u", at(t0, 31));
+        assert_eq!(r.status, HealthStatus::Unknown);
+        assert_eq!(
+            r.reasons,
+            vec!["No data from Plume for 1 minute", "Pod 'A' disconnected"]
+        );
     }
 
     #[test]
@@ -244,15 +373,39 @@ mod tests {
         let t0 = OffsetDateTime::now_utc();
         board.set_configured(true, Some(Duration::from_secs(1)));
         board.retain_units(&["u".into()], t0);
-        board.record_error("u", "Plume rate limit reached (403)".into());
-        let r = board.get("u", t0 + time::Duration::seconds(4));
+        board.record_error("u", "Plume rate limit reached (403/429)".into());
+        let r = board.get("u", at(t0, 4));
         assert!(r.stale);
         assert_eq!(
             r.reasons,
             vec![
                 "No data from Plume for 1 minute",
-                "Plume rate limit reached (403)"
+                "Plume rate limit reached (403/429)"
             ]
         );
+    }
+
+    #[test]
+    fn plume_board_judges_staleness_against_the_real_round_time() {
+        let board = HealthBoard::new();
+        let t0 = OffsetDateTime::now_utc();
+        board.set_configured(true, Some(Duration::from_secs(60)));
+        board.retain_units(&["u".into()], t0);
+        // 300 units at 5 requests/s: a round is expected to take about 190 s.
+        board.round_started(Duration::from_secs(190));
+        board.record_report("u", green(), None, t0);
+        assert_eq!(board.stale_after(), Duration::from_secs(570));
+        assert_eq!(board.get("u", at(t0, 400)).status, HealthStatus::Green);
+        assert!(board.get("u", at(t0, 571)).stale);
+        board.round_finished(Duration::from_secs(200));
+        assert_eq!(board.stale_after(), Duration::from_secs(600));
+        let st = board.status();
+        assert_eq!(st.round_seconds, Some(200.0));
+        assert_eq!(st.effective_interval_seconds, Some(200));
+        // Short rounds never go below the interval.
+        board.round_started(Duration::from_secs(1));
+        board.round_finished(Duration::from_secs(1));
+        assert_eq!(board.stale_after(), Duration::from_secs(180));
+        assert_eq!(board.status().effective_interval_seconds, Some(60));
     }
 }

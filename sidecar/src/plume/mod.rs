@@ -2,27 +2,34 @@
 //!
 //! Reading order: [`settings`] (what the host types in, validated with the messages users of
 //! the original bot know), [`token`] (one cached OAuth token per credential set, one refresh in
-//! flight), [`client`] (the few Customer API reads we need, tolerant of both envelopes),
-//! [`health`] (the traffic-light rules), [`board`] (latest report per unit, staleness computed
-//! at read time) and [`poller`] (the background loop that ties them together).
+//! flight, OAuth failures with Okta's reason), [`client`] (the Customer and Partner API reads
+//! we need, each error read as Plume means it; the settings check, location verification and
+//! id discovery), [`parse`] (lenient field reading: one odd field never drops a pod),
+//! [`health`] (the traffic-light rules by Plume's own definitions), [`network`] (pods, devices,
+//! SSIDs and speed test per unit), [`board`] (latest report per unit, staleness judged against
+//! the real round time) and [`poller`] (the background loop that ties them together).
 //!
 //! Invariants: the Basic header, access tokens and the Wi-Fi key (`encryptionKey`) never reach a
 //! log line, an event, an error message or a `Debug` output. The Wi-Fi key is not even
-//! deserialized: [`client::WifiNetwork`] has no field for it.
+//! fetched: SSIDs come from `/wifiNetwork/ssid`, which carries no key.
 
 pub mod board;
 pub mod client;
 mod error;
 pub mod health;
+pub mod network;
+pub mod parse;
 pub mod poller;
 pub mod settings;
 pub mod token;
 
+pub use crate::unit_health::HealthReport;
 pub use board::{HealthBoard, PlumeStatus};
-pub use client::PlumeClient;
-pub use error::PlumeError;
-pub use health::{evaluate, HealthReport, HealthStatus};
-pub use poller::{PlumeTarget, Poller, PollerConfig};
+pub use client::{CustomerMatch, LocationSummary, NodeOwner, PlumeClient, VerifiedLocation};
+pub use error::{OAuthReason, PlumeError};
+pub use health::{evaluate, HealthStatus};
+pub use network::NetworkDetails;
+pub use poller::{PlumeTarget, Poller, PollerConfig, RateLimiter};
 pub use settings::{PlumeSettings, SettingsError};
 pub use token::{AccessToken, TokenManager, TokenOptions};
 

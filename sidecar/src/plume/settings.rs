@@ -24,7 +24,8 @@ pub struct PlumeSettings {
     /// `Basic base64(clientId:clientSecret)` as the Plume Portal shows it. A bare base64 value
     /// is accepted too ("Basic " is added when sent).
     pub auth_header: String,
-    /// 24-hex partner id; goes into the scope `partnerId:<id> role:partnerIdAdmin`.
+    /// Partner id as Plume issues it (24-hex in production, a name such as `mocha-partner` on
+    /// Plume's development cloud); goes into the scope `partnerId:<id> role:partnerIdAdmin`.
     pub partner_id: String,
     /// API root including its path prefix, e.g. `https://<host>/api`.
     #[serde(default = "default_api_base")]
@@ -76,15 +77,11 @@ impl PlumeSettings {
                 "Authorization header contains invalid characters",
             ));
         }
-        let partner = self.partner_id.trim();
-        if partner.chars().count() < 20
-            || !partner
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(SettingsError::new("partner_id", "Partner ID looks invalid"));
-        }
+        check_partner_id(self.partner_id.trim()).map_err(|why| {
+            SettingsError::new("partner_id", format!("Partner ID looks invalid: {why}"))
+        })?;
         check_url(&self.api_base).map_err(|()| SettingsError::new("api_base", "Invalid URL"))?;
+        check_api_host(&self.api_base).map_err(|m| SettingsError::new("api_base", m))?;
         if !(MIN_POLL_INTERVAL_SECONDS..=MAX_POLL_INTERVAL_SECONDS)
             .contains(&self.poll_interval_seconds)
         {
@@ -140,6 +137,51 @@ impl fmt::Debug for PlumeSettings {
             .field("api_base", &self.api_base)
             .field("poll_interval_seconds", &self.poll_interval_seconds)
             .finish()
+    }
+}
+
+/// Partner ids as Plume issues them (field notes finding 11): 24-hex Mongo ids in production
+/// (`65f06dae3fca80000ad38331`), names such as `mocha-partner` on Plume's development cloud
+/// (P2's decoded token). Not a length rule: the original bot's "at least 20 characters"
+/// rejects Plume's own example. What is refused: what cannot be an id in the scope
+/// `partnerId:<id>` (spaces, `:`, other punctuation), a pasted `partnerId:` prefix, and a
+/// hexadecimal id of the wrong length (a Plume id cut short or pasted twice).
+fn check_partner_id(p: &str) -> Result<(), String> {
+    const HINT: &str = "use the partner ID from the Plume Portal, e.g. 5f1e2d3c4b5a69788796a5b4";
+    if p.is_empty() {
+        return Err(HINT.into());
+    }
+    if p.to_ascii_lowercase().starts_with("partnerid:") {
+        return Err("enter only the ID, without 'partnerId:'".into());
+    }
+    if p.chars().count() > 64
+        || !p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!("only letters, digits, '-' and '_'; {HINT}"));
+    }
+    let hex = p.chars().all(|c| c.is_ascii_hexdigit());
+    if hex && p.len() >= 16 && p.len() != 24 {
+        return Err(format!(
+            "{} hexadecimal characters, but Plume's hexadecimal IDs have 24; check it was copied whole",
+            p.len()
+        ));
+    }
+    Ok(())
+}
+
+/// `api.plume.com` appears only in the Plume bot's examples (field notes §3.5: 10 of 10
+/// public mentions); it is not a Plume cloud. Refused with the known host as the example.
+fn check_api_host(raw: &str) -> Result<(), String> {
+    let host = url::Url::parse(raw.trim())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    match host.as_deref() {
+        Some("api.plume.com") => Err(format!(
+            "api.plume.com is not a Plume API host (it comes from the Plume bot's examples): use the API URL Plume gave you, e.g. {DEFAULT_API_BASE}"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -205,10 +247,25 @@ mod tests {
             ("auth_header", "Authorization header cannot be empty".into())
         );
         let mut s = good();
-        s.partner_id = "eb0af9d0a7ab946dcb3".into(); // 19 characters
-        assert_eq!(err(&s), ("partner_id", "Partner ID looks invalid".into()));
-        s.partner_id = "eb0af9d0a7ab946dcb3b8ef5 role:x".into();
-        assert_eq!(err(&s), ("partner_id", "Partner ID looks invalid".into()));
+        for bad in [
+            "",
+            "eb0af9d0a7ab946dcb3",          // 19 hex: cut short
+            "eb0af9d0a7ab946dcb3b8ef5eb0a", // 28 hex
+            "eb0af9d0a7ab946dcb3b8ef5 role:x",
+            "partnerId:eb0af9d0a7ab946dcb3b8ef5",
+            "mocha partner",
+            "x".repeat(65).as_str(),
+        ] {
+            s.partner_id = bad.into();
+            let (field, message) = err(&s);
+            assert_eq!(field, "partner_id", "{bad}");
+            assert!(
+                message.starts_with("Partner ID looks invalid: "),
+                "{bad}: {message}"
+            );
+        }
+        s.partner_id = "eb0af9d0a7ab946dcb3".into();
+        assert!(err(&s).1.contains("19 hexadecimal characters"));
         let mut s = good();
         s.api_base = "ftp://example.com/api".into();
         assert_eq!(err(&s), ("api_base", "Invalid URL".into()));
@@ -219,6 +276,37 @@ mod tests {
         assert_eq!(err(&s).0, "poll_interval_seconds");
         s.poll_interval_seconds = 3600;
         assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn plume_settings_partner_ids_as_plume_issues_them() {
+        let mut s = good();
+        // Production ids (24-hex), Plume's own M2M example (`mocha-partner`, P2), short names.
+        for ok in [
+            "65f06dae3fca80000ad38331",
+            "mocha-partner",
+            "partner",
+            "ACME_isp-01",
+            " 5f1e2d3c4b5a69788796a5b4 ",
+        ] {
+            s.partner_id = ok.into();
+            assert_eq!(s.validate(), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn plume_settings_refuse_the_bots_placeholder_api_host() {
+        let mut s = good();
+        s.api_base = "https://api.plume.com".into();
+        let (field, message) = err(&s);
+        assert_eq!(field, "api_base");
+        assert!(
+            message.starts_with("api.plume.com is not a Plume API host"),
+            "{message}"
+        );
+        assert!(message.contains(DEFAULT_API_BASE));
+        s.api_base = "https://API.Plume.com/cloud/v1".into();
+        assert_eq!(err(&s).0, "api_base");
     }
 
     #[test]

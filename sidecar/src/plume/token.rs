@@ -12,6 +12,16 @@
 //! most once per token; a token that was itself minted because of a 401 is not thrown away on
 //! another 401 for `reminted_grace` (a 401 that survives a fresh token is about the customer,
 //! not the token: reference §1.3 "Authorization required or customer id not found").
+//!
+//! A 401 is read per customer (issue 15 item 2): the manager remembers which customer ids were
+//! read successfully and which were refused with a working token ("proven": it had a 2xx from
+//! the API). A refused customer never causes another mint; a 401 for a customer that was read
+//! before does (the token is the likelier culprit); a 401 with a proven token for a customer
+//! never read is that customer. So a unit with a wrong customer id costs at most one extra mint,
+//! ever, instead of one every few minutes.
+//!
+//! OAuth failures keep Okta's `error` code (reference §1.2), so the host is told whether the
+//! partner id (`invalid_scope`) or the client credentials (`invalid_client`) are wrong.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,10 +29,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::error::transport_reason;
+use super::error::{transport_reason, OAuthReason};
 use super::{PlumeError, PlumeSettings};
 use crate::clock::Clock;
 
@@ -88,6 +99,8 @@ struct Inner {
 #[derive(Default)]
 struct Slot {
     cached: Mutex<Option<Cached>>,
+    /// Customer id → read successfully (`true`) or refused with a working token (`false`).
+    customers: Mutex<HashMap<String, bool>>,
     /// Set by `invalidate`: the next mint happens because of a 401.
     next_is_remint: Mutex<bool>,
     refresh: tokio::sync::Mutex<Attempts>,
@@ -99,7 +112,12 @@ struct Cached {
     expires_at: OffsetDateTime,
     minted_at: OffsetDateTime,
     reminted_on_401: bool,
+    /// The API answered 2xx to this token at least once.
+    proven: bool,
 }
+
+/// At most this many customer ids are remembered per credential set (one per unit).
+const MAX_CUSTOMERS: usize = 10_000;
 
 #[derive(Default)]
 struct Attempts {
@@ -185,6 +203,54 @@ impl TokenManager {
             }
             _ => true,
         }
+    }
+
+    /// The API answered 2xx to `token` (for `customer`, when the call named one).
+    pub(crate) fn note_success(
+        &self,
+        settings: &PlumeSettings,
+        token: &AccessToken,
+        customer: Option<&str>,
+    ) {
+        let slot = self.slot(settings);
+        if let Some(c) = slot
+            .cached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .filter(|c| &c.token == token)
+        {
+            c.proven = true;
+        }
+        if let Some(id) = customer {
+            remember(&slot, id, true);
+        }
+    }
+
+    /// The API refused `customer` with a token that works: remember, so that this customer
+    /// never causes another mint.
+    pub(crate) fn note_customer_refused(&self, settings: &PlumeSettings, customer: &str) {
+        remember(&self.slot(settings), customer, false);
+    }
+
+    /// `Some(true)`: read before; `Some(false)`: refused before; `None`: never seen.
+    pub(crate) fn customer_seen(&self, settings: &PlumeSettings, customer: &str) -> Option<bool> {
+        self.slot(settings)
+            .customers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&customer.to_ascii_lowercase())
+            .copied()
+    }
+
+    /// The API answered 2xx to this token before.
+    pub(crate) fn is_proven(&self, settings: &PlumeSettings, token: &AccessToken) -> bool {
+        self.slot(settings)
+            .cached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|c| &c.token == token && c.proven)
     }
 
     /// Drop everything cached for these credentials (settings deleted or replaced).
@@ -281,6 +347,7 @@ impl TokenManager {
                     expires_at: now + time::Duration::seconds(expires_in),
                     minted_at: now,
                     reminted_on_401: reminted,
+                    proven: false,
                 };
                 *slot.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some(cached);
                 attempts.failures = 0;
@@ -337,22 +404,23 @@ impl TokenManager {
             .map_err(|e| PlumeError::OAuth {
                 status: None,
                 detail: transport_reason(&e),
+                reason: None,
             })?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(PlumeError::OAuth {
-                status: Some(status.as_u16()),
-                detail: status.as_u16().to_string(),
-            });
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(oauth_failure(status.as_u16(), &body));
         }
         let body: TokenResponse = resp.json().await.map_err(|_| PlumeError::OAuth {
             status: Some(status.as_u16()),
             detail: "invalid token response".into(),
+            reason: None,
         })?;
         if body.access_token.is_empty() {
             return Err(PlumeError::OAuth {
                 status: Some(status.as_u16()),
                 detail: "invalid token response".into(),
+                reason: None,
             });
         }
         let expires_in = body
@@ -363,6 +431,66 @@ impl TokenManager {
             .minted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok((AccessToken(body.access_token.into()), expires_in))
+    }
+}
+
+fn remember(slot: &Slot, customer: &str, ok: bool) {
+    let mut map = slot.customers.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= MAX_CUSTOMERS && !map.contains_key(&customer.to_ascii_lowercase()) {
+        map.clear();
+    }
+    map.insert(customer.to_ascii_lowercase(), ok);
+}
+
+/// A refused token request, with Okta's reason (reference §1.2: `{"error","error_description"}`;
+/// an unknown authorization server answers 404 with Okta's `errorCode`/`errorSummary`).
+pub(crate) fn oauth_failure(status: u16, body: &[u8]) -> PlumeError {
+    let v: Option<Value> = serde_json::from_slice(body).ok();
+    let text = |k: &str| {
+        v.as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(200).collect::<String>())
+    };
+    let code = text("error");
+    let reason = match code.as_deref() {
+        Some("invalid_client") => Some(OAuthReason::WrongCredentials),
+        Some("invalid_scope") => Some(OAuthReason::WrongPartnerId),
+        Some("unsupported_grant_type" | "invalid_grant") => Some(OAuthReason::GrantRefused),
+        Some("invalid_request") => Some(OAuthReason::BadRequest),
+        _ if status == 404 => Some(OAuthReason::WrongSsoUrl),
+        _ => None,
+    };
+    let explain = reason.map(|r| match r {
+        OAuthReason::WrongCredentials => {
+            "wrong client id or secret; check the Authorization header"
+        }
+        OAuthReason::WrongPartnerId => {
+            "the partner ID is not one these credentials may use; check the partner ID"
+        }
+        OAuthReason::GrantRefused => {
+            "the SSO refused the client-credentials grant; check the SSO URL"
+        }
+        OAuthReason::BadRequest => {
+            "the SSO could not read the request; paste the Authorization header exactly as the Plume Portal shows it (Basic …)"
+        }
+        OAuthReason::WrongSsoUrl => {
+            "no authorization server at this SSO URL; check the id between /oauth2/ and /v1/token"
+        }
+    });
+    let detail = match (code, explain) {
+        (Some(c), Some(x)) => format!("{status} ({c}): {x}"),
+        (None, Some(x)) => format!("{status}: {x}"),
+        (Some(c), None) => match text("error_description") {
+            Some(d) => format!("{status} ({c}): {d}"),
+            None => format!("{status} ({c})"),
+        },
+        (None, None) => status.to_string(),
+    };
+    PlumeError::OAuth {
+        status: Some(status),
+        detail,
+        reason,
     }
 }
 
@@ -377,4 +505,49 @@ fn key_of(settings: &PlumeSettings) -> Vec<u8> {
         h.update(part.as_bytes());
     }
     h.finalize().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plume_oauth_failures_keep_oktas_reason() {
+        let e = oauth_failure(
+            401,
+            br#"{"error":"invalid_client","error_description":"The client secret supplied for a confidential client is invalid."}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "OAuth token request failed: 401 (invalid_client): wrong client id or secret; check the Authorization header"
+        );
+        assert_eq!(e.field(), Some("auth_header"));
+        let e = oauth_failure(400, br#"{"error":"invalid_scope","error_description":"x"}"#);
+        assert!(e.to_string().starts_with(
+            "OAuth token request failed: 400 (invalid_scope): the partner ID is not one"
+        ));
+        assert_eq!(e.field(), Some("partner_id"));
+        let e = oauth_failure(
+            404,
+            br#"{"errorCode":"E0000007","errorSummary":"Not found"}"#,
+        );
+        assert_eq!(e.field(), Some("sso_url"));
+        assert!(
+            e.to_string().contains("404: no authorization server"),
+            "{e}"
+        );
+        let e = oauth_failure(
+            400,
+            br#"{"error":"weird","error_description":"Something odd"}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "OAuth token request failed: 400 (weird): Something odd"
+        );
+        assert_eq!(e.field(), None);
+        assert_eq!(
+            oauth_failure(502, b"<html>").to_string(),
+            "OAuth token request failed: 502"
+        );
+    }
 }

@@ -394,6 +394,296 @@ pub static PT: Texts = Texts {
     close_page: "Pode fechar esta página.",
 };
 
+/// Strings of the pages after login (status, welcome, terms, disconnect), in one language.
+/// Placeholders: `{active}`, `{max}`.
+#[derive(Debug)]
+pub struct GuestTexts {
+    pub status_heading: &'static str,
+    pub status_online: &'static str,
+    pub time_left_label: &'static str,
+    pub ends_label: &'static str,
+    pub devices_label: &'static str,
+    /// `{active}` and `{max}`.
+    pub devices_of: &'static str,
+    /// `{active}`; no device limit.
+    pub devices_unlimited: &'static str,
+    pub host_label: &'static str,
+    pub checkout_label: &'static str,
+    pub disconnect_button: &'static str,
+    pub disconnect_hint: &'static str,
+    pub disconnected_heading: &'static str,
+    pub disconnected_body: &'static str,
+    /// The success page's link to the status page.
+    pub status_link: &'static str,
+    /// Singular and plural.
+    pub day: (&'static str, &'static str),
+    pub hour: (&'static str, &'static str),
+    pub minute: (&'static str, &'static str),
+    /// Joins the two largest units of a duration ("2 days and 3 hours").
+    pub and: &'static str,
+    pub under_a_minute: &'static str,
+    /// Monday first.
+    pub weekdays: [&'static str; 7],
+    /// Between the weekday and the date ("Saturday, 2025-03-15 11:00", "samedi 15/03/2025 11:00").
+    pub weekday_sep: &'static str,
+}
+
+impl Lang {
+    /// The strings of the pages after login.
+    pub fn guest(self) -> &'static GuestTexts {
+        match self {
+            Lang::En => &GUEST_EN,
+            Lang::De => &GUEST_DE,
+            Lang::Fr => &GUEST_FR,
+            Lang::Es => &GUEST_ES,
+            Lang::Nl => &GUEST_NL,
+            Lang::It => &GUEST_IT,
+            Lang::Pt => &GUEST_PT,
+        }
+    }
+}
+
+pub static GUEST_EN: GuestTexts = GuestTexts {
+    status_heading: "Your Wi-Fi access",
+    status_online: "This device is online.",
+    time_left_label: "Time left",
+    ends_label: "Access ends",
+    devices_label: "Devices",
+    devices_of: "{active} of {max} in use",
+    devices_unlimited: "{active} in use",
+    host_label: "Your host",
+    checkout_label: "Check-out",
+    disconnect_button: "Disconnect this device",
+    disconnect_hint:
+        "Only this device goes offline. You can connect it again later with your code.",
+    disconnected_heading: "This device is disconnected",
+    disconnected_body: "To go online again, open any web page and enter your access code.",
+    status_link: "See your time left and devices",
+    day: ("day", "days"),
+    hour: ("hour", "hours"),
+    minute: ("minute", "minutes"),
+    and: "and",
+    under_a_minute: "less than a minute",
+    weekdays: [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    weekday_sep: ", ",
+};
+
+pub static GUEST_DE: GuestTexts = GuestTexts {
+    status_heading: "Ihr WLAN-Zugang",
+    status_online: "Dieses Gerät ist online.",
+    time_left_label: "Verbleibende Zeit",
+    ends_label: "Zugang endet",
+    devices_label: "Geräte",
+    devices_of: "{active} von {max} in Nutzung",
+    devices_unlimited: "{active} in Nutzung",
+    host_label: "Ihr Gastgeber",
+    checkout_label: "Abreise",
+    disconnect_button: "Dieses Gerät trennen",
+    disconnect_hint: "Nur dieses Gerät geht offline. Sie können es später mit Ihrem Code wieder verbinden.",
+    disconnected_heading: "Dieses Gerät ist getrennt",
+    disconnected_body: "Um wieder online zu gehen, öffnen Sie eine beliebige Webseite und geben Sie Ihren Zugangscode ein.",
+    status_link: "Verbleibende Zeit und Geräte ansehen",
+    day: ("Tag", "Tage"),
+    hour: ("Stunde", "Stunden"),
+    minute: ("Minute", "Minuten"),
+    and: "und",
+    under_a_minute: "weniger als eine Minute",
+    weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
+    weekday_sep: ", ",
+};
+
+pub static GUEST_FR: GuestTexts = GuestTexts {
+    status_heading: "Votre accès Wi-Fi",
+    status_online: "Cet appareil est en ligne.",
+    time_left_label: "Temps restant",
+    ends_label: "Fin de l'accès",
+    devices_label: "Appareils",
+    devices_of: "{active} sur {max} utilisés",
+    devices_unlimited: "{active} en service",
+    host_label: "Votre hôte",
+    checkout_label: "Départ",
+    disconnect_button: "Déconnecter cet appareil",
+    disconnect_hint:
+        "Seul cet appareil est déconnecté. Vous pourrez le reconnecter plus tard avec votre code.",
+    disconnected_heading: "Cet appareil est déconnecté",
+    disconnected_body:
+        "Pour vous reconnecter, ouvrez une page web et saisissez votre code d'accès.",
+    status_link: "Voir le temps restant et les appareils",
+    day: ("jour", "jours"),
+    hour: ("heure", "heures"),
+    minute: ("minute", "minutes"),
+    and: "et",
+    under_a_minute: "moins d'une minute",
+    weekdays: [
+        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    ],
+    weekday_sep: " ",
+};
+
+pub static GUEST_ES: GuestTexts = GuestTexts {
+    status_heading: "Su acceso wifi",
+    status_online: "Este dispositivo está conectado.",
+    time_left_label: "Tiempo restante",
+    ends_label: "El acceso termina",
+    devices_label: "Dispositivos",
+    devices_of: "{active} de {max} en uso",
+    devices_unlimited: "{active} en uso",
+    host_label: "Su anfitrión",
+    checkout_label: "Salida",
+    disconnect_button: "Desconectar este dispositivo",
+    disconnect_hint:
+        "Solo este dispositivo se desconecta. Puede volver a conectarlo más tarde con su código.",
+    disconnected_heading: "Este dispositivo está desconectado",
+    disconnected_body:
+        "Para volver a conectarse, abra cualquier página web e introduzca su código de acceso.",
+    status_link: "Ver el tiempo restante y los dispositivos",
+    day: ("día", "días"),
+    hour: ("hora", "horas"),
+    minute: ("minuto", "minutos"),
+    and: "y",
+    under_a_minute: "menos de un minuto",
+    weekdays: [
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+    ],
+    weekday_sep: " ",
+};
+
+pub static GUEST_NL: GuestTexts = GuestTexts {
+    status_heading: "Uw wifitoegang",
+    status_online: "Dit apparaat is online.",
+    time_left_label: "Resterende tijd",
+    ends_label: "Toegang eindigt",
+    devices_label: "Apparaten",
+    devices_of: "{active} van {max} in gebruik",
+    devices_unlimited: "{active} in gebruik",
+    host_label: "Uw verhuurder",
+    checkout_label: "Vertrek",
+    disconnect_button: "Dit apparaat loskoppelen",
+    disconnect_hint:
+        "Alleen dit apparaat gaat offline. U kunt het later opnieuw verbinden met uw code.",
+    disconnected_heading: "Dit apparaat is losgekoppeld",
+    disconnected_body:
+        "Open een willekeurige webpagina en voer uw toegangscode in om weer online te gaan.",
+    status_link: "Resterende tijd en apparaten bekijken",
+    day: ("dag", "dagen"),
+    hour: ("uur", "uur"),
+    minute: ("minuut", "minuten"),
+    and: "en",
+    under_a_minute: "minder dan een minuut",
+    weekdays: [
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+    ],
+    weekday_sep: " ",
+};
+
+pub static GUEST_IT: GuestTexts = GuestTexts {
+    status_heading: "Il tuo accesso Wi-Fi",
+    status_online: "Questo dispositivo è online.",
+    time_left_label: "Tempo rimanente",
+    ends_label: "L'accesso termina",
+    devices_label: "Dispositivi",
+    devices_of: "{active} di {max} in uso",
+    devices_unlimited: "{active} in uso",
+    host_label: "Il tuo host",
+    checkout_label: "Partenza",
+    disconnect_button: "Disconnetti questo dispositivo",
+    disconnect_hint:
+        "Solo questo dispositivo va offline. Potrai ricollegarlo più tardi con il tuo codice.",
+    disconnected_heading: "Questo dispositivo è disconnesso",
+    disconnected_body:
+        "Per tornare online, apri una pagina web qualsiasi e inserisci il tuo codice di accesso.",
+    status_link: "Vedi il tempo rimanente e i dispositivi",
+    day: ("giorno", "giorni"),
+    hour: ("ora", "ore"),
+    minute: ("minuto", "minuti"),
+    and: "e",
+    under_a_minute: "meno di un minuto",
+    weekdays: [
+        "lunedì",
+        "martedì",
+        "mercoledì",
+        "giovedì",
+        "venerdì",
+        "sabato",
+        "domenica",
+    ],
+    weekday_sep: " ",
+};
+
+pub static GUEST_PT: GuestTexts = GuestTexts {
+    status_heading: "O seu acesso Wi-Fi",
+    status_online: "Este dispositivo está online.",
+    time_left_label: "Tempo restante",
+    ends_label: "O acesso termina",
+    devices_label: "Dispositivos",
+    devices_of: "{active} de {max} em uso",
+    devices_unlimited: "{active} em uso",
+    host_label: "O seu anfitrião",
+    checkout_label: "Saída",
+    disconnect_button: "Desconectar este dispositivo",
+    disconnect_hint:
+        "Só este dispositivo fica offline. Pode voltar a conectá-lo mais tarde com o seu código.",
+    disconnected_heading: "Este dispositivo está desconectado",
+    disconnected_body:
+        "Para voltar a ficar online, abra qualquer página web e insira o seu código de acesso.",
+    status_link: "Ver o tempo restante e os dispositivos",
+    day: ("dia", "dias"),
+    hour: ("hora", "horas"),
+    minute: ("minuto", "minutos"),
+    and: "e",
+    under_a_minute: "menos de um minuto",
+    weekdays: [
+        "segunda-feira",
+        "terça-feira",
+        "quarta-feira",
+        "quinta-feira",
+        "sexta-feira",
+        "sábado",
+        "domingo",
+    ],
+    weekday_sep: " ",
+};
+
+/// A duration as a guest reads it: the two largest units ("2 days and 3 hours", "45
+/// minutes"), rounded down; under a minute, "less than a minute".
+pub fn duration_words(lang: Lang, secs: u64) -> String {
+    let g = lang.guest();
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    let word = |n: u64, w: (&str, &str)| format!("{n} {}", if n == 1 { w.0 } else { w.1 });
+    let parts: Vec<String> = [(d, g.day), (h, g.hour), (m, g.minute)]
+        .into_iter()
+        .skip_while(|(n, _)| *n == 0)
+        .take(2)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| word(n, w))
+        .collect();
+    match parts.as_slice() {
+        [] => g.under_a_minute.to_owned(),
+        [one] => one.clone(),
+        [a, b, ..] => format!("{a} {} {b}", g.and),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,5 +832,94 @@ mod tests {
         assert_eq!(parse_qvalue("0.5555"), None);
         assert_eq!(parse_qvalue("-0.5"), None);
         assert_eq!(parse_qvalue(""), None);
+    }
+}
+
+#[cfg(test)]
+mod guest_tests {
+    use super::*;
+
+    fn fields(t: &GuestTexts) -> Vec<(&'static str, &'static str)> {
+        let mut v = vec![
+            ("status_heading", t.status_heading),
+            ("status_online", t.status_online),
+            ("time_left_label", t.time_left_label),
+            ("ends_label", t.ends_label),
+            ("devices_label", t.devices_label),
+            ("devices_of", t.devices_of),
+            ("devices_unlimited", t.devices_unlimited),
+            ("host_label", t.host_label),
+            ("checkout_label", t.checkout_label),
+            ("disconnect_button", t.disconnect_button),
+            ("disconnect_hint", t.disconnect_hint),
+            ("disconnected_heading", t.disconnected_heading),
+            ("disconnected_body", t.disconnected_body),
+            ("status_link", t.status_link),
+            ("and", t.and),
+            ("under_a_minute", t.under_a_minute),
+        ];
+        v.extend(t.weekdays.iter().map(|w| ("weekday", *w)));
+        v
+    }
+
+    #[test]
+    fn every_language_is_complete_with_the_right_placeholders() {
+        for lang in Lang::ALL {
+            let t = lang.guest();
+            for (name, s) in fields(t) {
+                assert!(!s.trim().is_empty(), "{lang:?}.{name} is empty");
+                let want: &[&str] = match name {
+                    "devices_of" => &["{active}", "{max}"],
+                    "devices_unlimited" => &["{active}"],
+                    _ => &[],
+                };
+                for p in want {
+                    assert!(s.contains(p), "{lang:?}.{name} lacks {p}");
+                }
+                assert_eq!(s.matches('{').count(), want.len(), "{lang:?}.{name}: {s}");
+            }
+            for (a, b) in [t.day, t.hour, t.minute] {
+                assert!(!a.is_empty() && !b.is_empty(), "{lang:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn translations_are_translated() {
+        for lang in Lang::ALL.into_iter().filter(|l| *l != Lang::En) {
+            let same: Vec<&str> = fields(lang.guest())
+                .into_iter()
+                .zip(fields(&GUEST_EN))
+                .filter(|((_, a), (_, b))| a == b)
+                .map(|((n, _), _)| n)
+                .collect();
+            assert!(same.is_empty(), "{lang:?} copies English for {same:?}");
+        }
+    }
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(duration_words(Lang::En, 0), "less than a minute");
+        assert_eq!(duration_words(Lang::En, 59), "less than a minute");
+        assert_eq!(duration_words(Lang::En, 60), "1 minute");
+        assert_eq!(duration_words(Lang::En, 45 * 60 + 59), "45 minutes");
+        assert_eq!(duration_words(Lang::En, 3600), "1 hour");
+        assert_eq!(duration_words(Lang::En, 3600 + 60), "1 hour and 1 minute");
+        // The two largest units, even when the middle one is zero.
+        assert_eq!(duration_words(Lang::En, 2 * 86_400 + 5 * 60), "2 days");
+        assert_eq!(
+            duration_words(Lang::En, 2 * 86_400 + 3 * 3600 + 59 * 60),
+            "2 days and 3 hours"
+        );
+        assert_eq!(
+            duration_words(Lang::De, 86_400 + 2 * 3600),
+            "1 Tag und 2 Stunden"
+        );
+        assert_eq!(
+            duration_words(Lang::Fr, 3 * 3600 + 60),
+            "3 heures et 1 minute"
+        );
+        assert_eq!(duration_words(Lang::Nl, 2 * 3600), "2 uur");
+        assert_eq!(duration_words(Lang::Pt, 30), "menos de um minuto");
     }
 }

@@ -12,16 +12,26 @@
 //! * [`csrf`]: stateless CSRF tokens bound to the client MAC and time.
 //! * [`limiter`]: brute-force limits per MAC, per IP and overall, bounded memory.
 //! * [`probe`]: answers for OS captive-network probes (`/generate_204`, …).
+//! * [`markdown`]: the host's welcome text and terms, a safe Markdown subset.
+//! * [`branding`]: accent colour (WCAG contrast) and logo checks.
+//! * [`terms`]: terms served by the portal, identified by their SHA-256.
+//! * [`captive_api`]: the RFC 8908 Captive Portal API document.
+//! * [`welcome`]: the welcome / house-info fields a host saves, checked.
 //! * [`handler`]: the HTTP side: `GET`/`POST /portal`, redemption, grants.
 
+pub mod branding;
+pub mod captive_api;
 pub mod csrf;
 pub mod errors;
 pub mod form;
 pub mod handler;
 pub mod i18n;
 pub mod limiter;
+pub mod markdown;
 pub mod page;
 pub mod probe;
 pub mod redirect;
+pub mod terms;
+pub mod welcome;
 
 pub use handler::handle;

@@ -11,8 +11,10 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use time::OffsetDateTime;
 
+use super::branding::Accent;
 use super::errors::PortalError;
-use super::i18n::Lang;
+use super::i18n::{self, Lang};
+use super::markdown;
 use super::redirect::safe_http_url;
 
 /// Where the login form posts.
@@ -164,6 +166,12 @@ fn title(lang: Lang, unit_name: Option<&str>) -> String {
 /// `result` is a stable marker on `<body data-result>` (`form`, `error`, `success`) for
 /// scripts and load tests; it is not shown.
 fn document(lang: Lang, title: &str, result: &str, body: Markup) -> String {
+    document_with(lang, title, result, body, "")
+}
+
+/// [`document`] with `extra_css` appended to the one stylesheet (the pages after login, a
+/// unit's accent colour).
+fn document_with(lang: Lang, title: &str, result: &str, body: Markup, extra_css: &str) -> String {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -174,7 +182,7 @@ fn document(lang: Lang, title: &str, result: &str, body: Markup) -> String {
                 meta name="referrer" content="no-referrer";
                 meta name="robots" content="noindex, nofollow";
                 title { (title) }
-                style { (PreEscaped(CSS.as_str())) }
+                style { (PreEscaped(CSS.as_str())) (PreEscaped(extra_css)) }
             }
             body data-result=(result) {
                 main { div class="card" { (body) } }
@@ -195,6 +203,11 @@ fn safe_terms_href(raw: &str) -> Option<String> {
 
 /// The login page.
 pub fn render_login(p: &LoginPage<'_>) -> String {
+    render_login_with(p, &LoginExtras::default())
+}
+
+/// The login page with a unit's terms text, welcome and accent ([`LoginExtras`]).
+pub fn render_login_with(p: &LoginPage<'_>, x: &LoginExtras<'_>) -> String {
     let t = p.lang.texts();
     let heading = match p.unit_name.map(str::trim).filter(|u| !u.is_empty()) {
         Some(unit) => t.heading.replace("{unit}", unit),
@@ -227,14 +240,16 @@ pub fn render_login(p: &LoginPage<'_>) -> String {
                     aria-invalid=[(code_error && p.error.is_some_and(|e| e.concerns_code())).then_some("true")];
                 p id="code-hint" class="hint" { (t.code_hint) }
             }
-            @if let Some(terms_url) = p.terms_url {
+            @if p.terms_url.is_some() || x.terms_text.is_some() {
                 div class="terms" {
                     input id="accept_terms" type="checkbox" name="accept_terms" value="1" required
                         aria-describedby=[terms_error.then_some("portal-error")]
                         aria-invalid=[terms_error.then_some("true")];
                     div {
                         label for="accept_terms" { (t.terms_label) }
-                        @if let Some(href) = safe_terms_href(terms_url) {
+                        @if let Some(text) = x.terms_text {
+                            (terms_details(p.lang, text))
+                        } @else if let Some(href) = p.terms_url.and_then(safe_terms_href) {
                             p { a href=(href) { (t.terms_link) } }
                         }
                     }
@@ -245,7 +260,13 @@ pub fn render_login(p: &LoginPage<'_>) -> String {
         p class="help" { (t.captive_help) }
     };
     let result = if p.error.is_some() { "error" } else { "form" };
-    document(p.lang, &title(p.lang, p.unit_name), result, body)
+    document_with(
+        p.lang,
+        &title(p.lang, p.unit_name),
+        result,
+        body,
+        &extra_css(x.accent, x.terms_text.is_some()),
+    )
 }
 
 /// `2025-03-14 11:00` in the language's usual numeric order; " UTC" when the time is UTC.
@@ -267,6 +288,11 @@ fn format_until(lang: Lang, at: OffsetDateTime) -> String {
 
 /// The page after a successful redemption.
 pub fn render_success(p: &SuccessPage<'_>) -> String {
+    render_success_with(p, &SuccessExtras::default())
+}
+
+/// The success page with the unit's welcome, a link to the status page and its accent.
+pub fn render_success_with(p: &SuccessPage<'_>, x: &SuccessExtras<'_>) -> String {
     let t = p.lang.texts();
     let continue_url = p.continue_url.and_then(safe_http_url);
     let body = html! {
@@ -281,9 +307,21 @@ pub fn render_success(p: &SuccessPage<'_>) -> String {
         } @else {
             p { (t.online_neutral) }
         }
+        @if x.status_link {
+            p { a href=(STATUS_PATH) { (p.lang.guest().status_link) } }
+        }
         p class="help" { (t.close_page) }
+        @if let Some(w) = x.welcome {
+            (welcome_block(p.lang, w))
+        }
     };
-    document(p.lang, &title(p.lang, p.unit_name), "success", body)
+    document_with(
+        p.lang,
+        &title(p.lang, p.unit_name),
+        "success",
+        body,
+        &extra_css(x.accent, true),
+    )
 }
 
 /// A page for errors that leave nothing to fill in (bad redirect, unknown network, …).
@@ -294,6 +332,227 @@ pub fn render_error(lang: Lang, error: PortalError) -> String {
         div id="portal-error" class="alert" role="alert" { p { (error.message(lang)) } }
     };
     document(lang, t.title, "error", body)
+}
+
+// --- the pages after login (issue 17) ------------------------------------------------------
+
+/// Where a guest sees their access again (the success page links here).
+pub const STATUS_PATH: &str = "/portal/status";
+/// Where the "disconnect this device" form posts.
+pub const DISCONNECT_ACTION: &str = "/portal/disconnect";
+
+/// What the login page shows beyond [`LoginPage`]; all optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoginExtras<'a> {
+    /// The unit's terms (Markdown subset, as stored): shown in a collapsible section beside
+    /// the required checkbox, instead of the `terms_url` link.
+    pub terms_text: Option<&'a str>,
+    pub accent: Option<&'a Accent>,
+}
+
+/// What the success page shows beyond [`SuccessPage`]; all optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SuccessExtras<'a> {
+    pub welcome: Option<&'a Welcome<'a>>,
+    /// Link to [`STATUS_PATH`].
+    pub status_link: bool,
+    pub accent: Option<&'a Accent>,
+}
+
+/// A unit's welcome and house info (checked at save: [`super::welcome`], [`super::branding`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Welcome<'a> {
+    pub title: Option<&'a str>,
+    /// Markdown subset, as stored.
+    pub text: Option<&'a str>,
+    /// Check-out time of day at the property.
+    pub checkout: Option<time::Time>,
+    pub host_contact: Option<&'a str>,
+    /// A path on the portal itself (`/portal/…`); anything else is dropped.
+    pub logo_src: Option<&'a str>,
+}
+
+impl Welcome<'_> {
+    fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.text.is_none()
+            && self.checkout.is_none()
+            && self.host_contact.is_none()
+            && self.logo_src.is_none()
+    }
+}
+
+/// The status page: what a logged-in device sees at [`STATUS_PATH`].
+#[derive(Debug, Clone)]
+pub struct StatusPage<'a> {
+    pub lang: Lang,
+    pub unit_name: Option<&'a str>,
+    pub now: OffsetDateTime,
+    /// The grant's end, in the property's time zone (`tz::Zone::to_local`).
+    pub expires_at: OffsetDateTime,
+    /// Devices using this access now, and the limit (0 = none).
+    pub devices_active: u32,
+    pub max_devices: u32,
+    /// For the disconnect form: the CSRF token bound to this device, and the device's
+    /// redirect context (`RedirectContext::to_hidden_fields`).
+    pub csrf: &'a str,
+    pub hidden: &'a [(&'a str, String)],
+    pub welcome: Option<&'a Welcome<'a>>,
+    pub accent: Option<&'a Accent>,
+}
+
+/// The styles of the pages after login (appended to [`CSS`] where used).
+const GUEST_CSS: &str = ".status{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem;margin:1rem 0 1.25rem}\
+.status dt{color:var(--muted)}\
+.status dd{margin:0;font-weight:600;overflow-wrap:anywhere}\
+.secondary{background:var(--surface);color:var(--link);border:2px solid var(--accent)}\
+details{border:2px solid var(--border);border-radius:.5rem;margin:.5rem 0 0;padding:0 .75rem}\
+summary{cursor:pointer;font-weight:600;color:var(--link);padding:.625rem 0}\
+details[open]{padding-bottom:.5rem}\
+.welcome{margin-top:1.5rem;border-top:1px solid var(--border);padding-top:1rem;overflow-wrap:anywhere}\
+.welcome h2{font-size:1.25rem;margin:0 0 .5rem}\
+.logo{display:block;max-width:12rem;max-height:6rem;width:auto;height:auto;margin:0 0 1rem}\
+ul,ol{padding-left:1.5rem;margin:.5rem 0}";
+
+fn extra_css(accent: Option<&Accent>, guest: bool) -> String {
+    let mut css = String::new();
+    if guest {
+        css.push_str(GUEST_CSS);
+    }
+    if let Some(a) = accent {
+        css.push_str(&a.css());
+    }
+    css
+}
+
+/// The terms in a collapsible section (works without scripts: `<details>`).
+fn terms_details(lang: Lang, text: &str) -> Markup {
+    html! {
+        details {
+            summary { (lang.texts().terms_link) }
+            div { (markdown::to_html(text, markdown::MAX_TERMS_BYTES)) }
+        }
+    }
+}
+
+/// A logo source the page will load: a path on the portal itself only (the CSP allows
+/// images from the portal's own origin and nothing else).
+fn safe_logo_src(src: &str) -> Option<&str> {
+    let ok = src.starts_with("/portal/")
+        && !src.contains("//")
+        && !src.contains('\\')
+        && src.len() <= 256
+        && src
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'<' && b != b'>');
+    ok.then_some(src)
+}
+
+/// `HH:MM`.
+fn hhmm(t: time::Time) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// The welcome and house-info block.
+pub fn welcome_block(lang: Lang, w: &Welcome<'_>) -> Markup {
+    let g = lang.guest();
+    if w.is_empty() {
+        return html! {};
+    }
+    html! {
+        section class="welcome" aria-labelledby=[w.title.map(|_| "welcome-title")] {
+            @if let Some(src) = w.logo_src.and_then(safe_logo_src) {
+                img class="logo" src=(src) alt="";
+            }
+            @if let Some(title) = w.title {
+                h2 id="welcome-title" { (title) }
+            }
+            @if let Some(text) = w.text {
+                (markdown::to_html(text, markdown::MAX_WELCOME_BYTES))
+            }
+            @if w.checkout.is_some() || w.host_contact.is_some() {
+                dl class="status" {
+                    @if let Some(t) = w.checkout {
+                        dt { (g.checkout_label) }
+                        dd { (hhmm(t)) }
+                    }
+                    @if let Some(c) = w.host_contact {
+                        dt { (g.host_label) }
+                        dd { (c) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "Saturday, 2025-03-15 11:00" in the language's order.
+fn format_end(lang: Lang, at: OffsetDateTime) -> String {
+    let g = lang.guest();
+    let weekday = g.weekdays[usize::from(at.weekday().number_days_from_monday())];
+    format!("{weekday}{}{}", g.weekday_sep, format_until(lang, at))
+}
+
+/// The status page: time left, end time, devices, the host's contact, the welcome, and a
+/// button that disconnects this device.
+pub fn render_status(p: &StatusPage<'_>) -> String {
+    let g = p.lang.guest();
+    let left = (p.expires_at - p.now).whole_seconds().max(0) as u64;
+    let devices = if p.max_devices == 0 {
+        g.devices_unlimited
+            .replace("{active}", &p.devices_active.to_string())
+    } else {
+        g.devices_of
+            .replace("{active}", &p.devices_active.to_string())
+            .replace("{max}", &p.max_devices.to_string())
+    };
+    let body = html! {
+        h1 { (g.status_heading) }
+        p class="prompt" { (g.status_online) }
+        dl class="status" {
+            dt { (g.time_left_label) }
+            dd { (i18n::duration_words(p.lang, left)) }
+            dt { (g.ends_label) }
+            dd { (format_end(p.lang, p.expires_at)) }
+            dt { (g.devices_label) }
+            dd { (devices) }
+        }
+        form method="post" action=(DISCONNECT_ACTION) {
+            input type="hidden" name="csrf" value=(p.csrf);
+            @for (name, value) in p.hidden {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" class="button secondary" aria-describedby="disconnect-hint" { (g.disconnect_button) }
+            p id="disconnect-hint" class="hint" { (g.disconnect_hint) }
+        }
+        @if let Some(w) = p.welcome {
+            (welcome_block(p.lang, w))
+        }
+    };
+    document_with(
+        p.lang,
+        &title(p.lang, p.unit_name),
+        "status",
+        body,
+        &extra_css(p.accent, true),
+    )
+}
+
+/// The page after "disconnect this device".
+pub fn render_disconnected(lang: Lang, unit_name: Option<&str>, accent: Option<&Accent>) -> String {
+    let g = lang.guest();
+    let body = html! {
+        h1 { (g.disconnected_heading) }
+        p { (g.disconnected_body) }
+        p class="help" { (lang.texts().close_page) }
+    };
+    document_with(
+        lang,
+        &title(lang, unit_name),
+        "disconnected",
+        body,
+        &extra_css(accent, true),
+    )
 }
 
 #[cfg(test)]
@@ -709,5 +968,291 @@ mod tests {
             CSS.contains(&format!("--text:{}", LIGHT.text))
                 && CSS.contains(&format!("--text:{}", DARK.text))
         );
+    }
+}
+
+#[cfg(test)]
+mod guest_tests {
+    use super::*;
+    use crate::portal::branding::{self, check_accent, contrast, Rgb};
+    use time::macros::{datetime, time};
+
+    fn hidden() -> Vec<(&'static str, String)> {
+        vec![("clientMac", "AA-BB-CC-DD-EE-FF".into())]
+    }
+
+    fn welcome() -> Welcome<'static> {
+        Welcome {
+            title: Some("Welcome to the Loft"),
+            text: Some("Hi!\n\n- Bins: **Tuesday**\n- [Map](https://maps.example/loft)"),
+            checkout: Some(time!(11:00)),
+            host_contact: Some("Anna, +49 170 1234567"),
+            logo_src: Some("/portal/logo/abc.png"),
+        }
+    }
+
+    fn status<'a>(hidden: &'a [(&'a str, String)], w: Option<&'a Welcome<'a>>) -> StatusPage<'a> {
+        StatusPage {
+            lang: Lang::En,
+            unit_name: Some("Loft"),
+            now: datetime!(2025-03-13 08:00 UTC),
+            // 2 days, 2 hours and 5 minutes later, shown in Berlin time.
+            expires_at: datetime!(2025-03-15 11:05 +01:00),
+            devices_active: 2,
+            max_devices: 4,
+            csrf: "1700000000.tok",
+            hidden,
+            welcome: w,
+            accent: None,
+        }
+    }
+
+    #[test]
+    fn palettes_match_the_branding_check() {
+        for (p, s) in [(LIGHT, branding::LIGHT), (DARK, branding::DARK)] {
+            assert_eq!((p.text, p.surface, p.bg), (s.text, s.surface, s.bg));
+        }
+    }
+
+    #[test]
+    fn status_page() {
+        let h = hidden();
+        let w = welcome();
+        let html = render_status(&status(&h, Some(&w)));
+        assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"));
+        assert!(html.contains("<body data-result=\"status\">"));
+        assert!(html.contains("<h1>Your Wi-Fi access</h1>"));
+        assert!(
+            html.contains("<dt>Time left</dt><dd>2 days and 2 hours</dd>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<dt>Access ends</dt><dd>Saturday, 2025-03-15 11:05</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<dt>Devices</dt><dd>2 of 4 in use</dd>"));
+        // The disconnect form: POST, CSRF token, the device's context, a labelled button.
+        assert!(html.contains("<form method=\"post\" action=\"/portal/disconnect\">"));
+        assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"1700000000.tok\">"));
+        assert!(
+            html.contains("<input type=\"hidden\" name=\"clientMac\" value=\"AA-BB-CC-DD-EE-FF\">")
+        );
+        assert!(html.contains(
+            "<button type=\"submit\" class=\"button secondary\" aria-describedby=\"disconnect-hint\">Disconnect this device</button>"
+        ));
+        // Welcome and house info.
+        assert!(html.contains("<h2 id=\"welcome-title\">Welcome to the Loft</h2>"));
+        assert!(html.contains("<li>Bins: <strong>Tuesday</strong></li>"));
+        assert!(html.contains("<dt>Check-out</dt><dd>11:00</dd>"));
+        assert!(html.contains("<dt>Your host</dt><dd>Anna, +49 170 1234567</dd>"));
+        assert!(html.contains("<img class=\"logo\" src=\"/portal/logo/abc.png\" alt=\"\">"));
+        // No limit; a UTC end says so; time is never negative.
+        let html = render_status(&StatusPage {
+            max_devices: 0,
+            devices_active: 1,
+            expires_at: datetime!(2025-03-13 07:00 UTC),
+            ..status(&h, None)
+        });
+        assert!(html.contains("<dd>1 in use</dd>"));
+        assert!(html.contains("<dd>less than a minute</dd>"));
+        assert!(
+            html.contains("<dd>Thursday, 2025-03-13 07:00 UTC</dd>"),
+            "{html}"
+        );
+        assert!(!html.contains("class=\"welcome\""));
+    }
+
+    #[test]
+    fn status_page_in_every_language() {
+        let h = hidden();
+        let w = welcome();
+        for lang in Lang::ALL {
+            let g = lang.guest();
+            let html = render_status(&StatusPage {
+                lang,
+                ..status(&h, Some(&w))
+            });
+            assert!(html.contains(&format!("<html lang=\"{}\">", lang.code())));
+            for s in [
+                g.status_heading,
+                g.status_online,
+                g.time_left_label,
+                g.ends_label,
+                g.devices_label,
+                g.disconnect_button,
+                g.disconnect_hint,
+                g.checkout_label,
+                g.host_label,
+                g.weekdays[5],
+            ] {
+                let escaped = maud::html! { (s) }.into_string();
+                assert!(html.contains(&escaped), "{lang:?}: {s}");
+            }
+            assert!(
+                html.contains(&maud::html! { (i18n::duration_words(lang, 180_300)) }.into_string())
+            );
+        }
+        let html = render_status(&StatusPage {
+            lang: Lang::De,
+            ..status(&h, None)
+        });
+        assert!(
+            html.contains("<dd>Samstag, 15.03.2025, 11:05</dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<dd>2 Tage und 2 Stunden</dd>"));
+        assert!(html.contains("<dd>2 von 4 in Nutzung</dd>"));
+        let html = render_status(&StatusPage {
+            lang: Lang::Fr,
+            ..status(&h, None)
+        });
+        assert!(html.contains("<dd>samedi 15/03/2025 11:05</dd>"), "{html}");
+    }
+
+    #[test]
+    fn terms_text_in_a_collapsible_section() {
+        let h = hidden();
+        let base = LoginPage {
+            lang: Lang::En,
+            unit_name: Some("Loft"),
+            terms_url: None,
+            error: None,
+            csrf: "c",
+            hidden: &h,
+            code_value: "",
+        };
+        let terms = "1. No parties.\n2. Quiet after **22:00**.";
+        let html = render_login_with(
+            &base,
+            &LoginExtras {
+                terms_text: Some(terms),
+                accent: None,
+            },
+        );
+        // The checkbox appears with terms text alone, and the text is in <details>.
+        assert!(html.contains("name=\"accept_terms\""));
+        assert!(html.contains(
+            "<details><summary>Read the terms of use</summary><div><ol><li>No parties.</li><li>Quiet after <strong>22:00</strong>.</li></ol></div></details>"
+        ), "{html}");
+        assert!(html.find("<details>").unwrap() < html.find("</form>").unwrap());
+        // The text wins over an outside link; without text the link stays.
+        let with_url = LoginPage {
+            terms_url: Some("https://example.com/terms"),
+            ..base.clone()
+        };
+        let html = render_login_with(
+            &with_url,
+            &LoginExtras {
+                terms_text: Some(terms),
+                accent: None,
+            },
+        );
+        assert!(html.contains("<details>") && !html.contains("example.com/terms"));
+        assert_eq!(
+            render_login_with(&with_url, &LoginExtras::default()),
+            render_login(&with_url)
+        );
+        // Neither: no checkbox.
+        assert!(!render_login_with(&base, &LoginExtras::default()).contains("accept_terms"));
+        // Hostile terms stay text.
+        let html = render_login_with(
+            &base,
+            &LoginExtras {
+                terms_text: Some("<script>alert(1)</script>"),
+                accent: None,
+            },
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn success_page_links_the_status_and_shows_the_welcome() {
+        let w = welcome();
+        let p = SuccessPage {
+            lang: Lang::Es,
+            unit_name: Some("Loft"),
+            continue_url: None,
+            expires_at: None,
+        };
+        let html = render_success_with(
+            &p,
+            &SuccessExtras {
+                welcome: Some(&w),
+                status_link: true,
+                accent: None,
+            },
+        );
+        assert!(html
+            .contains("<a href=\"/portal/status\">Ver el tiempo restante y los dispositivos</a>"));
+        assert!(html.contains("<dt>Salida</dt><dd>11:00</dd>"));
+        assert_eq!(
+            render_success_with(&p, &SuccessExtras::default()),
+            render_success(&p)
+        );
+        let html = render_disconnected(Lang::It, Some("Loft"), None);
+        assert!(html.contains("<body data-result=\"disconnected\">"));
+        assert!(html.contains("<h1>Questo dispositivo è disconnesso</h1>"));
+    }
+
+    #[test]
+    fn accent_colours_reach_the_page_and_stay_readable() {
+        let a = check_accent("#1b6b34").unwrap();
+        let h = hidden();
+        let html = render_status(&StatusPage {
+            accent: Some(&a),
+            ..status(&h, None)
+        });
+        assert!(
+            html.contains("--accent:#1b6b34;--link:#1b6b34;--focus:#1b6b34;--on-accent:#ffffff")
+        );
+        assert_eq!(html.matches("<style>").count(), 1, "one stylesheet");
+        // The secondary button: link colour on the surface, the accent as its border.
+        let c = Rgb::parse(&a.colour).unwrap();
+        assert!(contrast(c, Rgb::parse(LIGHT.surface).unwrap()) >= 4.5);
+    }
+
+    #[test]
+    fn only_portal_logos_load() {
+        for bad in [
+            "https://evil.example/logo.png",
+            "//evil.example/x.png",
+            "/portal//evil",
+            "/other/logo.png",
+            "/portal/logo\".png",
+            "javascript:alert(1)",
+        ] {
+            let w = Welcome {
+                logo_src: Some(bad),
+                ..welcome()
+            };
+            let html = welcome_block(Lang::En, &w).into_string();
+            assert!(!html.contains("<img"), "{bad}: {html}");
+        }
+        assert_eq!(
+            welcome_block(Lang::En, &Welcome::default()).into_string(),
+            ""
+        );
+    }
+
+    #[test]
+    fn new_pages_are_self_contained() {
+        let h = hidden();
+        let w = Welcome {
+            logo_src: None,
+            ..welcome()
+        };
+        for html in [
+            render_status(&status(&h, Some(&w))),
+            render_disconnected(Lang::En, None, None),
+        ] {
+            for forbidden in [
+                "<script", "<link", "<img", "@import", "url(", "<iframe", "src=",
+            ] {
+                assert!(!html.contains(forbidden), "{forbidden} in {html}");
+            }
+            assert_eq!(html.matches("<style>").count(), 1);
+            assert!(html.contains(&format!("content=\"{CONTENT_SECURITY_POLICY}\"")));
+        }
     }
 }

@@ -10,7 +10,7 @@
 //! | field | accepted keys |
 //! |---|---|
 //! | client MAC | `clientMac`, `client_mac`, `cid` |
-//! | client IP | `clientIp`, `client_ip` |
+//! | client IP | `clientIp`, `clientIP` (the RADIUS-flavour doc example), `client_ip` |
 //! | AP MAC | `apMac`, `ap_mac`, `ap` |
 //! | gateway MAC | `gatewayMac`, `gateway_mac` |
 //! | SSID | `ssidName`, `ssid` |
@@ -25,24 +25,31 @@
 //!
 //! # Decisions
 //!
+//! As lenient as Omada's own portal page (field notes §1.1): what the controller itself
+//! tolerates never locks a guest out here.
+//!
 //! * **Empty values are absent.** The RADIUS-flavour capture sends `gatewayMac=&vid=` for
 //!   wireless clients; an empty value never errors and never overrides a non-empty one.
+//! * **`vid=0` is no VLAN**, like an empty `vid` (an untagged network); other values must be
+//!   VLAN ids 1–4094.
 //! * **Duplicates:** the same field given twice (same key or two spellings) is accepted when
 //!   both values mean the same thing (e.g. `AA-BB-…` and `aa:bb:…`) and is an error
 //!   ([`RedirectError::Conflict`]) when they differ. "First wins" would silently pick one of
 //!   two stories about which device is asking; refusing is cheap because the controller
 //!   never sends conflicting copies.
-//! * **Attachment:** exactly one of `apMac` (wireless, EAP) and `gatewayMac` (wired, gateway)
-//!   must be present, because the controller's authorize call needs one of them
-//!   ([`Attachment`]). Neither → [`RedirectError::NoAttachment`], both →
-//!   [`RedirectError::AmbiguousAttachment`]. [`RedirectContext::from_pairs`] enforces this so
-//!   the guest learns "open the page again from the Wi-Fi" before typing a code, not after.
+//! * **Attachment:** the controller's authorize call needs `apMac` (wireless, EAP) or
+//!   `gatewayMac` (wired, gateway) ([`Attachment`]). Neither → [`RedirectError::NoAttachment`]
+//!   ([`RedirectContext::from_pairs`] enforces this so the guest learns "open the page again
+//!   from the Wi-Fi" before typing a code, not after). Both → the EAP path, as the
+//!   controller's own portal page picks it (`!!apMac ? … : …`, field notes [I9]; the
+//!   RADIUS-flavour doc sends both keys): the gateway MAC is dropped from the context.
 //! * **Limits:** SSID ≤ 64 characters (real SSIDs are ≤ 32 bytes), site ≤ 128, `t` an integer
 //!   (seconds in every capture, ms in some 6.x fixtures: kept as sent). Control characters in
-//!   SSID or site are refused. A landing URL longer than 2048 bytes is **dropped**, not an
-//!   error: it is only where the guest goes afterwards, and refusing the whole portal because
-//!   their original page had a long address would lock them out for nothing.
-//! * Any single raw value longer than [`MAX_VALUE_LEN`] is refused, whatever its field.
+//!   SSID or site are refused. A landing URL longer than 2048 bytes — however long — is
+//!   **dropped**, not an error: it is only where the guest goes afterwards, and refusing the
+//!   whole portal because their original page had a long address would lock them out for
+//!   nothing.
+//! * Any other single raw value longer than [`MAX_VALUE_LEN`] is refused.
 
 use std::net::IpAddr;
 
@@ -139,7 +146,7 @@ impl Field {
     fn from_key(key: &str) -> Option<Field> {
         Some(match key {
             "clientMac" | "client_mac" | "cid" => Field::ClientMac,
-            "clientIp" | "client_ip" => Field::ClientIp,
+            "clientIp" | "clientIP" | "client_ip" => Field::ClientIp,
             "apMac" | "ap_mac" | "ap" => Field::ApMac,
             "gatewayMac" | "gateway_mac" => Field::GatewayMac,
             "ssidName" | "ssid" => Field::Ssid,
@@ -181,7 +188,7 @@ enum Value {
     Text(String),
     Small(u16),
     Int(i64),
-    /// A landing URL over [`MAX_URL_LEN`]: remembered as "given but dropped".
+    /// Given but meaning nothing: a landing URL over [`MAX_URL_LEN`], `vid=0`.
     Dropped,
 }
 
@@ -215,6 +222,8 @@ fn parse_value(field: Field, raw: &str) -> Result<Value, RedirectError> {
             _ => return Err(RedirectError::BadRadioId),
         },
         Field::Vid => match raw.trim().parse::<u16>() {
+            // An untagged network: no VLAN.
+            Ok(0) => Value::Dropped,
             Ok(v) if (1..=4094).contains(&v) => Value::Small(v),
             _ => return Err(RedirectError::BadVlan),
         },
@@ -254,7 +263,7 @@ impl RedirectContext {
                 continue;
             };
             let raw = v.as_ref();
-            if raw.len() > MAX_VALUE_LEN {
+            if raw.len() > MAX_VALUE_LEN && field != Field::RedirectUrl {
                 return Err(RedirectError::TooLong(field.name()));
             }
             if raw.trim().is_empty() {
@@ -281,7 +290,7 @@ impl RedirectContext {
             Some(Value::Small(n)) => Some(n),
             _ => None,
         };
-        let ctx = RedirectContext {
+        let mut ctx = RedirectContext {
             client_mac: mac(take(Field::ClientMac, &mut slots))
                 .ok_or(RedirectError::MissingClientMac)?,
             client_ip: match take(Field::ClientIp, &mut slots) {
@@ -300,6 +309,10 @@ impl RedirectContext {
                 _ => None,
             },
         };
+        if ctx.ap_mac.is_some() {
+            // Both given: the EAP path, as the controller's own portal page decides.
+            ctx.gateway_mac = None;
+        }
         ctx.attachment()?;
         Ok(ctx)
     }
@@ -310,7 +323,8 @@ impl RedirectContext {
         Self::from_pairs(url::form_urlencoded::parse(query.as_bytes()))
     }
 
-    /// The AP or gateway the guest is behind; exactly one must be known.
+    /// The AP or gateway the guest is behind; exactly one must be known (a parsed context
+    /// never has both: [`RedirectContext::from_pairs`] keeps the AP).
     pub fn attachment(&self) -> Result<Attachment<'_>, RedirectError> {
         match (self.ap_mac, self.gateway_mac) {
             (Some(ap_mac), None) => Ok(Attachment::Ap {
@@ -522,10 +536,6 @@ mod tests {
                 RedirectError::BadRadioId,
             ),
             (
-                format!("clientMac=AA-BB-CC-DD-EE-FF&vid=0{ap}"),
-                RedirectError::BadVlan,
-            ),
-            (
                 format!("clientMac=AA-BB-CC-DD-EE-FF&vid=4095{ap}"),
                 RedirectError::BadVlan,
             ),
@@ -562,19 +572,14 @@ mod tests {
             ),
             (
                 format!(
-                    "clientMac=AA-BB-CC-DD-EE-FF&redirectUrl={}{ap}",
-                    "u".repeat(MAX_VALUE_LEN + 1)
+                    "clientMac=AA-BB-CC-DD-EE-FF&site={}{ap}",
+                    "s".repeat(MAX_VALUE_LEN + 1)
                 ),
-                RedirectError::TooLong("redirectUrl"),
+                RedirectError::TooLong("site"),
             ),
             (
                 "clientMac=AA-BB-CC-DD-EE-FF".to_string(),
                 RedirectError::NoAttachment,
-            ),
-            (
-                "clientMac=AA-BB-CC-DD-EE-FF&apMac=AA-BB-CC-00-00-01&gatewayMac=AA-BB-CC-00-00-02"
-                    .to_string(),
-                RedirectError::AmbiguousAttachment,
             ),
         ];
         for (q, want) in cases {
@@ -622,15 +627,63 @@ mod tests {
 
     #[test]
     fn overlong_landing_url_is_dropped_not_fatal() {
-        let long = format!("http://example.com/{}", "a".repeat(MAX_URL_LEN));
-        let ctx = RedirectContext::from_pairs([
-            ("clientMac", "AA-BB-CC-DD-EE-FF"),
-            ("apMac", "AA-BB-CC-00-00-01"),
-            ("redirectUrl", long.as_str()),
-        ])
+        // Over the kept length, and over the length any other value may have: both dropped.
+        for n in [MAX_URL_LEN, MAX_VALUE_LEN + 1, 64 * 1024] {
+            let long = format!("http://example.com/{}", "a".repeat(n));
+            let ctx = RedirectContext::from_pairs([
+                ("clientMac", "AA-BB-CC-DD-EE-FF"),
+                ("apMac", "AA-BB-CC-00-00-01"),
+                ("redirectUrl", long.as_str()),
+            ])
+            .unwrap();
+            assert_eq!(ctx.redirect_url, None);
+            assert_eq!(ctx.safe_continue_url(), None);
+        }
+    }
+
+    #[test]
+    fn as_lenient_as_the_controllers_own_portal() {
+        // Both MACs (the RADIUS-flavour doc sends both keys; Omada's portal JS picks the AP).
+        let both = "clientMac=AA-BB-CC-DD-EE-FF&apMac=AA-BB-CC-00-00-01&gatewayMac=AA-BB-CC-00-00-02&ssidName=Guest&radioId=1&vid=7";
+        let ctx = RedirectContext::from_query(both).unwrap();
+        assert_eq!(ctx.gateway_mac, None);
+        assert_eq!(
+            ctx.attachment().unwrap(),
+            Attachment::Ap {
+                ap_mac: mac("AA-BB-CC-00-00-01"),
+                ssid: Some("Guest"),
+                radio_id: Some(1)
+            }
+        );
+        assert_eq!(
+            RedirectContext::from_pairs(ctx.to_hidden_fields()).unwrap(),
+            ctx
+        );
+        // vid=0 and an empty vid: no VLAN, on both paths.
+        for q in [
+            "clientMac=AA-BB-CC-DD-EE-FF&gatewayMac=AA-BB-CC-00-00-02&vid=0",
+            "clientMac=AA-BB-CC-DD-EE-FF&gatewayMac=AA-BB-CC-00-00-02&vid=",
+            "clientMac=AA-BB-CC-DD-EE-FF&gatewayMac=AA-BB-CC-00-00-02&vid=000",
+            "clientMac=AA-BB-CC-DD-EE-FF&apMac=AA-BB-CC-00-00-01&vid=0",
+        ] {
+            let ctx = RedirectContext::from_query(q).unwrap();
+            assert_eq!(ctx.vid, None, "{q}");
+        }
+        // The RADIUS-flavour doc example's capital-IP spelling.
+        let ctx = RedirectContext::from_query(
+            "clientMac=AA-BB-CC-DD-EE-FF&clientIP=10.0.0.9&apMac=AA-BB-CC-00-00-01",
+        )
         .unwrap();
-        assert_eq!(ctx.redirect_url, None);
-        assert_eq!(ctx.safe_continue_url(), None);
+        assert_eq!(ctx.client_ip, Some("10.0.0.9".parse().unwrap()));
+        // A hand-made context with both is still refused by `attachment`.
+        let hand = RedirectContext {
+            gateway_mac: Some(mac("AA-BB-CC-00-00-02")),
+            ..ctx
+        };
+        assert_eq!(
+            hand.attachment().unwrap_err(),
+            RedirectError::AmbiguousAttachment
+        );
     }
 
     #[test]

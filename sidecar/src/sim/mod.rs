@@ -48,6 +48,8 @@ impl Sims {
             "omada_client_id": oa.client_id,
             "omada_client_secret": oa.client_secret,
             "omada_site": "Default",
+            "omada_site_id": self.omada.site_id("Default"),
+            "omada_sites": self.omada.info_json()["sites"].clone(),
             "plume_sso_url": self.plume.sso_url(),
             "plume_auth_header": self.plume.auth_header(),
             "plume_partner_id": self.plume.partner_id(),

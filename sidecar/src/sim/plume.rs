@@ -1,11 +1,14 @@
-//! Simulated Plume cloud: the partner SSO (Okta) token endpoint and the Customer API reads the
-//! sidecar uses, faithful to `reference/plume-api.md` §1–4 and §8.
+//! Simulated Plume cloud: the partner SSO (Okta) token endpoint and the Customer and Partner
+//! API reads the sidecar uses, faithful to `reference/plume-api.md` §1–4 and §8 and to
+//! `reference/plume-field-notes.md` (every behaviour and its source: `docs/simulators.md`).
 //!
 //! One HTTP listener on 127.0.0.1 serves three things:
 //! - `POST /oauth2/{authServerId}/v1/token`: client credentials (Basic header, form
 //!   `grant_type=client_credentials`, `scope=partnerId:<id> role:partnerIdAdmin`), Okta errors;
-//! - `/api/Customers/{c}/locations/{l}[/nodes|/devices|/wifiNetwork|/serviceLevel]`: Bearer
-//!   check, LoopBack 3 error bodies, paths matched case-insensitively, WAF emulation (bare 403);
+//! - `/api/Customers/{c}/locations[/{l}[/nodes|/devices|/wifiNetwork[/ssid]|/serviceLevel]]`
+//!   and `/api/Partners/nodes/{serial}`, `/api/Partners/customers/search/{keyword}`: Bearer
+//!   check, LoopBack 3 error bodies (also for paths it has no route for, in and outside `/api`),
+//!   paths matched case-insensitively, WAF emulation (403 or 429, with or without a body);
 //! - `/_sim/…`: a control API for out-of-process tests (documented in `docs/simulators.md`).
 //!
 //! Each location plays a [`Scenario`]. The [`PlumeSim`] handle switches scenarios and
@@ -92,6 +95,39 @@ pub enum Scenario {
     BasicService,
     /// One connected device reports poor health.
     DevicesPoor,
+    /// Health words Plume does not document: "Pod 3" `{"status":"marginal"}` (no score), one
+    /// connected device `{"status":"so-so"}`.
+    UnknownWords,
+    /// "Pod 3" health `{"status":"good","score":1}`: the score says poor.
+    LowScore,
+    /// Alerts whose severity Plume does not document: `channelChange` on the gateway,
+    /// `highInterference` on "Bedroom"; health otherwise fine.
+    UndocumentedAlerts,
+    /// A `poorHealth` alert (the type Plume documents) on "Bedroom", whose health is good.
+    PoorHealthAlert,
+    /// Oddly typed fields: `model` a number, `backhaulType` and a `nickname` objects, `alerts`
+    /// an object, `connectedDeviceCount` a string, a device `health` a list, a device `name`
+    /// a number, `freqBand` a list. Every pod and device is still there.
+    OddFields,
+    /// Every path of the location answers 403 with a LoopBack body (another partner's).
+    Forbidden,
+    /// The location has no Wi-Fi network yet: `…/wifiNetwork[/ssid]` answer 404.
+    NoWifiNetwork,
+}
+
+/// How the WAF answers when it throttles (`waf_body`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WafBody {
+    /// No body (the long-standing simulator default; Plume documents no body).
+    #[default]
+    Empty,
+    /// An HTML page, as a load balancer's or AWS WAF's default block page.
+    Html,
+    /// `{"message":"Forbidden"}`: a JSON body that is not LoopBack's.
+    Json,
+    /// `{"error":"Forbidden"}`: a string `error`, not LoopBack's object.
+    ErrorString,
 }
 
 /// Switchable behaviours; `POST /_sim/behaviour` takes any subset of these fields.
@@ -111,6 +147,10 @@ pub struct BehaviourPatch {
     pub bare_list: Option<bool>,
     pub waf_max_requests: Option<u32>,
     pub waf_window_seconds: Option<u64>,
+    /// Status of a throttled answer: 403 (Plume's documented WAF answer) or 429.
+    pub waf_status: Option<u16>,
+    /// Body of a throttled answer.
+    pub waf_body: Option<WafBody>,
 }
 
 /// Current behaviours, as `POST /_sim/behaviour` answers them.
@@ -123,6 +163,8 @@ pub struct Behaviours {
     pub bare_list: bool,
     pub waf_max_requests: u32,
     pub waf_window_seconds: u64,
+    pub waf_status: u16,
+    pub waf_body: WafBody,
 }
 
 /// What the simulator counted since start or the last reset.
@@ -135,7 +177,8 @@ pub struct SimCounters {
     pub api_requests: u64,
     /// By lower-cased path without query.
     pub per_path: BTreeMap<String, u64>,
-    /// By kind: `token`, `location`, `nodes`, `devices`, `wifiNetwork`, `serviceLevel`, `other`.
+    /// By kind: `token`, `location`, `locations`, `nodes`, `devices`, `wifiNetwork`, `ssid`,
+    /// `serviceLevel`, `partner`, `other`.
     pub per_kind: BTreeMap<String, u64>,
     /// API answers by status code.
     pub per_status: BTreeMap<u16, u64>,
@@ -148,6 +191,8 @@ pub struct SimRequest {
     pub at: Duration,
     pub method: String,
     pub path: String,
+    /// The query string, if any (e.g. `allSSIDs=true`).
+    pub query: Option<String>,
     pub kind: String,
     pub status: u16,
 }
@@ -169,6 +214,8 @@ struct State {
     counters: SimCounters,
     requests: Vec<SimRequest>,
     waf: VecDeque<Instant>,
+    /// Serial numbers in the partner's inventory that no customer claimed.
+    unclaimed: Vec<String>,
 }
 
 /// Handle to a running simulated Plume cloud. Cheap to clone.
@@ -188,6 +235,7 @@ pub async fn start(cfg: PlumeSimConfig) -> std::io::Result<PlumeSim> {
         expires_in: cfg.expires_in,
         waf_max_requests: cfg.waf_max_requests,
         waf_window_seconds: cfg.waf_window.as_secs(),
+        waf_status: 403,
         ..Behaviours::default()
     };
     let state = Arc::new(Mutex::new(State {
@@ -201,6 +249,7 @@ pub async fn start(cfg: PlumeSimConfig) -> std::io::Result<PlumeSim> {
         counters: SimCounters::default(),
         requests: Vec::new(),
         waf: VecDeque::new(),
+        unclaimed: Vec::new(),
     }));
     let stop = CancellationToken::new();
     let handler_state = state.clone();
@@ -308,6 +357,29 @@ impl PlumeSim {
         self.st().beh.bare_list = on;
     }
 
+    /// How the WAF answers when it throttles: status 403 or 429, and the body.
+    pub fn set_waf_answer(&self, status: u16, body: WafBody) {
+        let mut st = self.st();
+        st.beh.waf_status = if status == 429 { 429 } else { 403 };
+        st.beh.waf_body = body;
+    }
+
+    /// A pod serial in the partner's inventory that no customer claimed.
+    pub fn add_unclaimed_node(&self, serial: &str) {
+        self.st().unclaimed.push(serial.to_string());
+    }
+
+    /// The serial numbers of a location's three nodes (gateway first).
+    pub fn node_serials(location_id: &str) -> [String; 3] {
+        let s = short(location_id);
+        [1, 2, 3].map(|i| format!("SIM{s}000{i}"))
+    }
+
+    /// The CRM account id the simulated customer carries.
+    pub fn account_id_for(customer_id: &str) -> String {
+        format!("acct-{}", short(customer_id))
+    }
+
     pub fn set_waf_limit(&self, max_requests: u32, window: Duration) {
         let mut st = self.st();
         st.beh.waf_max_requests = max_requests;
@@ -369,6 +441,7 @@ fn reset(st: &mut State) {
         expires_in: st.cfg.expires_in,
         waf_max_requests: st.cfg.waf_max_requests,
         waf_window_seconds: st.cfg.waf_window.as_secs(),
+        waf_status: 403,
         ..Behaviours::default()
     };
 }
@@ -397,6 +470,12 @@ fn apply_patch(st: &mut State, p: BehaviourPatch) -> Behaviours {
     }
     if let Some(v) = p.waf_window_seconds {
         st.beh.waf_window_seconds = v.max(1);
+    }
+    if let Some(v) = p.waf_status {
+        st.beh.waf_status = if v == 429 { 429 } else { 403 };
+    }
+    if let Some(v) = p.waf_body {
+        st.beh.waf_body = v;
     }
     st.beh.clone()
 }
@@ -447,12 +526,23 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Bo
         tokio::time::sleep(Duration::from_millis(slow)).await;
     }
     let method = req.method().clone();
+    let query = req.uri().query().map(str::to_string);
     let (kind, resp) = if lower.starts_with("/oauth2/") {
         ("token", token_endpoint(&state, req, &path).await)
     } else if lower == "/api" || lower.starts_with("/api/") {
         api(&state, &req, &lower)
     } else {
-        ("other", empty(StatusCode::NOT_FOUND))
+        // A LoopBack 3 app answers paths outside its REST root with its `urlNotFound`
+        // middleware: 404 "Cannot GET /x" in a LoopBack error body (loopback
+        // `server/middleware/url-not-found.js`). What a base URL without `/api` meets.
+        (
+            "other",
+            loopback(
+                StatusCode::NOT_FOUND,
+                &format!("Cannot {} {}", method, req.uri()),
+                "NOT_FOUND",
+            ),
+        )
     };
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     let at = st.started.elapsed();
@@ -467,6 +557,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Response<Bo
         at,
         method: method.to_string(),
         path,
+        query,
         kind: kind.to_string(),
         status,
     });
@@ -591,6 +682,34 @@ fn jwt_like(st: &State, expires_in: u64) -> String {
     )
 }
 
+/// The WAF's answer when it throttles (reference §1.4: 403; AWS WAF lets the owner pick the
+/// status and body of a block, "Custom responses for Block actions").
+fn waf_answer(beh: &Behaviours) -> Response<Body> {
+    let status = if beh.waf_status == 429 {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    let (ctype, body) = match beh.waf_body {
+        WafBody::Empty => return empty(status),
+        WafBody::Html => (
+            "text/html",
+            format!(
+                "<html><head><title>{0} {1}</title></head><body><center><h1>{0} {1}</h1></center></body></html>",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+        ),
+        WafBody::Json => ("application/json", json!({"message": "Forbidden"}).to_string()),
+        WafBody::ErrorString => ("application/json", json!({"error": "Forbidden"}).to_string()),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", ctype)
+        .body(full(body))
+        .expect("static response parts")
+}
+
 fn api(
     state: &Arc<Mutex<State>>,
     req: &Request<Incoming>,
@@ -602,12 +721,15 @@ fn api(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let kind = match segs.get(5) {
-        None if segs.len() == 5 => "location",
-        Some(&"nodes") => "nodes",
-        Some(&"devices") => "devices",
-        Some(&"wifinetwork") => "wifiNetwork",
-        Some(&"servicelevel") => "serviceLevel",
+    let kind = match (segs.get(1).copied(), segs.len(), segs.get(5).copied()) {
+        (Some("partners"), _, _) => "partner",
+        (Some("customers"), 4, _) => "locations",
+        (Some("customers"), 5, None) => "location",
+        (Some("customers"), _, Some("nodes")) => "nodes",
+        (Some("customers"), _, Some("devices")) => "devices",
+        (Some("customers"), 7, Some("wifinetwork")) if segs[6] == "ssid" => "ssid",
+        (Some("customers"), _, Some("wifinetwork")) => "wifiNetwork",
+        (Some("customers"), _, Some("servicelevel")) => "serviceLevel",
         _ => "other",
     };
     if st.beh.outage {
@@ -630,7 +752,7 @@ fn api(
         st.waf.pop_front();
     }
     if st.beh.rate_limited || st.waf.len() >= st.beh.waf_max_requests as usize {
-        return (kind, empty(StatusCode::FORBIDDEN));
+        return (kind, waf_answer(&st.beh));
     }
     st.waf.push_back(now);
     // Bearer check.
@@ -656,25 +778,29 @@ fn api(
             ),
         );
     }
+    // strong-remoting's answer for a path with no remote method.
+    let no_method = || {
+        loopback(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "There is no method to handle {} {}",
+                req.method(),
+                req.uri().path()
+            ),
+            "NOT_FOUND",
+        )
+    };
     if req.method() != Method::GET && req.method() != Method::HEAD {
+        return (kind, no_method());
+    }
+    if kind == "partner" {
         return (
             kind,
-            loopback(
-                StatusCode::NOT_FOUND,
-                &format!(
-                    "There is no method to handle {} {}",
-                    req.method(),
-                    req.uri().path()
-                ),
-                "NOT_FOUND",
-            ),
+            partner(&st, &segs, req.uri().query()).unwrap_or_else(no_method),
         );
     }
     if segs.len() < 3 || segs[1] != "customers" {
-        return (
-            kind,
-            loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"),
-        );
+        return (kind, no_method());
     }
     let customer = segs[2];
     if !st.locations.keys().any(|(c, _)| c == customer) {
@@ -697,10 +823,7 @@ fn api(
         return (kind, json_response(StatusCode::OK, &Value::Array(list)));
     }
     if segs.len() < 5 || segs[3] != "locations" {
-        return (
-            kind,
-            loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"),
-        );
+        return (kind, no_method());
     }
     let Some(loc) = st.locations.get(&key(customer, segs[4])) else {
         return (
@@ -712,15 +835,28 @@ fn api(
             ),
         );
     };
-    if loc.scenario == Scenario::NotFound {
-        return (
-            kind,
-            loopback(
-                StatusCode::NOT_FOUND,
-                "Location not found",
-                "LOCATION_NOT_FOUND",
-            ),
-        );
+    match loc.scenario {
+        Scenario::NotFound => {
+            return (
+                kind,
+                loopback(
+                    StatusCode::NOT_FOUND,
+                    "Location not found",
+                    "LOCATION_NOT_FOUND",
+                ),
+            )
+        }
+        Scenario::Forbidden => {
+            return (
+                kind,
+                loopback(
+                    StatusCode::FORBIDDEN,
+                    "Access to this customer is not allowed for this partnerId",
+                    "FORBIDDEN",
+                ),
+            )
+        }
+        _ => {}
     }
     let (c, l, sc) = (
         loc.customer_id.clone(),
@@ -729,22 +865,116 @@ fn api(
     );
     let include_summary = req.uri().query().is_some_and(|q| q.contains("summary"));
     let bare = st.beh.bare_list;
+    let no_wifi = || {
+        loopback(
+            StatusCode::NOT_FOUND,
+            "WifiNetwork does not exist",
+            "WIFI_NETWORK_NOT_FOUND",
+        )
+    };
     let body = match kind {
         "location" => location_json(&c, &l, sc, &st.cfg.partner_id, include_summary),
         "nodes" if bare => Value::Array(nodes_json(&l, sc)),
         "nodes" => json!({"nodes": nodes_json(&l, sc)}),
         "devices" if bare => Value::Array(devices_json(&l, sc)),
         "devices" => json!({"devices": devices_json(&l, sc)}),
-        "wifiNetwork" => wifi_json(&l, &st.cfg.wifi_psk),
+        "wifiNetwork" | "ssid" if sc == Scenario::NoWifiNetwork => return (kind, no_wifi()),
+        "wifiNetwork" if segs.len() == 6 => wifi_json(&l, &st.cfg.wifi_psk),
+        "ssid" => json!({"ssid": PlumeSim::ssid_for(&l)}),
         "serviceLevel" => service_level_json(sc),
-        _ => {
-            return (
-                kind,
-                loopback(StatusCode::NOT_FOUND, "Not found", "NOT_FOUND"),
-            )
-        }
+        _ => return (kind, no_method()),
     };
     (kind, json_response(StatusCode::OK, &body))
+}
+
+/// `/api/Partners/…` (reference §3; Plume articles "Obtain CustomerID and LocationID from Serial
+/// Number" and "Obtain CustomerID from AccountID"). `None` for a route it does not serve.
+fn partner(st: &State, segs: &[&str], query: Option<&str>) -> Option<Response<Body>> {
+    let q: HashMap<String, String> = query
+        .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default();
+    match segs.get(2..) {
+        Some(["nodes", serial]) => {
+            for loc in st.locations.values() {
+                let serials = PlumeSim::node_serials(&loc.location_id);
+                if serials.iter().any(|s| s.eq_ignore_ascii_case(serial)) {
+                    return Some(json_response(
+                        StatusCode::OK,
+                        &json!({"customerId": loc.customer_id, "locationId": loc.location_id,
+                                "serialNumber": serial.to_ascii_uppercase(), "packId": null,
+                                "partnerId": st.cfg.partner_id}),
+                    ));
+                }
+            }
+            if st.unclaimed.iter().any(|s| s.eq_ignore_ascii_case(serial)) {
+                return Some(json_response(
+                    StatusCode::OK,
+                    &json!({"serialNumber": serial.to_ascii_uppercase(), "packId": null, "partnerId": st.cfg.partner_id}),
+                ));
+            }
+            Some(loopback(
+                StatusCode::NOT_FOUND,
+                "Node not found",
+                "NODE_NOT_FOUND",
+            ))
+        }
+        Some(["customers", "search", keyword]) => {
+            let field = q.get("field").map(String::as_str).unwrap_or("");
+            if !["accountId", "locationId", "name", "email"].contains(&field) || *keyword == "null"
+            {
+                return Some(loopback(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Illegal field or illegal search keyword",
+                    "VALIDATION_ERROR",
+                ));
+            }
+            let exact = q.get("exactMatch").is_none_or(|v| v != "false");
+            let limit: usize = q
+                .get("limit")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|v| v.max(0.0) as usize)
+                .unwrap_or(10);
+            let mut customers: Vec<&str> = st
+                .locations
+                .values()
+                .map(|l| l.customer_id.as_str())
+                .collect();
+            customers.sort_unstable();
+            customers.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+            let matches = |value: &str| {
+                let (v, k) = (value.to_ascii_lowercase(), keyword.to_ascii_lowercase());
+                if exact {
+                    v == k
+                } else {
+                    v.starts_with(&k)
+                }
+            };
+            let list: Vec<Value> = customers
+                .into_iter()
+                .filter(|c| match field {
+                    "accountId" => matches(&PlumeSim::account_id_for(c)),
+                    "name" => matches(&customer_name(c)),
+                    "locationId" => st.locations.values().any(|l| {
+                        l.customer_id.eq_ignore_ascii_case(c) && matches(&l.location_id)
+                    }),
+                    _ => false,
+                })
+                .take(limit)
+                .map(|c| {
+                    let locations: Vec<Value> = st
+                        .locations
+                        .values()
+                        .filter(|l| l.customer_id.eq_ignore_ascii_case(c))
+                        .map(|l| json!({"id": l.location_id}))
+                        .collect();
+                    json!({"id": c, "accountId": PlumeSim::account_id_for(c), "name": customer_name(c),
+                           "email": format!("host-{}@example.com", short(c).to_ascii_lowercase()), "locations": locations})
+                })
+                .collect();
+            Some(json_response(StatusCode::OK, &Value::Array(list)))
+        }
+        _ => None,
+    }
 }
 
 async fn control(state: Arc<Mutex<State>>, req: Request<Incoming>, lower: &str) -> Response<Body> {
@@ -825,6 +1055,10 @@ fn location_name(l: &str) -> String {
     format!("Rental {}", short(l))
 }
 
+fn customer_name(c: &str) -> String {
+    format!("Host {}", short(c))
+}
+
 fn service_level_status(sc: Scenario) -> &'static str {
     match sc {
         Scenario::NoService => "noService",
@@ -840,7 +1074,7 @@ fn service_level_json(sc: Scenario) -> Value {
 fn location_json(c: &str, l: &str, sc: Scenario, partner: &str, include_summary: bool) -> Value {
     let online = sc != Scenario::Offline;
     let mut v = json!({
-        "id": l, "name": location_name(l), "customerId": c, "partnerId": partner, "accountId": format!("acct-{}", short(l)),
+        "id": l, "name": location_name(l), "customerId": c, "partnerId": partner, "accountId": PlumeSim::account_id_for(c),
         "profile": "auto", "networkMode": "auto", "createdAt": TS, "updatedAt": TS, "_version": "1.0.0",
         "networkStatus": {"status": if online { "online" } else { "offline" }, "statusChangedAt": TS, "durationOfPreviousStatus": 120, "_version": "1.0.0", "updatedAt": TS},
         "serviceLevel": service_level_json(sc),
@@ -913,6 +1147,28 @@ fn nodes_json(l: &str, sc: Scenario) -> Vec<Value> {
     if pod2_down {
         bedroom["health"] = Value::Null;
     }
+    match sc {
+        Scenario::UnknownWords => pod3["health"] = json!({"status": "marginal", "details": null}),
+        Scenario::LowScore => {
+            pod3["health"] = json!({"status": "good", "score": 1, "details": null})
+        }
+        Scenario::UndocumentedAlerts => {
+            gw["alerts"] = json!([{"type": "channelChange", "createdAt": TS}]);
+            bedroom["alerts"] = json!([{"type": "highInterference", "createdAt": TS}]);
+        }
+        Scenario::PoorHealthAlert => {
+            bedroom["alerts"] = json!([{"type": "poorHealth", "createdAt": TS}]);
+        }
+        Scenario::OddFields => {
+            gw["model"] = json!(403);
+            gw["backhaulType"] = json!({"type": "ethernet"});
+            bedroom["nickname"] = json!({"text": "Bedroom"});
+            bedroom["alerts"] = json!({"count": 0});
+            pod3["connectedDeviceCount"] = json!("0");
+            pod3["health"] = json!({"status": "excellent", "score": "5"});
+        }
+        _ => {}
+    }
     vec![gw, bedroom, pod3]
 }
 
@@ -935,7 +1191,7 @@ fn devices_json(l: &str, sc: Scenario) -> Vec<Value> {
             "health": health, "leafToRoot": [{"id": parent, "freqBand": "5G"}], "accessZone": "home",
         })
     };
-    vec![
+    let mut list = vec![
         dev(
             "aa:00:00:00:00:01",
             "Guest phone",
@@ -980,7 +1236,18 @@ fn devices_json(l: &str, sc: Scenario) -> Vec<Value> {
             &gw,
             json!("poor"),
         ),
-    ]
+    ];
+    match sc {
+        Scenario::UnknownWords => list[2]["health"] = json!({"status": "so-so"}),
+        Scenario::OddFields => {
+            list[0]["health"] = json!([1, 2]);
+            list[1]["name"] = json!(12345);
+            list[1]["hostName"] = Value::Null;
+            list[3]["freqBand"] = json!(["5G"]);
+        }
+        _ => {}
+    }
+    list
 }
 
 fn wifi_json(l: &str, psk: &str) -> Value {
