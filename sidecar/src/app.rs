@@ -1,53 +1,53 @@
-//! Wiring: build the shared state from a validated [`Config`], then serve both listeners
-//! until a shutdown future resolves. Tests call [`App::build`] + [`App::run`] with listeners
-//! bound to `127.0.0.1:0` (the mini-redis `run(listener, shutdown)` seam).
+//! Wiring: build the services from a validated [`Config`], then serve both listeners until a
+//! shutdown future resolves. Tests call [`App::build`] + [`App::run`] with listeners bound to
+//! `127.0.0.1:0` (the mini-redis `run(listener, shutdown)` seam).
+//!
+//! The wiring is explicit (mini-redis style): [`App::build`] opens the data dir and makes
+//! each service from the ones it needs; [`AppState`] is what the request handlers need and
+//! nothing more; [`App::run`] recovers, starts the background tasks with the parts each one
+//! needs, and serves. Nothing is global: no process-wide lock or registry exists.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::controller::Controller;
-use crate::events::{EventBus, EventKind};
-use crate::grants::Grants;
+use crate::events::EventBus;
 use crate::health::PlumeService;
 use crate::metrics::Metrics;
+use crate::net::Mac;
 use crate::omada::RetryPolicy;
 use crate::portal::csrf::CsrfKey;
 use crate::portal::limiter::{Limiter, LimiterConfig};
 use crate::secrets::{self, Sealer};
 use crate::store::{rows, Store, StoreError};
-use crate::vouchers::model::{Unit, Voucher};
-use crate::vouchers::{self, Ctx, Vouchers};
+use crate::usecase::Rentals;
+use crate::vouchers::model::Unit;
 
+/// The database file in the data dir.
 pub const DB_FILE: &str = "rental-wifi.sqlite3";
 
-/// Everything request handlers and background tasks share.
+/// What the request handlers (API and portal) share.
 pub struct AppState {
-    pub config: Config,
-    pub token: String,
-    pub instance_id: String,
-    pub store: Store,
-    pub sealer: Sealer,
-    pub clock: Clock,
-    pub events: EventBus,
-    pub vouchers: Vouchers,
-    pub grants: Grants,
-    pub controller: Arc<Controller>,
-    pub plume: PlumeService,
-    pub metrics: Arc<Metrics>,
+    pub(crate) token: String,
+    pub(crate) instance_id: String,
+    pub(crate) clock: Clock,
+    /// The use cases and queries.
+    pub(crate) rentals: Arc<Rentals>,
+    pub(crate) controller: Arc<Controller>,
+    pub(crate) plume: PlumeService,
+    pub(crate) events: EventBus,
+    pub(crate) metrics: Arc<Metrics>,
     /// Portal brute-force limiter (in memory, bounded).
-    pub limiter: Limiter,
+    pub(crate) limiter: Limiter,
     /// Signs the portal's CSRF tokens; new at every start (a reload after a restart is fine).
-    pub csrf: CsrfKey,
+    pub(crate) csrf: CsrfKey,
     /// Cancelled when shutdown starts: long-lived streams (SSE) end so the drain is quick.
-    pub shutdown: tokio_util::sync::CancellationToken,
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// Every unit, in memory for the portal (which needs them on every GET and POST).
     /// Loaded at start and after every unit change ([`AppState::units_changed`]); `None` when
     /// the last reload failed, so readers fall back to the database.
@@ -76,8 +76,61 @@ pub enum StartError {
     },
 }
 
+/// A built sidecar, ready to [`run`](App::run).
 pub struct App {
-    pub state: Arc<AppState>,
+    pub(crate) state: Arc<AppState>,
+    data_dir: std::path::PathBuf,
+}
+
+/// The deliberate handle integration tests and the demo hold on a built app: a few read-only
+/// facts and the test seams (wake the timers after moving the clock, forge a portal token).
+#[derive(Clone)]
+pub struct Handle(Arc<AppState>);
+
+impl Handle {
+    pub fn token(&self) -> &str {
+        &self.0.token
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.0.instance_id
+    }
+
+    /// Wake the expiry timer and the outbox worker (tests, after moving the clock).
+    pub fn wake_timers(&self) {
+        self.0.rentals.wake();
+    }
+
+    /// Controller operations still waiting in the outbox.
+    pub async fn outbox_pending(&self) -> u64 {
+        self.0.rentals.outbox_pending().await.unwrap_or(0)
+    }
+
+    /// A portal form token for `mac` issued at `now_unix` (tests of the CSRF checks).
+    pub fn csrf_token(&self, mac: &Mac, now_unix: i64) -> String {
+        self.0.csrf.issue(mac, now_unix)
+    }
+
+    /// Run the controller monitor's check now; the error as its message.
+    pub async fn check_controller(&self) -> Result<(), String> {
+        self.0
+            .controller
+            .probe()
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Site name → id pairs for the controller client (what units' stored site ids will
+    /// give it with issue 14).
+    pub fn remember_sites(&self, sites: &[(String, String)]) {
+        self.0.controller.remember_sites(sites);
+    }
+
+    /// Would the portal accept `token` for `mac` at `now_unix`?
+    pub fn csrf_valid(&self, token: &str, mac: &Mac, now_unix: i64) -> bool {
+        self.0.csrf.verify(token, mac, now_unix).is_ok()
+    }
 }
 
 impl App {
@@ -124,26 +177,9 @@ impl App {
             })
             .await?;
         tracing::debug!(data_dir = %dir.display(), "state opened");
-        Self::assemble(config, clock, store, token, sealer, instance_id, policy).await
-    }
 
-    async fn assemble(
-        config: Config,
-        clock: Clock,
-        store: Store,
-        token: String,
-        sealer: Sealer,
-        instance_id: String,
-        policy: RetryPolicy,
-    ) -> Result<App, StartError> {
         let events = EventBus::default();
         let metrics = Arc::new(Metrics::default());
-        let vouchers = Vouchers {
-            store: store.clone(),
-            clock: clock.clone(),
-            events: events.clone(),
-            config: config.vouchers.clone(),
-        };
         let controller = Arc::new(
             Controller::load(
                 store.clone(),
@@ -155,27 +191,18 @@ impl App {
             )
             .await?,
         );
-        let in_flight_grace = policy.deadline + std::time::Duration::from_secs(2);
-        let grants = Grants::new(
+        let rentals = Arc::new(Rentals::new(
             store.clone(),
             clock.clone(),
+            config.vouchers.clone(),
             events.clone(),
             controller.clone(),
-            metrics.clone(),
-            in_flight_grace,
-        );
-        let plume = PlumeService::load(
-            store.clone(),
-            sealer.clone(),
-            clock.clone(),
-            metrics.clone(),
-        )
-        .await
-        .map_err(|e| StartError::Plume(e.to_string()))?;
-        let units = vouchers
-            .list_units()
+            policy.deadline + std::time::Duration::from_secs(2),
+        ));
+        let plume = PlumeService::load(store, sealer, clock.clone(), metrics.clone())
             .await
             .map_err(|e| StartError::Plume(e.to_string()))?;
+        let units = rentals.list_units().await?;
         plume.set_units(&units);
         let limiter = Limiter::new(LimiterConfig {
             max_failures: config.portal.max_failures,
@@ -186,17 +213,13 @@ impl App {
             ..LimiterConfig::default()
         });
         let state = AppState {
-            config,
             token,
             instance_id,
-            store,
-            sealer,
             clock,
-            events,
-            vouchers,
-            grants,
+            rentals,
             controller,
             plume,
+            events,
             metrics,
             limiter,
             csrf: CsrfKey::generate(),
@@ -206,7 +229,16 @@ impl App {
         };
         Ok(App {
             state: Arc::new(state),
+            data_dir: dir,
         })
+    }
+
+    pub fn handle(&self) -> Handle {
+        Handle(self.state.clone())
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// Serve the API and the portal until `shutdown` resolves; then drain and return.
@@ -217,10 +249,30 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let state = self.state;
-        // Roll back redemptions a crash left unfinished before anyone can ask: once `ready`
-        // is out, the API already shows their slots freed and their unauthorises queued.
-        if let Err(e) = state.grants.recover().await {
-            tracing::error!(error = %e, "start-up grant recovery failed");
+        // Recover and repair before anyone can ask: once `ready` is out, the API already
+        // shows rolled-back slots freed and every unauthorise that a crash left owed queued.
+        match state.rentals.recover().await {
+            Ok(done) => {
+                for (what, n) in done.ended.iter() {
+                    state.metrics.startup_repair(what, *n as u64);
+                }
+                state
+                    .metrics
+                    .startup_repair("rolled_back", done.rolled_back as u64);
+                state.metrics.startup_repair("moved", done.moved as u64);
+                if done.total() > 0 {
+                    tracing::warn!(
+                        rolled_back = done.rolled_back,
+                        ended = ?done.ended,
+                        moved = done.moved,
+                        "start-up repair: {} grants brought back in line",
+                        done.total()
+                    );
+                } else {
+                    tracing::info!("start-up repair: nothing to repair");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "start-up recovery failed"),
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api_addr = api.local_addr().ok();
@@ -240,7 +292,7 @@ impl App {
         let portal_task = tokio::spawn(crate::serve::serve(portal, portal_handler, async move {
             let _ = rx2.wait_for(|v| *v).await;
         }));
-        let background = crate::tasks::spawn_all(state.clone(), stop_rx.clone());
+        let background = crate::tasks::spawn_all(&state, stop_rx.clone());
 
         tracing::info!(
             target: crate::telemetry::LIFECYCLE,
@@ -285,9 +337,9 @@ pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartEr
 impl AppState {
     /// Called after any unit change (create, update, delete — the API and the demo do):
     /// the in-memory unit list and the Plume targets follow.
-    pub async fn units_changed(&self) {
+    pub(crate) async fn units_changed(&self) {
         let _one_at_a_time = self.units_reload.lock().await;
-        match self.vouchers.list_units().await {
+        match self.rentals.list_units().await {
             Ok(units) => {
                 self.plume.set_units(&units);
                 *self.units.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(units));
@@ -301,101 +353,10 @@ impl AppState {
 
     /// Every unit (sorted by name, then id), from memory; from the database when the last
     /// reload failed.
-    pub async fn units(&self) -> Result<Arc<Vec<Unit>>, vouchers::Error> {
+    pub(crate) async fn units(&self) -> Result<Arc<Vec<Unit>>, StoreError> {
         if let Some(units) = self.units.read().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(units);
         }
-        Ok(Arc::new(self.vouchers.list_units().await?))
-    }
-
-    /// Delete a unit; with `force`, revoke its live vouchers (and their devices) first.
-    pub async fn delete_unit(
-        &self,
-        ctx: &Ctx,
-        unit_id: &str,
-        force: bool,
-    ) -> Result<(), vouchers::Error> {
-        if force {
-            let (list, _) = self
-                .vouchers
-                .list(rows::VoucherFilter {
-                    unit_id: Some(unit_id.to_owned()),
-                    limit: 100_000,
-                    ..Default::default()
-                })
-                .await?;
-            let now = self.clock.now();
-            for v in list.iter().filter(|v| v.is_live(now)) {
-                self.revoke_voucher(ctx, &v.code).await?;
-            }
-        }
-        self.vouchers.delete_unit(ctx, unit_id, force).await?;
-        self.units_changed().await;
-        Ok(())
-    }
-
-    /// Change a voucher; live grants follow its new end.
-    pub async fn update_voucher(
-        &self,
-        ctx: &Ctx,
-        code: &str,
-        patch: vouchers::VoucherPatch,
-    ) -> Result<Voucher, vouchers::Error> {
-        let (_before, after) = self.vouchers.update(ctx, code, patch).await?;
-        self.grants.follow_voucher(&after).await?;
-        Ok(after)
-    }
-
-    /// Revoke a voucher and unauthorise every device on it (through the outbox).
-    pub async fn revoke_voucher(&self, ctx: &Ctx, code: &str) -> Result<Voucher, vouchers::Error> {
-        self.revoke_voucher_because(ctx, code, "voucher_revoked")
-            .await
-    }
-
-    /// [`AppState::revoke_voucher`] with the grants' `end_reason` given (`booking_cancelled`).
-    pub async fn revoke_voucher_because(
-        &self,
-        ctx: &Ctx,
-        code: &str,
-        reason: &'static str,
-    ) -> Result<Voucher, vouchers::Error> {
-        let before = self.vouchers.get(code).await?;
-        let v = self.vouchers.revoke(ctx, code).await?;
-        let devices = self.grants.end_for_voucher(&v.code, reason).await?;
-        if before.revoked_at.is_none() {
-            self.events.publish(
-                EventKind::VoucherRevoked,
-                json!({"unit_id": v.unit_id, "code": v.code, "booking_ref": v.booking_ref, "devices": devices}),
-            );
-        }
-        Ok(v)
-    }
-
-    /// Active grants per unit.
-    pub async fn active_grant_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        self.store
-            .read(|c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT unit_id, COUNT(*) FROM grants WHERE state = 'active' GROUP BY unit_id",
-                )?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-                })?;
-                Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
-            })
-            .await
-    }
-
-    pub fn health_json(&self, unit: &Unit, now: OffsetDateTime) -> Value {
-        self.plume.health_json(&unit.unit_id, now)
-    }
-
-    pub async fn controller_status_json(&self) -> Value {
-        let pending = self.grants.outbox_pending().await;
-        self.controller.status_json(pending)
-    }
-
-    pub fn plume_status_json(&self) -> Value {
-        self.plume.status_json()
+        Ok(Arc::new(self.rentals.list_units().await?))
     }
 }

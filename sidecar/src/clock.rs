@@ -45,3 +45,9 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         t.second()
     )
 }
+
+/// `t` cut to whole milliseconds: the precision every timestamp is stored in.
+pub fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.unix_timestamp_nanos();
+    OffsetDateTime::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(1_000_000)).unwrap_or(t)
+}

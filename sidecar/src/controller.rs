@@ -12,16 +12,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::events::{EventBus, EventKind};
+use crate::events::{Event, EventBus};
 use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::{
     AuthorizeRequest, Capabilities, ControllerInfo, OmadaClient, OmadaError, OmadaSettings,
-    RetryPolicy, SelfTestReport, SessionCheck, SiteSpec,
+    ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck, SiteSpec,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -39,6 +38,20 @@ pub enum ControllerError {
     Omada(#[from] OmadaError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What the host should see about the controller (`api/` turns it into the wire type).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ControllerStatus {
+    /// `None` when not configured, else the resolved client mode.
+    pub mode: Option<ResolvedMode>,
+    pub connected: bool,
+    pub last_error: Option<String>,
+    pub last_ok_at: Option<OffsetDateTime>,
+    /// A sentence for the host about what to fix, or `None`.
+    pub problem: Option<String>,
+    /// What the configured credentials make possible.
+    pub capabilities: Capabilities,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -301,9 +314,12 @@ impl Controller {
             }
         }
         if st.connected != was {
-            let payload = json!({"connected": st.connected, "last_error": st.last_error});
+            let event = Event::ControllerStatus {
+                connected: st.connected,
+                last_error: st.last_error.clone(),
+            };
             drop(st);
-            self.events.publish(EventKind::ControllerStatus, payload);
+            self.events.publish(event);
         }
     }
 
@@ -376,23 +392,30 @@ impl Controller {
             .cloned()
     }
 
-    pub fn status_json(&self, outbox_pending: u64) -> Value {
+    pub fn status(&self) -> ControllerStatus {
         let st = self
             .status
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let mode = self.client().map(|c| c.mode().as_str());
-        json!({
-            "configured": mode.is_some(),
-            "connected": st.connected,
-            "mode": mode,
-            "last_error": st.last_error,
-            "last_ok_at": st.last_ok_at.map(crate::clock::rfc3339),
-            "outbox_pending": outbox_pending,
-            "problem": st.problems.values().next(),
-            "capabilities": self.capabilities(),
-        })
+        ControllerStatus {
+            mode: self.client().map(|c| c.mode()),
+            connected: st.connected,
+            last_error: st.last_error,
+            last_ok_at: st.last_ok_at,
+            problem: self.problem(),
+            capabilities: self.capabilities(),
+        }
+    }
+
+    /// Does the configured client authorise with a per-grant length (hotspot API)? Then a
+    /// grant whose end moves must be authorised again with the new length.
+    pub fn takes_duration(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|(_, c)| c.mode() == ResolvedMode::Hotspot)
     }
 
     pub fn connected(&self) -> bool {

@@ -12,7 +12,11 @@ use serde_json::json;
 use crate::app::{self, App};
 use crate::clock::Clock;
 use crate::config::{Config, LogFormat};
-use crate::vouchers::{Ctx, NewVoucher, UnitInput};
+use crate::usecase::vouchers::Source;
+use crate::vouchers::model::Actor;
+use crate::vouchers::unit::{NewUnit, UnitInput};
+use crate::vouchers::voucher::{NewVoucher, VoucherRequest};
+use crate::vouchers::Ctx;
 
 pub fn default_data_dir() -> PathBuf {
     std::env::temp_dir().join("rental-wifi-demo")
@@ -36,7 +40,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot start the demo")?;
     let state = app.state.clone();
-    let ctx = Ctx::new("demo");
+    let ctx = Ctx::new(Actor::Demo);
 
     // The simulated controller and Plume cloud are new at every start: point the settings at them.
     state
@@ -58,7 +62,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .await
         .context("simulated Plume cloud")?;
 
-    let units = state.vouchers.list_units().await?;
+    let units = state.rentals.list_units().await?;
     if units.is_empty() {
         // One unit per health colour, each on its own simulated Plume location.
         let seeds = [
@@ -76,23 +80,27 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
                 plume_location_id: Some(Some((*location).into())),
                 ..Default::default()
             };
-            state.vouchers.create_unit(&ctx, input).await?;
+            state
+                .rentals
+                .create_unit(&ctx, NewUnit::parse(input)?)
+                .await?;
         }
         state.units_changed().await;
     }
+    let demo_voucher = NewVoucher::parse(
+        VoucherRequest {
+            unit_id: "beach-house".into(),
+            duration_minutes: Some(3 * 24 * 60),
+            guest_name: Some("Demo Guest".into()),
+            booking_ref: Some("DEMO-1".into()),
+            ..Default::default()
+        },
+        &state.rentals.limits,
+        state.clock.now(),
+    )?;
     let (voucher, _) = state
-        .vouchers
-        .issue(
-            &ctx,
-            NewVoucher {
-                unit_id: "beach-house".into(),
-                duration_minutes: Some(3 * 24 * 60),
-                guest_name: Some("Demo Guest".into()),
-                booking_ref: Some("DEMO-1".into()),
-                ..Default::default()
-            },
-            "demo",
-        )
+        .rentals
+        .issue(&ctx, demo_voucher, Source::Demo)
         .await?;
 
     let api_url = format!("http://{api_addr}");
@@ -103,7 +111,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     let token = state.token.clone();
     println!(
         "Rental Wi-Fi demo is running (data in {}).",
-        state.config.server.data_dir.display()
+        app.data_dir().display()
     );
     println!();
     println!("  API:          {api_url}   (token below)");

@@ -1,58 +1,101 @@
-//! In-process event bus: the source of the SSE stream (`GET /api/v1/events`).
+//! Events: what happened, as data, and the in-process bus behind `GET /api/v1/events`
+//! (DESIGN §7).
 //!
-//! Producers (voucher service, grant scheduler, Plume poller, controller monitor) publish
-//! without knowing who listens; a slow SSE client lags and loses old events rather than
-//! slowing the producers down (tokio broadcast semantics).
+//! Use cases return their events from the transaction and the use-case runner
+//! (`usecase::Rentals`) publishes them after the commit, so no one hears of a change that was
+//! rolled back. The background parts (controller monitor, Plume poller) publish theirs
+//! directly. `api/events.rs` is the only place an event becomes JSON. A slow SSE client lags
+//! and loses old events rather than slowing the producers down (tokio broadcast semantics).
+//!
+//! Issue 14 adds `booking_vanished`, `booking_restored`, `booking_cancelled`; issue 12b
+//! `controller_problem`, `controller_check`, `host_test_result`: each is one more variant
+//! here and one more arm in `api/events.rs`.
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
-/// Event names of the contract (DESIGN §7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    VoucherIssued,
-    VoucherRedeemed,
-    VoucherRevoked,
-    VoucherUpdated,
-    GrantExpired,
-    GrantRevoked,
-    HealthChanged,
-    ControllerStatus,
-    PlumeStatus,
-    UnitChanged,
+use crate::net::Mac;
+use crate::plume::HealthStatus;
+
+/// What happened to a unit (`unit_changed`'s `change`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitChange {
+    Created,
+    Updated,
+    Deleted,
 }
 
-impl EventKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EventKind::VoucherIssued => "voucher_issued",
-            EventKind::VoucherRedeemed => "voucher_redeemed",
-            EventKind::VoucherRevoked => "voucher_revoked",
-            EventKind::VoucherUpdated => "voucher_updated",
-            EventKind::GrantExpired => "grant_expired",
-            EventKind::GrantRevoked => "grant_revoked",
-            EventKind::HealthChanged => "health_changed",
-            EventKind::ControllerStatus => "controller_status",
-            EventKind::PlumeStatus => "plume_status",
-            EventKind::UnitChanged => "unit_changed",
-        }
-    }
+/// A device's grant, as events name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRef {
+    pub unit_id: String,
+    pub code: String,
+    pub grant_id: String,
+    pub client_mac: Mac,
 }
 
-/// One event: its kind, a JSON payload (no secrets, ever) and when it happened.
+/// One event of the contract.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    VoucherIssued {
+        unit_id: String,
+        code: String,
+        booking_ref: Option<String>,
+        valid_until: Option<OffsetDateTime>,
+        expires_at: Option<OffsetDateTime>,
+    },
+    VoucherRedeemed {
+        grant: GrantRef,
+        booking_ref: Option<String>,
+    },
+    VoucherRevoked {
+        unit_id: String,
+        code: String,
+        booking_ref: Option<String>,
+        /// Devices whose grants this revoke ended.
+        devices: usize,
+    },
+    VoucherUpdated {
+        unit_id: String,
+        code: String,
+        valid_until: Option<OffsetDateTime>,
+        max_devices: u32,
+    },
+    /// A grant's end came.
+    GrantExpired(GrantRef),
+    /// A grant was ended before its end (revoke, cancellation, shortening).
+    GrantRevoked(GrantRef),
+    HealthChanged {
+        unit_id: String,
+        status: HealthStatus,
+        previous: HealthStatus,
+        reasons: Vec<String>,
+    },
+    ControllerStatus {
+        connected: bool,
+        last_error: Option<String>,
+    },
+    PlumeStatus {
+        connected: bool,
+        last_error: Option<String>,
+    },
+    UnitChanged {
+        unit_id: String,
+        change: UnitChange,
+    },
+}
+
+/// One published event and when it was published.
 #[derive(Clone, Debug)]
-pub struct Event {
-    pub kind: EventKind,
-    pub data: serde_json::Value,
+pub struct Published {
+    pub event: Event,
     pub at: OffsetDateTime,
 }
 
 /// Cheap to clone; every clone publishes to the same subscribers.
 #[derive(Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Event>,
+    tx: broadcast::Sender<Published>,
 }
 
 impl Default for EventBus {
@@ -67,15 +110,14 @@ impl EventBus {
         Self { tx }
     }
 
-    pub fn publish(&self, kind: EventKind, data: serde_json::Value) {
-        let _ = self.tx.send(Event {
-            kind,
-            data,
+    pub fn publish(&self, event: Event) {
+        let _ = self.tx.send(Published {
+            event,
             at: OffsetDateTime::now_utc(),
         });
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.tx.subscribe()
     }
 }

@@ -10,8 +10,6 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -21,8 +19,8 @@ use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::plume::{
     CustomerMatch, HealthBoard, LocationSummary, NetworkDetails, NodeOwner, PlumeClient,
-    PlumeError, PlumeSettings, PlumeTarget, Poller, PollerConfig, RateLimiter, TokenManager,
-    VerifiedLocation,
+    PlumeError, PlumeSettings, PlumeStatus, PlumeTarget, Poller, PollerConfig, RateLimiter,
+    TokenManager, VerifiedLocation,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -120,10 +118,6 @@ impl PlumeService {
         self.settings_tx.borrow().clone()
     }
 
-    pub fn settings_redacted(&self) -> Option<Value> {
-        self.settings().map(|s| s.redacted())
-    }
-
     /// Validate shape (no network), mint a token, then prove the API base with an
     /// authenticated call; store only when all pass. Each failure names what to change.
     pub async fn put(&self, mut settings: PlumeSettings) -> Result<(), PlumeServiceError> {
@@ -206,6 +200,7 @@ impl PlumeService {
     /// location's name, or an error that says which id is wrong
     /// ([`PlumeError::CustomerNotFound`], [`PlumeError::LocationNotFound`] listing the
     /// customer's locations, [`PlumeError::Forbidden`] for another partner's customer).
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn verify_location(
         &self,
         customer_id: &str,
@@ -218,11 +213,13 @@ impl PlumeService {
     }
 
     /// The customer and location of the pod or gateway with this serial number.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn find_by_serial(&self, serial: &str) -> Result<NodeOwner, PlumeServiceError> {
         Ok(self.client()?.find_by_serial(serial).await?)
     }
 
     /// Customers with exactly this CRM account id, with their location ids.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn find_by_account_id(
         &self,
         account_id: &str,
@@ -231,6 +228,7 @@ impl PlumeService {
     }
 
     /// A customer's locations (id and name), to pick one.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn locations(
         &self,
         customer_id: &str,
@@ -240,31 +238,16 @@ impl PlumeService {
 
     /// What the last poll showed of a unit's network (pods, devices, SSIDs, speed test); `None`
     /// before the first successful read or without Plume.
+    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub fn network(&self, unit_id: &str) -> Option<Arc<NetworkDetails>> {
         self.board.network(unit_id)
     }
 
-    pub fn health_json(&self, unit_id: &str, now: OffsetDateTime) -> Value {
-        let report = self.board.get(unit_id, now);
-        let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-        if let Some(o) = v.as_object_mut() {
-            o.insert("unit_id".into(), Value::String(unit_id.to_owned()));
-            if let Some(t) = report.updated_at {
-                o.insert("updated_at".into(), Value::String(crate::clock::rfc3339(t)));
-            }
+    /// Plume's connectivity as the poller last saw it.
+    pub fn status(&self) -> PlumeStatus {
+        PlumeStatus {
+            configured: self.settings().is_some(),
+            ..self.board.status()
         }
-        v
-    }
-
-    pub fn status_json(&self) -> Value {
-        let st = self.board.status();
-        json!({
-            "configured": self.settings().is_some(),
-            "connected": st.connected,
-            "last_error": st.last_error,
-            "last_poll_at": st.last_poll_at.map(crate::clock::rfc3339),
-            "round_seconds": st.round_seconds,
-            "effective_interval_seconds": st.effective_interval_seconds,
-        })
     }
 }

@@ -106,6 +106,8 @@ pub struct Metrics {
     pub plume_polls_failed: Counter,
     pub plume_token_refreshes: Counter,
     pub rate_limit_hits: Counter,
+    /// What the start-up repair did, by kind (`rolled_back`, `moved`, or a grant end reason).
+    pub startup_repairs: Mutex<Vec<(&'static str, u64)>>,
 }
 
 impl Default for Metrics {
@@ -122,6 +124,7 @@ impl Default for Metrics {
             plume_polls_failed: Counter::default(),
             plume_token_refreshes: Counter::default(),
             rate_limit_hits: Counter::default(),
+            startup_repairs: Mutex::new(Vec::new()),
         }
     }
 }
@@ -132,6 +135,18 @@ impl Metrics {
         match r.iter_mut().find(|(o, _)| *o == outcome) {
             Some((_, n)) => *n += 1,
             None => r.push((outcome, 1)),
+        }
+    }
+
+    /// Count `n` start-up repairs of kind `what`.
+    pub fn startup_repair(&self, what: &'static str, n: u64) {
+        let mut r = self
+            .startup_repairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match r.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, c)) => *c += n,
+            None => r.push((what, n)),
         }
     }
 
@@ -224,6 +239,18 @@ impl Metrics {
             "Portal attempts refused by the brute-force limiter",
             self.rate_limit_hits.get(),
         );
+        let _ = writeln!(out, "# HELP rental_wifi_startup_repairs_total Grants the start-up repair brought back in line, by kind (rolled_back: unfinished redemptions; moved: ends moved to their voucher's; else the end reason of grants it ended)\n# TYPE rental_wifi_startup_repairs_total counter");
+        for (what, n) in self
+            .startup_repairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "rental_wifi_startup_repairs_total{{what=\"{what}\"}} {n}"
+            );
+        }
         out
     }
 }

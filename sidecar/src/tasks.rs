@@ -1,4 +1,8 @@
-//! Background tasks that run beside the listeners until shutdown.
+//! Background tasks that run beside the listeners until shutdown, each given the parts it
+//! needs. None of them ticks: each sleeps until its next item is due (DESIGN §10 "Idle
+//! cost") — the expiry timer until the next grant ends, the outbox worker until the next
+//! item is due, the controller monitor and maintenance on their long periods, the Plume
+//! poller on its interval, the checkpointer every 2 s at most.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,28 +11,32 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
-use crate::store::rows;
+use crate::controller::Controller;
+use crate::usecase::Rentals;
 
-/// How long audit rows are kept.
-pub const AUDIT_RETENTION_DAYS: i64 = 180;
-
-pub fn spawn_all(state: Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let rentals = state.rentals.clone();
     vec![
-        tokio::spawn(audit_retention(state.clone(), stop.clone())),
-        tokio::spawn(state.store.clone().run_checkpointer(stop.clone())),
-        tokio::spawn(state.grants.clone().run(stop.clone())),
+        tokio::spawn(maintenance(rentals.clone(), stop.clone())),
+        tokio::spawn(rentals.store.clone().run_checkpointer(stop.clone())),
+        tokio::spawn(rentals.clone().run_expiry(stop.clone())),
+        tokio::spawn(crate::outbox::worker::run(rentals.clone(), stop.clone())),
         state
             .plume
             .spawn_poller(state.events.clone(), state.shutdown.clone()),
-        tokio::spawn(controller_monitor(state, stop)),
+        tokio::spawn(controller_monitor(state.controller.clone(), rentals, stop)),
     ]
 }
 
-/// While the outbox has work and the controller looks down, or every 5 minutes otherwise,
-/// check the controller so `controller_status` reflects reality between guest logins.
-async fn controller_monitor(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+/// While the controller looks down, every 30 s, else every 5 minutes: check it, so
+/// `controller_status` reflects reality between guest logins; then let the outbox try again.
+async fn controller_monitor(
+    controller: Arc<Controller>,
+    rentals: Arc<Rentals>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
-        let wait = if state.controller.is_configured() && !state.controller.connected() {
+        let wait = if controller.is_configured() && !controller.connected() {
             Duration::from_secs(30)
         } else {
             Duration::from_secs(300)
@@ -37,24 +45,20 @@ async fn controller_monitor(state: Arc<AppState>, mut stop: watch::Receiver<bool
             _ = stop.wait_for(|v| *v) => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        if state.controller.is_configured() {
-            let _ = state.controller.probe().await;
-            state.grants.wake();
+        if controller.is_configured() {
+            let _ = controller.probe().await;
+            rentals.outbox_alarm.wake();
         }
     }
 }
 
-async fn audit_retention(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+/// Hourly retention (audit rows, tombstones, finished outbox rows).
+async fn maintenance(rentals: Arc<Rentals>, mut stop: watch::Receiver<bool>) {
     loop {
-        let cutoff = state.clock.now() - time::Duration::days(AUDIT_RETENTION_DAYS);
-        match state
-            .store
-            .write(move |tx| rows::audit_prune(tx, cutoff))
-            .await
-        {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "audit retention pruned old rows"),
+        match rentals.maintenance().await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "retention pruned old rows"),
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "audit retention failed"),
+            Err(e) => tracing::warn!(error = %e, "retention failed"),
         }
         tokio::select! {
             _ = stop.wait_for(|v| *v) => return,

@@ -27,7 +27,8 @@ pub fn init(log: &LogConfig) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // The request span's `request_id` on every line written while handling it.
+            .with_current_span(true)
             .with_span_list(false)
             .try_init(),
         LogFormat::Text => builder.compact().try_init(),

@@ -22,7 +22,10 @@ async fn info_is_public_everything_else_needs_the_token() {
     let info: serde_json::Value = r.json().await.unwrap();
     assert_eq!(info["api_version"], 1);
     assert_eq!(info["name"], "rental-wifi-sidecar");
-    assert_eq!(info["instance_id"].as_str().unwrap(), app.state.instance_id);
+    assert_eq!(
+        info["instance_id"].as_str().unwrap(),
+        app.handle.instance_id()
+    );
 
     for path in [
         "/api/v1/state",
@@ -484,10 +487,7 @@ async fn state_snapshot_lists_units_and_live_vouchers() {
     .await;
     let (s, st) = app.get("/api/v1/state").await;
     assert_eq!(s, 200);
-    assert_eq!(
-        st["instance_id"].as_str(),
-        Some(app.state.instance_id.as_str())
-    );
+    assert_eq!(st["instance_id"].as_str(), Some(app.handle.instance_id()));
     assert_eq!(st["totals"]["units"], 2);
     assert_eq!(st["totals"]["live_vouchers"], 1);
     let units = st["units"].as_array().unwrap();
@@ -548,12 +548,12 @@ async fn data_survives_a_restart_and_the_token_is_stable() {
             json!({"unit_id": "u", "duration_minutes": 60, "booking_ref": "R1"}),
         )
         .await;
-    let (token, instance) = (app.token.clone(), app.state.instance_id.clone());
+    let (token, instance) = (app.token.clone(), app.handle.instance_id().to_owned());
     app.stop().await;
 
     let app = TestApp::spawn_in(tmp.path(), Default::default()).await;
     assert_eq!(app.token, token);
-    assert_eq!(app.state.instance_id, instance);
+    assert_eq!(app.handle.instance_id(), instance);
     let (s, g) = app
         .get(&format!("/api/v1/vouchers/{}", v["code"].as_str().unwrap()))
         .await;
@@ -575,8 +575,12 @@ async fn a_database_from_a_newer_version_is_refused() {
     app.stop().await;
     let db = tmp.path().join(rental_wifi::app::DB_FILE);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.pragma_update(None, "user_version", rental_wifi::store::SCHEMA_VERSION + 1)
-        .unwrap();
+    conn.pragma_update(
+        None,
+        "user_version",
+        rental_wifi::testing::SCHEMA_VERSION + 1,
+    )
+    .unwrap();
     drop(conn);
     let err = rental_wifi::app::App::build(common::config_for(tmp.path()), Default::default())
         .await

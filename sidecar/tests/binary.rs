@@ -1,98 +1,31 @@
 //! The real binary: flags, the `ready` line, JSON logs carrying the correlation id, the token
 //! command, config errors naming the key, and graceful shutdown on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rental-wifi-sidecar");
-
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    api: String,
-}
-
-// The child is handed to the caller, which waits for it after SIGTERM.
-#[allow(clippy::zombie_processes)]
-fn start(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Running {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--data-dir"]).arg(dir).args([
-        "--api-listen",
-        "127.0.0.1:0",
-        "--portal-listen",
-        "127.0.0.1:0",
-    ]);
-    cmd.env_remove("RENTAL_WIFI_LOG_FORMAT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("ready line in time");
-        if line.contains("ready") {
-            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-            let api = v["api_addr"]
-                .as_str()
-                .expect("api_addr in ready line")
-                .to_owned();
-            assert!(v["portal_addr"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("127.0.0.1:")));
-            return Running {
-                child,
-                lines: rx,
-                api: format!("http://{api}"),
-            };
-        }
-    }
-}
-
-fn sigterm(child: &Child) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-}
+use common::process::{token as token_of, BIN};
+use common::Sidecar;
 
 #[test]
 fn serve_logs_ready_json_lines_with_request_ids_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut run = start(dir.path(), &[]);
-    let token = String::from_utf8(
-        Command::new(BIN)
-            .args(["token", "--data-dir"])
-            .arg(dir.path())
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let token = token.trim();
+    let run = Sidecar::start(dir.path(), &[]);
+    assert!(run.portal.starts_with("http://127.0.0.1:"), "{}", run.ready);
+    let v: serde_json::Value = serde_json::from_str(&run.ready).expect("JSON ready line");
+    assert!(v["api_addr"].is_string() && v["portal_addr"].is_string());
+    let token = token_of(dir.path());
     assert!(token.len() >= 43);
 
     rental_wifi::init_crypto();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (rid, audit_id) = rt.block_on(async {
+    let (rid, audit_id, settings_rid) = rt.block_on(async {
         let http = reqwest::Client::new();
         let r = http
             .post(format!("{}/api/v1/units", run.api))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .json(&serde_json::json!({"name": "Loft"}))
             .send()
             .await
@@ -101,52 +34,61 @@ fn serve_logs_ready_json_lines_with_request_ids_and_stops_on_sigterm() {
         let rid = r.headers()["x-request-id"].to_str().unwrap().to_owned();
         let a: serde_json::Value = http
             .get(format!("{}/api/v1/audit?limit=1", run.api))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
+        // A request whose handling logs deep inside the controller service.
+        let r = http
+            .put(format!("{}/api/v1/settings/omada?validate=false", run.api))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({"base_url": "https://127.0.0.1:9", "username": "op",
+                "password": "pw", "verify_tls": false}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let settings_rid = r.headers()["x-request-id"].to_str().unwrap().to_owned();
         (
             rid,
             a["entries"][0]["correlation_id"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
+            settings_rid,
         )
     });
     assert_eq!(rid, audit_id);
-    // The request's JSON log line carries the same id.
+    // The request's JSON log line carries the same id, and so does every line written
+    // beneath the request (its span), such as the controller service's TLS warning.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut found = false;
-    while Instant::now() < deadline && !found {
+    let (mut found, mut beneath) = (false, false);
+    while Instant::now() < deadline && !(found && beneath) {
         if let Ok(line) = run.lines.recv_timeout(Duration::from_millis(200)) {
             let v: serde_json::Value = serde_json::from_str(&line).expect("every log line is JSON");
-            found = v["request_id"] == rid.as_str() && v["path"] == "/api/v1/units";
-            assert!(!line.contains(token), "token never logged");
+            found |= v["request_id"] == rid.as_str() && v["path"] == "/api/v1/units";
+            if line.contains("verification is disabled") {
+                assert_eq!(v["span"]["request_id"], settings_rid.as_str(), "{line}");
+                beneath = true;
+            }
+            assert!(!line.contains(&token), "token never logged");
         }
     }
     assert!(found, "log line with request_id {rid}");
+    assert!(beneath, "a line from beneath the request carries its id");
 
-    sigterm(&run.child);
-    let status = run.child.wait().unwrap();
+    let status = run.stop();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 
     // Same token after a restart.
-    let mut again = start(dir.path(), &[]);
-    let token2 = String::from_utf8(
-        Command::new(BIN)
-            .args(["token", "--data-dir"])
-            .arg(dir.path())
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    assert_eq!(token2.trim(), token);
-    sigterm(&again.child);
-    assert!(again.child.wait().unwrap().success());
+    let again = Sidecar::start(dir.path(), &[]);
+    assert_eq!(token_of(dir.path()), token);
+    assert!(again.stop().success());
 }
 
 #[test]
@@ -187,31 +129,12 @@ fn invalid_configuration_stops_the_start_naming_the_key() {
 #[test]
 fn text_log_format_for_humans() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data-dir"])
-        .arg(dir.path())
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--portal-listen",
-            "127.0.0.1:0",
-        ])
-        .env("RENTAL_WIFI_LOG_FORMAT", "text")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("ready"))
-        .unwrap();
+    let run = Sidecar::start(dir.path(), &[("RENTAL_WIFI_LOG_FORMAT", "text")]);
     assert!(
-        serde_json::from_str::<serde_json::Value>(&ready).is_err(),
-        "text, not JSON: {ready}"
+        serde_json::from_str::<serde_json::Value>(&run.ready).is_err(),
+        "text, not JSON: {}",
+        run.ready
     );
-    assert!(ready.contains("api_addr=127.0.0.1:"), "{ready}");
-    sigterm(&child);
-    assert!(child.wait().unwrap().success());
+    assert!(run.ready.contains("api_addr=127.0.0.1:"), "{}", run.ready);
+    assert!(run.stop().success());
 }

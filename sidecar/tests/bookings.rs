@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration as StdDuration;
 
+use common::portal::unescape;
 use common::{err_code, TestApp};
 use rental_wifi::portal::errors::PortalError;
 use rental_wifi::portal::i18n::Lang;
@@ -87,56 +88,10 @@ fn redirect(mac: &str, ssid: &str) -> String {
     .query()
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// `name="…" value="…"` of every hidden input of a page.
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for part in html.split("<input").skip(1) {
-        let tag = &part[..part.find('>').unwrap_or(part.len())];
-        if !tag.contains(r#"type="hidden""#) {
-            continue;
-        }
-        let attr = |name: &str| {
-            let key = format!(r#"{name}=""#);
-            tag.find(&key).map(|i| {
-                let rest = &tag[i + key.len()..];
-                unescape(&rest[..rest.find('"').unwrap()])
-            })
-        };
-        out.push((attr("name").unwrap(), attr("value").unwrap_or_default()));
-    }
-    out
-}
-
 /// The guest's journey: the controller's redirect, the login page, the form posted.
 async fn portal_login(app: &TestApp, mac: &str, ssid: &str, code: &str) -> (u16, String) {
-    let page = app
-        .http
-        .get(format!("{}/portal?{}", app.portal, redirect(mac, ssid)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let mut form = hidden_fields(&html);
-    assert!(form.iter().any(|(k, _)| k == "csrf"), "{html}");
-    form.push(("code".into(), code.into()));
-    let r = app
-        .http
-        .post(format!("{}/portal", app.portal))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, unescape(&r.text().await.unwrap()))
+    let r = app.redeem_with(&redirect(mac, ssid), code, &[], None).await;
+    (r.status, unescape(&r.body))
 }
 
 fn succeeded(html: &str) -> bool {
@@ -152,7 +107,7 @@ async fn grants_of(app: &TestApp, code: &str) -> Vec<Value> {
 /// Poll until the controller (simulator) no longer lets `mac` in.
 async fn wait_unauthorized(app: &TestApp, sim: &OmadaSim, mac: &str) {
     for _ in 0..100 {
-        app.state.grants.wake();
+        app.handle.wake_timers();
         if !sim.authorized().iter().any(|c| c.mac.to_string() == mac) {
             return;
         }
@@ -231,7 +186,7 @@ async fn booking_voucher_follows_the_booking() {
     assert_eq!(parse(&g[0]["expires_at"]), later + Duration::minutes(60));
     assert_eq!(g[0]["status"], "active");
     for _ in 0..100 {
-        app.state.grants.wake();
+        app.handle.wake_timers();
         if sim.auth_records().len() > auths {
             break;
         }
@@ -274,7 +229,12 @@ async fn booking_voucher_follows_the_booking() {
     assert_eq!(g[0]["status"], "revoked");
     assert_eq!(g[0]["end_reason"], "booking_cancelled");
     wait_unauthorized(&app, &sim, mac).await;
-    assert_eq!(app.delete("/api/v1/units/beach/bookings/HM123").await, 404);
+    // A repeated cancellation (a client retrying) succeeds and changes nothing (DESIGN §10);
+    // only a booking never seen is unknown.
+    assert_eq!(app.delete("/api/v1/units/beach/bookings/HM123").await, 204);
+    let (_, v) = app.get(&format!("/api/v1/vouchers/{code}")).await;
+    assert_eq!(v["status"], "revoked");
+    assert_eq!(app.delete("/api/v1/units/beach/bookings/NEVER").await, 404);
     let (s, list) = app.get("/api/v1/units/beach/bookings").await;
     assert_eq!((s, list["bookings"].as_array().unwrap().len()), (200, 0));
 

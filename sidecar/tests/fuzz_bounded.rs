@@ -23,7 +23,6 @@ mod prop_common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use prop_common::{long_mode, SplitMix};
-use rental_wifi::api::dto::{UnitBody, VoucherBody, VoucherPatchBody};
 use rental_wifi::net::Mac;
 use rental_wifi::portal::csrf::CsrfKey;
 use rental_wifi::portal::form::LoginForm;
@@ -31,7 +30,8 @@ use rental_wifi::portal::i18n::{negotiate, Lang};
 use rental_wifi::portal::page::{render_login, LoginPage};
 use rental_wifi::portal::probe::probe_answer;
 use rental_wifi::portal::redirect::RedirectContext;
-use rental_wifi::vouchers::code::{normalize, validate_custom};
+use rental_wifi::testing::code::{normalize, validate_custom};
+use rental_wifi::testing::{UnitBody, VoucherBody, VoucherPatchBody};
 
 const OMADA_REDIRECT: &str = "clientMac=52-DE-63-F1-E3-3B&clientIp=192.168.100.165&t=1677047514&site=Default&redirectUrl=http%3A%2F%2Fconnectivitycheck.gstatic.com%2Fgenerate_204&apMac=B0-95-75-15-93-44&ssidName=eap225&radioId=0";
 
@@ -207,7 +207,7 @@ fn targets() -> Vec<Target> {
             match serde_path_to_error::deserialize::<_, VoucherBody>(de) {
                 Ok(_) => true,
                 Err(e) => {
-                    let api = rental_wifi::api::error::from_json_error(e);
+                    let api = rental_wifi::testing::from_json_error(e);
                     assert!(api.status.is_client_error());
                     false
                 }
@@ -218,7 +218,7 @@ fn targets() -> Vec<Target> {
             match serde_path_to_error::deserialize::<_, UnitBody>(de) {
                 Ok(_) => true,
                 Err(e) => {
-                    assert!(rental_wifi::api::error::from_json_error(e)
+                    assert!(rental_wifi::testing::from_json_error(e)
                         .status
                         .is_client_error());
                     false
@@ -230,7 +230,7 @@ fn targets() -> Vec<Target> {
             match serde_path_to_error::deserialize::<_, VoucherPatchBody>(de) {
                 Ok(_) => true,
                 Err(e) => {
-                    assert!(rental_wifi::api::error::from_json_error(e)
+                    assert!(rental_wifi::testing::from_json_error(e)
                         .status
                         .is_client_error());
                     false

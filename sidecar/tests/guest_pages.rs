@@ -7,12 +7,12 @@
 
 use std::path::PathBuf;
 
-use rental_wifi::card::{self, sheet, CardInput};
 use rental_wifi::portal::branding::check_accent;
 use rental_wifi::portal::i18n::Lang;
 use rental_wifi::portal::page::{
     self, LoginExtras, LoginPage, StatusPage, SuccessExtras, SuccessPage, Welcome,
 };
+use rental_wifi::testing::card::{self, sheet, CardInput};
 use rental_wifi::tz::Zone;
 use serde_json::json;
 use time::macros::{datetime, time};

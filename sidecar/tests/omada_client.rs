@@ -2,6 +2,8 @@
 //! shape of each call. (Real-controller behaviours — site ids, revokes of devices that are
 //! away, portal timeouts, permissions, the self-test — are in `omada_real.rs`.)
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use rental_wifi::net::Mac;
@@ -14,15 +16,7 @@ use rental_wifi::sim::omada::{
 };
 use serde_json::json;
 
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(20),
-        attempts: 5,
-        deadline: Duration::from_secs(3),
-        attempt_timeout: Duration::from_secs(1),
-    }
-}
+use common::client_policy as fast;
 
 fn mac(s: &str) -> Mac {
     s.parse().unwrap()

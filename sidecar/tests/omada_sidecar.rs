@@ -161,7 +161,7 @@ async fn a_revoke_waits_for_the_site_id_and_says_why() {
     let (s, b) = put_settings(&app, serde_json::to_value(sim.hotspot_settings()).unwrap()).await;
     assert_eq!(s, 200, "{b}");
     app.clock.advance(Duration::from_secs(300));
-    app.state.grants.wake();
+    app.handle.wake_timers();
     assert!(eventually(10, || async { sim.authorized().is_empty() }).await);
     assert!(
         eventually(10, || async {
@@ -248,12 +248,12 @@ async fn the_monitor_checks_the_session_without_logging_in_again() {
     let logins = sim.counters().logins;
     assert_eq!(logins, 1, "the settings test logged in once");
     for _ in 0..5 {
-        app.state.controller.probe().await.unwrap();
+        app.handle.check_controller().await.unwrap();
     }
     assert_eq!(sim.counters().logins, logins, "no login per check");
     // Outage: the check says so; back: connected again, the problem gone.
     sim.set_outage(Some(sim::Outage::Http503));
-    assert!(app.state.controller.probe().await.is_err());
+    assert!(app.handle.check_controller().await.is_err());
     let c = controller_status(&app).await;
     assert_eq!(c["connected"], false);
     assert!(
@@ -261,7 +261,7 @@ async fn the_monitor_checks_the_session_without_logging_in_again() {
         "{c}"
     );
     sim.set_outage(None);
-    app.state.controller.probe().await.unwrap();
+    app.handle.check_controller().await.unwrap();
     let c = controller_status(&app).await;
     assert_eq!(
         (c["connected"].clone(), c["problem"].clone()),
@@ -275,8 +275,7 @@ async fn site_ids_the_host_gives_let_a_hotspot_only_set_up_revoke() {
     let sim = sim::start(OmadaSimConfig::default()).await.unwrap();
     let site_id = sim.site_id("Default").unwrap();
     // Given before the settings (as a unit's stored site id would be): kept for every client.
-    app.state
-        .controller
+    app.handle
         .remember_sites(&[("Default".to_string(), site_id.clone())]);
     let (s, b) = put_settings(
         &app,

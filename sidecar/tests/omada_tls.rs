@@ -3,22 +3,14 @@
 //! certificate with names (`SimCert::Named`) for the CA-file case. A refused certificate is
 //! reported (subject, SHA-256, names, factory or not) so the host can pin it.
 
+mod common;
+
 use std::time::Duration;
 
-use rental_wifi::omada::{
-    AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, RetryPolicy, TlsTrust,
-};
+use rental_wifi::omada::{AuthorizeRequest, OmadaClient, OmadaError, OmadaSettings, TlsTrust};
 use rental_wifi::sim::omada::{self as sim, OmadaSim, OmadaSimConfig, SimCert};
 
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(20),
-        attempts: 5,
-        deadline: Duration::from_secs(3),
-        attempt_timeout: Duration::from_secs(1),
-    }
-}
+use common::client_policy as fast;
 
 async fn tls_sim() -> OmadaSim {
     tls_sim_with(SimCert::FactoryLike).await

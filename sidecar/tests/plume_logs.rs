@@ -3,9 +3,11 @@
 //! Basic header, its base64 credentials, the client secret, every access token the simulator
 //! issued and the Wi-Fi key.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
+
+use common::Capture;
 
 use rental_wifi::events::EventBus;
 use rental_wifi::plume::{
@@ -15,35 +17,10 @@ use rental_wifi::sim::plume::{self as sim, PlumeSimConfig, Scenario};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buf {
-    type Writer = Buf;
-    fn make_writer(&'a self) -> Buf {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn plume_logs_never_contain_credentials_tokens_or_wifi_key() {
-    let buf = Buf::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(buf.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let buf = Capture::default();
+    buf.install_json();
 
     let cfg = PlumeSimConfig {
         wifi_psk: "psk-VerySecret-8812".into(),
@@ -103,7 +80,7 @@ async fn plume_logs_never_contain_credentials_tokens_or_wifi_key() {
     let tokens = sim.issued_tokens();
     sim.shutdown().await;
 
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.text();
     assert!(
         logs.contains("plume"),
         "the capture works: {} bytes",

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use rental_wifi::clock::Clock;
-use rental_wifi::events::{Event, EventBus, EventKind};
+use rental_wifi::events::{Event as Published, EventBus};
 use rental_wifi::plume::{
     http_client, HealthBoard, HealthStatus, PlumeSettings, PlumeTarget, Poller, PollerConfig,
     TokenManager,
@@ -47,7 +47,7 @@ fn fast_config() -> PollerConfig {
 
 struct Harness {
     board: HealthBoard,
-    events: broadcast::Receiver<Event>,
+    events: broadcast::Receiver<rental_wifi::events::Published>,
     settings_tx: watch::Sender<Option<PlumeSettings>>,
     targets_tx: watch::Sender<Vec<PlumeTarget>>,
     stop: CancellationToken,
@@ -91,7 +91,7 @@ impl Harness {
     fn drain(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
         while let Ok(e) = self.events.try_recv() {
-            out.push(e);
+            out.push(view(e));
         }
         out
     }
@@ -110,10 +110,51 @@ impl Harness {
             if let Ok(Ok(e)) =
                 tokio::time::timeout(Duration::from_millis(200), self.events.recv()).await
             {
-                seen.push(e);
+                seen.push(view(e));
             }
         }
         seen
+    }
+}
+
+/// The two kinds of event the poller publishes, as this test looks at them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EventKind {
+    HealthChanged,
+    PlumeStatus,
+    Other,
+}
+
+#[derive(Clone, Debug)]
+struct Event {
+    kind: EventKind,
+    data: serde_json::Value,
+}
+
+/// A published event as plain JSON-ish data (the sidecar's events are typed).
+fn view(p: rental_wifi::events::Published) -> Event {
+    match p.event {
+        Published::HealthChanged {
+            unit_id,
+            status,
+            previous,
+            reasons,
+        } => Event {
+            kind: EventKind::HealthChanged,
+            data: serde_json::json!({"unit_id": unit_id, "status": status.as_str(),
+                "previous": previous.as_str(), "reasons": reasons}),
+        },
+        Published::PlumeStatus {
+            connected,
+            last_error,
+        } => Event {
+            kind: EventKind::PlumeStatus,
+            data: serde_json::json!({"connected": connected, "last_error": last_error}),
+        },
+        _ => Event {
+            kind: EventKind::Other,
+            data: serde_json::Value::Null,
+        },
     }
 }
 

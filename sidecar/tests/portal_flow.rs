@@ -300,10 +300,7 @@ async fn revokes_during_an_outage_are_applied_after_recovery_even_across_a_resta
     );
     assert!(env.app.active_grants().await.is_empty());
     assert!(
-        eventually(5, || async {
-            env.app.state.grants.outbox_pending().await == 2
-        })
-        .await,
+        eventually(5, || async { env.app.handle.outbox_pending().await == 2 }).await,
         "both unauthorisations queued"
     );
     assert_eq!(
@@ -321,14 +318,14 @@ async fn revokes_during_an_outage_are_applied_after_recovery_even_across_a_resta
         common::fast_policy(),
     )
     .await;
-    assert_eq!(app.state.grants.outbox_pending().await, 2);
+    assert_eq!(app.handle.outbox_pending().await, 2);
     sim.set_outage(None);
-    app.state.grants.wake();
+    app.handle.wake_timers();
     assert!(
         eventually(10, || async { sim.authorized().is_empty() }).await,
         "revokes applied after recovery"
     );
-    assert!(eventually(5, || async { app.state.grants.outbox_pending().await == 0 }).await);
+    assert!(eventually(5, || async { app.handle.outbox_pending().await == 0 }).await);
     let (_, st) = app.get("/api/v1/state").await;
     assert_eq!(st["controller"]["outbox_pending"], 0);
 }
@@ -349,7 +346,7 @@ async fn expiry_takes_devices_off() {
     env.app
         .clock
         .advance(std::time::Duration::from_secs(31 * 60));
-    env.app.state.grants.wake();
+    env.app.handle.wake_timers();
     assert!(eventually(5, || async { env.app.active_grants().await.is_empty() }).await);
     assert!(
         eventually(5, || async { env.sim.authorized().is_empty() }).await,
@@ -427,7 +424,7 @@ async fn extending_or_shortening_a_voucher_moves_its_devices() {
         .await;
     assert_eq!(s, 200, "{b}");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    env.app.state.grants.wake();
+    env.app.handle.wake_timers();
     assert!(eventually(5, || async { env.sim.authorized().is_empty() }).await);
 }
 
@@ -672,7 +669,7 @@ async fn open_api_mode_authorizes_and_unauthorizes_at_the_end() {
     env.app
         .clock
         .advance(std::time::Duration::from_secs(11 * 60));
-    env.app.state.grants.wake();
+    env.app.handle.wake_timers();
     // Through the authorised-client record (an `unauth` misses a device that is away).
     assert!(
         eventually(5, || async {

@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 
 use common::TestApp;
 use prop_common::{config, nasty_string, Hits, SplitMix};
-use rental_wifi::vouchers::code::{validate_custom, ALPHABET};
+use rental_wifi::testing::code::{validate_custom, ALPHABET};
 
 // ------------------------------------------------------------------------------------------
 // Harness
@@ -100,7 +100,7 @@ impl Harness {
     ) -> Result<Resp, TestCaseError> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let url = self.app.url(path);
-        let oversize = body.is_some_and(|b| b.bytes().len() > rental_wifi::api::MAX_BODY);
+        let oversize = body.is_some_and(|b| b.bytes().len() > rental_wifi::testing::MAX_BODY);
         let client = if oversize {
             &self.unpooled
         } else {

@@ -26,7 +26,7 @@ use rental_wifi::portal::page::{
 };
 use rental_wifi::portal::probe::{is_probe_path, probe_answer};
 use rental_wifi::portal::redirect::{RedirectContext, MAX_SITE_LEN, MAX_SSID_LEN, MAX_URL_LEN};
-use rental_wifi::vouchers::code::{generate, normalize, validate_custom, ALPHABET, MAX_INPUT};
+use rental_wifi::testing::code::{generate, normalize, validate_custom, ALPHABET, MAX_INPUT};
 
 // ------------------------------------------------------------------------------------------
 // MAC addresses

@@ -28,7 +28,7 @@ use rental_wifi::clock::Clock;
 use rental_wifi::net::Mac;
 use rental_wifi::portal::form::LoginForm;
 use rental_wifi::portal::redirect::Attachment;
-use rental_wifi::vouchers::code::normalize;
+use rental_wifi::testing::code::normalize;
 
 const GOOD_CODE: &str = "PORTALOK1";
 const REVOKED_CODE: &str = "PORTALREV1";
@@ -68,11 +68,7 @@ impl Portal {
             });
             let sim = rental_wifi::sim::omada::start(sim_cfg).await.unwrap();
             let app = TestApp::spawn_with(cfg, Clock::system()).await;
-            app.state
-                .controller
-                .put(sim.hotspot_settings(), true)
-                .await
-                .expect("sidecar logs in to the simulator");
+            app.use_controller(&sim).await;
             (app, sim)
         });
         let unpooled = reqwest::Client::builder()
@@ -465,7 +461,7 @@ impl Portal {
                     .as_ref()
                     .map(|c| c.client_mac)
                     .unwrap_or_else(|_| "02-00-00-00-00-01".parse().unwrap());
-                let now = self.app.state.clock.now().unix_timestamp();
+                let now = self.app.clock.now().unix_timestamp();
                 let other: Mac = canonical_mac({
                     let mut o = mac.octets();
                     o[5] ^= 1;
@@ -474,9 +470,9 @@ impl Portal {
                 .parse()
                 .unwrap();
                 let token = match csrf {
-                    Csrf::Valid => Some(self.app.state.csrf.issue(&mac, now)),
-                    Csrf::OtherDevice => Some(self.app.state.csrf.issue(&other, now)),
-                    Csrf::Expired => Some(self.app.state.csrf.issue(&mac, now - 3_600)),
+                    Csrf::Valid => Some(self.app.handle.csrf_token(&mac, now)),
+                    Csrf::OtherDevice => Some(self.app.handle.csrf_token(&other, now)),
+                    Csrf::Expired => Some(self.app.handle.csrf_token(&mac, now - 3_600)),
                     Csrf::Garbage(g) => Some(g.clone()),
                     Csrf::Missing => None,
                 };
@@ -511,17 +507,13 @@ fn post_portal_arbitrary_forms_never_5xx_and_grant_only_valid_codes() {
             let body = p.encode(&post);
             // The expectation, from the parsers (which have their own properties).
             let form = LoginForm::parse(&body);
-            let now = p.app.state.clock.now().unix_timestamp();
+            let now = p.app.clock.now().unix_timestamp();
             // Code, token and network right; `complete` = what a hotspot authorization needs
             // besides the MAC (omada/hotspot.rs). An incomplete redirect still succeeds when the
             // device already has a grant for the code (re-authorisation uses the stored one).
             let (core_valid, complete) = match &form.context {
                 Ok(ctx) => (
-                    p.app
-                        .state
-                        .csrf
-                        .verify(&form.csrf, &ctx.client_mac, now)
-                        .is_ok()
+                    p.app.handle.csrf_valid(&form.csrf, &ctx.client_mac, now)
                         && match normalize(&form.code).as_deref() {
                             // portal-a is on site Default, portal-b on site Other (no SSID/VLAN limits).
                             Some(GOOD_CODE) => ctx

@@ -4,42 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{eventually, PortalEnv};
+use common::{eventually, Capture, PortalEnv};
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn no_secret_reaches_logs_api_responses_or_events() {
     let logs = Capture::default();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .try_init()
-        .ok();
+    logs.install_json();
 
     let env = PortalEnv::start().await;
     let plume = rental_wifi::sim::plume::start(Default::default())
@@ -160,7 +131,7 @@ async fn no_secret_reaches_logs_api_responses_or_events() {
         "the scan saw the event stream"
     );
 
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     assert!(log_text.contains("api request"), "the scan saw the logs");
     let mut secrets: Vec<String> = vec![
         "operator-pass".into(),

@@ -1,8 +1,14 @@
-//! The API's one error type and the one place where errors become HTTP statuses.
+//! The API's one error type and the one place where errors become HTTP statuses: each
+//! layer's error enum (`usecase::Error`, `vouchers::Error`, `StoreError`,
+//! `ControllerError`, `PlumeServiceError`, JSON body errors) is mapped here, once.
+
+use std::borrow::Cow;
 
 use http::StatusCode;
 
+use super::wire::{CertificateOut, ErrorDetail, ErrorOut};
 use crate::store::StoreError;
+use crate::usecase;
 use crate::vouchers;
 
 #[derive(Debug)]
@@ -11,8 +17,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
-    /// An extra member of the error object (e.g. `certificate`, CONTRACTS §4).
-    pub detail: Option<(&'static str, serde_json::Value)>,
+    /// The certificate a TLS check was shown (CONTRACTS §4), in the error object.
+    pub certificate: Option<Box<CertificateOut>>,
     /// The request body was not read: close the connection after answering.
     pub close: bool,
 }
@@ -24,7 +30,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
-            detail: None,
+            certificate: None,
             close: false,
         }
     }
@@ -71,15 +77,15 @@ impl ApiError {
         )
     }
 
-    pub fn body(&self) -> serde_json::Value {
-        let mut inner = serde_json::json!({"code": self.code, "message": self.message});
-        if let Some(f) = &self.field {
-            inner["field"] = serde_json::Value::String(f.clone());
+    pub fn body(&self) -> ErrorOut {
+        ErrorOut {
+            error: ErrorDetail {
+                code: Cow::Borrowed(self.code),
+                message: self.message.clone(),
+                field: self.field.clone(),
+                certificate: self.certificate.as_deref().cloned(),
+            },
         }
-        if let Some((k, v)) = &self.detail {
-            inner[*k] = v.clone();
-        }
-        serde_json::json!({ "error": inner })
     }
 }
 
@@ -87,9 +93,17 @@ impl From<vouchers::Error> for ApiError {
     fn from(e: vouchers::Error) -> Self {
         match e {
             vouchers::Error::Validation { field, message } => ApiError::validation(field, message),
-            vouchers::Error::NotFound(what) => ApiError::not_found(what),
             vouchers::Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            vouchers::Error::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<usecase::Error> for ApiError {
+    fn from(e: usecase::Error) -> Self {
+        match e {
+            usecase::Error::Rule(r) => r.into(),
+            usecase::Error::NotFound(what) => ApiError::not_found(what),
+            usecase::Error::Store(e) => e.into(),
         }
     }
 }
@@ -184,7 +198,7 @@ impl From<crate::controller::ControllerError> for ApiError {
                         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "controller_rejected", msg)
                     }
                     O::TlsUntrusted { certificate, .. } => ApiError {
-                        detail: certificate.map(|c| ("certificate", serde_json::json!(c))),
+                        certificate: certificate.map(|c| Box::new(CertificateOut::from(&*c))),
                         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "tls_untrusted", msg)
                             .with_field("base_url")
                     },

@@ -1,14 +1,28 @@
 //! The local JSON API for Home Assistant and scripts (DESIGN §7, docs/api.md).
 //!
 //! A plain `match (method, path segments)` router over hyper: ~25 routes don't need a
-//! framework. This module and `portal/` are the only ones that know HTTP and wire JSON.
-//! Every request gets a UUIDv7 correlation id: it is returned as `X-Request-Id`, written in
-//! the request's log line and in the audit row of any mutation it makes.
+//! framework. The handlers live per resource beside it ([`units`], [`vouchers`](mod@vouchers),
+//! [`grants`], [`bookings`], [`settings`], [`state`], [`events`], [`audit`]); [`wire`] has
+//! every request and response type and [`error`] the one place errors become statuses. This
+//! module and `portal/` are the only ones that know HTTP and wire JSON.
+//!
+//! Every request gets a UUIDv7 correlation id: it is returned as `X-Request-Id`, carried by a
+//! tracing span into every log line written while the request is handled, and written in the
+//! audit row of any mutation it makes. Bodies are parsed into the domain's checked inputs
+//! before a use case runs.
 
-pub mod dto;
+pub mod audit;
+pub mod bookings;
 pub mod error;
-mod snapshot;
-mod sse;
+pub mod events;
+#[cfg(test)]
+mod fixtures;
+pub mod grants;
+pub mod settings;
+pub mod state;
+pub mod units;
+pub mod vouchers;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,12 +34,12 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::serve::{full, read_body, Body};
-use crate::store::rows::VoucherFilter;
-use crate::vouchers::{self, Ctx};
-use dto::*;
+use crate::vouchers::model::Actor;
+use crate::vouchers::Ctx;
 use error::ApiError;
 
 /// Largest accepted request body.
@@ -39,8 +53,19 @@ pub async fn handle(
     req: Request<Incoming>,
     _peer: SocketAddr,
 ) -> Response<Body> {
-    let started = Instant::now();
     let request_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    handle_in_span(state, req, request_id)
+        .instrument(span)
+        .await
+}
+
+async fn handle_in_span(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    request_id: String,
+) -> Response<Body> {
+    let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut resp = match route(&state, req, &request_id).await {
@@ -85,6 +110,16 @@ fn ok<T: Serialize + ?Sized>(value: &T) -> Result<Response<Body>> {
     Ok(json_response(StatusCode::OK, value))
 }
 
+/// 201 for a new resource, 200 for an idempotent replay.
+fn created_or_ok<T: Serialize + ?Sized>(created: bool, value: &T) -> Result<Response<Body>> {
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(status, value))
+}
+
 fn no_content() -> Result<Response<Body>> {
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)
@@ -113,13 +148,6 @@ fn authorized(state: &AppState, req: &Request<Incoming>) -> bool {
 fn sha2_digest(b: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(b).into()
-}
-
-fn metrics_response(state: &AppState) -> Response<Body> {
-    Response::builder()
-        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-        .body(full(state.metrics.render()))
-        .expect("static response parts")
 }
 
 /// Parse a JSON body into `T`, mapping every failure to a 4xx.
@@ -154,36 +182,49 @@ async fn body<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T> {
 }
 
 /// Query string pairs (decoded).
-fn query(req: &Request<Incoming>) -> Result<Vec<(String, String)>> {
-    match req.uri().query() {
-        None => Ok(vec![]),
-        Some(q) => serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-            .map_err(|_| ApiError::bad_query("malformed query string")),
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(req: &Request<Incoming>) -> Result<Query> {
+        match req.uri().query() {
+            None => Ok(Query(vec![])),
+            Some(q) => serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                .map(Query)
+                .map_err(|_| ApiError::bad_query("malformed query string")),
+        }
     }
-}
 
-fn q_get<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn q_bool(q: &[(String, String)], key: &str) -> Result<Option<bool>> {
-    match q_get(q, key) {
-        None => Ok(None),
-        Some("true" | "1") => Ok(Some(true)),
-        Some("false" | "0") => Ok(Some(false)),
-        Some(_) => Err(ApiError::bad_query(format!("{key} must be true or false"))),
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
-}
 
-fn q_usize(q: &[(String, String)], key: &str, default: usize, max: usize) -> Result<usize> {
-    match q_get(q, key) {
-        None => Ok(default),
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(ApiError::bad_query(format!(
-                "{key} must be a whole number from 0 to {max}"
-            ))),
-        },
+    /// A non-empty value.
+    fn text(&self, key: &str) -> Option<String> {
+        self.get(key).filter(|s| !s.is_empty()).map(str::to_owned)
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(_) => Err(ApiError::bad_query(format!("{key} must be true or false"))),
+        }
+    }
+
+    fn usize(&self, key: &str, default: usize, max: usize) -> Result<usize> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(ApiError::bad_query(format!(
+                    "{key} must be a whole number from 0 to {max}"
+                ))),
+            },
+        }
     }
 }
 
@@ -209,12 +250,7 @@ async fn route(
     // The only route without a token.
     if segs == ["api", "v1", "info"] {
         return match method {
-            Method::GET => ok(&serde_json::json!({
-                "name": "rental-wifi-sidecar",
-                "version": env!("CARGO_PKG_VERSION"),
-                "instance_id": state.instance_id,
-                "api_version": 1,
-            })),
+            Method::GET => state::info(state),
             _ => Err(ApiError::method_not_allowed()),
         };
     }
@@ -223,303 +259,61 @@ async fn route(
     }
     let ctx = Ctx {
         correlation_id: request_id.to_owned(),
-        actor: "api",
+        actor: Actor::Api,
     };
-    let now = state.clock.now();
+    let s = state.as_ref();
+    let v1 = match segs.as_slice() {
+        ["metrics"] if method == Method::GET => return state::metrics(s).await,
+        ["api", "v1", rest @ ..] => rest,
+        _ => return Err(ApiError::not_found("route")),
+    };
+    match (&method, v1) {
+        (&Method::GET, ["state"]) => state::snapshot(s).await,
+        (&Method::GET, ["events"]) => Ok(events::stream(s)),
 
-    match (&method, segs.as_slice()) {
-        (&Method::GET, ["metrics"]) => {
-            state
-                .metrics
-                .plume_token_refreshes
-                .set_total(state.plume.tokens.minted());
-            Ok(metrics_response(state))
-        }
-        (_, ["api", "v1", rest @ ..]) => v1(state, req, &method, rest, &ctx, now).await,
-        _ => Err(ApiError::not_found("route")),
-    }
-}
+        (&Method::GET, ["units"]) => units::list(s).await,
+        (&Method::POST, ["units"]) => units::create(s, &ctx, req).await,
+        (&Method::GET, ["units", id]) => units::get(s, id).await,
+        (&Method::PATCH, ["units", id]) => units::patch(s, &ctx, id, req).await,
+        (&Method::DELETE, ["units", id]) => units::delete(s, &ctx, id, &req).await,
+        (&Method::GET, ["units", id, "health"]) => units::health(s, id).await,
+        (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
 
-async fn v1(
-    state: &Arc<AppState>,
-    req: Request<Incoming>,
-    method: &Method,
-    segs: &[&str],
-    ctx: &Ctx,
-    now: time::OffsetDateTime,
-) -> Result<Response<Body>> {
-    let v = &state.vouchers;
-    match (method, segs) {
-        (&Method::GET, ["state"]) => ok(&snapshot::build(state).await?),
-        (&Method::GET, ["events"]) => Ok(sse::stream(state)),
+        (&Method::GET, ["units", id, "bookings"]) => bookings::list(s, id).await,
+        (&Method::GET, ["units", id, "bookings", r]) => bookings::get(s, id, r).await,
+        (&Method::PUT, ["units", id, "bookings", r]) => bookings::put(s, &ctx, id, r, req).await,
+        (&Method::DELETE, ["units", id, "bookings", r]) => bookings::delete(s, &ctx, id, r).await,
+        (_, ["units", _, "bookings"] | ["units", _, "bookings", _]) => {
+            Err(ApiError::method_not_allowed())
+        }
 
-        // ---- units ----
-        (&Method::GET, ["units"]) => {
-            let units = v.list_units().await?;
-            ok(&serde_json::json!({"units": units.iter().map(UnitOut::from).collect::<Vec<_>>()}))
-        }
-        (&Method::POST, ["units"]) => {
-            let b: UnitBody = body(req).await?;
-            let unit = v.create_unit(ctx, b.into()).await?;
-            state.units_changed().await;
-            Ok(json_response(StatusCode::CREATED, &UnitOut::from(&unit)))
-        }
-        (&Method::GET, ["units", id]) => ok(&UnitOut::from(&v.get_unit(id).await?)),
-        (&Method::PATCH, ["units", id]) => {
-            let b: UnitBody = body(req).await?;
-            let unit = v.update_unit(ctx, id, b.into()).await?;
-            state.units_changed().await;
-            // Grace minutes may have changed: booking vouchers follow.
-            crate::bookings::unit_changed(state, ctx, &unit).await?;
-            ok(&UnitOut::from(&unit))
-        }
-        (&Method::DELETE, ["units", id]) => {
-            let q = query(&req)?;
-            let force = q_bool(&q, "force")?.unwrap_or(false);
-            state.delete_unit(ctx, id, force).await?;
-            no_content()
-        }
-        (_, ["units"]) | (_, ["units", _]) => Err(ApiError::method_not_allowed()),
-
-        // ---- vouchers ----
-        (&Method::POST, ["vouchers"]) => {
-            let b: VoucherBody = body(req).await?;
-            let (voucher, created) = v.issue(ctx, b.into(), "api").await?;
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok(json_response(status, &VoucherOut::new(&voucher, now)))
-        }
-        (&Method::GET, ["vouchers"]) => {
-            let q = query(&req)?;
-            let status = q_get(&q, "status")
-                .filter(|s| !s.is_empty())
-                .map(vouchers::parse_status)
-                .transpose()?;
-            let filter = VoucherFilter {
-                unit_id: q_get(&q, "unit_id")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-                status,
-                booking_ref: q_get(&q, "booking_ref")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-                limit: q_usize(&q, "limit", 100, 1000)?,
-                offset: q_usize(&q, "offset", 0, usize::MAX / 2)?,
-            };
-            let (list, total) = v.list(filter).await?;
-            ok(&serde_json::json!({
-                "vouchers": list.iter().map(|x| VoucherOut::new(x, now)).collect::<Vec<_>>(),
-                "total": total,
-            }))
-        }
-        (&Method::GET, ["vouchers", code]) => ok(&VoucherOut::new(&v.get(code).await?, now)),
-        (&Method::PATCH, ["vouchers", code]) => {
-            let b: VoucherPatchBody = body(req).await?;
-            let after = state.update_voucher(ctx, code, b.into()).await?;
-            ok(&VoucherOut::new(&after, now))
-        }
-        (&Method::POST, ["vouchers", code, "revoke"]) => {
-            let voucher = state.revoke_voucher(ctx, code).await?;
-            ok(&VoucherOut::new(&voucher, state.clock.now()))
-        }
+        (&Method::POST, ["vouchers"]) => vouchers::issue(s, &ctx, req).await,
+        (&Method::GET, ["vouchers"]) => vouchers::list(s, &req).await,
+        (&Method::GET, ["vouchers", code]) => vouchers::get(s, code).await,
+        (&Method::PATCH, ["vouchers", code]) => vouchers::patch(s, &ctx, code, req).await,
+        (&Method::POST, ["vouchers", code, "revoke"]) => vouchers::revoke(s, &ctx, code).await,
         (&Method::GET, ["vouchers", code, card @ ("card.svg" | "card.png")]) => {
-            let voucher = v.get(code).await?;
-            let unit = v.get_unit(&voucher.unit_id).await?;
-            let (ctype, bytes) = if *card == "card.svg" {
-                (
-                    "image/svg+xml; charset=utf-8",
-                    crate::card::svg(&unit, &voucher).into_bytes(),
-                )
-            } else {
-                ("image/png", crate::card::png(&unit, &voucher))
-            };
-            Ok(Response::builder()
-                .header(header::CONTENT_TYPE, ctype)
-                .header(header::CACHE_CONTROL, "no-store")
-                .header(
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"wifi-{}.{}\"", voucher.code, &card[5..]),
-                )
-                .body(full(bytes))
-                .expect("static response parts"))
+            vouchers::card(s, code, card).await
         }
-        (_, ["vouchers"])
-        | (_, ["vouchers", _])
-        | (_, ["vouchers", _, "revoke" | "card.svg" | "card.png"]) => {
-            Err(ApiError::method_not_allowed())
-        }
+        (
+            _,
+            ["vouchers"] | ["vouchers", _] | ["vouchers", _, "revoke" | "card.svg" | "card.png"],
+        ) => Err(ApiError::method_not_allowed()),
 
-        // ---- grants ----
-        (&Method::GET, ["grants"]) => {
-            let q = query(&req)?;
-            let filter = crate::store::grants::GrantFilter {
-                unit_id: q_get(&q, "unit_id")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-                code: q_get(&q, "code")
-                    .filter(|s| !s.is_empty())
-                    .and_then(crate::vouchers::code::normalize),
-                active: q_bool(&q, "active")?,
-                limit: q_usize(&q, "limit", 500, 10_000)?,
-            };
-            let list = state.grants.list(filter).await?;
-            ok(
-                &serde_json::json!({"grants": list.iter().map(|g| GrantOut::new(g, now)).collect::<Vec<_>>()}),
-            )
-        }
-        (&Method::POST, ["grants", id, "revoke"]) => {
-            let grant = state.grants.revoke_grant(ctx, id).await?;
-            ok(&GrantOut::new(&grant, state.clock.now()))
-        }
+        (&Method::GET, ["grants"]) => grants::list(s, &req).await,
+        (&Method::POST, ["grants", id, "revoke"]) => grants::revoke(s, &ctx, id).await,
+        (_, ["grants"] | ["grants", _, "revoke"]) => Err(ApiError::method_not_allowed()),
 
-        // ---- bookings (Rental Control sync; audited as actor "sync") ----
-        (&Method::GET, ["units", id, "bookings"]) => {
-            let list = crate::bookings::list(state, id).await?;
-            let now = state.clock.now();
-            ok(&serde_json::json!({
-                "bookings": list.iter().map(|(b, v)| BookingOut::new(b, v.as_ref(), now)).collect::<Vec<_>>(),
-            }))
-        }
-        (&Method::GET, ["units", id, "bookings", booking_ref]) => {
-            let (b, v) = crate::bookings::get(state, id, booking_ref).await?;
-            ok(&BookingOut::new(&b, v.as_ref(), state.clock.now()))
-        }
-        (&Method::PUT, ["units", id, "bookings", booking_ref]) => {
-            let b: BookingBody = body(req).await?;
-            let sync = Ctx {
-                correlation_id: ctx.correlation_id.clone(),
-                actor: "sync",
-            };
-            let ((b, v), created) =
-                crate::bookings::put(state, &sync, id, booking_ref, b.into()).await?;
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok(json_response(
-                status,
-                &BookingOut::new(&b, v.as_ref(), state.clock.now()),
-            ))
-        }
-        (&Method::DELETE, ["units", id, "bookings", booking_ref]) => {
-            let sync = Ctx {
-                correlation_id: ctx.correlation_id.clone(),
-                actor: "sync",
-            };
-            crate::bookings::delete(state, &sync, id, booking_ref).await?;
-            no_content()
-        }
-        (_, ["units", _, "bookings"]) | (_, ["units", _, "bookings", _]) => {
-            Err(ApiError::method_not_allowed())
-        }
+        (&Method::GET, ["settings", "omada"]) => settings::get_omada(s),
+        (&Method::PUT, ["settings", "omada"]) => settings::put_omada(s, &ctx, req).await,
+        (&Method::DELETE, ["settings", "omada"]) => settings::delete_omada(s, &ctx).await,
+        (&Method::GET, ["settings", "plume"]) => settings::get_plume(s),
+        (&Method::PUT, ["settings", "plume"]) => settings::put_plume(s, &ctx, req).await,
+        (&Method::DELETE, ["settings", "plume"]) => settings::delete_plume(s, &ctx).await,
+        (_, ["settings", "omada" | "plume"]) => Err(ApiError::method_not_allowed()),
 
-        // ---- health ----
-        (&Method::GET, ["units", id, "health"]) => {
-            let unit = v.get_unit(id).await?;
-            ok(&state.health_json(&unit, now))
-        }
-
-        // ---- settings ----
-        (&Method::GET, ["settings", "omada"]) => match state.controller.settings_redacted() {
-            Some(s) => {
-                let mut v = serde_json::to_value(&s).unwrap_or_default();
-                v["configured"] = serde_json::Value::Bool(true);
-                ok(&v)
-            }
-            None => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_configured",
-                "the Omada controller is not configured",
-            )),
-        },
-        (&Method::PUT, ["settings", "omada"]) => {
-            let q = query(&req)?;
-            let validate = q_bool(&q, "validate")?.unwrap_or(true);
-            let settings: crate::omada::OmadaSettings = body(req).await?;
-            let info = state.controller.put(settings, validate).await?;
-            audit_settings(state, ctx, "settings.omada.put").await?;
-            state.grants.wake();
-            let mut v =
-                serde_json::to_value(state.controller.settings_redacted()).unwrap_or_default();
-            v["configured"] = serde_json::Value::Bool(true);
-            if let (Some(info), Some(m)) = (info, v.as_object_mut()) {
-                m.extend(info.wire_fields());
-            }
-            ok(&v)
-        }
-        (&Method::DELETE, ["settings", "omada"]) => {
-            state.controller.delete().await?;
-            audit_settings(state, ctx, "settings.omada.delete").await?;
-            no_content()
-        }
-        (&Method::GET, ["settings", "plume"]) => match state.plume.settings_redacted() {
-            Some(mut v) => {
-                v["configured"] = serde_json::Value::Bool(true);
-                ok(&v)
-            }
-            None => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_configured",
-                "Plume is not configured",
-            )),
-        },
-        (&Method::PUT, ["settings", "plume"]) => {
-            let settings: crate::plume::PlumeSettings = body(req).await?;
-            state.plume.put(settings).await?;
-            audit_settings(state, ctx, "settings.plume.put").await?;
-            let mut v = state.plume.settings_redacted().unwrap_or_default();
-            v["configured"] = serde_json::Value::Bool(true);
-            ok(&v)
-        }
-        (&Method::DELETE, ["settings", "plume"]) => {
-            state.plume.delete().await?;
-            audit_settings(state, ctx, "settings.plume.delete").await?;
-            no_content()
-        }
-        (_, ["settings", "omada" | "plume"]) | (_, ["grants"]) | (_, ["grants", _, "revoke"]) => {
-            Err(ApiError::method_not_allowed())
-        }
-
-        // ---- audit ----
-        (&Method::GET, ["audit"]) => {
-            let q = query(&req)?;
-            let limit = q_usize(&q, "limit", 50, 1000)?;
-            let entries = v.audit(limit).await?;
-            ok(
-                &serde_json::json!({"entries": entries.iter().map(AuditOut::from).collect::<Vec<_>>()}),
-            )
-        }
+        (&Method::GET, ["audit"]) => audit::list(s, &req).await,
 
         _ => Err(ApiError::not_found("route")),
     }
-}
-
-pub use sse::KEEPALIVE;
-
-/// Settings changes are audited without their content (it holds secrets).
-async fn audit_settings(state: &AppState, ctx: &Ctx, action: &'static str) -> Result<()> {
-    let ctx = ctx.clone();
-    let now = state.clock.now();
-    state
-        .store
-        .write(move |tx| {
-            crate::store::rows::audit_insert(
-                tx,
-                &crate::store::rows::NewAudit {
-                    at: now,
-                    correlation_id: &ctx.correlation_id,
-                    actor: ctx.actor,
-                    action,
-                    unit_id: None,
-                    code: None,
-                    detail: None,
-                },
-            )
-        })
-        .await?;
-    Ok(())
 }

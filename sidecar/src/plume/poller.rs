@@ -27,7 +27,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -39,7 +38,7 @@ use super::{
     TokenManager,
 };
 use crate::clock::Clock;
-use crate::events::{EventBus, EventKind};
+use crate::events::{Event, EventBus};
 use crate::unit_health::{Finding, FindingCode, Severity, Source};
 
 /// A unit to watch: which Plume location is its network.
@@ -326,10 +325,10 @@ impl Run {
                 let was_connected = self.board.status().connected;
                 self.board.set_configured(false, None);
                 if was_connected {
-                    self.events.publish(
-                        EventKind::PlumeStatus,
-                        json!({"connected": false, "last_error": null}),
-                    );
+                    self.events.publish(Event::PlumeStatus {
+                        connected: false,
+                        last_error: None,
+                    });
                 }
                 self.wifi.clear();
                 self.published_mut().clear();
@@ -375,10 +374,12 @@ impl Run {
             .copied()
             .unwrap_or(HealthStatus::Unknown);
         if report.status != previous {
-            self.events.publish(
-                EventKind::HealthChanged,
-                json!({"unit_id": unit_id, "status": report.status, "previous": previous, "reasons": report.reasons}),
-            );
+            self.events.publish(Event::HealthChanged {
+                unit_id: unit_id.to_string(),
+                status: report.status,
+                previous,
+                reasons: report.reasons.clone(),
+            });
             published.insert(unit_id.to_string(), report.status);
         }
     }
@@ -594,10 +595,10 @@ impl Run {
             .board
             .set_connectivity(connected, last_error.clone(), now);
         if prev != (connected, last_error.clone()) && (prev.0 != connected || !connected) {
-            self.events.publish(
-                EventKind::PlumeStatus,
-                json!({"connected": connected, "last_error": last_error}),
-            );
+            self.events.publish(Event::PlumeStatus {
+                connected,
+                last_error: last_error.clone(),
+            });
         }
         for t in &self.targets {
             self.publish_unit(&t.unit_id, now);

@@ -3,8 +3,9 @@
 //! `GET /portal` (or `/` — controllers are often configured with the bare host) takes the
 //! controller's redirect, shows the login page with a CSRF token bound to the device; `POST
 //! /portal` checks the token, the brute-force limiter and the terms, then hands the code to
-//! [`crate::grants::Grants::redeem`]. Everything a guest can see is a friendly page; nothing
-//! here answers JSON.
+//! the redemption use case ([`crate::usecase::Rentals::redeem`]). Everything a guest can see
+//! is a friendly page; nothing here answers JSON. Each request runs in a tracing span carrying
+//! its request id (also the audit row's correlation id of a redemption).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -20,12 +21,14 @@ use super::form::LoginForm;
 use super::i18n::{self, Lang};
 use super::page::{self, LoginPage, SuccessPage};
 use super::probe;
-use super::redirect::RedirectContext;
+use super::redirect::{Attachment as RedirectAttachment, RedirectContext, RedirectError};
 use crate::app::AppState;
-use crate::grants::{on_unit_network, RedeemError};
 use crate::serve::{full, read_body, Body};
-use crate::vouchers::model::Unit;
+use crate::usecase::redemption::RedeemError;
+use crate::vouchers::model::{Actor, Unit};
+use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::{code, Ctx};
+use tracing::Instrument;
 
 /// Largest form body accepted.
 pub const MAX_FORM: usize = 16 * 1024;
@@ -34,6 +37,43 @@ pub async fn handle(
     state: Arc<AppState>,
     req: Request<Incoming>,
     peer: SocketAddr,
+) -> Response<Body> {
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    handle_in_span(state, req, peer, request_id)
+        .instrument(span)
+        .await
+}
+
+/// The device the redirect describes: the domain's half of the redirect context.
+fn device_of(ctx: &RedirectContext) -> Result<Device, RedirectError> {
+    let attachment = match ctx.attachment()? {
+        RedirectAttachment::Ap {
+            ap_mac,
+            ssid,
+            radio_id,
+        } => Attachment::Ap {
+            ap_mac,
+            ssid: ssid.map(str::to_owned),
+            radio_id,
+        },
+        RedirectAttachment::Gateway { gateway_mac, vid } => {
+            Attachment::Gateway { gateway_mac, vid }
+        }
+    };
+    Ok(Device {
+        client_mac: ctx.client_mac,
+        client_ip: ctx.client_ip,
+        site: ctx.site.clone(),
+        attachment,
+    })
+}
+
+async fn handle_in_span(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    request_id: String,
 ) -> Response<Body> {
     state.metrics.portal_requests.inc();
     let lang = i18n::negotiate(
@@ -51,7 +91,9 @@ pub async fn handle(
         (&Method::GET | &Method::HEAD, "/") if req.uri().query().is_some() => {
             get_portal(&state, req.uri().query().unwrap_or(""), lang).await
         }
-        (&Method::POST, "/portal" | "/") => post_portal(&state, req, peer.ip(), lang).await,
+        (&Method::POST, "/portal" | "/") => {
+            post_portal(&state, req, peer.ip(), lang, request_id).await
+        }
         (&Method::GET | &Method::HEAD, "/healthz") => html(StatusCode::OK, "ok".into()),
         (&Method::GET | &Method::HEAD, _) => {
             let pq = req
@@ -111,12 +153,9 @@ fn status_of(err: &PortalError) -> StatusCode {
 
 /// The unit whose networks this redirect comes from (for its name and terms).
 async fn unit_for(state: &AppState, ctx: &RedirectContext) -> Option<Unit> {
-    let att = ctx.attachment().ok()?;
+    let device = device_of(ctx).ok()?;
     let units = state.units().await.ok()?;
-    units
-        .iter()
-        .find(|u| on_unit_network(u, ctx, &att))
-        .cloned()
+    units.iter().find(|u| on_unit_network(u, &device)).cloned()
 }
 
 fn now_unix(state: &AppState) -> i64 {
@@ -169,6 +208,7 @@ async fn post_portal(
     req: Request<Incoming>,
     peer_ip: IpAddr,
     lang: Lang,
+    request_id: String,
 ) -> Response<Body> {
     let body = match read_body(req, MAX_FORM).await {
         Ok((_, b)) => b,
@@ -234,8 +274,15 @@ async fn post_portal(
         state.metrics.redemption("invalid_code");
         return fail(PortalError::InvalidCode);
     };
-    let actor = Ctx::new("portal");
-    match state.grants.redeem(&actor, &code, &ctx).await {
+    let actor = Ctx {
+        correlation_id: request_id,
+        actor: Actor::Portal,
+    };
+    let redeemed = match device_of(&ctx) {
+        Ok(device) => state.rentals.redeem(&actor, &code, &device).await,
+        Err(e) => Err(RedeemError::InvalidRequest(e.to_string())),
+    };
+    match redeemed {
         Ok(done) => {
             state.limiter.record_success(&ctx.client_mac);
             state.metrics.redemption("success");

@@ -1,4 +1,5 @@
-//! Booking rows (mirrored from Rental Control) and their guest codes.
+//! Booking rows (mirrored from Rental Control), their guest codes, and the tombstones that
+//! remember removed bookings (so a repeated `DELETE` is answered 204, DESIGN §10).
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -92,5 +93,79 @@ pub fn with_code(conn: &Connection, code: &str) -> Result<Vec<Booking>, StoreErr
          WHERE c.code = ?1",
     )?;
     let rows = stmt.query_map([code], booking_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// A removed booking, remembered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tombstone {
+    pub removed_at: time::OffsetDateTime,
+    /// Removed before its end (a cancellation) rather than after (a stay that ended).
+    pub cancelled: bool,
+    pub voucher_code: Option<String>,
+}
+
+pub fn tombstone_put(
+    conn: &Connection,
+    b: &Booking,
+    at: time::OffsetDateTime,
+    cancelled: bool,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO booking_tombstones (unit_id, booking_ref, removed_at, cancelled, voucher_code) VALUES (?1,?2,?3,?4,?5)
+         ON CONFLICT(unit_id, booking_ref) DO UPDATE SET removed_at = excluded.removed_at, cancelled = excluded.cancelled, voucher_code = excluded.voucher_code",
+    )?
+    .execute(params![b.unit_id, b.booking_ref, to_ms(at), cancelled, b.voucher_code])?;
+    Ok(())
+}
+
+pub fn tombstone_get(
+    conn: &Connection,
+    unit_id: &str,
+    booking_ref: &str,
+) -> Result<Option<Tombstone>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT removed_at, cancelled, voucher_code FROM booking_tombstones WHERE unit_id = ?1 AND booking_ref = ?2")?
+        .query_row([unit_id, booking_ref], |r| {
+            Ok(Tombstone {
+                removed_at: from_ms(r.get(0)?),
+                cancelled: r.get(1)?,
+                voucher_code: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Forget a tombstone (the booking is back).
+pub fn tombstone_delete(
+    conn: &Connection,
+    unit_id: &str,
+    booking_ref: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM booking_tombstones WHERE unit_id = ?1 AND booking_ref = ?2")?
+        .execute([unit_id, booking_ref])?;
+    Ok(())
+}
+
+/// Forget tombstones older than `before` (retention).
+pub fn tombstone_prune(
+    conn: &Connection,
+    before: time::OffsetDateTime,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM booking_tombstones WHERE removed_at < ?1",
+        [to_ms(before)],
+    )?)
+}
+
+/// Codes of vouchers whose booking was cancelled, as the tombstones and the audit log
+/// remember it (the audit covers cancellations made before tombstones existed).
+pub fn cancelled_voucher_codes(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT voucher_code FROM booking_tombstones WHERE cancelled = 1 AND voucher_code IS NOT NULL
+         UNION
+         SELECT code FROM audit WHERE action = 'booking.delete' AND detail = 'cancelled' AND code IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }

@@ -1,11 +1,12 @@
-//! Grant rows (devices let in) and the controller-operation outbox.
+//! Grant rows (devices let in). Every end goes through `usecase::Tx::end_grant`, which
+//! queues the unauthorise in the same transaction; nothing here ends a grant on its own.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::OffsetDateTime;
 
 use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
-use crate::vouchers::model::{Grant, GrantState};
+use crate::vouchers::model::{EndReason, Grant, GrantState};
 
 const GRANT_COLS: &str = "grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, authorized_at, expires_at, ended_at, end_reason";
 
@@ -32,7 +33,16 @@ fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
         authorized_at: r.get::<_, Option<i64>>(12)?.map(from_ms),
         expires_at: from_ms(r.get(13)?),
         ended_at: r.get::<_, Option<i64>>(14)?.map(from_ms),
-        end_reason: r.get(15)?,
+        end_reason: match r.get::<_, Option<String>>(15)? {
+            None => None,
+            Some(s) => Some(EndReason::parse(&s).ok_or_else(|| {
+                rusqlite::Error::InvalidColumnType(
+                    15,
+                    "end_reason".into(),
+                    rusqlite::types::Type::Text,
+                )
+            })?),
+        },
     })
 }
 
@@ -42,7 +52,7 @@ pub fn insert(conn: &Connection, g: &Grant, now: OffsetDateTime) -> Result<(), S
     )?
     .execute(params![
         g.grant_id, g.code, g.unit_id, g.client_mac.to_string(), g.client_ip, g.ap_mac.map(|m| m.to_string()), g.gateway_mac.map(|m| m.to_string()),
-        g.ssid, g.vid, g.radio_id, g.site, g.state.as_str(), to_ms(now), g.authorized_at.map(to_ms), to_ms(g.expires_at), g.ended_at.map(to_ms), g.end_reason
+        g.ssid, g.vid, g.radio_id, g.site, g.state.as_str(), to_ms(now), g.authorized_at.map(to_ms), to_ms(g.expires_at), g.ended_at.map(to_ms), g.end_reason.map(EndReason::as_str)
     ])?;
     Ok(())
 }
@@ -112,13 +122,52 @@ pub fn end(
     conn: &Connection,
     grant_id: &str,
     at: OffsetDateTime,
-    reason: &str,
+    reason: EndReason,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE grants SET state = 'ended', ended_at = ?2, end_reason = ?3 WHERE grant_id = ?1",
     )?
-    .execute(params![grant_id, to_ms(at), reason])?;
+    .execute(params![grant_id, to_ms(at), reason.as_str()])?;
     Ok(())
+}
+
+/// Grants of a unit that are not ended (pending or active).
+pub fn open_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE unit_id = ?1 AND state != 'ended'"
+    ))?;
+    let rows = stmt.query_map([unit_id], grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Every active grant (for the start-up repair).
+pub fn all_active(conn: &Connection) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE state = 'active'"
+    ))?;
+    let rows = stmt.query_map([], grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// When the next active grant ends (the expiry timer sleeps until then).
+pub fn next_expiry(conn: &Connection) -> Result<Option<OffsetDateTime>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT MIN(expires_at) FROM grants WHERE state = 'active'")?
+        .query_row([], |r| r.get::<_, Option<i64>>(0))?
+        .map(from_ms))
+}
+
+/// Is an active grant of this device on this site newer than `since`? (An unauthorise queued
+/// at `since` must then not throw it off: it was let in again afterwards.)
+pub fn authorized_since(
+    conn: &Connection,
+    client_mac: &str,
+    site: &str,
+    since_ms: i64,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active' AND authorized_at > ?3")?
+        .exists(params![client_mac, site, since_ms])?)
 }
 
 pub fn delete(conn: &Connection, grant_id: &str) -> Result<(), StoreError> {
@@ -191,86 +240,4 @@ pub fn count_active(conn: &Connection) -> Result<u64, StoreError> {
         [],
         |r| r.get::<_, i64>(0),
     )? as u64)
-}
-
-// ---- outbox ----
-
-#[derive(Clone, Debug)]
-pub struct OutboxItem {
-    pub id: i64,
-    pub kind: String,
-    pub payload: String,
-    pub attempts: u32,
-}
-
-pub fn outbox_push(
-    conn: &Connection,
-    kind: &str,
-    payload: &str,
-    now: OffsetDateTime,
-) -> Result<i64, StoreError> {
-    outbox_push_at(conn, kind, payload, now, now)
-}
-
-/// Queue an operation that must not run before `not_before`.
-pub fn outbox_push_at(
-    conn: &Connection,
-    kind: &str,
-    payload: &str,
-    now: OffsetDateTime,
-    not_before: OffsetDateTime,
-) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO outbox (kind, payload, attempts, next_attempt_at, created_at) VALUES (?1, ?2, 0, ?3, ?4)")?
-        .execute(params![kind, payload, to_ms(not_before), to_ms(now)])?;
-    Ok(conn.last_insert_rowid())
-}
-
-pub fn outbox_due(
-    conn: &Connection,
-    now: OffsetDateTime,
-    limit: usize,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, kind, payload, attempts FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2")?;
-    let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
-        Ok(OutboxItem {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            payload: r.get(2)?,
-            attempts: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-pub fn outbox_done(conn: &Connection, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE outbox SET done_at = ?2, attempts = attempts + 1 WHERE id = ?1")?
-        .execute(params![id, to_ms(now)])?;
-    Ok(())
-}
-
-pub fn outbox_retry(
-    conn: &Connection,
-    id: i64,
-    next: OffsetDateTime,
-    error: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
-        .execute(params![id, to_ms(next), error])?;
-    Ok(())
-}
-
-pub fn outbox_pending(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(conn.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL",
-        [],
-        |r| r.get::<_, i64>(0),
-    )? as u64)
-}
-
-/// Forget finished outbox rows older than `before`.
-pub fn outbox_prune(conn: &Connection, before: OffsetDateTime) -> Result<usize, StoreError> {
-    Ok(conn.execute(
-        "DELETE FROM outbox WHERE done_at IS NOT NULL AND done_at < ?1",
-        [to_ms(before)],
-    )?)
 }

@@ -126,6 +126,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX vouchers_unit_created ON vouchers(unit_id, created_at DESC, code);
     DROP INDEX vouchers_unit;
     "#,
+    // 4: booking tombstones — a removed booking is remembered, so that a repeated DELETE (a
+    // client retrying after a crash or a lost answer) is answered 204 and a retried
+    // cancellation can never leave a live voucher behind (DESIGN §10).
+    r#"
+    CREATE TABLE booking_tombstones (
+        unit_id TEXT NOT NULL REFERENCES units(unit_id) ON DELETE CASCADE,
+        booking_ref TEXT NOT NULL,
+        removed_at INTEGER NOT NULL,
+        cancelled INTEGER NOT NULL,
+        voucher_code TEXT,
+        PRIMARY KEY (unit_id, booking_ref)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

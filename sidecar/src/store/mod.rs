@@ -22,10 +22,11 @@
 pub mod bookings;
 pub mod grants;
 mod migrations;
+pub mod outbox;
 pub mod rows;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -94,7 +95,6 @@ pub struct Store {
 }
 
 struct Inner {
-    path: PathBuf,
     /// The write connection: used by the writer thread, a batch at a time.
     writer: Arc<Mutex<Connection>>,
     /// Queue of the writer thread (see [`writer`]).
@@ -104,6 +104,9 @@ struct Inner {
     reader_permits: Arc<Semaphore>,
     /// The background checkpoint's own read-write connection.
     checkpointer: Mutex<Connection>,
+    /// Told by the writer after every batch: the checkpointer sleeps while nothing is written
+    /// (an idle sidecar does not wake up for it).
+    wrote: Arc<tokio::sync::Notify>,
 }
 
 /// What one [`Store::checkpoint_round`] did.
@@ -180,27 +183,25 @@ impl Store {
         }
         let writer = Arc::new(Mutex::new(writer));
         let (jobs, queue) = mpsc::channel();
+        let wrote = Arc::new(tokio::sync::Notify::new());
         {
             let writer = writer.clone();
+            let wrote = wrote.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
-                .spawn(move || writer::run(writer, queue))
+                .spawn(move || writer::run(writer, queue, wrote))
                 .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
         }
         Ok(Store {
             inner: Arc::new(Inner {
-                path: path.to_owned(),
                 writer,
                 jobs,
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(READERS)),
                 checkpointer: Mutex::new(checkpointer),
+                wrote,
             }),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.inner.path
     }
 
     /// Run `f` in a write transaction on the writer thread; its changes are committed when
@@ -351,11 +352,17 @@ impl Store {
         Ok(round)
     }
 
-    /// Background task: a [`Store::checkpoint_round`], then a pause sized by
-    /// [`next_checkpoint_pause`] from how fast the WAL grew. Returns at `stop`.
+    /// Background task: once something was written, a pause sized by
+    /// [`next_checkpoint_pause`] from how fast the WAL grew, then a
+    /// [`Store::checkpoint_round`]. While nothing is written it sleeps (DESIGN §10 "Idle
+    /// cost"); under steady writes the cadence is the pause alone. Returns at `stop`.
     pub async fn run_checkpointer(self, mut stop: watch::Receiver<bool>) {
         let mut pause = CHECKPOINT_EVERY;
         loop {
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => return,
+                _ = self.inner.wrote.notified() => {}
+            }
             tokio::select! {
                 _ = stop.wait_for(|v| *v) => return,
                 _ = tokio::time::sleep(pause) => {}
@@ -377,12 +384,6 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// `PRAGMA integrity_check` result (`"ok"` when healthy).
-    pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        self.read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))?))
-            .await
     }
 }
 

@@ -318,17 +318,17 @@ pub fn vouchers_live(conn: &Connection, now: OffsetDateTime) -> Result<Vec<Vouch
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Does the unit have a live (unused or active at `now`) voucher?
-pub fn unit_has_live_vouchers(
+/// Live (unused or active at `now`) vouchers of one unit.
+pub fn vouchers_live_for_unit(
     conn: &Connection,
     unit_id: &str,
     now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT 1 FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NULL AND {SQL_END} > ?2 LIMIT 1"
-        ))?
-        .exists(params![unit_id, to_ms(now)])?)
+) -> Result<Vec<Voucher>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NULL AND {SQL_END} > ?2"
+    ))?;
+    let rows = stmt.query_map(params![unit_id, to_ms(now)], voucher_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 // ---- audit ----
@@ -523,11 +523,17 @@ mod tests {
             let got: Vec<&str> = live.iter().map(|v| v.code.as_str()).collect();
             assert_eq!(got, expect, "live at {now}");
             for u in ["a", "b"] {
-                let has = store
-                    .read(move |c| unit_has_live_vouchers(c, u, now))
+                let live = store
+                    .read(move |c| vouchers_live_for_unit(c, u, now))
                     .await
                     .unwrap();
-                assert_eq!(has, sorted.iter().any(|v| v.unit_id == u && v.is_live(now)));
+                assert_eq!(
+                    live.len(),
+                    sorted
+                        .iter()
+                        .filter(|v| v.unit_id == u && v.is_live(now))
+                        .count()
+                );
             }
         }
     }

@@ -39,8 +39,13 @@ pub(super) type Job = Box<dyn FnOnce(&Transaction<'_>) -> Done + Send>;
 
 type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
 
-/// The thread's loop; returns when every sender is gone (the store was dropped).
-pub(super) fn run(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>) {
+/// The thread's loop; returns when every sender is gone (the store was dropped). `wrote` is
+/// told after every batch (the checkpointer sleeps while nothing is written).
+pub(super) fn run(
+    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Receiver<Job>,
+    wrote: Arc<tokio::sync::Notify>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -52,6 +57,8 @@ pub(super) fn run(conn: Arc<Mutex<Connection>>, jobs: mpsc::Receiver<Job>) {
         // Held for the batch: the checkpointer takes this mutex to hold writes off.
         let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
         run_batch(&conn, batch);
+        drop(conn);
+        wrote.notify_one();
     }
 }
 

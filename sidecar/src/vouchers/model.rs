@@ -1,5 +1,7 @@
-//! Plain domain types: units, vouchers, grants, bookings. No wire format here; `api/` maps
-//! these to JSON and `store/` to rows.
+//! Plain domain types: units, vouchers, grants, bookings, and the domain's words as enums
+//! (grant end reasons, actors, audit actions). No wire format here; `api/` maps these to JSON
+//! and `store/` to rows. Each word's `as_str` is its one spelling in the database, the audit
+//! log and the API.
 
 use time::OffsetDateTime;
 
@@ -138,7 +140,7 @@ pub struct Grant {
     pub authorized_at: Option<OffsetDateTime>,
     pub expires_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
-    pub end_reason: Option<String>,
+    pub end_reason: Option<EndReason>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,8 +170,8 @@ impl GrantState {
 impl Grant {
     /// What the API shows: `active`, `expired` or `revoked`.
     pub fn public_status(&self, now: OffsetDateTime) -> &'static str {
-        match (self.state, self.end_reason.as_deref()) {
-            (GrantState::Ended, Some("expired")) => "expired",
+        match (self.state, self.end_reason) {
+            (GrantState::Ended, Some(EndReason::Expired)) => "expired",
             (GrantState::Ended, _) => "revoked",
             (_, _) if now >= self.expires_at => "expired",
             _ => "active",
@@ -177,7 +179,113 @@ impl Grant {
     }
 }
 
-/// One audit row.
+/// Why a grant ended (`grants.end_reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// Its end came.
+    Expired,
+    /// Its voucher was revoked (by the host, or with its unit).
+    VoucherRevoked,
+    /// The host took this one device off.
+    GrantRevoked,
+    /// Its booking was cancelled.
+    BookingCancelled,
+    /// Its voucher's window was cut so that it is over, or moved so that it starts later.
+    Shortened,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Expired => "expired",
+            EndReason::VoucherRevoked => "voucher_revoked",
+            EndReason::GrantRevoked => "grant_revoked",
+            EndReason::BookingCancelled => "booking_cancelled",
+            EndReason::Shortened => "shortened",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "expired" => EndReason::Expired,
+            "voucher_revoked" => EndReason::VoucherRevoked,
+            "grant_revoked" => EndReason::GrantRevoked,
+            "booking_cancelled" => EndReason::BookingCancelled,
+            "shortened" => EndReason::Shortened,
+            _ => return None,
+        })
+    }
+}
+
+/// Who made a change (the audit log's `actor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A call on the local API (Home Assistant, scripts).
+    Api,
+    /// A guest on the portal.
+    Portal,
+    /// The booking sync (`/units/{id}/bookings` routes).
+    Sync,
+    /// The sidecar itself: expiry, start-up repair.
+    Scheduler,
+    /// `rental-wifi-sidecar demo` seeding its data.
+    Demo,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Api => "api",
+            Actor::Portal => "portal",
+            Actor::Sync => "sync",
+            Actor::Scheduler => "scheduler",
+            Actor::Demo => "demo",
+        }
+    }
+}
+
+/// What an audit row records (the audit log's `action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAction {
+    UnitCreate,
+    UnitUpdate,
+    UnitDelete,
+    VoucherIssue,
+    VoucherUpdate,
+    VoucherRevoke,
+    VoucherRedeem,
+    GrantRevoke,
+    BookingCreate,
+    BookingUpdate,
+    BookingDelete,
+    OmadaSettingsPut,
+    OmadaSettingsDelete,
+    PlumeSettingsPut,
+    PlumeSettingsDelete,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::UnitCreate => "unit.create",
+            AuditAction::UnitUpdate => "unit.update",
+            AuditAction::UnitDelete => "unit.delete",
+            AuditAction::VoucherIssue => "voucher.issue",
+            AuditAction::VoucherUpdate => "voucher.update",
+            AuditAction::VoucherRevoke => "voucher.revoke",
+            AuditAction::VoucherRedeem => "voucher.redeem",
+            AuditAction::GrantRevoke => "grant.revoke",
+            AuditAction::BookingCreate => "booking.create",
+            AuditAction::BookingUpdate => "booking.update",
+            AuditAction::BookingDelete => "booking.delete",
+            AuditAction::OmadaSettingsPut => "settings.omada.put",
+            AuditAction::OmadaSettingsDelete => "settings.omada.delete",
+            AuditAction::PlumeSettingsPut => "settings.plume.put",
+            AuditAction::PlumeSettingsDelete => "settings.plume.delete",
+        }
+    }
+}
+
+/// One audit row (as stored: rows written by older versions may use other words).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
     pub id: i64,

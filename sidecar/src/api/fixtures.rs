@@ -1,0 +1,486 @@
+//! The wire fixtures (`sidecar/tests/fixtures/wire/*.json`), one per response type: built
+//! here from domain values through the same code the handlers use, compared byte for byte
+//! (as JSON values) with the files, and read back into the wire types. The Home Assistant
+//! tests load the same files through the integration's models
+//! (`tests/ha/test_wire_fixtures.py`), so a renamed or retyped field fails on both sides.
+//!
+//! After a deliberate change of the contract: `UPDATE_WIRE_FIXTURES=1 cargo test -p
+//! rental-wifi-sidecar --lib api::fixtures` rewrites the files; review the diff.
+
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+use super::events::encode;
+use super::wire::*;
+use crate::controller::ControllerStatus;
+use crate::events::{Event, GrantRef, Published, UnitChange};
+use crate::omada::{Capabilities, OmadaSettings, ResolvedMode};
+use crate::plume::{HealthReport, HealthStatus, PlumeSettings, PlumeStatus};
+use crate::unit_health::{Finding, FindingCode, Severity, Source, SourceState};
+use crate::vouchers::model::{AuditEntry, Booking, EndReason, Grant, GrantState, Unit, Voucher};
+
+const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
+const NOW: OffsetDateTime = datetime!(2026-11-21 09:30:15 UTC);
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wire")
+}
+
+/// Compare `value`'s JSON with the fixture `name` (or write it, when asked).
+fn check_json(name: &str, json: Value) {
+    let path = dir().join(format!("{name}.json"));
+    if std::env::var_os("UPDATE_WIRE_FIXTURES").is_some() {
+        std::fs::create_dir_all(dir()).unwrap();
+        let mut text = serde_json::to_string_pretty(&json).unwrap();
+        text.push('\n');
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_WIRE_FIXTURES=1 writes it)", path.display()));
+    let want: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json, want,
+        "{name}.json differs from what the sidecar sends"
+    );
+}
+
+/// Serialize, compare with the fixture, read the fixture back into `T`, serialize again.
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(name: &str, v: T) {
+    let json = serde_json::to_value(&v).unwrap();
+    check_json(name, json.clone());
+    let back: T = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, v, "{name} reads back into its wire type");
+    assert_eq!(serde_json::to_value(&back).unwrap(), json);
+}
+
+fn unit() -> Unit {
+    Unit {
+        unit_id: "beach-house".into(),
+        name: "Beach House".into(),
+        omada_site: "Default".into(),
+        ssids: vec!["Beach Guest".into()],
+        vlans: vec![20],
+        ap_macs: vec!["B0-95-75-15-93-44".parse().unwrap()],
+        plume_customer_id: Some("642cc40d71d99d000a611549".into()),
+        plume_location_id: Some("642cc40d71d99d000a61154a".into()),
+        checkin_grace_minutes: 120,
+        checkout_grace_minutes: 60,
+        terms_url: Some("https://example.com/terms".into()),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn voucher() -> Voucher {
+    Voucher {
+        code: "K7M2P9QX4T".into(),
+        unit_id: "beach-house".into(),
+        valid_from: T0,
+        valid_until: Some(datetime!(2026-11-23 12:00 UTC)),
+        duration_minutes: None,
+        max_devices: 4,
+        devices_used: 1,
+        guest_name: Some("Ana".into()),
+        booking_ref: Some("HMABCDEF12".into()),
+        down_kbps: Some(20_000),
+        up_kbps: None,
+        note: None,
+        created_at: T0,
+        first_used_at: Some(datetime!(2026-11-20 16:05 UTC)),
+        revoked_at: None,
+    }
+}
+
+fn grant(state: GrantState, end: Option<EndReason>) -> Grant {
+    Grant {
+        grant_id: "0193b0c4-7d2e-7c61-9c1f-5b2a3e4d5f60".into(),
+        code: "K7M2P9QX4T".into(),
+        unit_id: "beach-house".into(),
+        client_mac: "52-DE-63-F1-E3-3B".parse().unwrap(),
+        client_ip: Some("192.168.100.165".into()),
+        ap_mac: Some("B0-95-75-15-93-44".parse().unwrap()),
+        gateway_mac: None,
+        ssid: Some("Beach Guest".into()),
+        vid: None,
+        radio_id: Some(1),
+        site: "Default".into(),
+        state,
+        authorized_at: Some(datetime!(2026-11-20 16:05 UTC)),
+        expires_at: datetime!(2026-11-23 12:00 UTC),
+        ended_at: end.map(|_| datetime!(2026-11-21 09:00 UTC)),
+        end_reason: end,
+    }
+}
+
+fn booking() -> Booking {
+    Booking {
+        unit_id: "beach-house".into(),
+        booking_ref: "HMABCDEF12".into(),
+        start: datetime!(2026-11-20 16:00 UTC),
+        end: datetime!(2026-11-23 11:00 UTC),
+        guest_name: Some("Ana".into()),
+        codes: vec!["4711".into()],
+        updated_at: T0,
+        voucher_code: Some("K7M2P9QX4T".into()),
+    }
+}
+
+fn health() -> HealthReport {
+    let finding = Finding {
+        subject: Some("Living room".into()),
+        ..Finding::new(
+            Source::Plume,
+            Severity::Yellow,
+            FindingCode::PodHealthPoor,
+            "Pod 'Living room' health is poor",
+        )
+    };
+    HealthReport {
+        status: HealthStatus::Yellow,
+        reasons: vec![finding.message.clone()],
+        reason_details: vec![finding],
+        misconfigured: false,
+        sources: [(
+            Source::Plume,
+            SourceState {
+                status: HealthStatus::Yellow,
+                stale: false,
+                updated_at: Some(datetime!(2026-11-21 09:29 UTC)),
+            },
+        )]
+        .into(),
+        online: true,
+        pods_connected: 3,
+        pods_total: 3,
+        devices_connected: 7,
+        wifi_networks: vec!["Beach Guest".into()],
+        service_level: Some("fullService".into()),
+        updated_at: Some(datetime!(2026-11-21 09:29 UTC)),
+        stale: false,
+    }
+}
+
+fn controller_status() -> ControllerStatusOut {
+    ControllerStatusOut::new(
+        ControllerStatus {
+            mode: Some(ResolvedMode::Hotspot),
+            connected: true,
+            last_error: None,
+            last_ok_at: Some(datetime!(2026-11-21 09:28 UTC)),
+            problem: None,
+            capabilities: Capabilities {
+                authorize_with_duration: true,
+                ..Capabilities::default()
+            },
+        },
+        0,
+    )
+}
+
+fn plume_status() -> PlumeStatusOut {
+    PlumeStatusOut::from(PlumeStatus {
+        configured: true,
+        connected: true,
+        last_error: None,
+        last_poll_at: Some(datetime!(2026-11-21 09:29 UTC)),
+        round_seconds: Some(1.5),
+        effective_interval_seconds: Some(60),
+    })
+}
+
+#[test]
+fn resources() {
+    round_trip(
+        "info",
+        InfoOut {
+            name: "rental-wifi-sidecar".into(),
+            version: "0.1.0".into(),
+            instance_id: "0193b0c4-0000-7000-8000-000000000001".into(),
+            api_version: 1,
+        },
+    );
+    round_trip("unit", UnitOut::from(&unit()));
+    round_trip(
+        "units",
+        UnitsOut {
+            units: vec![UnitOut::from(&unit())],
+        },
+    );
+    round_trip("voucher", VoucherOut::new(&voucher(), NOW));
+    round_trip(
+        "vouchers",
+        VouchersOut {
+            vouchers: vec![VoucherOut::new(&voucher(), NOW)],
+            total: 1,
+        },
+    );
+    round_trip(
+        "grant",
+        GrantOut::new(&grant(GrantState::Active, None), NOW),
+    );
+    round_trip(
+        "grants",
+        GrantsOut {
+            grants: vec![
+                GrantOut::new(&grant(GrantState::Active, None), NOW),
+                GrantOut::new(
+                    &grant(GrantState::Ended, Some(EndReason::BookingCancelled)),
+                    NOW,
+                ),
+            ],
+        },
+    );
+    round_trip(
+        "booking",
+        BookingOut::new(&booking(), Some(&voucher()), NOW),
+    );
+    round_trip(
+        "bookings",
+        BookingsOut {
+            bookings: vec![BookingOut::new(&booking(), Some(&voucher()), NOW)],
+        },
+    );
+    round_trip(
+        "audit",
+        AuditListOut {
+            entries: vec![AuditOut::from(&AuditEntry {
+                id: 42,
+                at: T0,
+                correlation_id: "0193b0c4-0000-7000-8000-000000000002".into(),
+                actor: "sync".into(),
+                action: "booking.delete".into(),
+                unit_id: Some("beach-house".into()),
+                code: Some("K7M2P9QX4T".into()),
+                detail: Some("cancelled".into()),
+            })],
+        },
+    );
+    // The structured health parts are the health model's types (serialized only): one way.
+    check_json(
+        "health",
+        serde_json::to_value(HealthOut::new("beach-house", health())).unwrap(),
+    );
+}
+
+#[test]
+fn snapshot_and_status() {
+    round_trip("controller_status", controller_status());
+    round_trip("plume_status", plume_status());
+    check_json(
+        "state",
+        serde_json::to_value(StateOut {
+            instance_id: "0193b0c4-0000-7000-8000-000000000001".into(),
+            version: "0.1.0".into(),
+            generated_at: crate::clock::rfc3339(NOW),
+            controller: controller_status(),
+            plume: plume_status(),
+            totals: TotalsOut {
+                units: 1,
+                live_vouchers: 1,
+                active_grants: 1,
+            },
+            units: vec![UnitStateOut {
+                unit: UnitOut::from(&unit()),
+                vouchers: vec![VoucherOut::new(&voucher(), NOW)],
+                active_grants: 1,
+                health: HealthOut::new("beach-house", health()),
+            }],
+        })
+        .unwrap(),
+    );
+    round_trip(
+        "error",
+        ErrorOut {
+            error: ErrorDetail {
+                code: "validation_failed".into(),
+                message: "valid_until must be after valid_from".into(),
+                field: Some("valid_until".into()),
+                certificate: None,
+            },
+        },
+    );
+}
+
+/// The error a settings test answers when the controller's certificate is not trusted.
+#[test]
+fn tls_untrusted_error() {
+    round_trip(
+        "error_tls_untrusted",
+        ErrorOut {
+            error: ErrorDetail {
+                code: "tls_untrusted".into(),
+                message: "the controller's certificate is not trusted".into(),
+                field: Some("base_url".into()),
+                certificate: Some(CertificateOut {
+                    subject: "CN=localhost".into(),
+                    sha256: "ab".repeat(32),
+                    san: vec![],
+                    factory_default: true,
+                }),
+            },
+        },
+    );
+}
+
+#[test]
+fn settings() {
+    let omada = OmadaSettings {
+        base_url: "https://omada.example:8043".into(),
+        controller_id: Some("1f2e3d4c5b6a79881f2e3d4c5b6a7988".into()),
+        username: Some("rental-wifi".into()),
+        password: Some("operator-pass".into()),
+        ..OmadaSettings::default()
+    };
+    // No Deserialize (the settings are flattened into it): compared one way.
+    check_json(
+        "settings_omada",
+        serde_json::to_value(OmadaSettingsOut {
+            settings: omada.redacted(),
+            configured: true,
+            check: Some(ControllerCheckOut {
+                controller_version: Some("5.15.24.18".into()),
+                certificate: Some(CertificateOut {
+                    subject: "CN=localhost".into(),
+                    sha256: "0".repeat(64),
+                    san: vec![],
+                    factory_default: false,
+                }),
+                capabilities: Capabilities {
+                    authorize_with_duration: true,
+                    ..Capabilities::default()
+                }
+                .into(),
+                sites: vec![],
+                portal_timeouts: vec![],
+            }),
+        })
+        .unwrap(),
+    );
+    round_trip(
+        "settings_plume",
+        PlumeSettingsOut::from(&PlumeSettings {
+            sso_url: "https://external.sso.plume.com/oauth2/aus1/v1/token".into(),
+            auth_header: "Basic c2VjcmV0OnNlY3JldA==".into(),
+            partner_id: "642cc40d71d99d000a611548".into(),
+            api_base: "https://piranha-gamma.prod.us-west-2.aws.plumenet.io/api".into(),
+            poll_interval_seconds: 60,
+        }),
+    );
+}
+
+/// Every event kind, through the encoder the SSE stream uses; the file is named after the
+/// event and holds its `data:` JSON.
+#[test]
+fn events() {
+    let g = GrantRef {
+        unit_id: "beach-house".into(),
+        code: "K7M2P9QX4T".into(),
+        grant_id: "0193b0c4-7d2e-7c61-9c1f-5b2a3e4d5f60".into(),
+        client_mac: "52-DE-63-F1-E3-3B".parse().unwrap(),
+    };
+    let all = [
+        Event::VoucherIssued {
+            unit_id: "beach-house".into(),
+            code: "K7M2P9QX4T".into(),
+            booking_ref: Some("HMABCDEF12".into()),
+            valid_until: Some(datetime!(2026-11-23 12:00 UTC)),
+            expires_at: Some(datetime!(2026-11-23 12:00 UTC)),
+        },
+        Event::VoucherRedeemed {
+            grant: g.clone(),
+            booking_ref: Some("HMABCDEF12".into()),
+        },
+        Event::VoucherRevoked {
+            unit_id: "beach-house".into(),
+            code: "K7M2P9QX4T".into(),
+            booking_ref: Some("HMABCDEF12".into()),
+            devices: 2,
+        },
+        Event::VoucherUpdated {
+            unit_id: "beach-house".into(),
+            code: "K7M2P9QX4T".into(),
+            valid_until: Some(datetime!(2026-11-24 12:00 UTC)),
+            max_devices: 4,
+        },
+        Event::GrantExpired(g.clone()),
+        Event::GrantRevoked(g),
+        Event::HealthChanged {
+            unit_id: "beach-house".into(),
+            status: HealthStatus::Yellow,
+            previous: HealthStatus::Green,
+            reasons: vec!["Pod 'Living room' health is poor".into()],
+        },
+        Event::ControllerStatus {
+            connected: false,
+            last_error: Some("controller unreachable: connection refused".into()),
+        },
+        Event::PlumeStatus {
+            connected: true,
+            last_error: None,
+        },
+        Event::UnitChanged {
+            unit_id: "beach-house".into(),
+            change: UnitChange::Created,
+        },
+    ];
+    let mut names = Vec::new();
+    for event in all {
+        let (name, data) = encode(&Published { event, at: NOW });
+        let json: Value = serde_json::from_str(&data).unwrap();
+        assert_eq!(
+            json["at"], "2026-11-21T09:30:15Z",
+            "{name}: every event has `at`"
+        );
+        check_json(&format!("event_{name}"), json);
+        names.push(name);
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        10,
+        "every event kind has its own name: {names:?}"
+    );
+}
+
+/// Every fixture file belongs to a test above (a stale file would mislead the HA tests).
+#[test]
+fn no_stray_fixtures() {
+    if std::env::var_os("UPDATE_WIRE_FIXTURES").is_some() {
+        return;
+    }
+    let known = [
+        "info",
+        "unit",
+        "units",
+        "voucher",
+        "vouchers",
+        "grant",
+        "grants",
+        "booking",
+        "bookings",
+        "audit",
+        "health",
+        "controller_status",
+        "plume_status",
+        "state",
+        "error",
+        "error_tls_untrusted",
+        "settings_omada",
+        "settings_plume",
+    ];
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let stem = name.trim_end_matches(".json");
+        assert!(
+            known.contains(&stem) || stem.starts_with("event_"),
+            "{name} is not produced by api::fixtures"
+        );
+    }
+}

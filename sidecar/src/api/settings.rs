@@ -1,0 +1,87 @@
+//! `/api/v1/settings/omada` and `/api/v1/settings/plume`. Reads mask every secret; writes
+//! are tested against the controller / Plume before anything is stored, and audited
+//! (without their content).
+
+use http::StatusCode;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+use super::error::ApiError;
+use super::wire::{OmadaSettingsOut, PlumeSettingsOut};
+use super::{body, no_content, ok, Query, Result};
+use crate::app::AppState;
+use crate::serve::Body;
+use crate::vouchers::model::AuditAction;
+use crate::vouchers::Ctx;
+
+fn not_configured(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_configured",
+        format!("{what} is not configured"),
+    )
+}
+
+pub fn get_omada(s: &AppState) -> Result<Response<Body>> {
+    match s.controller.settings_redacted() {
+        Some(settings) => ok(&OmadaSettingsOut {
+            settings,
+            configured: true,
+            check: None,
+        }),
+        None => Err(not_configured("the Omada controller")),
+    }
+}
+
+pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
+    let settings: crate::omada::OmadaSettings = body(req).await?;
+    let info = s.controller.put(settings, validate).await?;
+    s.rentals
+        .audit_settings(ctx, AuditAction::OmadaSettingsPut)
+        .await?;
+    // The outbox may have been waiting for a controller.
+    s.rentals.outbox_alarm.wake();
+    let settings = s
+        .controller
+        .settings_redacted()
+        .ok_or_else(|| not_configured("the Omada controller"))?;
+    ok(&OmadaSettingsOut {
+        settings,
+        configured: true,
+        check: info.map(Into::into),
+    })
+}
+
+pub async fn delete_omada(s: &AppState, ctx: &Ctx) -> Result<Response<Body>> {
+    s.controller.delete().await?;
+    s.rentals
+        .audit_settings(ctx, AuditAction::OmadaSettingsDelete)
+        .await?;
+    no_content()
+}
+
+pub fn get_plume(s: &AppState) -> Result<Response<Body>> {
+    match s.plume.settings() {
+        Some(settings) => ok(&PlumeSettingsOut::from(&settings)),
+        None => Err(not_configured("Plume")),
+    }
+}
+
+pub async fn put_plume(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
+    let settings: crate::plume::PlumeSettings = body(req).await?;
+    s.plume.put(settings).await?;
+    s.rentals
+        .audit_settings(ctx, AuditAction::PlumeSettingsPut)
+        .await?;
+    let settings = s.plume.settings().ok_or_else(|| not_configured("Plume"))?;
+    ok(&PlumeSettingsOut::from(&settings))
+}
+
+pub async fn delete_plume(s: &AppState, ctx: &Ctx) -> Result<Response<Body>> {
+    s.plume.delete().await?;
+    s.rentals
+        .audit_settings(ctx, AuditAction::PlumeSettingsDelete)
+        .await?;
+    no_content()
+}

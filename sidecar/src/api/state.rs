@@ -1,0 +1,79 @@
+//! `GET /api/v1/info`, `GET /api/v1/state` (the one snapshot Home Assistant polls) and
+//! `GET /metrics`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use http::header;
+use hyper::Response;
+
+use super::wire::{
+    ControllerStatusOut, HealthOut, InfoOut, PlumeStatusOut, StateOut, TotalsOut, UnitOut,
+    UnitStateOut, VoucherOut,
+};
+use super::{ok, Result};
+use crate::app::AppState;
+use crate::serve::{full, Body};
+
+pub fn info(s: &AppState) -> Result<Response<Body>> {
+    ok(&InfoOut {
+        name: Cow::Borrowed("rental-wifi-sidecar"),
+        version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
+        instance_id: s.instance_id.clone(),
+        api_version: 1,
+    })
+}
+
+pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
+    let now = s.clock.now();
+    let units = s.rentals.list_units().await?;
+    let live = s.rentals.live_vouchers().await?;
+    let grants = s.rentals.active_grant_counts().await?;
+    let pending = s.rentals.outbox_pending().await.unwrap_or(0);
+    let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
+    for v in &live {
+        by_unit
+            .entry(v.unit_id.as_str())
+            .or_default()
+            .push(VoucherOut::new(v, now));
+    }
+    let total_grants: u64 = grants.values().sum();
+    let unit_states = units
+        .iter()
+        .map(|u| UnitStateOut {
+            unit: UnitOut::from(u),
+            vouchers: by_unit.remove(u.unit_id.as_str()).unwrap_or_default(),
+            active_grants: grants.get(&u.unit_id).copied().unwrap_or(0),
+            health: HealthOut::new(&u.unit_id, s.plume.board.get(&u.unit_id, now)),
+        })
+        .collect();
+    ok(&StateOut {
+        instance_id: s.instance_id.clone(),
+        version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
+        generated_at: crate::clock::rfc3339(now),
+        controller: ControllerStatusOut::new(s.controller.status(), pending),
+        plume: PlumeStatusOut::from(s.plume.status()),
+        totals: TotalsOut {
+            units: units.len(),
+            live_vouchers: live.len(),
+            active_grants: total_grants,
+        },
+        units: unit_states,
+    })
+}
+
+pub async fn metrics(s: &AppState) -> Result<Response<Body>> {
+    // Gauges whose truth is in the database are read at scrape time, not kept up to date
+    // by a background tick.
+    if let Ok((pending, active)) = s.rentals.gauges().await {
+        s.metrics.outbox_depth.set(pending);
+        s.metrics.active_grants.set(active);
+    }
+    s.metrics
+        .plume_token_refreshes
+        .set_total(s.plume.tokens.minted());
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+        .body(full(s.metrics.render()))
+        .expect("static response parts"))
+}

@@ -1,0 +1,66 @@
+//! `/api/v1/units` and `/api/v1/units/{unit_id}/health`.
+
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+use super::wire::{HealthOut, UnitBody, UnitOut, UnitsOut};
+use super::{body, created_or_ok, no_content, ok, Query, Result};
+use crate::app::AppState;
+use crate::serve::Body;
+use crate::vouchers::unit::{NewUnit, UnitChanges};
+use crate::vouchers::Ctx;
+
+pub async fn list(s: &AppState) -> Result<Response<Body>> {
+    let units = s.rentals.list_units().await?;
+    ok(&UnitsOut {
+        units: units.iter().map(UnitOut::from).collect(),
+    })
+}
+
+pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
+    let b: UnitBody = body(req).await?;
+    let new = NewUnit::parse(b.into())?;
+    let (unit, created) = s.rentals.create_unit(ctx, new).await?;
+    if created {
+        s.units_changed().await;
+    }
+    created_or_ok(created, &UnitOut::from(&unit))
+}
+
+pub async fn get(s: &AppState, id: &str) -> Result<Response<Body>> {
+    ok(&UnitOut::from(&s.rentals.get_unit(id).await?))
+}
+
+pub async fn patch(
+    s: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>> {
+    let b: UnitBody = body(req).await?;
+    let changes = UnitChanges::parse(b.into())?;
+    let unit = s.rentals.patch_unit(ctx, id, changes).await?;
+    s.units_changed().await;
+    ok(&UnitOut::from(&unit))
+}
+
+pub async fn delete(
+    s: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>> {
+    let force = Query::of(req)?.bool("force")?.unwrap_or(false);
+    s.rentals.delete_unit(ctx, id, force).await?;
+    s.units_changed().await;
+    no_content()
+}
+
+pub async fn health(s: &AppState, id: &str) -> Result<Response<Body>> {
+    let unit = s.rentals.get_unit(id).await?;
+    let now = s.clock.now();
+    ok(&HealthOut::new(
+        &unit.unit_id,
+        s.plume.board.get(&unit.unit_id, now),
+    ))
+}

@@ -1,0 +1,764 @@
+//! Wire types of the local JSON API (docs/api.md): every request body and every response,
+//! the state snapshot, health, controller and Plume status, settings, errors and events.
+//! Requests reject unknown fields and become the domain's inputs; responses are built from
+//! domain values here and nowhere else (no `json!` in the domain).
+//!
+//! Each response type has a JSON fixture in `sidecar/tests/fixtures/wire/`, checked by the
+//! round-trip test below and read by the Home Assistant tests through the integration's
+//! models (`tests/ha/test_wire_fixtures.py`), so the two sides cannot drift apart silently.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+use crate::clock::rfc3339 as ts;
+use crate::controller::ControllerStatus;
+use crate::omada::{
+    Capabilities, CertificateInfo, ControllerInfo, OmadaSettings, SiteInfo, SitePortalTimeouts,
+};
+use crate::plume::{HealthReport, PlumeSettings, PlumeStatus};
+use crate::unit_health::{Finding, Source, SourceState};
+use crate::vouchers::booking::BookingRequest;
+use crate::vouchers::model::{AuditEntry, Booking, Grant, Unit, Voucher};
+use crate::vouchers::unit::UnitInput;
+use crate::vouchers::voucher::{VoucherPatch, VoucherRequest};
+
+/// A domain word on the wire (`"active"`, `"voucher_revoked"`, …): borrowed when written,
+/// owned when read back (tests).
+pub type Word = Cow<'static, str>;
+
+fn ts_opt(t: Option<OffsetDateTime>) -> Option<String> {
+    t.map(ts)
+}
+
+/// Distinguishes "absent" (None) from "null" (Some(None)).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::<T>::deserialize(d)?))
+}
+
+fn rfc3339_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    match s {
+        None => Ok(None),
+        Some(s) => OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+            .map(Some)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "'{}' is not an RFC 3339 timestamp",
+                    s.chars().take(40).collect::<String>()
+                ))
+            }),
+    }
+}
+
+fn rfc3339_req<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+    rfc3339_opt(d)?.ok_or_else(|| serde::de::Error::custom("an RFC 3339 timestamp is required"))
+}
+
+// ---------------------------------------------------------------- requests
+
+/// `POST /api/v1/units`, `PATCH /api/v1/units/{unit_id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitBody {
+    pub unit_id: Option<String>,
+    pub name: Option<String>,
+    pub omada_site: Option<String>,
+    pub ssids: Option<Vec<String>>,
+    pub vlans: Option<Vec<u16>>,
+    pub ap_macs: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub plume_customer_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub plume_location_id: Option<Option<String>>,
+    pub checkin_grace_minutes: Option<u32>,
+    pub checkout_grace_minutes: Option<u32>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub terms_url: Option<Option<String>>,
+}
+
+impl From<UnitBody> for UnitInput {
+    fn from(b: UnitBody) -> Self {
+        UnitInput {
+            unit_id: b.unit_id,
+            name: b.name,
+            omada_site: b.omada_site,
+            ssids: b.ssids,
+            vlans: b.vlans,
+            ap_macs: b.ap_macs,
+            plume_customer_id: b.plume_customer_id,
+            plume_location_id: b.plume_location_id,
+            checkin_grace_minutes: b.checkin_grace_minutes,
+            checkout_grace_minutes: b.checkout_grace_minutes,
+            terms_url: b.terms_url,
+        }
+    }
+}
+
+/// `POST /api/v1/vouchers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherBody {
+    pub unit_id: String,
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "rfc3339_opt")]
+    pub valid_from: Option<OffsetDateTime>,
+    #[serde(default, deserialize_with = "rfc3339_opt")]
+    pub valid_until: Option<OffsetDateTime>,
+    pub duration_minutes: Option<i64>,
+    pub max_devices: Option<i64>,
+    pub guest_name: Option<String>,
+    pub booking_ref: Option<String>,
+    pub down_kbps: Option<i64>,
+    pub up_kbps: Option<i64>,
+    pub note: Option<String>,
+}
+
+impl From<VoucherBody> for VoucherRequest {
+    fn from(b: VoucherBody) -> Self {
+        VoucherRequest {
+            unit_id: b.unit_id,
+            code: b.code,
+            valid_from: b.valid_from,
+            valid_until: b.valid_until,
+            duration_minutes: b.duration_minutes,
+            max_devices: b.max_devices,
+            guest_name: b.guest_name,
+            booking_ref: b.booking_ref,
+            down_kbps: b.down_kbps,
+            up_kbps: b.up_kbps,
+            note: b.note,
+        }
+    }
+}
+
+/// `PATCH /api/v1/vouchers/{code}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherPatchBody {
+    #[serde(default, deserialize_with = "rfc3339_opt")]
+    pub valid_until: Option<OffsetDateTime>,
+    pub duration_minutes: Option<i64>,
+    pub max_devices: Option<i64>,
+    pub guest_name: Option<String>,
+    pub note: Option<String>,
+}
+
+impl From<VoucherPatchBody> for VoucherPatch {
+    fn from(b: VoucherPatchBody) -> Self {
+        VoucherPatch {
+            valid_until: b.valid_until,
+            duration_minutes: b.duration_minutes,
+            max_devices: b.max_devices,
+            guest_name: b.guest_name,
+            note: b.note,
+        }
+    }
+}
+
+/// `PUT /api/v1/units/{unit_id}/bookings/{booking_ref}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingBody {
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub start: OffsetDateTime,
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub end: OffsetDateTime,
+    #[serde(default)]
+    pub guest_name: Option<String>,
+    #[serde(default)]
+    pub codes: Option<Vec<String>>,
+}
+
+impl From<BookingBody> for BookingRequest {
+    fn from(b: BookingBody) -> Self {
+        BookingRequest {
+            start: b.start,
+            end: b.end,
+            guest_name: b.guest_name,
+            codes: b.codes.unwrap_or_default(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- responses
+
+/// `GET /api/v1/info`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct InfoOut {
+    pub name: Word,
+    pub version: Word,
+    pub instance_id: String,
+    pub api_version: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct UnitOut {
+    pub unit_id: String,
+    pub name: String,
+    pub omada_site: String,
+    pub ssids: Vec<String>,
+    pub vlans: Vec<u16>,
+    pub ap_macs: Vec<String>,
+    pub plume_customer_id: Option<String>,
+    pub plume_location_id: Option<String>,
+    pub checkin_grace_minutes: u32,
+    pub checkout_grace_minutes: u32,
+    pub terms_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Unit> for UnitOut {
+    fn from(u: &Unit) -> Self {
+        UnitOut {
+            unit_id: u.unit_id.clone(),
+            name: u.name.clone(),
+            omada_site: u.omada_site.clone(),
+            ssids: u.ssids.clone(),
+            vlans: u.vlans.clone(),
+            ap_macs: u.ap_macs.iter().map(|m| m.to_string()).collect(),
+            plume_customer_id: u.plume_customer_id.clone(),
+            plume_location_id: u.plume_location_id.clone(),
+            checkin_grace_minutes: u.checkin_grace_minutes,
+            checkout_grace_minutes: u.checkout_grace_minutes,
+            terms_url: u.terms_url.clone(),
+            created_at: ts(u.created_at),
+            updated_at: ts(u.updated_at),
+        }
+    }
+}
+
+/// `GET /api/v1/units`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct UnitsOut {
+    pub units: Vec<UnitOut>,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VoucherOut {
+    pub code: String,
+    pub unit_id: String,
+    pub status: Word,
+    pub valid_from: String,
+    pub valid_until: Option<String>,
+    pub duration_minutes: Option<u32>,
+    pub expires_at: Option<String>,
+    pub max_devices: u32,
+    pub devices_used: u32,
+    pub guest_name: Option<String>,
+    pub booking_ref: Option<String>,
+    pub down_kbps: Option<u32>,
+    pub up_kbps: Option<u32>,
+    pub note: Option<String>,
+    pub created_at: String,
+    pub first_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl VoucherOut {
+    pub fn new(v: &Voucher, now: OffsetDateTime) -> Self {
+        VoucherOut {
+            code: v.code.clone(),
+            unit_id: v.unit_id.clone(),
+            status: Cow::Borrowed(v.status(now).as_str()),
+            valid_from: ts(v.valid_from),
+            valid_until: ts_opt(v.valid_until),
+            duration_minutes: v.duration_minutes,
+            expires_at: ts_opt(v.expires_at()),
+            max_devices: v.max_devices,
+            devices_used: v.devices_used,
+            guest_name: v.guest_name.clone(),
+            booking_ref: v.booking_ref.clone(),
+            down_kbps: v.down_kbps,
+            up_kbps: v.up_kbps,
+            note: v.note.clone(),
+            created_at: ts(v.created_at),
+            first_used_at: ts_opt(v.first_used_at),
+            revoked_at: ts_opt(v.revoked_at),
+        }
+    }
+}
+
+/// `GET /api/v1/vouchers`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VouchersOut {
+    pub vouchers: Vec<VoucherOut>,
+    pub total: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct GrantOut {
+    pub grant_id: String,
+    pub code: String,
+    pub unit_id: String,
+    pub client_mac: String,
+    pub client_ip: Option<String>,
+    pub ap_mac: Option<String>,
+    pub gateway_mac: Option<String>,
+    pub ssid: Option<String>,
+    pub vid: Option<u16>,
+    pub radio_id: Option<u8>,
+    pub site: String,
+    pub status: Word,
+    pub authorized_at: Option<String>,
+    pub expires_at: String,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<Word>,
+}
+
+impl GrantOut {
+    pub fn new(g: &Grant, now: OffsetDateTime) -> Self {
+        GrantOut {
+            grant_id: g.grant_id.clone(),
+            code: g.code.clone(),
+            unit_id: g.unit_id.clone(),
+            client_mac: g.client_mac.to_string(),
+            client_ip: g.client_ip.clone(),
+            ap_mac: g.ap_mac.map(|m| m.to_string()),
+            gateway_mac: g.gateway_mac.map(|m| m.to_string()),
+            ssid: g.ssid.clone(),
+            vid: g.vid,
+            radio_id: g.radio_id,
+            site: g.site.clone(),
+            status: Cow::Borrowed(g.public_status(now)),
+            authorized_at: ts_opt(g.authorized_at),
+            expires_at: ts(g.expires_at),
+            ended_at: ts_opt(g.ended_at),
+            end_reason: g.end_reason.map(|r| Cow::Borrowed(r.as_str())),
+        }
+    }
+}
+
+/// `GET /api/v1/grants`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct GrantsOut {
+    pub grants: Vec<GrantOut>,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct BookingOut {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub start: String,
+    pub end: String,
+    pub guest_name: Option<String>,
+    pub codes: Vec<String>,
+    pub updated_at: String,
+    pub voucher: Option<VoucherOut>,
+}
+
+impl BookingOut {
+    pub fn new(b: &Booking, v: Option<&Voucher>, now: OffsetDateTime) -> Self {
+        BookingOut {
+            unit_id: b.unit_id.clone(),
+            booking_ref: b.booking_ref.clone(),
+            start: ts(b.start),
+            end: ts(b.end),
+            guest_name: b.guest_name.clone(),
+            codes: b.codes.clone(),
+            updated_at: ts(b.updated_at),
+            voucher: v.map(|v| VoucherOut::new(v, now)),
+        }
+    }
+}
+
+/// `GET /api/v1/units/{unit_id}/bookings`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct BookingsOut {
+    pub bookings: Vec<BookingOut>,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct AuditOut {
+    pub id: i64,
+    pub at: String,
+    pub correlation_id: String,
+    pub actor: String,
+    pub action: String,
+    pub unit_id: Option<String>,
+    pub code: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<&AuditEntry> for AuditOut {
+    fn from(a: &AuditEntry) -> Self {
+        AuditOut {
+            id: a.id,
+            at: ts(a.at),
+            correlation_id: a.correlation_id.clone(),
+            actor: a.actor.clone(),
+            action: a.action.clone(),
+            unit_id: a.unit_id.clone(),
+            code: a.code.clone(),
+            detail: a.detail.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/audit`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct AuditListOut {
+    pub entries: Vec<AuditOut>,
+}
+
+/// `GET /api/v1/units/{unit_id}/health`, and each unit's `health` in the snapshot (CONTRACTS
+/// §6: `reasons` stays the human sentences, structure goes in the other fields). The
+/// structured parts are the health model's own types (`unit_health`), serialized as they are.
+#[derive(Debug, Serialize)]
+pub struct HealthOut {
+    pub unit_id: String,
+    pub status: Word,
+    pub reasons: Vec<String>,
+    pub reason_details: Vec<Finding>,
+    pub misconfigured: bool,
+    pub online: bool,
+    pub pods_connected: u32,
+    pub pods_total: u32,
+    pub devices_connected: u32,
+    pub wifi_networks: Vec<String>,
+    pub service_level: Option<String>,
+    pub updated_at: Option<String>,
+    pub stale: bool,
+    pub sources: BTreeMap<Source, SourceState>,
+}
+
+impl HealthOut {
+    pub fn new(unit_id: &str, r: HealthReport) -> Self {
+        HealthOut {
+            unit_id: unit_id.to_owned(),
+            status: Cow::Borrowed(r.status.as_str()),
+            reasons: r.reasons,
+            reason_details: r.reason_details,
+            misconfigured: r.misconfigured,
+            online: r.online,
+            pods_connected: r.pods_connected,
+            pods_total: r.pods_total,
+            devices_connected: r.devices_connected,
+            wifi_networks: r.wifi_networks,
+            service_level: r.service_level,
+            updated_at: ts_opt(r.updated_at),
+            stale: r.stale,
+            sources: r.sources,
+        }
+    }
+}
+
+/// The snapshot's `controller`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ControllerStatusOut {
+    pub configured: bool,
+    /// The controller answers (CONTRACTS §5).
+    pub connected: bool,
+    pub mode: Option<Word>,
+    pub last_error: Option<String>,
+    pub last_ok_at: Option<String>,
+    pub outbox_pending: u64,
+    /// A sentence for the host about what to fix, or null.
+    pub problem: Option<String>,
+    pub capabilities: CapabilitiesOut,
+}
+
+impl ControllerStatusOut {
+    pub fn new(s: ControllerStatus, outbox_pending: u64) -> Self {
+        ControllerStatusOut {
+            configured: s.mode.is_some(),
+            connected: s.connected,
+            mode: s.mode.map(|m| Cow::Borrowed(m.as_str())),
+            last_error: s.last_error,
+            last_ok_at: ts_opt(s.last_ok_at),
+            outbox_pending,
+            problem: s.problem,
+            capabilities: s.capabilities.into(),
+        }
+    }
+}
+
+/// The snapshot's `plume`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeStatusOut {
+    pub configured: bool,
+    pub connected: bool,
+    pub last_error: Option<String>,
+    pub last_poll_at: Option<String>,
+    /// How long the last complete round over every unit took.
+    pub round_seconds: Option<f64>,
+    /// How often each unit is really refreshed.
+    pub effective_interval_seconds: Option<u64>,
+}
+
+impl From<PlumeStatus> for PlumeStatusOut {
+    fn from(s: PlumeStatus) -> Self {
+        PlumeStatusOut {
+            configured: s.configured,
+            connected: s.connected,
+            last_error: s.last_error,
+            last_poll_at: ts_opt(s.last_poll_at),
+            round_seconds: s.round_seconds,
+            effective_interval_seconds: s.effective_interval_seconds,
+        }
+    }
+}
+
+/// The snapshot's `totals`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct TotalsOut {
+    pub units: usize,
+    pub live_vouchers: usize,
+    pub active_grants: u64,
+}
+
+/// One unit in the snapshot.
+#[derive(Debug, Serialize)]
+pub struct UnitStateOut {
+    pub unit: UnitOut,
+    pub vouchers: Vec<VoucherOut>,
+    pub active_grants: u64,
+    pub health: HealthOut,
+}
+
+/// `GET /api/v1/state`: the one snapshot Home Assistant polls.
+#[derive(Debug, Serialize)]
+pub struct StateOut {
+    pub instance_id: String,
+    pub version: Word,
+    pub generated_at: String,
+    pub controller: ControllerStatusOut,
+    pub plume: PlumeStatusOut,
+    pub totals: TotalsOut,
+    pub units: Vec<UnitStateOut>,
+}
+
+/// `GET`/`PUT /api/v1/settings/omada`: the stored settings (secrets masked by the caller)
+/// and `configured`; a validated `PUT` adds what the test learnt ([`ControllerCheckOut`]).
+#[derive(Debug, Serialize)]
+pub struct OmadaSettingsOut {
+    #[serde(flatten)]
+    pub settings: OmadaSettings,
+    pub configured: bool,
+    #[serde(flatten)]
+    pub check: Option<ControllerCheckOut>,
+}
+
+/// What a validated controller settings `PUT` learnt (CONTRACTS §4, §5).
+#[derive(Debug, Serialize)]
+pub struct ControllerCheckOut {
+    pub controller_version: Option<String>,
+    /// Reached over HTTPS: the certificate it showed.
+    pub certificate: Option<CertificateOut>,
+    pub capabilities: CapabilitiesOut,
+    /// Sites the credentials see (Open API).
+    pub sites: Vec<SiteInfo>,
+    /// Each site's portal Authentication Timeout (Open API).
+    pub portal_timeouts: Vec<SitePortalTimeouts>,
+}
+
+impl From<ControllerInfo> for ControllerCheckOut {
+    fn from(i: ControllerInfo) -> Self {
+        ControllerCheckOut {
+            controller_version: i.controller_version,
+            certificate: i.certificate.as_ref().map(CertificateOut::from),
+            capabilities: i.capabilities.into(),
+            sites: i.sites,
+            portal_timeouts: i.portal_timeouts,
+        }
+    }
+}
+
+/// `GET`/`PUT /api/v1/settings/plume`, `auth_header` always masked.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeSettingsOut {
+    pub sso_url: String,
+    pub auth_header: Word,
+    pub partner_id: String,
+    pub api_base: String,
+    pub poll_interval_seconds: u32,
+    pub configured: bool,
+}
+
+impl From<&PlumeSettings> for PlumeSettingsOut {
+    fn from(s: &PlumeSettings) -> Self {
+        PlumeSettingsOut {
+            sso_url: s.sso_url.clone(),
+            auth_header: Cow::Borrowed(crate::controller::MASK),
+            partner_id: s.partner_id.clone(),
+            api_base: s.api_base.clone(),
+            poll_interval_seconds: s.poll_interval_seconds,
+            configured: true,
+        }
+    }
+}
+
+/// Every error body.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ErrorOut {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ErrorDetail {
+    pub code: Word,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `tls_untrusted`: the certificate the controller showed (CONTRACTS §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateOut>,
+}
+
+/// A controller's TLS certificate as a settings test saw it (CONTRACTS §4).
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct CertificateOut {
+    pub subject: String,
+    /// 64 lowercase hex digits: what `cert_sha256` pins.
+    pub sha256: String,
+    pub san: Vec<String>,
+    /// TP-Link's factory certificate, the same on every software controller.
+    pub factory_default: bool,
+}
+
+impl From<&CertificateInfo> for CertificateOut {
+    fn from(c: &CertificateInfo) -> Self {
+        CertificateOut {
+            subject: c.subject.clone(),
+            sha256: c.sha256.clone(),
+            san: c.san.clone(),
+            factory_default: c.factory_default,
+        }
+    }
+}
+
+/// What the configured controller credentials make possible (CONTRACTS §5).
+#[derive(Clone, Copy, Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct CapabilitiesOut {
+    pub authorize_with_duration: bool,
+    pub discovery: bool,
+    pub client_lookup: bool,
+    pub device_health: bool,
+    pub ppsk: bool,
+}
+
+impl From<Capabilities> for CapabilitiesOut {
+    fn from(c: Capabilities) -> Self {
+        CapabilitiesOut {
+            authorize_with_duration: c.authorize_with_duration,
+            discovery: c.discovery,
+            client_lookup: c.client_lookup,
+            device_health: c.device_health,
+            ppsk: c.ppsk,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- events (`data:` lines)
+
+/// `voucher_issued`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VoucherIssuedOut {
+    pub unit_id: String,
+    pub code: String,
+    pub booking_ref: Option<String>,
+    pub valid_until: Option<String>,
+    pub expires_at: Option<String>,
+    pub at: String,
+}
+
+/// `voucher_redeemed`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VoucherRedeemedOut {
+    pub unit_id: String,
+    pub code: String,
+    pub grant_id: String,
+    pub client_mac: String,
+    pub booking_ref: Option<String>,
+    pub at: String,
+}
+
+/// `voucher_revoked`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VoucherRevokedOut {
+    pub unit_id: String,
+    pub code: String,
+    pub booking_ref: Option<String>,
+    pub devices: usize,
+    pub at: String,
+}
+
+/// `voucher_updated`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VoucherUpdatedOut {
+    pub unit_id: String,
+    pub code: String,
+    pub valid_until: Option<String>,
+    pub max_devices: u32,
+    pub at: String,
+}
+
+/// `grant_expired` and `grant_revoked`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct GrantEndedOut {
+    pub unit_id: String,
+    pub code: String,
+    pub grant_id: String,
+    pub client_mac: String,
+    pub at: String,
+}
+
+/// `health_changed`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct HealthChangedOut {
+    pub unit_id: String,
+    pub status: Word,
+    pub previous: Word,
+    pub reasons: Vec<String>,
+    pub at: String,
+}
+
+/// `controller_status` and `plume_status`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ConnectivityOut {
+    pub connected: bool,
+    pub last_error: Option<String>,
+    pub at: String,
+}
+
+/// `unit_changed`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct UnitChangedOut {
+    pub unit_id: String,
+    pub change: Word,
+    pub at: String,
+}

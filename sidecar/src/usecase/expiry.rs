@@ -1,0 +1,91 @@
+//! The expiry timer's use case (grants whose end came are ended and their devices queued
+//! for unauthorisation, in one transaction), its schedule, and the hourly maintenance.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::store::bookings as rows_b;
+use crate::store::{grants as g, outbox, rows, StoreError};
+use crate::usecase::{Rentals, UseCase};
+use crate::vouchers::follow::is_due;
+use crate::vouchers::model::{Actor, EndReason};
+use crate::vouchers::Ctx;
+
+/// Grants ended per transaction; a larger backlog takes several (the timer loops at once).
+const EXPIRY_BATCH: usize = 500;
+
+/// How long audit rows and booking tombstones are kept.
+pub const AUDIT_RETENTION_DAYS: i64 = 180;
+
+/// How long finished outbox rows are kept.
+pub const OUTBOX_RETENTION_DAYS: i64 = 7;
+
+impl Rentals {
+    /// End the grants whose time is up. Returns how many.
+    pub async fn expire_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        // Woken early (a proposal, a wake-up) with nothing due: ask a reader, not the writer.
+        if !self.store.read(move |c| g::any_due_expiry(c, now)).await? {
+            return Ok(0);
+        }
+        let ctx = Ctx::new(Actor::Scheduler);
+        self.run(UseCase::Expiry, &ctx, |tx| {
+            let now = tx.now;
+            let due = g::due_expiry(tx.db, now, EXPIRY_BATCH)?;
+            for grant in due.iter().filter(|g| is_due(g.expires_at, now)) {
+                tx.end_grant(grant, EndReason::Expired)?;
+            }
+            Ok::<_, StoreError>(due.len())
+        })
+        .await
+    }
+
+    /// When the next active grant ends.
+    pub async fn next_expiry(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.store.read(g::next_expiry).await
+    }
+
+    /// The expiry timer: end what is due, then sleep until the next grant's end (or until a
+    /// use case sets an earlier one). Returns at `stop`.
+    pub async fn run_expiry(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            self.expiry_alarm.arm();
+            let next = match self.expire_due().await {
+                Ok(n) if n >= EXPIRY_BATCH => Some(self.clock.now()),
+                Ok(_) => self.next_expiry().await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "next grant end unknown");
+                    Some(self.clock.now() + time::Duration::seconds(5))
+                }),
+                Err(e) => {
+                    tracing::error!(error = %e, "grant expiry failed");
+                    Some(self.clock.now() + time::Duration::seconds(5))
+                }
+            };
+            if !self
+                .expiry_alarm
+                .sleep_until(next, &self.clock, &mut stop)
+                .await
+            {
+                return;
+            }
+        }
+    }
+
+    /// Hourly: forget audit rows and booking tombstones past retention, and finished outbox
+    /// rows past theirs. Returns the rows removed.
+    pub async fn maintenance(&self) -> Result<usize, StoreError> {
+        let ctx = Ctx::new(Actor::Scheduler);
+        self.run(UseCase::Maintenance, &ctx, |tx| {
+            let audit_before = tx.now - time::Duration::days(AUDIT_RETENTION_DAYS);
+            let outbox_before = tx.now - time::Duration::days(OUTBOX_RETENTION_DAYS);
+            Ok::<_, StoreError>(
+                rows::audit_prune(tx.db, audit_before)?
+                    + rows_b::tombstone_prune(tx.db, audit_before)?
+                    + outbox::prune(tx.db, outbox_before)?,
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,372 @@
+//! Redemption: letting a guest's device in. Reserve (one short transaction) → controller
+//! (no transaction open) → confirm or release (one short transaction).
+//!
+//! Invariants (see ARCHITECTURE.md):
+//! * A guest sees "you're online" only after the controller confirmed *and* the grant row
+//!   was committed `active`. A crash in between leaves a `pending` row, which the start-up
+//!   recovery turns into an unauthorise (the controller may have let the device in) and a
+//!   freed slot.
+//! * The slot check and the slot take are one write (`vouchers::slots` decides), so
+//!   `max_devices` holds however many guests redeem at once.
+//! * A voucher revoked while its device was at the controller is caught at confirm: the
+//!   grant ends and the unauthorise is queued in the confirm transaction, after the
+//!   authorisation landed.
+//!
+//! Issue 13b makes the decision refuse to shorten or move another voucher's active grant of
+//! the same MAC: one more input to the reserve decision, the shape stays.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::controller::ControllerError;
+use crate::events::{Event, GrantRef};
+use crate::failpoint;
+use crate::omada::{AuthorizeRequest, OmadaError};
+use crate::store::bookings as rows_b;
+use crate::store::{from_ms, grants as g, rows, to_ms, StoreError};
+use crate::usecase::bookings::voucher_of;
+use crate::usecase::{Rentals, Tx, UseCase};
+use crate::vouchers::booking::pick_for_code;
+use crate::vouchers::model::{AuditAction, EndReason, Grant, GrantState, Unit, Voucher};
+use crate::vouchers::network::{on_unit_network, Attachment, Device};
+use crate::vouchers::slots::{self, Refusal, Slot, SlotRequest};
+use crate::vouchers::Ctx;
+
+/// Why a redemption did not let the device in. The portal turns these into guest messages.
+#[derive(Debug, thiserror::Error)]
+pub enum RedeemError {
+    /// Unknown code, another unit's code, a revoked code: all read the same to a guest.
+    #[error("code not valid here")]
+    InvalidCode,
+    #[error("code expired")]
+    Expired,
+    #[error("code not yet valid")]
+    NotYetValid,
+    #[error("device limit reached")]
+    DeviceLimit,
+    /// The redirect cannot be turned into a controller request.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Controller down, not configured, or refusing: the guest should try again.
+    #[error("controller: {0}")]
+    Controller(ControllerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl RedeemError {
+    /// Counts toward the brute-force limit (a guess that could be probing codes).
+    pub fn is_guess(&self) -> bool {
+        matches!(
+            self,
+            RedeemError::InvalidCode | RedeemError::Expired | RedeemError::NotYetValid
+        )
+    }
+}
+
+impl From<Refusal> for RedeemError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::InvalidCode => RedeemError::InvalidCode,
+            Refusal::Expired => RedeemError::Expired,
+            Refusal::NotYetValid => RedeemError::NotYetValid,
+            Refusal::DeviceLimit => RedeemError::DeviceLimit,
+        }
+    }
+}
+
+/// A successful redemption.
+#[derive(Clone, Debug)]
+pub struct Redeemed {
+    pub grant: Grant,
+    pub unit: Unit,
+}
+
+/// A slot taken, waiting for the controller.
+#[derive(Clone, Debug)]
+pub struct Reservation {
+    pub voucher: Voucher,
+    pub unit: Unit,
+    pub grant: Grant,
+    pub slot: Slot,
+    /// When the reservation was made (a first use counts from here).
+    pub at: OffsetDateTime,
+}
+
+impl Rentals {
+    /// Redeem `code` (already normalised) for `device`: reserve, ask the controller, confirm
+    /// or release.
+    pub async fn redeem(
+        &self,
+        ctx: &Ctx,
+        code: &str,
+        device: &Device,
+    ) -> Result<Redeemed, RedeemError> {
+        let r = self.reserve(ctx, code, device).await?;
+        let end = r.voucher.end_if_redeemed_at(r.at);
+        let remaining = (end - r.at).max(time::Duration::seconds(60));
+        let req = AuthorizeRequest {
+            client_mac: device.client_mac,
+            client_ip: device.client_ip.map(|ip| ip.to_string()),
+            site: r.grant.site.clone(),
+            ap_mac: r.grant.ap_mac,
+            ssid_name: r.grant.ssid.clone(),
+            radio_id: r.grant.radio_id,
+            gateway_mac: r.grant.gateway_mac,
+            vid: r.grant.vid,
+            duration: Duration::from_millis(remaining.whole_milliseconds().max(0) as u64),
+            down_kbps: r.voucher.down_kbps,
+            up_kbps: r.voucher.up_kbps,
+        };
+        match self.controller.authorize(&req).await {
+            Ok(()) => {
+                failpoint::hit("redeem", "authorized");
+                self.confirm(ctx, r).await
+            }
+            Err(err) => {
+                if let Err(e) = self.release(ctx, &r).await {
+                    tracing::error!(error = %e, "could not release a reserved slot");
+                }
+                match err {
+                    ControllerError::Omada(OmadaError::InvalidRequest(m)) => {
+                        Err(RedeemError::InvalidRequest(m))
+                    }
+                    other => Err(RedeemError::Controller(other)),
+                }
+            }
+        }
+    }
+
+    /// Check everything and take a slot, in one short write transaction.
+    pub async fn reserve(
+        &self,
+        ctx: &Ctx,
+        code: &str,
+        device: &Device,
+    ) -> Result<Reservation, RedeemError> {
+        let code = code.to_owned();
+        let device = device.clone();
+        self.run(UseCase::RedeemReserve, ctx, move |tx| {
+            reserve(tx, &code, &device)
+        })
+        .await
+    }
+
+    /// The controller let the device in: make the grant active (or, when the voucher was
+    /// revoked meanwhile, end it and queue the unauthorise), in one short write transaction.
+    pub async fn confirm(&self, ctx: &Ctx, r: Reservation) -> Result<Redeemed, RedeemError> {
+        let outcome = self
+            .run(UseCase::RedeemConfirm, ctx, move |tx| confirm(tx, r))
+            .await?;
+        outcome
+    }
+
+    /// The controller did not let the device in: give the slot back (a re-authorisation keeps
+    /// its grant as it was).
+    pub async fn release(&self, ctx: &Ctx, r: &Reservation) -> Result<(), StoreError> {
+        if r.slot == Slot::Reuse {
+            return Ok(());
+        }
+        let (grant_id, code, new_slot) = (
+            r.grant.grant_id.clone(),
+            r.grant.code.clone(),
+            r.slot == Slot::Take,
+        );
+        self.run(UseCase::RedeemRelease, ctx, move |tx| {
+            let state = match g::state_of(tx.db, &grant_id) {
+                Ok(s) => s,
+                Err(StoreError::NotFound) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if state == GrantState::Pending {
+                g::delete(tx.db, &grant_id)?;
+                if new_slot {
+                    let mut v = rows::voucher_get(tx.db, &code)?;
+                    v.devices_used = v.devices_used.saturating_sub(1);
+                    rows::voucher_update(tx.db, &v)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The voucher a typed code stands for on this network: the voucher with that code when it
+/// belongs to a unit of this network, else the voucher of a booking on such a unit that has
+/// the code among its guest codes (DESIGN §3 "Bookings"). A voucher of another unit is
+/// returned as is when no booking matches, so the checks that follow answer it exactly as
+/// before ("invalid code").
+fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, RedeemError> {
+    let voucher = match rows::voucher_get(tx.db, code) {
+        Ok(v) => Some(v),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(v) = &voucher {
+        if on_unit_network(&rows::unit_get(tx.db, &v.unit_id)?, device) {
+            return Ok(v.clone());
+        }
+    }
+    let mut on_network: std::collections::HashMap<String, bool> = Default::default();
+    let mut candidates = Vec::new();
+    for b in rows_b::with_code(tx.db, code)? {
+        let ok = match on_network.get(&b.unit_id) {
+            Some(ok) => *ok,
+            None => {
+                let ok = on_unit_network(&rows::unit_get(tx.db, &b.unit_id)?, device);
+                on_network.insert(b.unit_id.clone(), ok);
+                ok
+            }
+        };
+        if ok {
+            let v = voucher_of(tx.db, &b)?;
+            candidates.push((b, v));
+        }
+    }
+    match pick_for_code(candidates, tx.now) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => voucher.ok_or(RedeemError::InvalidCode),
+        Err(()) => Err(RedeemError::Expired),
+    }
+}
+
+fn reserve(tx: &mut Tx<'_>, code: &str, device: &Device) -> Result<Reservation, RedeemError> {
+    let now = tx.now;
+    let voucher = resolve_code(tx, code, device)?;
+    let unit = rows::unit_get(tx.db, &voucher.unit_id)?;
+    if !on_unit_network(&unit, device) {
+        return Err(RedeemError::InvalidCode);
+    }
+    let previous = g::latest_for(tx.db, &voucher.code, device.client_mac)?;
+    let slot = slots::reserve(SlotRequest {
+        voucher: &voucher,
+        previous: previous.as_ref(),
+        now,
+    })?;
+    let end = voucher.end_if_redeemed_at(now);
+    let (ap_mac, gateway_mac, ssid, vid, radio_id) = match &device.attachment {
+        Attachment::Ap {
+            ap_mac,
+            ssid,
+            radio_id,
+        } => (Some(*ap_mac), None, ssid.clone(), None, *radio_id),
+        Attachment::Gateway { gateway_mac, vid } => (None, Some(*gateway_mac), None, *vid, None),
+    };
+    // The unit's own spelling: the redirect's site matched it case-insensitively.
+    let site = unit.omada_site.clone();
+    let mut voucher = voucher;
+    let grant = match (slot, previous) {
+        (Slot::Reuse, Some(p)) => p,
+        (Slot::Reopen, Some(mut p)) => {
+            p.grant_id = uuid::Uuid::now_v7().to_string();
+            p.state = GrantState::Pending;
+            p.ended_at = None;
+            p.end_reason = None;
+            p.authorized_at = None;
+            p.expires_at = end;
+            p.site = site;
+            p.client_ip = device.client_ip.map(|ip| ip.to_string());
+            g::insert(tx.db, &p, now)?;
+            p
+        }
+        _ => {
+            let grant = Grant {
+                grant_id: uuid::Uuid::now_v7().to_string(),
+                code: voucher.code.clone(),
+                unit_id: voucher.unit_id.clone(),
+                client_mac: device.client_mac,
+                client_ip: device.client_ip.map(|ip| ip.to_string()),
+                ap_mac,
+                gateway_mac,
+                ssid,
+                vid,
+                radio_id,
+                site,
+                state: GrantState::Pending,
+                authorized_at: None,
+                expires_at: end,
+                ended_at: None,
+                end_reason: None,
+            };
+            g::insert(tx.db, &grant, now)?;
+            voucher.devices_used += 1;
+            rows::voucher_take_slot(tx.db, &voucher.code)?;
+            grant
+        }
+    };
+    Ok(Reservation {
+        voucher,
+        unit,
+        grant,
+        slot,
+        at: now,
+    })
+}
+
+/// Inside the confirm transaction. The outer `Result` is the transaction's (an `Err` rolls
+/// it back); the inner one the guest's answer — a revoke caught here is committed (the
+/// grant ended, its unauthorise queued) and still answered "invalid code".
+#[allow(clippy::type_complexity)]
+fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemError>, StoreError> {
+    let confirmed_at = tx.now;
+    // Re-read what may have changed while we were at the controller (a revoke, a new end,
+    // the unit deleted); the grant's identity (id, site, MAC) cannot.
+    let voucher = match rows::voucher_get(tx.db, &r.voucher.code) {
+        Ok(v) => Some(v),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    let state = match g::state_of(tx.db, &r.grant.grant_id) {
+        Ok(s) => Some(s),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    let mut v = match (voucher, state) {
+        (Some(v), Some(state)) if v.revoked_at.is_none() && state != GrantState::Ended => v,
+        (_, state) => {
+            // Revoked (or deleted) while we were at the controller: take the device off
+            // again, now that its authorisation has landed.
+            if state.is_some_and(|s| s != GrantState::Ended) {
+                tx.end_grant(&r.grant, EndReason::VoucherRevoked)?;
+            } else {
+                tx.queue_unauthorize(&r.grant, confirmed_at)?;
+            }
+            return Ok(Err(RedeemError::InvalidCode));
+        }
+    };
+    if v.first_used_at.is_none() {
+        v.first_used_at = Some(r.at);
+        rows::voucher_set_first_used(tx.db, &v.code, r.at)?;
+    }
+    let end = v.end_if_redeemed_at(r.at);
+    g::set_active(tx.db, &r.grant.grant_id, confirmed_at, end)?;
+    tx.grant_ends_at(end);
+    tx.audit(
+        AuditAction::VoucherRedeem,
+        Some(&v.unit_id),
+        Some(&v.code),
+        Some(r.grant.client_mac.to_string()),
+    )?;
+    // What `set_active` stored (timestamps at millisecond precision).
+    let mut grant = r.grant;
+    grant.state = GrantState::Active;
+    grant.authorized_at = Some(from_ms(to_ms(confirmed_at)));
+    grant.expires_at = from_ms(to_ms(end));
+    grant.ended_at = None;
+    grant.end_reason = None;
+    tx.publish(Event::VoucherRedeemed {
+        grant: GrantRef {
+            unit_id: v.unit_id.clone(),
+            code: v.code.clone(),
+            grant_id: grant.grant_id.clone(),
+            client_mac: grant.client_mac,
+        },
+        booking_ref: v.booking_ref.clone(),
+    });
+    Ok(Ok(Redeemed {
+        grant,
+        unit: r.unit,
+    }))
+}

@@ -1,0 +1,193 @@
+//! Voucher use cases: issue, change (extend, shorten, device limit), revoke — each one
+//! transaction that also moves or ends the voucher's grants and queues what the controller
+//! must be told. The transaction-level functions (`issue`, `patch`, `revoke`, `follow`) are
+//! shared with the booking and unit use cases, which call them inside their own transaction.
+
+use crate::events::Event;
+use crate::outbox::OutboxOp;
+use crate::store::{grants as g, rows, StoreError};
+use crate::usecase::{not_found, Error, Rentals, Tx, UseCase};
+use crate::vouchers::code;
+use crate::vouchers::follow::{follow as decide, Follow};
+use crate::vouchers::model::{AuditAction, EndReason, GrantState, Voucher};
+use crate::vouchers::voucher::{NewVoucher, VoucherChanges};
+use crate::vouchers::{Ctx, Error as Rule};
+
+/// Where a voucher came from (the `source` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Api,
+    Booking,
+    Demo,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Booking => "booking",
+            Source::Demo => "demo",
+        }
+    }
+}
+
+impl Rentals {
+    /// Issue a voucher. Returns it and whether it was created (false: an idempotent replay
+    /// of a live voucher with the same `booking_ref` on the unit).
+    pub async fn issue(
+        &self,
+        ctx: &Ctx,
+        new: NewVoucher,
+        source: Source,
+    ) -> Result<(Voucher, bool), Error> {
+        self.run(UseCase::VoucherIssue, ctx, move |tx| {
+            issue(tx, &new, source)
+        })
+        .await
+    }
+
+    /// Change a voucher; its live grants follow the new end in the same transaction.
+    pub async fn patch_voucher(
+        &self,
+        ctx: &Ctx,
+        code: &str,
+        changes: VoucherChanges,
+    ) -> Result<Voucher, Error> {
+        let code = code::normalize(code).ok_or(Error::NotFound("voucher"))?;
+        self.run(UseCase::VoucherPatch, ctx, move |tx| {
+            patch(tx, &code, &changes)
+        })
+        .await
+    }
+
+    /// Revoke a voucher and take every device on it off (through the outbox). Revoking a
+    /// revoked voucher changes nothing and answers it again.
+    pub async fn revoke_voucher(&self, ctx: &Ctx, code: &str) -> Result<Voucher, Error> {
+        let code = code::normalize(code).ok_or(Error::NotFound("voucher"))?;
+        self.run(UseCase::VoucherRevoke, ctx, move |tx| {
+            revoke(tx, &code, EndReason::VoucherRevoked)
+        })
+        .await
+    }
+}
+
+/// Issue `new` in this transaction.
+pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Voucher, bool), Error> {
+    if !rows::unit_exists(tx.db, &new.unit_id)? {
+        return Err(Error::NotFound("unit"));
+    }
+    if let Some(b) = &new.booking_ref {
+        if let Some(existing) = rows::voucher_live_by_booking(tx.db, &new.unit_id, b, tx.now)? {
+            return Ok((existing, false));
+        }
+    }
+    let code = match &new.code {
+        Some(c) => {
+            if rows::voucher_exists(tx.db, c)? {
+                return Err(Rule::Conflict("code is already in use".into()).into());
+            }
+            c.clone()
+        }
+        None => loop {
+            let c = code::generate(tx.limits.code_length);
+            if !rows::voucher_exists(tx.db, &c)? {
+                break c;
+            }
+        },
+    };
+    let v = new.build(code, tx.now);
+    rows::voucher_insert(tx.db, &v, source.as_str())?;
+    tx.audit(
+        AuditAction::VoucherIssue,
+        Some(&v.unit_id),
+        Some(&v.code),
+        v.booking_ref.clone(),
+    )?;
+    tx.publish(Event::VoucherIssued {
+        unit_id: v.unit_id.clone(),
+        code: v.code.clone(),
+        booking_ref: v.booking_ref.clone(),
+        valid_until: v.valid_until,
+        expires_at: v.expires_at(),
+    });
+    Ok((v, true))
+}
+
+/// Change voucher `code` in this transaction; its grants follow.
+pub fn patch(tx: &mut Tx<'_>, code: &str, changes: &VoucherChanges) -> Result<Voucher, Error> {
+    let mut v = rows::voucher_get(tx.db, code).map_err(not_found("voucher"))?;
+    changes.apply(&mut v, tx.limits)?;
+    rows::voucher_update(tx.db, &v)?;
+    tx.audit(
+        AuditAction::VoucherUpdate,
+        Some(&v.unit_id),
+        Some(&v.code),
+        None,
+    )?;
+    tx.publish(Event::VoucherUpdated {
+        unit_id: v.unit_id.clone(),
+        code: v.code.clone(),
+        valid_until: v.valid_until,
+        max_devices: v.max_devices,
+    });
+    follow(tx, &v)?;
+    Ok(v)
+}
+
+/// Revoke voucher `code` in this transaction, ending its open grants with `reason`.
+pub fn revoke(tx: &mut Tx<'_>, code: &str, reason: EndReason) -> Result<Voucher, Error> {
+    let mut v = rows::voucher_get(tx.db, code).map_err(not_found("voucher"))?;
+    let newly = v.revoked_at.is_none();
+    if newly {
+        v.revoked_at = Some(tx.now);
+        rows::voucher_update(tx.db, &v)?;
+        tx.audit(
+            AuditAction::VoucherRevoke,
+            Some(&v.unit_id),
+            Some(&v.code),
+            None,
+        )?;
+    }
+    let open = g::open_for_code(tx.db, &v.code)?;
+    for grant in &open {
+        tx.end_grant(grant, reason)?;
+    }
+    if newly {
+        tx.publish(Event::VoucherRevoked {
+            unit_id: v.unit_id.clone(),
+            code: v.code.clone(),
+            booking_ref: v.booking_ref.clone(),
+            devices: open.len(),
+        });
+    }
+    Ok(v)
+}
+
+/// The active grants of `v` follow it (`vouchers::follow`): end, move (and tell the
+/// controller the new length), or stay. Returns how many ended.
+pub fn follow(tx: &mut Tx<'_>, v: &Voucher) -> Result<usize, StoreError> {
+    let mut ended = 0;
+    for grant in g::open_for_code(tx.db, &v.code)?
+        .into_iter()
+        .filter(|g| g.state == GrantState::Active)
+    {
+        match decide(v, grant.expires_at, tx.now) {
+            Follow::Keep => {}
+            Follow::End(reason) => {
+                tx.end_grant(&grant, reason)?;
+                ended += 1;
+            }
+            Follow::Move(end) => {
+                g::set_expires(tx.db, &grant.grant_id, end)?;
+                tx.grant_ends_at(end);
+                if tx.moves_need_reauthorize {
+                    let op = OutboxOp::Reauthorize {
+                        grant_id: grant.grant_id.clone(),
+                    };
+                    tx.queue(&op, tx.now)?;
+                }
+            }
+        }
+    }
+    Ok(ended)
+}

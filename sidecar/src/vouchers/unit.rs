@@ -1,0 +1,476 @@
+//! Units: the checked input of a create or a change, and the rules that need no database.
+//!
+//! A caller's [`UnitInput`] is parsed once into [`UnitChanges`] (every given field valid on
+//! its own) before a use case runs; inside the transaction [`UnitChanges::apply`] lays it
+//! onto the stored unit and checks what depends on the combination (the Plume ids go
+//! together). Issue 14 and later add unit fields (vanish limit, device policy, …) here.
+
+use time::OffsetDateTime;
+
+use crate::net::Mac;
+use crate::vouchers::model::Unit;
+use crate::vouchers::{invalid, Error};
+
+/// Unit fields as given by a caller; `None` = not given (create: default, change: unchanged).
+#[derive(Clone, Debug, Default)]
+pub struct UnitInput {
+    pub unit_id: Option<String>,
+    pub name: Option<String>,
+    pub omada_site: Option<String>,
+    pub ssids: Option<Vec<String>>,
+    pub vlans: Option<Vec<u16>>,
+    pub ap_macs: Option<Vec<String>>,
+    pub plume_customer_id: Option<Option<String>>,
+    pub plume_location_id: Option<Option<String>>,
+    pub checkin_grace_minutes: Option<u32>,
+    pub checkout_grace_minutes: Option<u32>,
+    pub terms_url: Option<Option<String>>,
+}
+
+/// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UnitChanges {
+    unit_id: Option<String>,
+    name: Option<String>,
+    omada_site: Option<String>,
+    ssids: Option<Vec<String>>,
+    vlans: Option<Vec<u16>>,
+    ap_macs: Option<Vec<Mac>>,
+    plume_customer_id: Option<Option<String>>,
+    plume_location_id: Option<Option<String>>,
+    checkin_grace_minutes: Option<u32>,
+    checkout_grace_minutes: Option<u32>,
+    terms_url: Option<Option<String>>,
+}
+
+/// A checked unit to create: a name, and a `unit_id` when the caller chose one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewUnit {
+    pub unit_id: Option<String>,
+    changes: UnitChanges,
+}
+
+impl NewUnit {
+    pub fn parse(input: UnitInput) -> Result<NewUnit, Error> {
+        check_unit_id(input.unit_id.as_deref())?;
+        if input.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+            return Err(invalid("name", "name is required"));
+        }
+        let changes = UnitChanges::parse(input)?;
+        // Apply once to a blank unit now, so that a bad combination is refused before the
+        // transaction (the same check runs again there; it cannot differ).
+        changes.apply(&mut blank_unit(OffsetDateTime::UNIX_EPOCH))?;
+        Ok(NewUnit {
+            unit_id: changes.unit_id.clone(),
+            changes,
+        })
+    }
+
+    /// The unit this creates, with `unit_id` and both timestamps as given.
+    pub fn build(&self, unit_id: String, now: OffsetDateTime) -> Result<Unit, Error> {
+        let mut unit = blank_unit(now);
+        self.changes.apply(&mut unit)?;
+        unit.unit_id = unit_id;
+        Ok(unit)
+    }
+
+    pub fn name(&self) -> &str {
+        self.changes.name.as_deref().unwrap_or_default()
+    }
+}
+
+/// What a new unit starts from before the caller's fields.
+fn blank_unit(now: OffsetDateTime) -> Unit {
+    Unit {
+        unit_id: String::new(),
+        name: String::new(),
+        omada_site: "Default".into(),
+        ssids: vec![],
+        vlans: vec![],
+        ap_macs: vec![],
+        plume_customer_id: None,
+        plume_location_id: None,
+        checkin_grace_minutes: 0,
+        checkout_grace_minutes: 0,
+        terms_url: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Are two units the same apart from their timestamps? (An identical create is a replay.)
+pub fn same_settings(a: &Unit, b: &Unit) -> bool {
+    Unit {
+        created_at: b.created_at,
+        updated_at: b.updated_at,
+        ..a.clone()
+    } == *b
+}
+
+/// `[a-z0-9_-]{1,64}`
+pub fn valid_unit_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// A slug from a display name: lower-case ASCII, other runs become `-`.
+pub fn slugify(name: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in name.chars() {
+        let c = match c {
+            'à'..='å' | 'À'..='Å' => 'a',
+            'è'..='ë' | 'È'..='Ë' => 'e',
+            'ì'..='ï' | 'Ì'..='Ï' => 'i',
+            'ò'..='ö' | 'Ò'..='Ö' | 'ø' => 'o',
+            'ù'..='ü' | 'Ù'..='Ü' => 'u',
+            'ç' | 'Ç' => 'c',
+            'ñ' | 'Ñ' => 'n',
+            'ß' => 's',
+            c => c,
+        };
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+            dash = false;
+        } else if !dash && !out.is_empty() {
+            out.push('-');
+            dash = true;
+        }
+    }
+    let mut s = out.trim_end_matches('-').to_owned();
+    s.truncate(56);
+    let s = s.trim_end_matches('-').to_owned();
+    if s.is_empty() {
+        "unit".into()
+    } else {
+        s
+    }
+}
+
+fn check_unit_id(id: Option<&str>) -> Result<(), Error> {
+    match id {
+        Some(id) if !valid_unit_id(id) => {
+            Err(invalid("unit_id", "unit_id must match [a-z0-9_-]{1,64}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_url(field: &'static str, v: &str) -> Result<(), Error> {
+    match url::Url::parse(v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && v.len() <= 2048 => Ok(()),
+        _ => Err(invalid(
+            field,
+            format!("{field} must be an absolute http(s) URL"),
+        )),
+    }
+}
+
+fn check_plume_id(field: &'static str, v: Option<String>) -> Result<Option<String>, Error> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s)
+            if s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(Some(s.to_owned()))
+        }
+        Some(_) => Err(invalid(
+            field,
+            format!("{field} must be a Plume id (letters, digits, '-', '_')"),
+        )),
+    }
+}
+
+fn check_grace(field: &'static str, g: Option<u32>) -> Result<Option<u32>, Error> {
+    match g {
+        Some(g) if g > 1440 => Err(invalid(
+            field,
+            format!("{field} must be between 0 and 1440"),
+        )),
+        g => Ok(g),
+    }
+}
+
+impl UnitChanges {
+    /// Check every given field on its own.
+    pub fn parse(input: UnitInput) -> Result<UnitChanges, Error> {
+        check_unit_id(input.unit_id.as_deref())?;
+        let name = match input.name {
+            None => None,
+            Some(name) => {
+                let name = name.trim().to_owned();
+                if name.is_empty()
+                    || name.chars().count() > 100
+                    || name.chars().any(|c| c.is_control())
+                {
+                    return Err(invalid("name", "name must be 1 to 100 characters"));
+                }
+                Some(name)
+            }
+        };
+        let omada_site = match input.omada_site {
+            None => None,
+            Some(site) => {
+                let site = site.trim().to_owned();
+                if site.is_empty() || site.len() > 64 || site.chars().any(|c| c.is_control()) {
+                    return Err(invalid(
+                        "omada_site",
+                        "omada_site must be 1 to 64 characters",
+                    ));
+                }
+                Some(site)
+            }
+        };
+        let ssids = match input.ssids {
+            None => None,
+            Some(ssids) => {
+                if ssids.len() > 16 {
+                    return Err(invalid("ssids", "at most 16 SSIDs"));
+                }
+                let mut out = Vec::new();
+                for s in ssids {
+                    if s.is_empty() || s.len() > 32 || s.chars().any(|c| c.is_control()) {
+                        return Err(invalid("ssids", "each SSID must be 1 to 32 bytes"));
+                    }
+                    if !out.contains(&s) {
+                        out.push(s);
+                    }
+                }
+                Some(out)
+            }
+        };
+        let vlans = match input.vlans {
+            None => None,
+            Some(mut v) => {
+                if v.len() > 64 || v.iter().any(|v| !(1..=4094).contains(v)) {
+                    return Err(invalid(
+                        "vlans",
+                        "VLAN ids must be between 1 and 4094 (at most 64)",
+                    ));
+                }
+                v.sort_unstable();
+                v.dedup();
+                Some(v)
+            }
+        };
+        let ap_macs = match input.ap_macs {
+            None => None,
+            Some(macs) => {
+                if macs.len() > 256 {
+                    return Err(invalid("ap_macs", "at most 256 access points"));
+                }
+                let mut out: Vec<Mac> = Vec::new();
+                for m in macs {
+                    let mac: Mac = m.parse().map_err(|_| {
+                        invalid(
+                            "ap_macs",
+                            format!(
+                                "'{}' is not a MAC address",
+                                m.chars().take(32).collect::<String>()
+                            ),
+                        )
+                    })?;
+                    if !out.contains(&mac) {
+                        out.push(mac);
+                    }
+                }
+                Some(out)
+            }
+        };
+        let plume_customer_id = input
+            .plume_customer_id
+            .map(|v| check_plume_id("plume_customer_id", v))
+            .transpose()?;
+        let plume_location_id = input
+            .plume_location_id
+            .map(|v| check_plume_id("plume_location_id", v))
+            .transpose()?;
+        let checkin_grace_minutes =
+            check_grace("checkin_grace_minutes", input.checkin_grace_minutes)?;
+        let checkout_grace_minutes =
+            check_grace("checkout_grace_minutes", input.checkout_grace_minutes)?;
+        let terms_url = match input.terms_url {
+            None => None,
+            Some(t) => match t.as_deref().map(str::trim) {
+                None | Some("") => Some(None),
+                Some(u) => {
+                    check_url("terms_url", u)?;
+                    Some(Some(u.to_owned()))
+                }
+            },
+        };
+        Ok(UnitChanges {
+            unit_id: input.unit_id,
+            name,
+            omada_site,
+            ssids,
+            vlans,
+            ap_macs,
+            plume_customer_id,
+            plume_location_id,
+            checkin_grace_minutes,
+            checkout_grace_minutes,
+            terms_url,
+        })
+    }
+
+    /// The `unit_id` the caller gave, if any (a change may not alter it).
+    pub fn unit_id(&self) -> Option<&str> {
+        self.unit_id.as_deref()
+    }
+
+    /// Lay the changes onto `unit`; refused when the result would be inconsistent.
+    pub fn apply(&self, unit: &mut Unit) -> Result<(), Error> {
+        let mut u = unit.clone();
+        if let Some(v) = &self.name {
+            u.name.clone_from(v);
+        }
+        if let Some(v) = &self.omada_site {
+            u.omada_site.clone_from(v);
+        }
+        if let Some(v) = &self.ssids {
+            u.ssids.clone_from(v);
+        }
+        if let Some(v) = &self.vlans {
+            u.vlans.clone_from(v);
+        }
+        if let Some(v) = &self.ap_macs {
+            u.ap_macs.clone_from(v);
+        }
+        if let Some(v) = &self.plume_customer_id {
+            u.plume_customer_id.clone_from(v);
+        }
+        if let Some(v) = &self.plume_location_id {
+            u.plume_location_id.clone_from(v);
+        }
+        if let Some(v) = self.checkin_grace_minutes {
+            u.checkin_grace_minutes = v;
+        }
+        if let Some(v) = self.checkout_grace_minutes {
+            u.checkout_grace_minutes = v;
+        }
+        if let Some(v) = &self.terms_url {
+            u.terms_url.clone_from(v);
+        }
+        if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
+            return Err(invalid(
+                "plume_location_id",
+                "plume_customer_id and plume_location_id go together",
+            ));
+        }
+        *unit = u;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Beach House #2"), "beach-house-2");
+        assert_eq!(slugify("  Ferienwohnung Müller "), "ferienwohnung-muller");
+        assert_eq!(slugify("!!!"), "unit");
+        assert!(valid_unit_id(&slugify(&"x".repeat(200))));
+    }
+
+    fn field(r: Result<impl std::fmt::Debug, Error>) -> Option<&'static str> {
+        match r {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fields_are_checked_and_normalised() {
+        let input = UnitInput {
+            name: Some("  Loft ".into()),
+            vlans: Some(vec![30, 20, 30]),
+            ap_macs: Some(vec!["aa:bb:cc:dd:ee:01".into(), "AA-BB-CC-DD-EE-01".into()]),
+            ssids: Some(vec!["Guest".into(), "Guest".into()]),
+            ..Default::default()
+        };
+        let new = NewUnit::parse(input).unwrap();
+        let u = new
+            .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(u.name, "Loft");
+        assert_eq!(u.vlans, vec![20, 30]);
+        assert_eq!(u.ap_macs.len(), 1);
+        assert_eq!(u.ssids, vec!["Guest".to_owned()]);
+        assert_eq!(u.omada_site, "Default");
+        assert_eq!(field(NewUnit::parse(UnitInput::default())), Some("name"));
+        let bad = |i: UnitInput| {
+            field(NewUnit::parse(UnitInput {
+                name: Some("x".into()),
+                ..i
+            }))
+        };
+        assert_eq!(
+            bad(UnitInput {
+                unit_id: Some("Not Valid".into()),
+                ..Default::default()
+            }),
+            Some("unit_id")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                vlans: Some(vec![0]),
+                ..Default::default()
+            }),
+            Some("vlans")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                checkin_grace_minutes: Some(1441),
+                ..Default::default()
+            }),
+            Some("checkin_grace_minutes")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                terms_url: Some(Some("ftp://x".into())),
+                ..Default::default()
+            }),
+            Some("terms_url")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                plume_customer_id: Some(Some("c1".into())),
+                ..Default::default()
+            }),
+            Some("plume_location_id"),
+            "the Plume ids go together"
+        );
+    }
+
+    #[test]
+    fn a_change_keeps_what_it_does_not_name() {
+        let mut u = NewUnit::parse(UnitInput {
+            name: Some("Loft".into()),
+            ssids: Some(vec!["Guest".into()]),
+            ..Default::default()
+        })
+        .unwrap()
+        .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+        let before = u.clone();
+        let c = UnitChanges::parse(UnitInput {
+            checkout_grace_minutes: Some(60),
+            ..Default::default()
+        })
+        .unwrap();
+        c.apply(&mut u).unwrap();
+        assert_eq!(u.checkout_grace_minutes, 60);
+        assert_eq!(u.ssids, before.ssids);
+        assert!(!same_settings(&u, &before));
+        let mut later = before.clone();
+        later.updated_at += time::Duration::hours(1);
+        assert!(same_settings(&before, &later));
+    }
+}

@@ -1,0 +1,465 @@
+//! Crash proof, one fail point at a time (issue 11 item 3): for every named fail point
+//! (`rental_wifi::testing::FAILPOINTS`) the real binary is killed there (it SIGKILLs itself
+//! when it reaches the point named in `RENTAL_WIFI_FAILPOINT`; debug builds only), restarted
+//! on the same data dir, and then:
+//!
+//! * the file passes `PRAGMA integrity_check` as the kill left it;
+//! * no active grant on a revoked, expired or cancelled voucher; every ended grant has its
+//!   unauthorise queued or confirmed; no voucher over its device limit; slots add up; no
+//!   unfinished redemption after the restart (`common::crash::check_invariants`);
+//! * the client's retry of the same request (revoke again, PUT again, the cancellation
+//!   again, the guest's form again) succeeds and ends in the state the first try wanted;
+//! * the controller follows: every device it lets in has an active grant or a queued
+//!   unauthorise.
+//!
+//! Each case: set up with a normal process and stop it; start one armed with the fail point
+//! and drive it there; restart normally, check, retry, check again.
+
+mod common;
+
+use common::crash::{assert_killed_at, at, mac, now_ms, Rig};
+use serde_json::{json, Value};
+
+/// Start the sidecar armed with `point`. `false` when it died before `ready` (a point on
+/// the start-up path), checked to be that point.
+fn arm(rig: &mut Rig, point: &str) -> bool {
+    match rig.try_start(&[(rental_wifi::testing::FAILPOINT_ENV, point)]) {
+        Ok(()) => true,
+        Err(e) => {
+            assert_killed_at(&e, point);
+            false
+        }
+    }
+}
+
+/// The armed sidecar must die at `point` (within `secs`).
+fn dies(rig: &mut Rig, point: &str, secs: u64) {
+    let e = rig.wait_death(secs);
+    assert_killed_at(&e, point);
+}
+
+/// After the kill: the file is sound, a normal start recovers, the invariants hold.
+fn restart(rig: &mut Rig, point: &str) {
+    rig.integrity();
+    rig.start(&[]);
+    rig.check(&format!("after the crash at {point}"));
+}
+
+/// A request the armed process must not survive (no answer, or an answer it managed to send
+/// before a point further down the line).
+async fn doomed(rig: &Rig, method: &str, path: &str, body: Option<Value>) {
+    let _ = rig.api(method, path, body).await;
+}
+
+fn status_of(v: &Value) -> &str {
+    v["status"].as_str().unwrap_or_default()
+}
+
+/// A voucher with two devices in.
+async fn voucher_with_two(rig: &Rig, extra: Value) -> String {
+    let code = rig.voucher(extra).await;
+    rig.let_in(&mac(1), &code).await;
+    rig.let_in(&mac(2), &code).await;
+    code
+}
+
+/// A booking `B1` of unit `u` (in its stay now, door code 4711) with a device in on it;
+/// its voucher's code.
+async fn booking_with_guest(rig: &Rig) -> String {
+    let b = rig
+        .must(
+            "PUT",
+            "/api/v1/units/u/bookings/B1",
+            Some(json!({"start": at(-3600), "end": at(86_400), "codes": ["4711"]})),
+            &[201],
+        )
+        .await;
+    rig.let_in(&mac(7), "4711").await;
+    b["voucher"]["code"].as_str().unwrap().to_owned()
+}
+
+async fn run(point: &str) {
+    let mut rig = Rig::new().await;
+    let (scope, _) = point.split_once('.').unwrap();
+    match scope {
+        "unit_create" => {
+            rig.stop();
+            let body = json!({"unit_id": "loft", "name": "Loft", "ssids": ["Loft Guest"]});
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", "/api/v1/units", Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            // The retry: created now, or the identical replay of what was committed.
+            rig.must("POST", "/api/v1/units", Some(body), &[200, 201])
+                .await;
+            let u = rig.must("GET", "/api/v1/units/loft", None, &[200]).await;
+            assert_eq!(u["ssids"], json!(["Loft Guest"]));
+        }
+        "unit_patch" => {
+            booking_with_guest(&rig).await;
+            rig.stop();
+            let body = json!({"checkout_grace_minutes": 90});
+            if arm(&mut rig, point) {
+                doomed(&rig, "PATCH", "/api/v1/units/u", Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            rig.must("PATCH", "/api/v1/units/u", Some(body), &[200])
+                .await;
+            let b = rig
+                .must("GET", "/api/v1/units/u/bookings/B1", None, &[200])
+                .await;
+            let end = time::OffsetDateTime::parse(
+                b["end"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap();
+            assert_eq!(
+                b["voucher"]["valid_until"],
+                rental_wifi::clock::rfc3339(end + time::Duration::minutes(90)),
+                "the booking voucher follows the unit's grace"
+            );
+        }
+        "unit_delete" => {
+            voucher_with_two(&rig, json!({})).await;
+            rig.stop();
+            if arm(&mut rig, point) {
+                doomed(&rig, "DELETE", "/api/v1/units/u?force=true", None).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            // Gone either way (a unit leaves no tombstone: a repeated DELETE reads 404).
+            rig.must("DELETE", "/api/v1/units/u?force=true", None, &[204, 404])
+                .await;
+            rig.must("GET", "/api/v1/units/u", None, &[404]).await;
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty(), "every device taken off");
+        }
+        "voucher_issue" => {
+            rig.stop();
+            let body = json!({"unit_id": "u", "duration_minutes": 60, "booking_ref": "R1"});
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", "/api/v1/vouchers", Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            rig.must("POST", "/api/v1/vouchers", Some(body), &[200, 201])
+                .await;
+            let list = rig
+                .must("GET", "/api/v1/vouchers?booking_ref=R1", None, &[200])
+                .await;
+            assert_eq!(list["total"], 1, "one voucher for the booking reference");
+        }
+        "voucher_patch" => {
+            let code = voucher_with_two(
+                &rig,
+                json!({"valid_from": at(-3600), "valid_until": at(7200), "duration_minutes": null}),
+            )
+            .await;
+            rig.stop();
+            // Shortened into the past: both devices must go.
+            let body = json!({"valid_until": at(-60)});
+            let path = format!("/api/v1/vouchers/{code}");
+            if arm(&mut rig, point) {
+                doomed(&rig, "PATCH", &path, Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let v = rig.must("PATCH", &path, Some(body), &[200]).await;
+            assert_eq!(status_of(&v), "expired");
+            assert!(rig.active_grants(&code).is_empty());
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty());
+        }
+        "voucher_revoke" => {
+            let code = voucher_with_two(&rig, json!({})).await;
+            rig.stop();
+            let path = format!("/api/v1/vouchers/{code}/revoke");
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", &path, Some(json!({}))).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let v = rig.must("POST", &path, Some(json!({})), &[200]).await;
+            assert_eq!(status_of(&v), "revoked");
+            assert!(rig.active_grants(&code).is_empty());
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty());
+        }
+        "grant_revoke" => {
+            let code = voucher_with_two(&rig, json!({})).await;
+            let (victim, _) = rig
+                .active_grants(&code)
+                .into_iter()
+                .find(|(_, m)| *m == mac(1))
+                .unwrap();
+            rig.stop();
+            let path = format!("/api/v1/grants/{victim}/revoke");
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", &path, Some(json!({}))).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let g = rig.must("POST", &path, Some(json!({})), &[200]).await;
+            assert_eq!(g["end_reason"], "grant_revoked");
+            let left: Vec<String> = rig.active_grants(&code).into_iter().map(|g| g.1).collect();
+            assert_eq!(left, vec![mac(2)], "the other device stays");
+            rig.converge(10).await;
+            let on: Vec<String> = rig
+                .sim
+                .authorized()
+                .iter()
+                .map(|c| c.mac.to_string())
+                .collect();
+            assert_eq!(on, vec![mac(2)]);
+        }
+        "booking_put" => {
+            let code = booking_with_guest(&rig).await;
+            rig.stop();
+            // The stay is cut short: it ended a minute ago.
+            let body = json!({"start": at(-3600), "end": at(-60), "codes": ["4711"]});
+            if arm(&mut rig, point) {
+                doomed(
+                    &rig,
+                    "PUT",
+                    "/api/v1/units/u/bookings/B1",
+                    Some(body.clone()),
+                )
+                .await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let b = rig
+                .must("PUT", "/api/v1/units/u/bookings/B1", Some(body), &[200])
+                .await;
+            assert_eq!(b["voucher"]["code"], code.as_str());
+            assert_eq!(b["voucher"]["status"], "expired");
+            assert!(rig.active_grants(&code).is_empty());
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty());
+        }
+        "booking_delete" => {
+            let code = booking_with_guest(&rig).await;
+            rig.stop();
+            let path = "/api/v1/units/u/bookings/B1";
+            if arm(&mut rig, point) {
+                doomed(&rig, "DELETE", path, None).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            // A retried cancellation succeeds and never leaves a live voucher behind.
+            rig.must("DELETE", path, None, &[204]).await;
+            rig.must("GET", path, None, &[404]).await;
+            let v = rig
+                .must("GET", &format!("/api/v1/vouchers/{code}"), None, &[200])
+                .await;
+            assert_eq!(status_of(&v), "revoked");
+            assert!(rig.active_grants(&code).is_empty());
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty());
+        }
+        "redeem_reserve" | "redeem" | "redeem_confirm" | "redeem_release" => {
+            let code = rig.voucher(json!({"max_devices": 1})).await;
+            rig.stop();
+            let guest = mac(3);
+            if arm(&mut rig, point) {
+                if scope == "redeem_release" {
+                    // The controller refuses: the slot is given back.
+                    rig.sim.set_reject_sessions(true);
+                }
+                let r = rig.guest(&guest, &code).await;
+                assert!(
+                    r.as_ref().is_none_or(|r| !r.succeeded()),
+                    "no success page from a process that died before confirming"
+                );
+                dies(&mut rig, point, 15);
+                rig.sim.set_reject_sessions(false);
+            }
+            restart(&mut rig, point);
+            // The guest tries again (a slot rolled back is free again) and is let in.
+            let r = rig.guest(&guest, &code).await.expect("the portal answers");
+            assert!(r.succeeded(), "{}", r.body);
+            let on: Vec<String> = rig.active_grants(&code).into_iter().map(|g| g.1).collect();
+            assert_eq!(on, vec![guest.clone()]);
+            rig.check("after the guest's retry");
+            rig.converge(10).await;
+        }
+        "expiry" => {
+            let code = rig
+                .voucher(json!({"valid_until": at(10), "duration_minutes": null}))
+                .await;
+            rig.let_in(&mac(4), &code).await;
+            rig.stop();
+            if arm(&mut rig, point) {
+                dies(&mut rig, point, 30);
+            }
+            restart(&mut rig, point);
+            assert!(rig.active_grants(&code).is_empty());
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty(), "taken off at its end");
+        }
+        "recovery" => {
+            // What an earlier version's crash could leave: a redemption never confirmed,
+            // and a revoke committed without its grants ended.
+            let code = rig.voucher(json!({"max_devices": 2})).await;
+            let other = rig.voucher(json!({})).await;
+            rig.let_in(&mac(5), &other).await;
+            rig.stop();
+            {
+                let db =
+                    rusqlite::Connection::open(rig.path().join(rental_wifi::app::DB_FILE)).unwrap();
+                db.execute(
+                    "INSERT INTO grants (grant_id, code, unit_id, client_mac, site, state, created_at, expires_at)
+                     VALUES ('g-pending', ?1, 'u', ?2, 'Default', 'pending', 0, 9999999999999)",
+                    rusqlite::params![code, mac(6)],
+                )
+                .unwrap();
+                db.execute(
+                    "UPDATE vouchers SET devices_used = 1 WHERE code = ?1",
+                    [&code],
+                )
+                .unwrap();
+                db.execute(
+                    "UPDATE vouchers SET revoked_at = ?2 WHERE code = ?1",
+                    rusqlite::params![other, now_ms()],
+                )
+                .unwrap();
+            }
+            assert!(!arm(&mut rig, point), "the repair runs before `ready`");
+            restart(&mut rig, point);
+            assert!(
+                rig.active_grants(&other).is_empty(),
+                "revoked voucher's device ended"
+            );
+            let v = rig
+                .must("GET", &format!("/api/v1/vouchers/{code}"), None, &[200])
+                .await;
+            assert_eq!(
+                v["devices_used"], 0,
+                "the unfinished redemption's slot is free"
+            );
+            rig.converge(10).await;
+        }
+        "outbox" | "outbox_done" | "outbox_retry" => {
+            let code = voucher_with_two(&rig, json!({})).await;
+            rig.stop();
+            if arm(&mut rig, point) {
+                if scope == "outbox_retry" {
+                    rig.sim.set_reject_sessions(true);
+                }
+                // The revoke itself commits and answers; the worker dies sending it on.
+                let path = format!("/api/v1/vouchers/{code}/revoke");
+                let (s, _) = rig
+                    .api("POST", &path, Some(json!({})))
+                    .await
+                    .unwrap_or((0, Value::Null));
+                assert!(s == 200 || s == 0, "{s}");
+                dies(&mut rig, point, 15);
+                rig.sim.set_reject_sessions(false);
+            }
+            restart(&mut rig, point);
+            assert!(rig.active_grants(&code).is_empty());
+            // Sent (again) after the restart, until the controller confirms.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !rig.sim.authorized().is_empty() {
+                assert!(std::time::Instant::now() < deadline, "devices still on");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            rig.converge(20).await;
+        }
+        "settings_audit" => {
+            rig.stop();
+            let settings = serde_json::to_value(rig.sim.hotspot_settings()).unwrap();
+            let path = "/api/v1/settings/omada?validate=false";
+            if arm(&mut rig, point) {
+                doomed(&rig, "PUT", path, Some(settings.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            rig.must("PUT", path, Some(settings), &[200]).await;
+            rig.must("GET", "/api/v1/settings/omada", None, &[200])
+                .await;
+        }
+        "maintenance" => {
+            voucher_with_two(&rig, json!({})).await;
+            rig.stop();
+            // Retention runs at every start, then hourly.
+            if arm(&mut rig, point) {
+                dies(&mut rig, point, 15);
+            }
+            restart(&mut rig, point);
+            rig.converge(10).await;
+        }
+        other => panic!("no crash case for fail point scope {other}"),
+    }
+    rig.check(&format!("at the end of the {point} case"));
+}
+
+macro_rules! cases {
+    ($($name:ident => $point:literal,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                run($point).await;
+            }
+        )*
+
+        /// Every fail point the sidecar has is killed at by a case above.
+        #[test]
+        fn every_fail_point_has_a_case() {
+            let covered = [$($point),*];
+            let mut missing: Vec<&str> = rental_wifi::testing::FAILPOINTS
+                .iter()
+                .copied()
+                .filter(|p| !covered.contains(p))
+                .collect();
+            missing.sort_unstable();
+            assert!(missing.is_empty(), "fail points without a crash case: {missing:?}");
+            for p in covered {
+                assert!(rental_wifi::testing::FAILPOINTS.contains(&p), "{p} is no fail point");
+            }
+        }
+    };
+}
+
+cases! {
+    unit_create_before_commit => "unit_create.before_commit",
+    unit_create_after_commit => "unit_create.after_commit",
+    unit_patch_before_commit => "unit_patch.before_commit",
+    unit_patch_after_commit => "unit_patch.after_commit",
+    unit_delete_before_commit => "unit_delete.before_commit",
+    unit_delete_after_commit => "unit_delete.after_commit",
+    voucher_issue_before_commit => "voucher_issue.before_commit",
+    voucher_issue_after_commit => "voucher_issue.after_commit",
+    voucher_patch_before_commit => "voucher_patch.before_commit",
+    voucher_patch_after_commit => "voucher_patch.after_commit",
+    voucher_revoke_before_commit => "voucher_revoke.before_commit",
+    voucher_revoke_after_commit => "voucher_revoke.after_commit",
+    grant_revoke_before_commit => "grant_revoke.before_commit",
+    grant_revoke_after_commit => "grant_revoke.after_commit",
+    booking_put_before_commit => "booking_put.before_commit",
+    booking_put_after_commit => "booking_put.after_commit",
+    booking_delete_before_commit => "booking_delete.before_commit",
+    booking_delete_after_commit => "booking_delete.after_commit",
+    redeem_reserve_before_commit => "redeem_reserve.before_commit",
+    redeem_reserve_after_commit => "redeem_reserve.after_commit",
+    redeem_authorized => "redeem.authorized",
+    redeem_confirm_before_commit => "redeem_confirm.before_commit",
+    redeem_confirm_after_commit => "redeem_confirm.after_commit",
+    redeem_release_before_commit => "redeem_release.before_commit",
+    redeem_release_after_commit => "redeem_release.after_commit",
+    expiry_before_commit => "expiry.before_commit",
+    expiry_after_commit => "expiry.after_commit",
+    recovery_before_commit => "recovery.before_commit",
+    recovery_after_commit => "recovery.after_commit",
+    outbox_sent => "outbox.sent",
+    outbox_done_before_commit => "outbox_done.before_commit",
+    outbox_done_after_commit => "outbox_done.after_commit",
+    outbox_retry_before_commit => "outbox_retry.before_commit",
+    outbox_retry_after_commit => "outbox_retry.after_commit",
+    settings_audit_before_commit => "settings_audit.before_commit",
+    settings_audit_after_commit => "settings_audit.after_commit",
+    maintenance_before_commit => "maintenance.before_commit",
+    maintenance_after_commit => "maintenance.after_commit",
+}

@@ -1,0 +1,171 @@
+"""The sidecar's wire fixtures, read through the integration's models.
+
+`sidecar/tests/fixtures/wire/*.json` are written by the sidecar's own wire types (the Rust
+test `api::fixtures` builds them through the code the handlers use and fails when a field
+changes). Here the integration reads the same files: every field a model has must be in the
+JSON under its name (a model never falls back to a default because a key was renamed), the
+values arrive unchanged, and every event the integration forwards to Home Assistant's bus
+parses from the stream as the sidecar writes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from custom_components.rental_wifi.api import parse_sse
+from custom_components.rental_wifi.const import BUS_EVENTS
+from custom_components.rental_wifi.models import (
+    Health,
+    Info,
+    State,
+    Unit,
+    UnitState,
+    UpstreamStatus,
+    Voucher,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "sidecar" / "tests" / "fixtures" / "wire"
+
+# Fixtures of wire types the integration has no model for: it passes them on as they are
+# (action responses) or reads one field by hand (errors, settings in the config flow).
+UNMODELLED = {
+    "grant",
+    "grants",
+    "booking",
+    "bookings",
+    "audit",
+    "settings_omada",
+    "settings_plume",
+}
+
+
+def _load(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _fields(model: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(model) if f.name != "raw"]
+
+
+def _assert_mirrors(model: type, obj: Any, data: dict[str, Any]) -> None:
+    """Every field of `model` is a key of `data`, read unchanged (timestamps parsed)."""
+    for name in _fields(model):
+        assert name in data, f"{model.__name__}.{name} is not in the sidecar's JSON"
+        value = getattr(obj, name)
+        raw = data[name]
+        if hasattr(value, "isoformat"):
+            assert value.isoformat().replace("+00:00", "Z") == raw, name
+        elif isinstance(value, (str, int, bool, list)) or value is None:
+            assert value == raw, name
+
+
+def test_every_fixture_is_read_here() -> None:
+    """A new wire type needs a model here, or a place in UNMODELLED."""
+    names = {p.stem for p in FIXTURES.glob("*.json")}
+    assert names, f"no fixtures in {FIXTURES}"
+    modelled = {
+        "info",
+        "unit",
+        "units",
+        "voucher",
+        "vouchers",
+        "health",
+        "controller_status",
+        "plume_status",
+        "state",
+        "error",
+        "error_tls_untrusted",
+    }
+    events = {n for n in names if n.startswith("event_")}
+    assert names - events == modelled | UNMODELLED
+
+
+def test_resources() -> None:
+    """Info, units, vouchers, health and the upstream statuses."""
+    info = _load("info")
+    _assert_mirrors(Info, Info.from_dict(info), info)
+    unit = _load("unit")
+    _assert_mirrors(Unit, Unit.from_dict(unit), unit)
+    assert [Unit.from_dict(u) for u in _load("units")["units"]] == [Unit.from_dict(unit)]
+    voucher = _load("voucher")
+    _assert_mirrors(Voucher, Voucher.from_dict(voucher), voucher)
+    vouchers = _load("vouchers")
+    assert [Voucher.from_dict(v) for v in vouchers["vouchers"]] == [
+        Voucher.from_dict(voucher)
+    ]
+    assert vouchers["total"] == len(vouchers["vouchers"])
+    health = _load("health")
+    _assert_mirrors(Health, Health.from_dict(health), health)
+    for name in ("controller_status", "plume_status"):
+        data = _load(name)
+        status = UpstreamStatus.from_dict(data)
+        assert status.configured is data["configured"]
+        assert status.connected is data["connected"]
+        assert status.last_error == data["last_error"]
+    assert UpstreamStatus.from_dict(_load("controller_status")).mode == "hotspot"
+
+
+def test_state_snapshot() -> None:
+    """``GET /api/v1/state`` as the coordinator reads it."""
+    data = _load("state")
+    state = State.from_dict(data)
+    assert state.instance_id == data["instance_id"]
+    assert state.version == data["version"]
+    assert state.units_total == data["totals"]["units"]
+    assert state.live_vouchers == data["totals"]["live_vouchers"]
+    assert state.active_grants == data["totals"]["active_grants"]
+    assert state.controller == UpstreamStatus.from_dict(data["controller"])
+    assert state.plume == UpstreamStatus.from_dict(data["plume"])
+    assert len(state.units) == len(data["units"])
+    for raw in data["units"]:
+        unit_state = state.units[raw["unit"]["unit_id"]]
+        for name in _fields(UnitState):
+            assert name in raw, f"UnitState.{name} is not in the snapshot"
+        assert unit_state.active_grants == raw["active_grants"]
+        assert unit_state.live_voucher == Voucher.from_dict(raw["vouchers"][0])
+        _assert_mirrors(Health, unit_state.health, raw["health"])
+        _assert_mirrors(Unit, unit_state.unit, raw["unit"])
+
+
+def test_error_body() -> None:
+    """The error bodies the client turns into ``RentalWifiApiError``."""
+    error = _load("error")["error"]
+    assert {"code", "message", "field"} <= set(error)
+    untrusted = _load("error_tls_untrusted")["error"]
+    assert untrusted["code"] == "tls_untrusted"
+    assert untrusted["field"] == "base_url"
+    assert set(untrusted["certificate"]) == {"subject", "sha256", "san", "factory_default"}
+
+
+class _Lines:
+    def __init__(self, text: bytes) -> None:
+        self._lines = text.splitlines(keepends=True)
+
+    async def readline(self) -> bytes:
+        return self._lines.pop(0) if self._lines else b""
+
+
+@pytest.mark.parametrize(
+    "path", sorted(FIXTURES.glob("event_*.json")), ids=lambda p: p.stem
+)
+async def test_events_parse_from_the_stream(path: Path) -> None:
+    """Each event, written as the sidecar writes it, parses into an ``SseEvent``."""
+    name = path.stem.removeprefix("event_")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    text = f"event: {name}\nid: 1\ndata: {json.dumps(data)}\n\n".encode()
+    events = [e async for e in parse_sse(_Lines(text))]  # type: ignore[arg-type]
+    assert len(events) == 1
+    assert events[0].event == name
+    assert events[0].data == data
+    assert "at" in data
+
+
+def test_every_forwarded_event_has_a_fixture() -> None:
+    """The events the integration fires on Home Assistant's bus all exist on the wire."""
+    names = {p.stem.removeprefix("event_") for p in FIXTURES.glob("event_*.json")}
+    assert BUS_EVENTS <= names, BUS_EVENTS - names
