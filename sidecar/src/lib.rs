@@ -21,6 +21,7 @@ pub mod health;
 pub mod metrics;
 pub mod net;
 pub mod omada;
+pub mod passphrase;
 pub mod plume;
 pub mod portal;
 pub mod secrets;
