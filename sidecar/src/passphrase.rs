@@ -127,7 +127,11 @@ mod tests {
     fn the_word_list_is_what_the_docs_say() {
         let w = words();
         assert_eq!(w.len(), 1476);
-        assert_eq!(w.iter().collect::<HashSet<_>>().len(), w.len(), "no duplicates");
+        assert_eq!(
+            w.iter().collect::<HashSet<_>>().len(),
+            w.len(),
+            "no duplicates"
+        );
         assert!(w
             .iter()
             .all(|x| (3..=5).contains(&x.len()) && x.bytes().all(|b| b.is_ascii_lowercase())));
@@ -136,7 +140,10 @@ mod tests {
     #[test]
     fn passwords_have_enough_entropy_and_fit_wpa2() {
         assert!(entropy_bits(WORDS) >= 60.0, "{}", entropy_bits(WORDS));
-        assert!(entropy_bits(WORDS - 1) < 60.0, "six words are needed, not fewer");
+        assert!(
+            entropy_bits(WORDS - 1) < 60.0,
+            "six words are needed, not fewer"
+        );
         // Bounds by construction: shortest and longest words.
         let shortest = WORDS * 3 + (WORDS - 1);
         let longest = WORDS * 5 + (WORDS - 1);
@@ -161,7 +168,10 @@ mod tests {
             for w in p.expose().split(SEPARATOR) {
                 words_seen.insert(w.to_string());
             }
-            assert!(seen.insert(p.expose().to_string()), "a repeat in 6000 draws");
+            assert!(
+                seen.insert(p.expose().to_string()),
+                "a repeat in 6000 draws"
+            );
         }
         // 36 000 draws over 1476 words: every word is expected ~24 times; a word never
         // drawn would mean a biased or truncated index.
@@ -179,7 +189,10 @@ mod tests {
             WifiPassword::new("has a space"),
             Err(PasswordError::Characters)
         );
-        assert_eq!(WifiPassword::new("café-crème"), Err(PasswordError::Characters));
+        assert_eq!(
+            WifiPassword::new("café-crème"),
+            Err(PasswordError::Characters)
+        );
         let p = WifiPassword::new("Tr0ub4dor&3;x").unwrap();
         assert_eq!(p.expose(), "Tr0ub4dor&3;x");
         let dbg = format!("{p:?} {:?}", Some(&p));
