@@ -18,9 +18,7 @@
 //! credentials (`device_health` false) the controller source is `unknown` and says why.
 
 use crate::net::Mac;
-use crate::omada::{
-    Capabilities, DeviceInfo, DeviceKind, DeviceState, OmadaError, SiteDevices, SsidAps,
-};
+use crate::omada::{Capabilities, DeviceInfo, DeviceState, OmadaError, SiteDevices, SsidAps};
 use crate::unit_health::{Finding, FindingCode, HealthReport, Severity, Source};
 
 /// The access points a unit counts on.
@@ -413,7 +411,7 @@ pub fn read_failed(site: &str, e: &OmadaError) -> HealthReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::omada::{GatewayWan, SiteInfo, WanPort};
+    use crate::omada::{DeviceKind, GatewayWan, SiteInfo, WanPort};
     use crate::unit_health::HealthStatus;
 
     const AP1: &str = "B0-95-75-15-93-44";
