@@ -222,6 +222,10 @@ impl AuthorizedClient {
     }
 }
 
+/// What a device joined with: the PPSK profile's name, the key's name and its VLAN (all
+/// `None` on an SSID without PPSK).
+pub(super) type Joined = (Option<String>, Option<String>, Option<u16>);
+
 /// One key of a PPSK profile (`PSKVO`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimPsk {
@@ -467,7 +471,7 @@ impl Mutable {
         ssid: &str,
         mac: Mac,
         psk: Option<&str>,
-    ) -> Result<(Option<String>, Option<String>, Option<u16>), String> {
+    ) -> Result<Joined, String> {
         let Some(profile) = self.profile_of_ssid(site_id, ssid) else {
             return Ok((None, None, None));
         };
