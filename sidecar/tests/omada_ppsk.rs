@@ -260,6 +260,12 @@ async fn if_the_placeholder_vanished_it_is_added_again_on_minus_34044() {
         .await
         .unwrap();
     assert_eq!(key_names(&sim), vec![SENTINEL_NAME]);
+    // The placeholder itself is never deleted, even when asked for by name.
+    let sentinel = KeyName::parse(SENTINEL_NAME).unwrap();
+    c.ppsk_delete_keys("Default", &id, &[sentinel])
+        .await
+        .unwrap();
+    assert_eq!(key_names(&sim), vec![SENTINEL_NAME]);
 }
 
 #[tokio::test]
@@ -427,6 +433,16 @@ fn checks(r: &rental_wifi::omada::PpskReadiness) -> Vec<(PpskItem, CheckStatus)>
 #[tokio::test]
 async fn the_set_up_check_passes_and_leaves_only_the_placeholder() {
     let (sim, c, id) = start().await;
+    // A probe a crash left behind (random password, stored nowhere) is cleaned up.
+    sim.edit_ppsk_profile(&id, |p| {
+        p.keys.push(SimPsk {
+            name: "rentalwifi--probe-OLD12345".into(),
+            psk: "leftover-probe-password".into(),
+            mac: None,
+            vlan: None,
+        })
+    })
+    .unwrap();
     let r = c
         .check_ppsk("Default", &id, &["Rental".to_string()], true)
         .await;

@@ -838,9 +838,10 @@ impl OmadaClient {
         let lock = self.inner.ppsk_locks.of(&site.id, profile_id);
         let _one = lock.lock().await;
         let profile = self.read_profile(o, &site, profile_id).await?;
+        // Never the placeholder: it is what keeps the profile from being emptied.
         let present: Vec<&KeyName> = names
             .iter()
-            .filter(|n| profile.key(n.as_str()).is_some())
+            .filter(|n| n.as_str() != SENTINEL_NAME && profile.key(n.as_str()).is_some())
             .collect();
         self.guarded_delete(o, &site, &profile, &present).await
     }
@@ -1162,7 +1163,11 @@ impl OmadaClient {
                     )
                 };
                 r.fail(item, msg, Some(&e));
-                r.skip_rest(&[I::Profile, I::Ssid, I::Expiry]);
+                if item == I::Version {
+                    r.skip_rest(&[I::Profile, I::Ssid, I::Expiry]);
+                } else {
+                    r.skip_rest(&[I::Profile, I::Ssid, I::Expiry, I::Version]);
+                }
                 return r;
             }
         };
@@ -1321,7 +1326,15 @@ impl OmadaClient {
             vlan: None,
         };
         let now = self.add_checked(o, site, &profile.id, &probe).await?;
-        self.guarded_delete(o, site, &now, &[&probe.name]).await?;
+        // Probes a crash left behind go with this one.
+        let probes: Vec<KeyName> = now
+            .keys
+            .iter()
+            .filter(|k| k.name.starts_with(PROBE_PREFIX))
+            .filter_map(ProfileKey::owned)
+            .collect();
+        let refs: Vec<&KeyName> = probes.iter().collect();
+        self.guarded_delete(o, site, &now, &refs).await?;
         self.confirm_gone(o, site, &profile.id, &probe.name).await
     }
 }
