@@ -114,7 +114,8 @@ pub enum FindingCode {
     CustomerNotFound,
     /// Plume has no such location for the customer (404).
     LocationNotFound,
-    /// Plume refused this location to this partner (403 with an API error body).
+    /// Plume refused this location to this partner (403 with an API error body); the
+    /// controller's Open API app may not read the site's devices (`-1005`/`-1505`).
     AccessRefused,
     /// The location could not be read for another reason (after retries).
     Unreadable,
@@ -136,6 +137,37 @@ pub enum FindingCode {
     DeviceHealthUnknown,
     // Parsing.
     FieldsSkipped,
+    // Controller (Omada): the unit's access points and the site's gateway.
+    /// A MAC in the unit's `ap_macs` is not a device of the site (a typo, or an AP that was
+    /// forgotten in the controller).
+    ApUnknown,
+    /// The AP waits for adoption, is being adopted, failed adoption or is managed by another
+    /// controller.
+    ApNotAdopted,
+    /// The AP is disconnected from the controller, or its heartbeat is missed.
+    ApDisconnected,
+    /// A mesh AP that lost its uplink (`status` 4).
+    ApIsolated,
+    /// The AP (or gateway) is provisioning, configuring, upgrading or rebooting.
+    ApBusy,
+    /// The AP reports a status code the sidecar does not know (named, never taken as green).
+    ApStatusUnknown,
+    /// None of the unit's APs is connected.
+    NoApConnected,
+    /// No AP of the site carries the unit's SSIDs (and the unit names no `ap_macs`).
+    NoApForSsids,
+    /// The gateway is not connected to the controller: its WAN state is not known.
+    GatewayDisconnected,
+    /// Every WAN port's link is down.
+    WanDown,
+    /// A WAN link is up but no WAN port reaches the internet.
+    WanNoInternet,
+    /// One WAN port is down while another carries the traffic.
+    WanPortDown,
+    /// The site has no Omada gateway: the internet link is not watched by the controller.
+    NoGateway,
+    /// The gateway's WAN status could not be read.
+    WanUnreadable,
 }
 
 impl FindingCode {
@@ -146,6 +178,7 @@ impl FindingCode {
             FindingCode::CustomerNotFound
                 | FindingCode::LocationNotFound
                 | FindingCode::AccessRefused
+                | FindingCode::ApUnknown
         )
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod font;
 pub mod sheet;
+pub mod wifi;
 
 use qrcode::{Color, EcLevel, QrCode};
 use time::OffsetDateTime;

@@ -23,10 +23,13 @@
 //! `selftest` (every set-up step, one report), `types` (what the client hands back).
 
 mod cert;
+mod clients;
+mod devices;
 mod error;
 mod hotspot;
 mod limiter;
 mod openapi;
+pub mod ppsk;
 mod selftest;
 mod settings;
 pub mod tls;
@@ -43,8 +46,14 @@ use tokio::time::Instant;
 use url::Url;
 
 pub use cert::{CertificateInfo, FACTORY_SHA256};
+pub use clients::{ConnectedClient, Kick, KickOutcome, KickReport, MacAuthError};
+pub use devices::{DeviceInfo, DeviceKind, DeviceState, GatewayWan, SiteDevices, SsidAps, WanPort};
 pub use error::OmadaError;
 pub use hotspot::SESSION_COOKIES;
+pub use ppsk::{
+    CheckStatus, KeyChange, KeyName, PpskCheck, PpskError, PpskItem, PpskProfile,
+    PpskProfileSummary, PpskReadiness, ProfileKey, PskEntry,
+};
 pub use selftest::{SelfTestReport, SiteSpec, Step, StepKind, StepStatus};
 pub use settings::{
     AuthTimeUnit, Capabilities, OmadaMode, OmadaSettings, ResolvedMode, SettingsError,
@@ -340,6 +349,8 @@ struct Inner {
     trust: TlsTrust,
     capabilities: Capabilities,
     sites: std::sync::Mutex<SiteBook>,
+    /// One PPSK write sequence at a time per profile.
+    ppsk_locks: ppsk::ProfileLocks,
 }
 
 impl std::fmt::Debug for OmadaClient {
@@ -419,6 +430,7 @@ impl OmadaClient {
                 trust,
                 capabilities: settings.capabilities(),
                 sites: std::sync::Mutex::new(SiteBook::default()),
+                ppsk_locks: ppsk::ProfileLocks::default(),
             }),
         })
     }
@@ -948,6 +960,15 @@ impl OmadaClient {
             .as_ref()
             .map(|h| h.auth_body(req, origin))
     }
+}
+
+/// `len` random letters and digits (OS-seeded CSPRNG): probe names, throwaway passwords.
+pub(crate) fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// A random operator password: 32 characters, letters and digits plus one special character

@@ -144,8 +144,11 @@ impl OpenApi {
         }
     }
 
-    /// One call with `Authorization: AccessToken=…`; a lost token is minted again once.
-    async fn call(
+    /// One call with `Authorization: AccessToken=…`; a lost token is minted again once. A
+    /// path this controller does not know — HTTP 404 without Omada's envelope, or `-1600
+    /// "Unsupported request path."` — comes back as `Rejected { code: -1600 }` either way
+    /// ([`UNSUPPORTED_PATH`]), so callers can tell "this version lacks the call" apart.
+    pub(super) async fn call(
         &self,
         c: &Common,
         deadline: Instant,
@@ -162,7 +165,16 @@ impl OpenApi {
                     build(&id).header("Authorization", auth.as_str())
                 })
                 .await?;
-            let why = match transport::classify(what, &c.base, &raw)? {
+            let answer = match transport::classify(what, &c.base, &raw) {
+                Err(OmadaError::Protocol(_)) if raw.status == http::StatusCode::NOT_FOUND => {
+                    return Err(OmadaError::Rejected {
+                        code: UNSUPPORTED_PATH,
+                        message: "Unsupported request path (HTTP 404).".into(),
+                    })
+                }
+                other => other?,
+            };
+            let why = match answer {
                 Answer::Json {
                     code: 0, result, ..
                 } => return Ok(result),
@@ -191,7 +203,7 @@ impl OpenApi {
     }
 
     /// Every page of a grid answer (`result.{totalRows,data[]}`), bounded to 50 pages.
-    async fn grid(
+    pub(super) async fn grid(
         &self,
         c: &Common,
         deadline: Instant,
@@ -318,6 +330,56 @@ impl OpenApi {
                     open: row.get("security").and_then(transport::as_i64) == Some(0),
                 });
             }
+        }
+        Ok(out)
+    }
+
+    /// The SSID names of each WLAN group of a site: `(wlanId, [ssid name])`.
+    pub(super) async fn ssids_by_wlan(
+        &self,
+        c: &Common,
+        site_id: &str,
+        deadline: Instant,
+    ) -> Result<Vec<(String, Vec<String>)>, OmadaError> {
+        let wlans = self
+            .call(c, deadline, "openapi wlans", |id| {
+                c.http.get(c.url(&[
+                    "openapi",
+                    "v1",
+                    id,
+                    "sites",
+                    site_id,
+                    "wireless-network",
+                    "wlans",
+                ]))
+            })
+            .await?;
+        let mut out = Vec::new();
+        for wlan in list_of(&wlans) {
+            let Some(wlan_id) = wlan.get("wlanId").and_then(Value::as_str) else {
+                continue;
+            };
+            let rows = self
+                .grid(
+                    c,
+                    deadline,
+                    "openapi ssids",
+                    &[
+                        "sites",
+                        site_id,
+                        "wireless-network",
+                        "wlans",
+                        wlan_id,
+                        "ssids",
+                    ],
+                    &[],
+                )
+                .await?;
+            let names = rows
+                .iter()
+                .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            out.push((wlan_id.to_string(), names));
         }
         Ok(out)
     }
@@ -538,8 +600,16 @@ impl OpenApi {
 /// (Open API Access Guide §1.2).
 const NO_SITE_PERMISSION: i64 = -1505;
 
+/// `errorCode` -1005: "Operation forbidden." (Open API Access Guide §1.2): the app's role lacks
+/// the right the call needs.
+pub(super) const FORBIDDEN: i64 = -1005;
+
+/// `errorCode` -1600 "Unsupported request path." (field notes §1.3), also what [`OpenApi::call`]
+/// makes of a bare HTTP 404: this controller version does not have the call.
+pub(super) const UNSUPPORTED_PATH: i64 = -1600;
+
 /// A result that is a list, or a grid with `data`.
-fn list_of(result: &Value) -> Vec<Value> {
+pub(super) fn list_of(result: &Value) -> Vec<Value> {
     match result {
         Value::Array(a) => a.clone(),
         other => other

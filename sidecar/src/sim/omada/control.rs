@@ -9,7 +9,7 @@ use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::state::{Behaviour, OperatorRole, Outage, SessionExpiry};
+use super::state::{Behaviour, OperatorRole, Outage, SessionExpiry, SimDeviceState, SimPsk};
 use super::wire::{json_response, query_param};
 use super::OmadaSim;
 use crate::net::Mac;
@@ -38,6 +38,9 @@ pub struct BehaviourPatch {
     /// A LAN base URL (`https://192.168.0.2:443`), or `""`/`null` for off.
     #[serde(default)]
     pub connector_redirect: Option<Value>,
+    pub ppsk_per_key_api: Option<bool>,
+    pub ppsk_delete_kicks: Option<bool>,
+    pub openapi_read_only: Option<bool>,
 }
 
 pub(super) fn parse_outage(v: &Value) -> Result<Option<Outage>, String> {
@@ -111,7 +114,63 @@ pub(super) fn apply_patch(b: &mut Behaviour, patch: &BehaviourPatch) -> Result<(
     if let Some(v) = redirect {
         b.connector_redirect = v;
     }
+    if let Some(v) = patch.ppsk_per_key_api {
+        b.ppsk_per_key_api = v;
+    }
+    if let Some(v) = patch.ppsk_delete_kicks {
+        b.ppsk_delete_kicks = v;
+    }
+    if let Some(v) = patch.openapi_read_only {
+        b.openapi_read_only = v;
+    }
     Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PpskProfilePatch {
+    /// Site name or id.
+    site: String,
+    name: String,
+    #[serde(default)]
+    ssids: Vec<String>,
+    #[serde(default)]
+    keys: Vec<SimPsk>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinPatch {
+    site: String,
+    ssid: String,
+    mac: String,
+    #[serde(default)]
+    psk: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevicePatch {
+    mac: String,
+    #[serde(default)]
+    state: Option<SimDeviceState>,
+    #[serde(default)]
+    serves_ssids: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WanPatch {
+    gateway: String,
+    #[serde(default = "wan1")]
+    port: String,
+    link: bool,
+    #[serde(default)]
+    internet: Option<bool>,
+}
+
+fn wan1() -> String {
+    "WAN1".into()
 }
 
 #[derive(Deserialize)]
@@ -200,6 +259,71 @@ pub(super) fn control(
             let sites: Vec<&str> = p.sites.iter().map(String::as_str).collect();
             match sim.add_operator(&p.name, &p.password, p.role, &sites) {
                 Ok(()) => okj(json!({"name": p.name})),
+                Err(e) => bad(e),
+            }
+        }
+        (&Method::GET, "/_sim/ppsk_profiles") => {
+            okj(to_json(serde_json::to_value(sim.ppsk_profiles())))
+        }
+        (&Method::POST, "/_sim/ppsk_profiles") => {
+            let p: PpskProfilePatch = match parse(body) {
+                Ok(p) => p,
+                Err(r) => return *r,
+            };
+            let ssids: Vec<&str> = p.ssids.iter().map(String::as_str).collect();
+            match sim.add_ppsk_profile(&p.site, &p.name, &ssids, p.keys) {
+                Ok(id) => okj(json!({"id": id})),
+                Err(e) => bad(e),
+            }
+        }
+        (&Method::GET, "/_sim/wifi") => okj(to_json(serde_json::to_value(sim.wifi_clients()))),
+        (&Method::POST, "/_sim/wifi") => {
+            let p: JoinPatch = match parse(body) {
+                Ok(p) => p,
+                Err(r) => return *r,
+            };
+            let Ok(mac) = p.mac.parse::<Mac>() else {
+                return bad("mac is not a MAC address");
+            };
+            match sim.join_wifi(&p.site, &p.ssid, mac, p.psk.as_deref()) {
+                Ok(key) => okj(json!({"mac": mac.to_string(), "key": key})),
+                Err(e) => json_response(StatusCode::CONFLICT, &json!({"error": e})),
+            }
+        }
+        (&Method::GET, "/_sim/devices") => okj(to_json(serde_json::to_value(sim.devices()))),
+        (&Method::POST, "/_sim/device") => {
+            let p: DevicePatch = match parse(body) {
+                Ok(p) => p,
+                Err(r) => return *r,
+            };
+            let Ok(mac) = p.mac.parse::<Mac>() else {
+                return bad("mac is not a MAC address");
+            };
+            let mut result = Ok(());
+            if let Some(state) = p.state {
+                result = sim.set_device_state(mac, state);
+            }
+            if let (Ok(()), Some(serves)) = (&result, p.serves_ssids) {
+                result = sim.set_ap_serves_ssids(mac, serves);
+            }
+            match result {
+                Ok(()) => okj(json!({"mac": mac.to_string()})),
+                Err(e) => bad(e),
+            }
+        }
+        (&Method::POST, "/_sim/wan") => {
+            let p: WanPatch = match parse(body) {
+                Ok(p) => p,
+                Err(r) => return *r,
+            };
+            let Ok(mac) = p.gateway.parse::<Mac>() else {
+                return bad("gateway is not a MAC address");
+            };
+            let internet = p.internet.unwrap_or(p.link);
+            match sim.set_wan(mac, &p.port, p.link, internet) {
+                Ok(()) => okj(
+                    json!({"gateway": mac.to_string(), "port": p.port, "link": p.link, "internet": internet && p.link}),
+                ),
                 Err(e) => bad(e),
             }
         }

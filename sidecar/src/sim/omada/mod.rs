@@ -20,6 +20,7 @@
 //! protocol, `control` the `/_sim/` API.
 
 mod control;
+mod network;
 mod state;
 mod wire;
 
@@ -48,7 +49,8 @@ use crate::serve::serve;
 pub use control::BehaviourPatch;
 pub use state::{
     AuthApi, AuthorizedClient, Behaviour, Counters, OperatorRole, Outage, RecordedRequest,
-    SessionExpiry, SimOperator,
+    SessionExpiry, SimDevice, SimDeviceKind, SimDeviceState, SimOperator, SimPpskProfile, SimPsk,
+    SimWanPort, SimWifiClient,
 };
 
 /// A site of the simulated controller.
@@ -70,6 +72,31 @@ pub struct SimSsid {
     /// No Wi-Fi password.
     pub open: bool,
 }
+
+/// A PPSK profile at start: on a site (name), bound to SSIDs of that site (their Security
+/// becomes "PPSK without RADIUS"), with these keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimPpskConfig {
+    pub site: String,
+    pub name: String,
+    pub ssids: Vec<String>,
+    pub keys: Vec<SimPsk>,
+}
+
+/// A device at start (connected; an AP serves its site's SSIDs; a gateway has one WAN port
+/// `WAN1`, link and internet up).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimDeviceSpec {
+    pub site: String,
+    pub mac: Mac,
+    pub name: String,
+    pub kind: SimDeviceKind,
+    pub model: String,
+}
+
+/// The default site's AP (the `apMac` of the captured redirects [S10]) and gateway.
+pub const DEFAULT_AP: &str = "B0-95-75-15-93-44";
+pub const DEFAULT_GATEWAY: &str = "AC-84-C6-00-00-01";
 
 /// The certificate TLS mode serves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -114,6 +141,10 @@ pub struct OmadaSimConfig {
     pub tls_cert: SimCert,
     /// Behaviour at start and after `reset`.
     pub behaviour: Behaviour,
+    /// PPSK profiles at start (none by default).
+    pub ppsk_profiles: Vec<SimPpskConfig>,
+    /// Devices at start: by default an AP and a gateway on the first site.
+    pub devices: Vec<SimDeviceSpec>,
 }
 
 pub(crate) fn random_hex(bytes: usize) -> String {
@@ -150,6 +181,23 @@ impl Default for OmadaSimConfig {
             tls: false,
             tls_cert: SimCert::FactoryLike,
             behaviour: Behaviour::default(),
+            ppsk_profiles: Vec::new(),
+            devices: vec![
+                SimDeviceSpec {
+                    site: "Default".into(),
+                    mac: DEFAULT_AP.parse().expect("a MAC"),
+                    name: "Living room".into(),
+                    kind: SimDeviceKind::Ap,
+                    model: "EAP650(EU) v1.0".into(),
+                },
+                SimDeviceSpec {
+                    site: "Default".into(),
+                    mac: DEFAULT_GATEWAY.parse().expect("a MAC"),
+                    name: "Gateway".into(),
+                    kind: SimDeviceKind::Gateway,
+                    model: "ER605 v2.0".into(),
+                },
+            ],
         }
     }
 }
@@ -185,6 +233,8 @@ struct Shared {
     /// Site ids the Open API app may use.
     openapi_site_ids: Vec<String>,
     base_url: String,
+    /// PPSK profiles at start and after `reset` (ids fixed at start).
+    initial_ppsk: Vec<SimPpskProfile>,
     m: Mutex<state::Mutable>,
     outage_tx: watch::Sender<Option<Outage>>,
     shutdown_tx: watch::Sender<bool>,
@@ -231,7 +281,25 @@ impl Shared {
             .iter()
             .map(|s| (s.id.clone(), self.cfg.portal_timeout))
             .collect();
-        state::Mutable::new(self.cfg.behaviour.clone(), vec![operator], timeouts)
+        let mut m = state::Mutable::new(self.cfg.behaviour.clone(), vec![operator], timeouts);
+        m.ppsk = self.initial_ppsk.clone();
+        let now = OffsetDateTime::now_utc();
+        for d in &self.cfg.devices {
+            if d.kind == SimDeviceKind::Gateway {
+                m.wans.insert(d.mac, vec![default_wan_port()]);
+            }
+            m.devices.push(SimDevice {
+                site: d.site.clone(),
+                mac: d.mac,
+                name: d.name.clone(),
+                kind: d.kind,
+                model: d.model.clone(),
+                state: SimDeviceState::Connected,
+                serves_ssids: true,
+                last_seen: now,
+            });
+        }
+        m
     }
 }
 
@@ -300,10 +368,27 @@ pub async fn start_on(listener: TcpListener, cfg: OmadaSimConfig) -> std::io::Re
         })
         .map(|s| s.id.clone())
         .collect();
+    let initial_ppsk = cfg
+        .ppsk_profiles
+        .iter()
+        .filter_map(|p| {
+            let site = sites.iter().find(|s| s.name == p.site)?;
+            Some(SimPpskProfile {
+                id: random_hex(12),
+                site_id: site.id.clone(),
+                name: p.name.clone(),
+                kind: 0,
+                ssids: p.ssids.clone(),
+                keys: p.keys.clone(),
+                expiration_type: 0,
+            })
+        })
+        .collect();
     let placeholder = state::Mutable::new(cfg.behaviour.clone(), Vec::new(), HashMap::new());
     let sh = Arc::new(Shared {
         base_url: format!("{scheme}://{host}:{}", public.port()),
         m: Mutex::new(placeholder),
+        initial_ppsk,
         sites,
         openapi_site_ids,
         cfg,
@@ -705,6 +790,212 @@ impl OmadaSim {
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(3), t).await;
         }
+    }
+}
+
+fn default_wan_port() -> SimWanPort {
+    SimWanPort {
+        port: 1,
+        name: "WAN1".into(),
+        mode: 0,
+        link: true,
+        internet: true,
+    }
+}
+
+impl OmadaSim {
+    // ---- PPSK, Wi-Fi clients, devices (issues 18, 14, 15) -----------------------------------
+
+    fn site_ext(&self, site: &str) -> Result<&SiteExt, String> {
+        self.sh
+            .site_by_name_or_id(site)
+            .ok_or_else(|| format!("no site {site:?}"))
+    }
+
+    /// Add a PPSK profile (without RADIUS) on a site, bound to these SSIDs of it; its id.
+    pub fn add_ppsk_profile(
+        &self,
+        site: &str,
+        name: &str,
+        ssids: &[&str],
+        keys: Vec<SimPsk>,
+    ) -> Result<String, String> {
+        let site = self.site_ext(site)?;
+        for s in ssids {
+            if !site.ssids.iter().any(|x| x.name == *s) {
+                return Err(format!("no SSID {s:?} on site {:?}", site.name));
+            }
+        }
+        let id = random_hex(12);
+        self.sh.lock().ppsk.push(SimPpskProfile {
+            id: id.clone(),
+            site_id: site.id.clone(),
+            name: name.to_string(),
+            kind: 0,
+            ssids: ssids.iter().map(|s| s.to_string()).collect(),
+            keys,
+            expiration_type: 0,
+        });
+        Ok(id)
+    }
+
+    /// Change a profile in place (type, expiry, keys, SSIDs), as the host would in the UI.
+    pub fn edit_ppsk_profile(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut SimPpskProfile),
+    ) -> Result<(), String> {
+        let mut m = self.sh.lock();
+        let p = m
+            .ppsk
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| format!("no PPSK profile {id}"))?;
+        f(p);
+        Ok(())
+    }
+
+    /// Every PPSK profile with its keys.
+    pub fn ppsk_profiles(&self) -> Vec<SimPpskProfile> {
+        self.sh.lock().ppsk.clone()
+    }
+
+    /// A device joins a site's SSID (with a password on a PPSK SSID): the name of the key it
+    /// joined with, or why the handshake failed.
+    pub fn join_wifi(
+        &self,
+        site: &str,
+        ssid: &str,
+        mac: Mac,
+        psk: Option<&str>,
+    ) -> Result<Option<String>, String> {
+        let site = self.site_ext(site)?;
+        if !site.ssids.iter().any(|s| s.name == ssid) {
+            return Err(format!("no SSID {ssid:?} on site {:?}", site.name));
+        }
+        let mut m = self.sh.lock();
+        let (profile, key, vlan) = m.try_join(&site.id, ssid, mac, psk)?;
+        let ap_mac = m
+            .devices
+            .iter()
+            .find(|d| d.site == site.name && d.kind == SimDeviceKind::Ap)
+            .map(|d| d.mac);
+        m.wifi.retain(|c| c.mac != mac);
+        m.offline.remove(&mac);
+        let n = m.wifi.len();
+        m.wifi.push(SimWifiClient {
+            mac,
+            site_id: site.id.clone(),
+            ssid: ssid.to_string(),
+            ap_mac,
+            name: Some(format!("device-{}", &mac.to_string()[12..])),
+            ip: format!("192.168.0.{}", 100 + (n % 150)),
+            ppsk_profile: profile,
+            key_name: key.clone(),
+            vlan,
+            psk: psk.map(str::to_string),
+            connected_at: OffsetDateTime::now_utc(),
+        });
+        Ok(key)
+    }
+
+    /// The wireless clients connected now.
+    pub fn wifi_clients(&self) -> Vec<SimWifiClient> {
+        let m = self.sh.lock();
+        m.wifi
+            .iter()
+            .filter(|c| !m.offline.contains(&c.mac))
+            .cloned()
+            .collect()
+    }
+
+    /// Every device of every site.
+    pub fn devices(&self) -> Vec<SimDevice> {
+        self.sh.lock().devices.clone()
+    }
+
+    /// Add a device (connected) to a site.
+    pub fn add_device(&self, spec: SimDeviceSpec) -> Result<(), String> {
+        let site = self.site_ext(&spec.site)?.name.clone();
+        let mut m = self.sh.lock();
+        if m.devices.iter().any(|d| d.mac == spec.mac) {
+            return Err(format!("device {} exists", spec.mac));
+        }
+        if spec.kind == SimDeviceKind::Gateway {
+            m.wans.insert(spec.mac, vec![default_wan_port()]);
+        }
+        m.devices.push(SimDevice {
+            site,
+            mac: spec.mac,
+            name: spec.name,
+            kind: spec.kind,
+            model: spec.model,
+            state: SimDeviceState::Connected,
+            serves_ssids: true,
+            last_seen: OffsetDateTime::now_utc(),
+        });
+        Ok(())
+    }
+
+    /// Take a device offline, bring it back, or put it in any other state of the spec.
+    pub fn set_device_state(&self, mac: Mac, state: SimDeviceState) -> Result<(), String> {
+        let mut m = self.sh.lock();
+        let d = m
+            .devices
+            .iter_mut()
+            .find(|d| d.mac == mac)
+            .ok_or_else(|| format!("no device {mac}"))?;
+        if d.state == SimDeviceState::Connected {
+            d.last_seen = OffsetDateTime::now_utc();
+        }
+        d.state = state;
+        Ok(())
+    }
+
+    /// Put an AP in the site's WLAN group (true) or in another one (false: it broadcasts
+    /// none of the site's SSIDs).
+    pub fn set_ap_serves_ssids(&self, mac: Mac, serves: bool) -> Result<(), String> {
+        let mut m = self.sh.lock();
+        let d = m
+            .devices
+            .iter_mut()
+            .find(|d| d.mac == mac && d.kind == SimDeviceKind::Ap)
+            .ok_or_else(|| format!("no AP {mac}"))?;
+        d.serves_ssids = serves;
+        Ok(())
+    }
+
+    /// Set a gateway's WAN port (by name, e.g. `WAN1`; a new name adds a WAN port): link and
+    /// internet state.
+    pub fn set_wan(
+        &self,
+        gateway: Mac,
+        port: &str,
+        link: bool,
+        internet: bool,
+    ) -> Result<(), String> {
+        let mut m = self.sh.lock();
+        let ports = m
+            .wans
+            .get_mut(&gateway)
+            .ok_or_else(|| format!("no gateway {gateway}"))?;
+        match ports.iter_mut().find(|p| p.name == port) {
+            Some(p) => {
+                p.link = link;
+                p.internet = internet && link;
+            }
+            None => {
+                let n = ports.len() as u8 + 1;
+                ports.push(SimWanPort {
+                    port: n,
+                    name: port.to_string(),
+                    mode: 0,
+                    link,
+                    internet: internet && link,
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -76,6 +76,17 @@ pub struct Behaviour {
     /// Every controller request answers HTTP 302 to this base + the path: a cloud connector
     /// pointing at the controller's LAN address (field notes §1.12, TIPAC's rewrite [I4]).
     pub connector_redirect: Option<String>,
+    /// The per-key PPSK calls exist (`add-psk`/`delete-psk`: present on 6.3.0.45 [DV-P3],
+    /// absent from a local spec served before 6.2 [SPEC-L]). Off: they answer HTTP 404
+    /// `-1600`, as an older controller would.
+    pub ppsk_per_key_api: bool,
+    /// Deleting a PPSK key also drops the devices that joined with it. Whether real
+    /// controllers do is unverified (research §1.7); off by default: they stay connected
+    /// until kicked, the conservative assumption.
+    pub ppsk_delete_kicks: bool,
+    /// The Open API app has a read-only role (Viewer): every Open API write on a site
+    /// answers `-1005 "Operation forbidden."` [D5].
+    pub openapi_read_only: bool,
 }
 
 impl Default for Behaviour {
@@ -93,6 +104,9 @@ impl Default for Behaviour {
             reject_sessions: false,
             openapi_http500: false,
             connector_redirect: None,
+            ppsk_per_key_api: true,
+            ppsk_delete_kicks: false,
+            openapi_read_only: false,
         }
     }
 }
@@ -208,6 +222,132 @@ impl AuthorizedClient {
     }
 }
 
+/// What a device joined with: the PPSK profile's name, the key's name and its VLAN (all
+/// `None` on an SSID without PPSK).
+pub(super) type Joined = (Option<String>, Option<String>, Option<u16>);
+
+/// One key of a PPSK profile (`PSKVO`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimPsk {
+    pub name: String,
+    pub psk: String,
+    #[serde(default)]
+    pub mac: Option<String>,
+    #[serde(default)]
+    pub vlan: Option<u16>,
+}
+
+/// A PPSK profile of a site (`PPSKProfileVO`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimPpskProfile {
+    pub id: String,
+    pub site_id: String,
+    pub name: String,
+    /// 0 PPSK without RADIUS, 1 with the built-in RADIUS server.
+    pub kind: u8,
+    /// SSID names bound to it (their Security is PPSK).
+    pub ssids: Vec<String>,
+    pub keys: Vec<SimPsk>,
+    /// `expiration.type` (0 never).
+    pub expiration_type: u8,
+}
+
+/// A wireless client connected to a site.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimWifiClient {
+    #[serde(serialize_with = "ser_display")]
+    pub mac: Mac,
+    pub site_id: String,
+    pub ssid: String,
+    #[serde(serialize_with = "ser_opt_display")]
+    pub ap_mac: Option<Mac>,
+    pub name: Option<String>,
+    pub ip: String,
+    /// The PPSK profile and key it joined with (PPSK SSIDs).
+    pub ppsk_profile: Option<String>,
+    pub key_name: Option<String>,
+    /// The key's VLAN, if it had one.
+    pub vlan: Option<u16>,
+    /// The password the device keeps, to rejoin after a kick (never shown on the wire).
+    #[serde(skip)]
+    pub psk: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub connected_at: OffsetDateTime,
+}
+
+/// What kind of device (`DeviceInfo.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimDeviceKind {
+    Ap,
+    Gateway,
+    Switch,
+}
+
+/// A device state as the spec's `status` / `detailStatus` pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimDeviceState {
+    Connected,
+    Disconnected,
+    HeartbeatMissed,
+    Isolated,
+    Pending,
+    Adopting,
+    AdoptFailed,
+    ManagedByOthers,
+    Provisioning,
+    Upgrading,
+    Rebooting,
+}
+
+impl SimDeviceState {
+    /// (`status`, `detailStatus`) per `DeviceInfo` [SPEC-C].
+    pub fn codes(self) -> (u8, u8) {
+        match self {
+            SimDeviceState::Connected => (1, 14),
+            SimDeviceState::Disconnected => (0, 0),
+            SimDeviceState::HeartbeatMissed => (3, 30),
+            SimDeviceState::Isolated => (4, 40),
+            SimDeviceState::Pending => (2, 20),
+            SimDeviceState::Adopting => (2, 22),
+            SimDeviceState::AdoptFailed => (2, 24),
+            SimDeviceState::ManagedByOthers => (2, 26),
+            SimDeviceState::Provisioning => (1, 10),
+            SimDeviceState::Upgrading => (1, 12),
+            SimDeviceState::Rebooting => (1, 13),
+        }
+    }
+}
+
+/// A device of a site (AP, gateway, switch).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimDevice {
+    /// Site name.
+    pub site: String,
+    #[serde(serialize_with = "ser_display")]
+    pub mac: Mac,
+    pub name: String,
+    pub kind: SimDeviceKind,
+    pub model: String,
+    pub state: SimDeviceState,
+    /// An AP in the site's WLAN group (it broadcasts the site's SSIDs); false: another group.
+    pub serves_ssids: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
+
+/// One port of a gateway's WAN status (`GatewayWanStatusEntity`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimWanPort {
+    pub port: u8,
+    pub name: String,
+    /// 0 WAN, 1 LAN.
+    pub mode: u8,
+    pub link: bool,
+    pub internet: bool,
+}
+
 /// One request as the simulator received it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordedRequest {
@@ -250,6 +390,11 @@ pub struct Counters {
     pub tokens_minted: u64,
     pub token_rejections: u64,
     pub operators_created: u64,
+    pub psks_added: u64,
+    pub psks_deleted: u64,
+    /// `delete-psk` refused with `-34044` (the profile's last key).
+    pub last_key_refusals: u64,
+    pub kicks: u64,
     pub injected_failures: u64,
     pub outage_503: u64,
     pub dropped_connections: u64,
@@ -279,6 +424,11 @@ pub(super) struct Mutable {
     pub portal_timeouts: HashMap<String, Duration>,
     pub requests: VecDeque<RecordedRequest>,
     pub counters: Counters,
+    pub ppsk: Vec<SimPpskProfile>,
+    pub wifi: Vec<SimWifiClient>,
+    pub devices: Vec<SimDevice>,
+    /// Gateway MAC → its WAN status ports.
+    pub wans: HashMap<Mac, Vec<SimWanPort>>,
 }
 
 impl Mutable {
@@ -298,6 +448,66 @@ impl Mutable {
             portal_timeouts,
             requests: VecDeque::new(),
             counters: Counters::default(),
+            ppsk: Vec::new(),
+            wifi: Vec::new(),
+            devices: Vec::new(),
+            wans: HashMap::new(),
+        }
+    }
+
+    /// The profile a site's SSID is bound to, if its Security is PPSK.
+    pub(super) fn profile_of_ssid(&self, site_id: &str, ssid: &str) -> Option<&SimPpskProfile> {
+        self.ppsk
+            .iter()
+            .find(|p| p.site_id == site_id && p.ssids.iter().any(|s| s == ssid))
+    }
+
+    /// A device joins an SSID: on a PPSK SSID its password must be one of the profile's
+    /// keys (and the key's MAC, when bound, its own) — otherwise the 4-way handshake fails.
+    /// Returns the key's name (PPSK) and VLAN.
+    pub(super) fn try_join(
+        &self,
+        site_id: &str,
+        ssid: &str,
+        mac: Mac,
+        psk: Option<&str>,
+    ) -> Result<Joined, String> {
+        let Some(profile) = self.profile_of_ssid(site_id, ssid) else {
+            return Ok((None, None, None));
+        };
+        let psk = psk.ok_or("a PPSK SSID needs a password")?;
+        let key = profile
+            .keys
+            .iter()
+            .find(|k| {
+                k.psk == psk
+                    && k.mac
+                        .as_deref()
+                        .is_none_or(|m| m.parse::<Mac>().ok() == Some(mac))
+            })
+            .ok_or("4-way handshake failed: no key of the profile has this password")?;
+        Ok((Some(profile.name.clone()), Some(key.name.clone()), key.vlan))
+    }
+
+    /// A kicked device leaves and tries to join again with the password it has: back in
+    /// when a key still takes it, gone otherwise. True when it is back.
+    pub(super) fn kick(&mut self, site_id: &str, mac: Mac) -> Option<bool> {
+        let i = self
+            .wifi
+            .iter()
+            .position(|c| c.mac == mac && c.site_id == site_id)?;
+        let mut c = self.wifi.remove(i);
+        self.counters.kicks += 1;
+        match self.try_join(site_id, &c.ssid, mac, c.psk.as_deref()) {
+            Ok((profile, key, vlan)) => {
+                c.ppsk_profile = profile;
+                c.key_name = key;
+                c.vlan = vlan;
+                c.connected_at = OffsetDateTime::now_utc();
+                self.wifi.push(c);
+                Some(true)
+            }
+            Err(_) => Some(false),
         }
     }
 

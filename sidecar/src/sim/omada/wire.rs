@@ -29,14 +29,14 @@ pub(super) fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
         .expect("valid response")
 }
 
-fn ok(result: Value) -> Response<Body> {
+pub(super) fn ok(result: Value) -> Response<Body> {
     json_response(
         StatusCode::OK,
         &json!({"errorCode": 0, "msg": "Success.", "result": result}),
     )
 }
 
-fn code(c: i64, msg: &str) -> Response<Body> {
+pub(super) fn code(c: i64, msg: &str) -> Response<Body> {
     json_response(StatusCode::OK, &json!({"errorCode": c, "msg": msg}))
 }
 
@@ -44,7 +44,7 @@ fn general_error() -> Response<Body> {
     code(-1, "General error.")
 }
 
-fn invalid_params() -> Response<Body> {
+pub(super) fn invalid_params() -> Response<Body> {
     code(-1001, "Invalid request parameters.")
 }
 
@@ -264,6 +264,13 @@ fn openapi_site_route(
     query: Option<&str>,
     body: Option<&Value>,
 ) -> Response<Body> {
+    if method != Method::GET && m.behaviour.openapi_read_only {
+        m.counters.permission_rejections += 1;
+        return code(-1005, "Operation forbidden.");
+    }
+    if let Some(resp) = super::network::route(sh, m, method, site, rest, query, body) {
+        return resp;
+    }
     match (method, rest) {
         (&Method::POST, ["hotspot", "clients", mac, action @ ("auth" | "unauth")]) => {
             openapi_client(m, site, mac, action)
@@ -282,6 +289,12 @@ fn openapi_site_route(
             "wlanId": site.wlan_id, "name": "Default", "primary": true, "site": site.id,
         }])),
         (&Method::GET, ["wireless-network", "wlans", wlan, "ssids"]) if *wlan == site.wlan_id => {
+            let ppsk: Vec<String> = m
+                .ppsk
+                .iter()
+                .filter(|p| p.site_id == site.id)
+                .flat_map(|p| p.ssids.clone())
+                .collect();
             let Some((page, size)) = paging(query, "page", "pageSize") else {
                 return invalid_params();
             };
@@ -293,7 +306,7 @@ fn openapi_site_route(
                 .map(|s| {
                     json!({
                         "ssidId": s.id, "name": s.name, "band": 3, "guestNetEnable": s.guest_network,
-                        "security": if s.open { 0 } else { 3 }, "broadcast": true, "vlanEnable": false,
+                        "security": if ppsk.contains(&s.name) { 4 } else if s.open { 0 } else { 3 }, "broadcast": true, "vlanEnable": false,
                     })
                 })
                 .collect();
@@ -352,7 +365,7 @@ fn auth_timeout_vo(d: Duration) -> Value {
     }
 }
 
-fn paging(query: Option<&str>, page: &str, size: &str) -> Option<(usize, usize)> {
+pub(super) fn paging(query: Option<&str>, page: &str, size: &str) -> Option<(usize, usize)> {
     let page = query_param(query, page)
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|v| *v >= 1)?;
@@ -585,7 +598,7 @@ fn check_auth_body(
     })
 }
 
-fn ms(t: OffsetDateTime) -> i64 {
+pub(super) fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -755,6 +768,12 @@ fn openapi_client(m: &mut Mutable, site: &SiteExt, raw_mac: &str, action: &str) 
         return invalid_params();
     };
     let now = OffsetDateTime::now_utc();
+    if action == "auth" && m.offline.contains(&mac) {
+        // The controller looks the MAC up among its clients (spec: -41010 "This client does
+        // not exist."): a device that is away is not one.
+        m.counters.auth_rejections += 1;
+        return code(-41010, "This client does not exist.");
+    }
     if action == "auth" {
         // No body, no duration: access lasts the portal's Authentication Timeout.
         let timeout = m
