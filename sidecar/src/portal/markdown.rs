@@ -616,6 +616,10 @@ mod tests {
         /// Plain words come out as the same words.
         #[test]
         fn plain_text_is_kept(words in prop::collection::vec("[a-zA-Z0-9éöñç,.!?]{1,10}", 1..20)) {
+            // "12. word" opens an ordered list: that is Markdown, not plain prose.
+            let first = &words[0];
+            let digits = first.strip_suffix('.').unwrap_or("");
+            prop_assume!(digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()));
             let src = words.join(" ");
             prop_assert_eq!(render(&src), format!("<p>{src}</p>"));
         }
