@@ -40,6 +40,8 @@ pub struct AppState {
     pub(crate) rentals: Arc<Rentals>,
     pub(crate) controller: Arc<Controller>,
     pub(crate) plume: PlumeService,
+    /// Property-wide settings (the time zone).
+    pub(crate) property: crate::property::Property,
     pub(crate) events: EventBus,
     pub(crate) metrics: Arc<Metrics>,
     /// Portal brute-force limiter (in memory, bounded).
@@ -202,6 +204,7 @@ impl App {
         let plume = PlumeService::load(store, sealer, clock.clone(), metrics.clone())
             .await
             .map_err(|e| StartError::Plume(e.to_string()))?;
+        let property = crate::property::Property::load(&rentals.store).await?;
         let units = rentals.list_units().await?;
         plume.set_units(&units);
         let limiter = Limiter::new(LimiterConfig {
@@ -219,6 +222,7 @@ impl App {
             rentals,
             controller,
             plume,
+            property,
             events,
             metrics,
             limiter,
@@ -349,6 +353,13 @@ impl AppState {
                 tracing::error!(error = %e, "could not reload units");
             }
         }
+    }
+
+    /// **The zone a unit's times are shown in**: its own `time_zone`, else the property's
+    /// (`/api/v1/settings/property`, set by Home Assistant), else UTC. The one helper the
+    /// guest pages and the cards call.
+    pub(crate) fn zone_for(&self, unit: &Unit) -> crate::tz::Zone {
+        self.property.zone_for(unit)
     }
 
     /// Every unit (sorted by name, then id), from memory; from the database when the last

@@ -41,6 +41,7 @@ pub(crate) mod outbox;
 pub mod passphrase;
 pub mod plume;
 pub mod portal;
+pub(crate) mod property;
 pub mod secrets;
 pub mod serve;
 pub mod sim;

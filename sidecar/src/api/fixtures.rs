@@ -72,6 +72,7 @@ fn unit() -> Unit {
         checkin_grace_minutes: 120,
         checkout_grace_minutes: 60,
         terms_url: Some("https://example.com/terms".into()),
+        time_zone: Some("Europe/Lisbon".into()),
         created_at: T0,
         updated_at: T0,
     }
@@ -374,6 +375,18 @@ fn settings() {
     );
 }
 
+/// The property settings, the unit save's Plume check, Plume discovery, a unit's network and
+/// the card sheet's answers (health-cards).
+#[test]
+fn health_cards() {
+    round_trip(
+        "settings_property",
+        PropertyOut {
+            time_zone: Some("Europe/Lisbon".into()),
+        },
+    );
+}
+
 /// Every event kind, through the encoder the SSE stream uses; the file is named after the
 /// event and holds its `data:` JSON.
 #[test]
@@ -474,6 +487,7 @@ fn no_stray_fixtures() {
         "error_tls_untrusted",
         "settings_omada",
         "settings_plume",
+        "settings_property",
     ];
     for entry in std::fs::read_dir(dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

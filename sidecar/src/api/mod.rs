@@ -310,7 +310,9 @@ async fn route(
         (&Method::GET, ["settings", "plume"]) => settings::get_plume(s),
         (&Method::PUT, ["settings", "plume"]) => settings::put_plume(s, &ctx, req).await,
         (&Method::DELETE, ["settings", "plume"]) => settings::delete_plume(s, &ctx).await,
-        (_, ["settings", "omada" | "plume"]) => Err(ApiError::method_not_allowed()),
+        (&Method::GET, ["settings", "property"]) => settings::get_property(s),
+        (&Method::PUT, ["settings", "property"]) => settings::put_property(s, &ctx, req).await,
+        (_, ["settings", "omada" | "plume" | "property"]) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["audit"]) => audit::list(s, &req).await,
 

@@ -78,13 +78,16 @@ pub async fn revoke(s: &AppState, ctx: &Ctx, code: &str) -> Result<Response<Body
 pub async fn card(s: &AppState, code: &str, card: &str) -> Result<Response<Body>> {
     let voucher = s.rentals.get_voucher(code).await?;
     let unit = s.rentals.get_unit(&voucher.unit_id).await?;
+    // Times as the guest's wall clock shows them: the unit's zone, else the property's.
+    let zone = s.zone_for(&unit);
+    let input = crate::card::CardInput::new(&unit, &voucher).with_times(|t| zone.to_local(t));
     let (ctype, bytes) = if card == "card.svg" {
         (
             "image/svg+xml; charset=utf-8",
-            crate::card::svg(&unit, &voucher).into_bytes(),
+            crate::card::svg_card(&input).into_bytes(),
         )
     } else {
-        ("image/png", crate::card::png(&unit, &voucher))
+        ("image/png", crate::card::png_card(&input))
     };
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, ctype)

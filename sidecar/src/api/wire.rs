@@ -81,6 +81,8 @@ pub struct UnitBody {
     pub checkout_grace_minutes: Option<u32>,
     #[serde(default, deserialize_with = "nullable")]
     pub terms_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub time_zone: Option<Option<String>>,
 }
 
 impl From<UnitBody> for UnitInput {
@@ -97,8 +99,18 @@ impl From<UnitBody> for UnitInput {
             checkin_grace_minutes: b.checkin_grace_minutes,
             checkout_grace_minutes: b.checkout_grace_minutes,
             terms_url: b.terms_url,
+            time_zone: b.time_zone,
         }
     }
+}
+
+/// `PUT /api/v1/settings/property`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyBody {
+    /// An IANA zone name, or `null` to unset (UTC).
+    #[serde(default, deserialize_with = "nullable")]
+    pub time_zone: Option<Option<String>>,
 }
 
 /// `POST /api/v1/vouchers`.
@@ -213,6 +225,8 @@ pub struct UnitOut {
     pub checkin_grace_minutes: u32,
     pub checkout_grace_minutes: u32,
     pub terms_url: Option<String>,
+    /// The unit's own IANA zone; `null` = the property's (`/api/v1/settings/property`).
+    pub time_zone: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -231,6 +245,7 @@ impl From<&Unit> for UnitOut {
             checkin_grace_minutes: u.checkin_grace_minutes,
             checkout_grace_minutes: u.checkout_grace_minutes,
             terms_url: u.terms_url.clone(),
+            time_zone: u.time_zone.clone(),
             created_at: ts(u.created_at),
             updated_at: ts(u.updated_at),
         }
@@ -608,6 +623,14 @@ impl From<&PlumeSettings> for PlumeSettingsOut {
             configured: true,
         }
     }
+}
+
+/// `GET`/`PUT /api/v1/settings/property`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PropertyOut {
+    /// The property's IANA zone as the zone database spells it; `null` = not set (UTC).
+    pub time_zone: Option<String>,
 }
 
 /// Every error body.

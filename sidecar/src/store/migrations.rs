@@ -139,6 +139,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit_id, booking_ref)
     ) STRICT;
     "#,
+    // health-cards: a unit's own IANA time zone, when it differs from the property's (DESIGN
+    // §10 "Time zone"); NULL = the property's. The property's zone is a row of `settings`.
+    r#"
+    ALTER TABLE units ADD COLUMN time_zone TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

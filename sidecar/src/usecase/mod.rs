@@ -20,6 +20,7 @@
 pub mod bookings;
 pub mod expiry;
 pub mod grants;
+pub mod property;
 pub mod reads;
 pub mod recovery;
 pub mod redemption;

@@ -21,6 +21,9 @@ pub struct Unit {
     pub checkin_grace_minutes: u32,
     pub checkout_grace_minutes: u32,
     pub terms_url: Option<String>,
+    /// The unit's IANA time zone when it differs from the property's (DESIGN §10); `None`
+    /// = the property's. See `property::zone_for`.
+    pub time_zone: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -261,6 +264,7 @@ pub enum AuditAction {
     OmadaSettingsDelete,
     PlumeSettingsPut,
     PlumeSettingsDelete,
+    PropertySettingsPut,
 }
 
 impl AuditAction {
@@ -281,6 +285,7 @@ impl AuditAction {
             AuditAction::OmadaSettingsDelete => "settings.omada.delete",
             AuditAction::PlumeSettingsPut => "settings.plume.put",
             AuditAction::PlumeSettingsDelete => "settings.plume.delete",
+            AuditAction::PropertySettingsPut => "settings.property.put",
         }
     }
 }

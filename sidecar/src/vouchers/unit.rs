@@ -25,6 +25,8 @@ pub struct UnitInput {
     pub checkin_grace_minutes: Option<u32>,
     pub checkout_grace_minutes: Option<u32>,
     pub terms_url: Option<Option<String>>,
+    /// An IANA zone name; `Some(None)` = back to the property's zone.
+    pub time_zone: Option<Option<String>>,
 }
 
 /// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
@@ -41,6 +43,8 @@ pub struct UnitChanges {
     checkin_grace_minutes: Option<u32>,
     checkout_grace_minutes: Option<u32>,
     terms_url: Option<Option<String>>,
+    /// The canonical IANA name (as the zone database spells it), checked.
+    time_zone: Option<Option<String>>,
 }
 
 /// A checked unit to create: a name, and a `unit_id` when the caller chose one.
@@ -93,6 +97,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         checkin_grace_minutes: 0,
         checkout_grace_minutes: 0,
         terms_url: None,
+        time_zone: None,
         created_at: now,
         updated_at: now,
     }
@@ -303,6 +308,17 @@ impl UnitChanges {
                 }
             },
         };
+        let time_zone = match input.time_zone {
+            None => None,
+            Some(t) => match t.as_deref().map(str::trim) {
+                None | Some("") => Some(None),
+                Some(name) => {
+                    let zone = crate::tz::Zone::parse(name)
+                        .map_err(|e| invalid("time_zone", format!("time_zone: {e}")))?;
+                    Some(Some(zone.name().to_owned()))
+                }
+            },
+        };
         Ok(UnitChanges {
             unit_id: input.unit_id,
             name,
@@ -315,6 +331,7 @@ impl UnitChanges {
             checkin_grace_minutes,
             checkout_grace_minutes,
             terms_url,
+            time_zone,
         })
     }
 
@@ -355,6 +372,9 @@ impl UnitChanges {
         }
         if let Some(v) = &self.terms_url {
             u.terms_url.clone_from(v);
+        }
+        if let Some(v) = &self.time_zone {
+            u.time_zone.clone_from(v);
         }
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
             return Err(invalid(
@@ -447,6 +467,49 @@ mod tests {
             Some("plume_location_id"),
             "the Plume ids go together"
         );
+        assert_eq!(
+            bad(UnitInput {
+                time_zone: Some(Some("Mars/Olympus_Mons".into())),
+                ..Default::default()
+            }),
+            Some("time_zone")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                time_zone: Some(Some("../etc/passwd".into())),
+                ..Default::default()
+            }),
+            Some("time_zone")
+        );
+    }
+
+    #[test]
+    fn time_zone_is_stored_as_the_database_spells_it_and_can_be_cleared() {
+        let mut u = NewUnit::parse(UnitInput {
+            name: Some("Loft".into()),
+            time_zone: Some(Some(" Europe/Lisbon ".into())),
+            ..Default::default()
+        })
+        .unwrap()
+        .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+        assert_eq!(u.time_zone.as_deref(), Some("Europe/Lisbon"));
+        UnitChanges::parse(UnitInput {
+            name: Some("Loft 2".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert_eq!(u.time_zone.as_deref(), Some("Europe/Lisbon"), "kept");
+        UnitChanges::parse(UnitInput {
+            time_zone: Some(None),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert_eq!(u.time_zone, None, "null: the property's zone again");
     }
 
     #[test]
