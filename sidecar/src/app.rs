@@ -40,6 +40,11 @@ pub struct AppState {
     pub(crate) rentals: Arc<Rentals>,
     pub(crate) controller: Arc<Controller>,
     pub(crate) plume: PlumeService,
+    /// Health from the controller, read in the background.
+    pub(crate) controller_watch: crate::controller_watch::ControllerWatch,
+    /// Plume's and the controller's health combined: what the API shows and `health_changed`
+    /// publishes.
+    pub(crate) health: Arc<crate::health_view::HealthView>,
     /// Property-wide settings (the time zone).
     pub(crate) property: crate::property::Property,
     pub(crate) events: EventBus,
@@ -207,6 +212,16 @@ impl App {
         let property = crate::property::Property::load(&rentals.store).await?;
         let units = rentals.list_units().await?;
         plume.set_units(&units);
+        let controller_watch = crate::controller_watch::ControllerWatch::new(
+            std::time::Duration::from_secs(u64::from(config.health.controller_poll_seconds)),
+        );
+        controller_watch.set_units(&units);
+        let health = Arc::new(crate::health_view::HealthView::new(
+            plume.board.clone(),
+            controller_watch.board.clone(),
+            clock.clone(),
+            events.clone(),
+        ));
         let limiter = Limiter::new(LimiterConfig {
             max_failures: config.portal.max_failures,
             window: std::time::Duration::from_secs(
@@ -222,6 +237,8 @@ impl App {
             rentals,
             controller,
             plume,
+            controller_watch,
+            health,
             property,
             events,
             metrics,
@@ -346,6 +363,9 @@ impl AppState {
         match self.rentals.list_units().await {
             Ok(units) => {
                 self.plume.set_units(&units);
+                self.controller_watch.set_units(&units);
+                let ids: Vec<String> = units.iter().map(|u| u.unit_id.clone()).collect();
+                self.health.retain(&ids);
                 *self.units.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(units));
             }
             Err(e) => {

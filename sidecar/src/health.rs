@@ -96,12 +96,20 @@ impl PlumeService {
         })
     }
 
-    pub fn spawn_poller(&self, events: EventBus, shutdown: CancellationToken) -> JoinHandle<()> {
+    /// Start the poller; `on_health` is told each unit it recorded (the health view
+    /// publishes the combined colour).
+    pub fn spawn_poller(
+        &self,
+        events: EventBus,
+        shutdown: CancellationToken,
+        on_health: crate::plume::HealthHook,
+    ) -> JoinHandle<()> {
         let cfg = PollerConfig {
             tokens: Some(self.tokens.clone()),
             limiter: Some(self.limiter.clone()),
             clock: self.clock.clone(),
             metrics: Some(self.metrics.clone()),
+            on_health: Some(on_health),
             ..Default::default()
         };
         Poller::spawn_with(

@@ -167,6 +167,63 @@ fn health() -> HealthReport {
     }
 }
 
+fn speed_test() -> SpeedTestOut {
+    SpeedTestOut {
+        download_mbps: Some(512.3),
+        upload_mbps: Some(41.2),
+        rtt_ms: Some(9.1),
+        status: Some("succeeded".into()),
+        tested_at: Some("2026-11-21T03:00:00.000Z".into()),
+        airbnb_tier: Some("fast".into()),
+    }
+}
+
+fn pods() -> Vec<PodOut> {
+    vec![
+        PodOut {
+            source: Source::Plume,
+            id: "1GA2B3C4D5".into(),
+            name: "Living room".into(),
+            kind: "gateway".into(),
+            model: Some("PP403Z".into()),
+            firmware: Some("4.8.0-88-g0a1b2c3".into()),
+            connection: "connected".into(),
+            connected: true,
+            connection_changed_at: Some("2026-11-20T10:00:00.000Z".into()),
+            backhaul: Some("ethernet".into()),
+            health: Some(HealthValueOut {
+                status: Some("poor".into()),
+                score: Some(2.0),
+            }),
+            connected_devices: Some(3),
+            alerts: vec!["poorHealth".into()],
+        },
+        PodOut {
+            source: Source::Controller,
+            id: "B0-95-75-15-93-44".into(),
+            name: "Loft".into(),
+            kind: "access_point".into(),
+            model: Some("EAP650(EU) v1.0".into()),
+            firmware: None,
+            connection: "connected".into(),
+            connected: true,
+            connection_changed_at: None,
+            backhaul: None,
+            health: None,
+            connected_devices: None,
+            alerts: vec![],
+        },
+    ]
+}
+
+fn network_summary() -> NetworkSummaryOut {
+    NetworkSummaryOut {
+        pods: pods().iter().map(PodSummaryOut::from).collect(),
+        read: [(Source::Plume, true), (Source::Controller, true)].into(),
+        speed_test: Some(speed_test()),
+    }
+}
+
 fn controller_status() -> ControllerStatusOut {
     ControllerStatusOut::new(
         ControllerStatus {
@@ -291,6 +348,8 @@ fn snapshot_and_status() {
                 vouchers: vec![VoucherOut::new(&voucher(), NOW)],
                 active_grants: 1,
                 health: HealthOut::new("beach-house", health()),
+                network: network_summary(),
+                current_voucher: Some("K7M2P9QX4T".into()),
             }],
         })
         .unwrap(),
@@ -383,6 +442,70 @@ fn health_cards() {
         "settings_property",
         PropertyOut {
             time_zone: Some("Europe/Lisbon".into()),
+        },
+    );
+    round_trip(
+        "network",
+        NetworkOut {
+            unit_id: "beach-house".into(),
+            status: "yellow".into(),
+            reasons: vec!["Plume: Pod 'Living room' health is poor".into()],
+            online: true,
+            sources: [
+                (
+                    Source::Plume,
+                    SourceStateOut {
+                        status: "yellow".into(),
+                        stale: false,
+                        updated_at: Some("2026-11-21T09:29:00Z".into()),
+                    },
+                ),
+                (
+                    Source::Controller,
+                    SourceStateOut {
+                        status: "green".into(),
+                        stale: false,
+                        updated_at: Some("2026-11-21T09:29:30Z".into()),
+                    },
+                ),
+            ]
+            .into(),
+            service_level: Some("fullService".into()),
+            location_name: Some("Beach House".into()),
+            network_status: Some("online".into()),
+            pods: pods(),
+            gateways: vec![GatewayOut {
+                mac: "AC-84-C6-00-00-01".into(),
+                name: "Gateway".into(),
+                model: Some("ER605 v2.0".into()),
+                connection: "connected".into(),
+                connected: true,
+                wan_ports: vec![WanPortOut {
+                    name: "WAN1".into(),
+                    link_up: Some(true),
+                    internet: Some(true),
+                    up: true,
+                }],
+                wan_error: None,
+            }],
+            devices: vec![NetworkDeviceOut {
+                name: "Guest phone".into(),
+                mac: Some("52:de:63:f1:e3:3b".into()),
+                connection: "connected".into(),
+                connected: true,
+                band: Some("5G".into()),
+                medium: Some("wifi".into()),
+                health: Some(HealthValueOut {
+                    status: Some("healthy".into()),
+                    score: None,
+                }),
+            }],
+            devices_total: 1,
+            wifi_networks: vec!["Beach Guest".into()],
+            speed_test: Some(speed_test()),
+            skipped: vec![],
+            plume_read_at: Some("2026-11-21T09:29:00Z".into()),
+            controller_read_at: Some("2026-11-21T09:29:30Z".into()),
         },
     );
 }
@@ -488,6 +611,7 @@ fn no_stray_fixtures() {
         "settings_omada",
         "settings_plume",
         "settings_property",
+        "network",
     ];
     for entry in std::fs::read_dir(dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

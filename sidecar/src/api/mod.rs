@@ -18,6 +18,7 @@ pub mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod grants;
+pub mod network;
 pub mod settings;
 pub mod state;
 pub mod units;
@@ -277,6 +278,8 @@ async fn route(
         (&Method::PATCH, ["units", id]) => units::patch(s, &ctx, id, req).await,
         (&Method::DELETE, ["units", id]) => units::delete(s, &ctx, id, &req).await,
         (&Method::GET, ["units", id, "health"]) => units::health(s, id).await,
+        (&Method::GET, ["units", id, "network"]) => network::get(s, id).await,
+        (_, ["units", _, "health" | "network"]) => Err(ApiError::method_not_allowed()),
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["units", id, "bookings"]) => bookings::list(s, id).await,

@@ -40,8 +40,9 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     s.rentals
         .audit_settings(ctx, AuditAction::OmadaSettingsPut)
         .await?;
-    // The outbox may have been waiting for a controller.
+    // The outbox may have been waiting for a controller; its health is read with the new one.
     s.rentals.outbox_alarm.wake();
+    s.controller_watch.settings_changed();
     let settings = s
         .controller
         .settings_redacted()
@@ -55,6 +56,7 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
 
 pub async fn delete_omada(s: &AppState, ctx: &Ctx) -> Result<Response<Body>> {
     s.controller.delete().await?;
+    s.controller_watch.settings_changed();
     s.rentals
         .audit_settings(ctx, AuditAction::OmadaSettingsDelete)
         .await?;

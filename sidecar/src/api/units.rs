@@ -1,4 +1,4 @@
-//! `/api/v1/units` and `/api/v1/units/{unit_id}/health`.
+//! `/api/v1/units` and `/api/v1/units/{unit_id}/health` (Plume and the controller combined).
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -58,9 +58,5 @@ pub async fn delete(
 
 pub async fn health(s: &AppState, id: &str) -> Result<Response<Body>> {
     let unit = s.rentals.get_unit(id).await?;
-    let now = s.clock.now();
-    ok(&HealthOut::new(
-        &unit.unit_id,
-        s.plume.board.get(&unit.unit_id, now),
-    ))
+    ok(&HealthOut::new(&unit.unit_id, s.health.unit(&unit.unit_id)))
 }

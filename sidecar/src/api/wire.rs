@@ -550,6 +550,10 @@ pub struct UnitStateOut {
     pub vouchers: Vec<VoucherOut>,
     pub active_grants: u64,
     pub health: HealthOut,
+    /// Pods and access points (connected or not) and the ISP speed test.
+    pub network: NetworkSummaryOut,
+    /// The code of the voucher the unit's card shows: the stay in progress, else the next.
+    pub current_voucher: Option<String>,
 }
 
 /// `GET /api/v1/state`: the one snapshot Home Assistant polls.
@@ -784,4 +788,202 @@ pub struct UnitChangedOut {
     pub unit_id: String,
     pub change: Word,
     pub at: String,
+}
+
+// ---------------------------------------------------------------- a unit's network (health-cards)
+
+/// A Plume or device `health` object: Plume's word and score as sent.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct HealthValueOut {
+    pub status: Option<String>,
+    pub score: Option<f64>,
+}
+
+impl From<&crate::plume::client::Health> for HealthValueOut {
+    fn from(h: &crate::plume::client::Health) -> Self {
+        HealthValueOut {
+            status: h.status.clone(),
+            score: h.score,
+        }
+    }
+}
+
+/// The gateway's last ISP speed test (Plume `speedTest`), with Airbnb's tier of its download.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SpeedTestOut {
+    pub download_mbps: Option<f64>,
+    pub upload_mbps: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub status: Option<String>,
+    /// When the test ran, as Plume sent it.
+    pub tested_at: Option<String>,
+    /// `basic` (< 7 Mbps), `steady` (7–24), `good` (25–49), `fast` (≥ 50): Airbnb's tiers.
+    pub airbnb_tier: Option<Word>,
+}
+
+impl From<&crate::plume::client::SpeedTest> for SpeedTestOut {
+    fn from(t: &crate::plume::client::SpeedTest) -> Self {
+        SpeedTestOut {
+            download_mbps: t.download_mbps,
+            upload_mbps: t.upload_mbps,
+            rtt_ms: t.rtt_ms,
+            status: t.status.clone(),
+            tested_at: t.started_at.clone(),
+            airbnb_tier: t
+                .download_mbps
+                .and_then(crate::plume::AirbnbTier::of)
+                .map(|x| Cow::Borrowed(x.as_str())),
+        }
+    }
+}
+
+/// One pod, gateway or access point of a unit, from either source.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PodOut {
+    pub source: Source,
+    /// Plume's node id (its serial number), or the access point's MAC.
+    pub id: String,
+    pub name: String,
+    /// `pod`, `gateway` (Plume) or `access_point` (controller).
+    pub kind: Word,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    /// Plume: `connected`, `disconnected`, `unavailable`…; controller: `connected`, `busy`,
+    /// `disconnected`, `heartbeat_missed`, `isolated`, `not_adopted`, `unknown`,
+    /// `not_on_site` (a MAC in `ap_macs` the site does not have).
+    pub connection: String,
+    pub connected: bool,
+    pub connection_changed_at: Option<String>,
+    /// Plume: `ethernet`, `wifi` (a mesh hop)…
+    pub backhaul: Option<String>,
+    pub health: Option<HealthValueOut>,
+    pub connected_devices: Option<u32>,
+    pub alerts: Vec<String>,
+}
+
+/// One client device Plume lists.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct NetworkDeviceOut {
+    pub name: String,
+    pub mac: Option<String>,
+    pub connection: String,
+    pub connected: bool,
+    /// `2.4G`, `5G`, `6G`.
+    pub band: Option<String>,
+    /// `wifi`, `ethernet`.
+    pub medium: Option<String>,
+    pub health: Option<HealthValueOut>,
+}
+
+/// One WAN port of the site's gateway (controller).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct WanPortOut {
+    pub name: String,
+    pub link_up: Option<bool>,
+    pub internet: Option<bool>,
+    /// Link and internet both up.
+    pub up: bool,
+}
+
+/// The site's gateway as the controller sees it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct GatewayOut {
+    pub mac: String,
+    pub name: String,
+    pub model: Option<String>,
+    pub connection: Word,
+    pub connected: bool,
+    pub wan_ports: Vec<WanPortOut>,
+    /// Why the WAN status could not be read, when it could not.
+    pub wan_error: Option<String>,
+}
+
+/// `GET /api/v1/units/{unit_id}/network` (and the `rental_wifi.get_network` action): the
+/// seed bot's `/health`, `/status`, `/nodes`, `/devices` and `/wifi` in one answer, from both
+/// sources.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct NetworkOut {
+    pub unit_id: String,
+    /// The unit's health, as `GET …/health` shows it (both sources combined).
+    pub status: Word,
+    pub reasons: Vec<String>,
+    pub online: bool,
+    pub sources: BTreeMap<Source, SourceStateOut>,
+    /// Plume `serviceLevel` (`fullService`, `basicService`, `noService`).
+    pub service_level: Option<String>,
+    pub location_name: Option<String>,
+    /// Plume `networkStatus` (`online`, `offline`).
+    pub network_status: Option<String>,
+    pub pods: Vec<PodOut>,
+    pub gateways: Vec<GatewayOut>,
+    pub devices: Vec<NetworkDeviceOut>,
+    /// How many devices Plume listed (`devices` holds at most 100, connected first).
+    pub devices_total: usize,
+    /// SSIDs only, never a key.
+    pub wifi_networks: Vec<String>,
+    pub speed_test: Option<SpeedTestOut>,
+    /// Fields Plume sent that could not be read.
+    pub skipped: Vec<String>,
+    pub plume_read_at: Option<String>,
+    pub controller_read_at: Option<String>,
+}
+
+/// A source's state in [`NetworkOut`] (read back in tests, unlike the health model's type).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SourceStateOut {
+    pub status: Word,
+    pub stale: bool,
+    pub updated_at: Option<String>,
+}
+
+impl From<&SourceState> for SourceStateOut {
+    fn from(s: &SourceState) -> Self {
+        SourceStateOut {
+            status: Cow::Borrowed(s.status.as_str()),
+            stale: s.stale,
+            updated_at: ts_opt(s.updated_at),
+        }
+    }
+}
+
+/// A pod in the snapshot: enough for a connectivity entity per pod.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PodSummaryOut {
+    pub source: Source,
+    pub id: String,
+    pub name: String,
+    pub kind: Word,
+    pub connected: bool,
+}
+
+impl From<&PodOut> for PodSummaryOut {
+    fn from(p: &PodOut) -> Self {
+        PodSummaryOut {
+            source: p.source,
+            id: p.id.clone(),
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            connected: p.connected,
+        }
+    }
+}
+
+/// Each unit's `network` in the snapshot.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct NetworkSummaryOut {
+    pub pods: Vec<PodSummaryOut>,
+    /// Per source, whether it has been read for this unit: a pod missing from `pods` is gone
+    /// only when its source has been read.
+    pub read: BTreeMap<Source, bool>,
+    pub speed_test: Option<SpeedTestOut>,
 }

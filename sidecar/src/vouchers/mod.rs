@@ -16,6 +16,7 @@
 
 pub mod booking;
 pub mod code;
+pub mod current;
 pub mod follow;
 pub mod model;
 pub mod network;
