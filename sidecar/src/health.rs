@@ -18,9 +18,8 @@ use crate::clock::Clock;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::plume::{
-    CustomerMatch, HealthBoard, LocationSummary, NetworkDetails, NodeOwner, PlumeClient,
-    PlumeError, PlumeSettings, PlumeStatus, PlumeTarget, Poller, PollerConfig, RateLimiter,
-    TokenManager, VerifiedLocation,
+    CustomerMatch, HealthBoard, LocationSummary, NodeOwner, PlumeClient, PlumeError, PlumeSettings,
+    PlumeStatus, PlumeTarget, Poller, PollerConfig, RateLimiter, TokenManager, VerifiedLocation,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -208,7 +207,6 @@ impl PlumeService {
     /// location's name, or an error that says which id is wrong
     /// ([`PlumeError::CustomerNotFound`], [`PlumeError::LocationNotFound`] listing the
     /// customer's locations, [`PlumeError::Forbidden`] for another partner's customer).
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn verify_location(
         &self,
         customer_id: &str,
@@ -221,13 +219,11 @@ impl PlumeService {
     }
 
     /// The customer and location of the pod or gateway with this serial number.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn find_by_serial(&self, serial: &str) -> Result<NodeOwner, PlumeServiceError> {
         Ok(self.client()?.find_by_serial(serial).await?)
     }
 
     /// Customers with exactly this CRM account id, with their location ids.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn find_by_account_id(
         &self,
         account_id: &str,
@@ -236,19 +232,11 @@ impl PlumeService {
     }
 
     /// A customer's locations (id and name), to pick one.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn locations(
         &self,
         customer_id: &str,
     ) -> Result<Vec<LocationSummary>, PlumeServiceError> {
         Ok(self.client()?.locations(customer_id.trim()).await?)
-    }
-
-    /// What the last poll showed of a unit's network (pods, devices, SSIDs, speed test); `None`
-    /// before the first successful read or without Plume.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
-    pub fn network(&self, unit_id: &str) -> Option<Arc<NetworkDetails>> {
-        self.board.network(unit_id)
     }
 
     /// Plume's connectivity as the poller last saw it.

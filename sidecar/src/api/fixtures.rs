@@ -445,6 +445,45 @@ fn health_cards() {
         },
     );
     round_trip(
+        "unit_saved",
+        UnitSavedOut {
+            unit: UnitOut::from(&unit()),
+            plume_check: Some(PlumeCheckOut {
+                status: "verified".into(),
+                location_name: Some("Beach House".into()),
+                message: None,
+            }),
+        },
+    );
+    round_trip(
+        "plume_node",
+        PlumeNodeOwnerOut {
+            serial_number: "1GA2B3C4D5".into(),
+            customer_id: "642cc40d71d99d000a611549".into(),
+            location_id: "642cc40d71d99d000a61154a".into(),
+        },
+    );
+    round_trip(
+        "plume_customers",
+        PlumeCustomersOut {
+            customers: vec![PlumeCustomerOut {
+                customer_id: "642cc40d71d99d000a611549".into(),
+                account_id: Some("CRM-10042".into()),
+                name: Some("Beach Rentals Ltd".into()),
+                location_ids: vec!["642cc40d71d99d000a61154a".into()],
+            }],
+        },
+    );
+    round_trip(
+        "plume_locations",
+        PlumeLocationsOut {
+            locations: vec![PlumeLocationOut {
+                location_id: "642cc40d71d99d000a61154a".into(),
+                name: Some("Beach House".into()),
+            }],
+        },
+    );
+    round_trip(
         "network",
         NetworkOut {
             unit_id: "beach-house".into(),
@@ -612,6 +651,10 @@ fn no_stray_fixtures() {
         "settings_plume",
         "settings_property",
         "network",
+        "unit_saved",
+        "plume_node",
+        "plume_customers",
+        "plume_locations",
     ];
     for entry in std::fs::read_dir(dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

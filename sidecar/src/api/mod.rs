@@ -19,6 +19,7 @@ pub mod events;
 mod fixtures;
 pub mod grants;
 pub mod network;
+pub mod plume;
 pub mod settings;
 pub mod state;
 pub mod units;
@@ -316,6 +317,14 @@ async fn route(
         (&Method::GET, ["settings", "property"]) => settings::get_property(s),
         (&Method::PUT, ["settings", "property"]) => settings::put_property(s, &ctx, req).await,
         (_, ["settings", "omada" | "plume" | "property"]) => Err(ApiError::method_not_allowed()),
+
+        (&Method::GET, ["plume", "nodes", serial]) => plume::node(s, serial).await,
+        (&Method::GET, ["plume", "customers"]) => plume::customers(s, &req).await,
+        (&Method::GET, ["plume", "customers", c, "locations"]) => plume::locations(s, c).await,
+        (
+            _,
+            ["plume", "nodes", _] | ["plume", "customers"] | ["plume", "customers", _, "locations"],
+        ) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["audit"]) => audit::list(s, &req).await,
 

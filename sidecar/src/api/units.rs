@@ -3,9 +3,15 @@
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use super::wire::{HealthOut, UnitBody, UnitOut, UnitsOut};
+use std::borrow::Cow;
+
+use http::StatusCode;
+
+use super::error::ApiError;
+use super::wire::{HealthOut, PlumeCheckOut, UnitBody, UnitOut, UnitSavedOut, UnitsOut};
 use super::{body, created_or_ok, no_content, ok, Query, Result};
 use crate::app::AppState;
+use crate::health::PlumeServiceError;
 use crate::serve::Body;
 use crate::vouchers::unit::{NewUnit, UnitChanges};
 use crate::vouchers::Ctx;
@@ -20,11 +26,22 @@ pub async fn list(s: &AppState) -> Result<Response<Body>> {
 pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
     let b: UnitBody = body(req).await?;
     let new = NewUnit::parse(b.into())?;
+    // Before the write, outside any transaction: a Plume call may take seconds.
+    let plume_check = match new.plume_ids() {
+        Some((c, l)) => Some(verify_plume(s, c, l).await?),
+        None => None,
+    };
     let (unit, created) = s.rentals.create_unit(ctx, new).await?;
     if created {
         s.units_changed().await;
     }
-    created_or_ok(created, &UnitOut::from(&unit))
+    created_or_ok(
+        created,
+        &UnitSavedOut {
+            unit: UnitOut::from(&unit),
+            plume_check,
+        },
+    )
 }
 
 pub async fn get(s: &AppState, id: &str) -> Result<Response<Body>> {
@@ -39,9 +56,63 @@ pub async fn patch(
 ) -> Result<Response<Body>> {
     let b: UnitBody = body(req).await?;
     let changes = UnitChanges::parse(b.into())?;
+    let plume_check = if changes.touches_plume() {
+        // The ids the unit will have (a change may name only one of them).
+        let mut after = s.rentals.get_unit(id).await?;
+        changes.apply(&mut after)?;
+        match (&after.plume_customer_id, &after.plume_location_id) {
+            (Some(c), Some(l)) => Some(verify_plume(s, c, l).await?),
+            _ => None,
+        }
+    } else {
+        None
+    };
     let unit = s.rentals.patch_unit(ctx, id, changes).await?;
     s.units_changed().await;
-    ok(&UnitOut::from(&unit))
+    ok(&UnitSavedOut {
+        unit: UnitOut::from(&unit),
+        plume_check,
+    })
+}
+
+/// Check a unit's Plume ids before they are saved (issue 15 item 1). A wrong id refuses the
+/// save: 422 naming the field. Without Plume settings the check is skipped, and when Plume
+/// cannot be asked (unreachable, rate limit, its own settings failing) the ids are saved
+/// unverified; both say so in `plume_check`, and the poller reports on the ids later.
+async fn verify_plume(s: &AppState, customer_id: &str, location_id: &str) -> Result<PlumeCheckOut> {
+    if s.plume.settings().is_none() {
+        return Ok(PlumeCheckOut {
+            status: Cow::Borrowed("skipped"),
+            location_name: None,
+            message: Some(
+                "Plume is not configured: the ids were saved without a check; they are checked once Plume is set up".into(),
+            ),
+        });
+    }
+    match s.plume.verify_location(customer_id, location_id).await {
+        Ok(v) => Ok(PlumeCheckOut {
+            status: Cow::Borrowed("verified"),
+            location_name: v.name,
+            message: None,
+        }),
+        Err(PlumeServiceError::Plume(e)) if e.is_misconfiguration() => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "plume_rejected",
+            e.to_string(),
+        )
+        .with_field(e.field().unwrap_or("plume_customer_id"))),
+        Err(PlumeServiceError::Plume(e)) => {
+            tracing::warn!(error = %e, "the unit's Plume ids could not be checked; saved unverified");
+            Ok(PlumeCheckOut {
+                status: Cow::Borrowed("unverified"),
+                location_name: None,
+                message: Some(format!(
+                    "Plume could not check the ids ({e}); they were saved, and the health poller reports on them"
+                )),
+            })
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub async fn delete(

@@ -252,6 +252,30 @@ impl From<&Unit> for UnitOut {
     }
 }
 
+/// What a unit save learnt about its Plume ids (health-cards, issue 15 item 1).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeCheckOut {
+    /// `verified` (Plume knows the customer and the location), `skipped` (Plume is not
+    /// configured), `unverified` (Plume could not be asked: unreachable, rate limit…).
+    pub status: Word,
+    /// The location's name in Plume (`verified`).
+    pub location_name: Option<String>,
+    /// Why it was skipped or not verified.
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/units`, `PATCH /api/v1/units/{unit_id}`: the unit, and `plume_check` when the
+/// save named Plume ids.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct UnitSavedOut {
+    #[serde(flatten)]
+    pub unit: UnitOut,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plume_check: Option<PlumeCheckOut>,
+}
+
 /// `GET /api/v1/units`.
 #[derive(Debug, Serialize)]
 #[cfg_attr(test, derive(Deserialize, PartialEq))]
@@ -986,4 +1010,47 @@ pub struct NetworkSummaryOut {
     /// only when its source has been read.
     pub read: BTreeMap<Source, bool>,
     pub speed_test: Option<SpeedTestOut>,
+}
+
+// ---------------------------------------------------------------- Plume discovery (health-cards)
+
+/// `GET /api/v1/plume/nodes/{serial}`: the customer and location a pod belongs to.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeNodeOwnerOut {
+    pub serial_number: String,
+    pub customer_id: String,
+    pub location_id: String,
+}
+
+/// One customer found by account id.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeCustomerOut {
+    pub customer_id: String,
+    pub account_id: Option<String>,
+    pub name: Option<String>,
+    pub location_ids: Vec<String>,
+}
+
+/// `GET /api/v1/plume/customers?account_id=`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeCustomersOut {
+    pub customers: Vec<PlumeCustomerOut>,
+}
+
+/// One location of a customer.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeLocationOut {
+    pub location_id: String,
+    pub name: Option<String>,
+}
+
+/// `GET /api/v1/plume/customers/{customer_id}/locations`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeLocationsOut {
+    pub locations: Vec<PlumeLocationOut>,
 }

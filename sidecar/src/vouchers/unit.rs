@@ -81,6 +81,17 @@ impl NewUnit {
     pub fn name(&self) -> &str {
         self.changes.name.as_deref().unwrap_or_default()
     }
+
+    /// The Plume customer and location ids the new unit names (to verify before the write).
+    pub fn plume_ids(&self) -> Option<(&str, &str)> {
+        match (
+            &self.changes.plume_customer_id,
+            &self.changes.plume_location_id,
+        ) {
+            (Some(Some(c)), Some(Some(l))) => Some((c, l)),
+            _ => None,
+        }
+    }
 }
 
 /// What a new unit starts from before the caller's fields.
@@ -338,6 +349,12 @@ impl UnitChanges {
     /// The `unit_id` the caller gave, if any (a change may not alter it).
     pub fn unit_id(&self) -> Option<&str> {
         self.unit_id.as_deref()
+    }
+
+    /// Does the change set either Plume id (so the result is verified before the write)?
+    pub fn touches_plume(&self) -> bool {
+        matches!(self.plume_customer_id, Some(Some(_)))
+            || matches!(self.plume_location_id, Some(Some(_)))
     }
 
     /// Lay the changes onto `unit`; refused when the result would be inconsistent.
