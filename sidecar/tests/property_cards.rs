@@ -167,3 +167,277 @@ async fn the_property_zone_is_set_checked_and_shown_on_cards_a_unit_may_override
     assert_eq!((s, &b["time_zone"]), (200, &Value::Null));
     again.stop().await;
 }
+
+/// The text of each page of a card sheet: its content streams decoded through each font's
+/// `ToUnicode` map (enough of a PDF reader for the sheets the sidecar writes).
+fn pdf_pages(pdf: &[u8]) -> Vec<String> {
+    use std::collections::HashMap;
+    use std::io::Read;
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let mut objects: HashMap<usize, Vec<u8>> = HashMap::new();
+    let mut at = 0;
+    while let Some(start) = find(pdf, b" 0 obj\n", at) {
+        let num_start = pdf[..start]
+            .iter()
+            .rposition(|b| !b.is_ascii_digit())
+            .map_or(0, |p| p + 1);
+        let n: usize = std::str::from_utf8(&pdf[num_start..start])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body_start = start + 7;
+        let end = find(pdf, b"\nendobj\n", body_start).unwrap();
+        let body = &pdf[body_start..end];
+        let data = match find(body, b"stream\n", 0) {
+            Some(s) => {
+                let raw = &body[s + 7..body.len() - b"\nendstream".len()];
+                let mut out = Vec::new();
+                flate2::read::ZlibDecoder::new(raw)
+                    .read_to_end(&mut out)
+                    .unwrap();
+                out
+            }
+            None => body.to_vec(),
+        };
+        objects.insert(n, data);
+        at = end;
+    }
+    let text = |n: usize| String::from_utf8_lossy(&objects[&n]).into_owned();
+    let refnum = |s: &str, key: &str| -> usize {
+        s.split(key)
+            .nth(1)
+            .unwrap()
+            .trim()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let cmap = |font: usize| -> HashMap<String, char> {
+        let map = text(refnum(&text(font), "/ToUnicode "));
+        map.lines()
+            .filter_map(|l| {
+                let (g, u) = l.strip_prefix('<')?.split_once("> <")?;
+                let u = u.strip_suffix('>')?;
+                let c = char::from_u32(u32::from_str_radix(u, 16).ok()?)?;
+                Some((g.to_owned(), c))
+            })
+            .collect()
+    };
+    let kids = text(2);
+    let kids = kids
+        .split("/Kids [")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    kids.split(" 0 R")
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| {
+            let page = text(k.trim().parse().unwrap());
+            let fonts = [
+                ("F1", cmap(refnum(&page, "/F1 "))),
+                ("F2", cmap(refnum(&page, "/F2 "))),
+            ];
+            let content = text(refnum(&page, "/Contents "));
+            let mut out = String::new();
+            for line in content.lines().filter(|l| l.ends_with("Tj ET")) {
+                let map = &fonts
+                    .iter()
+                    .find(|(f, _)| line.contains(&format!("/{f} ")))
+                    .unwrap()
+                    .1;
+                let hex = line.split('<').nth(1).unwrap().split('>').next().unwrap();
+                for i in (0..hex.len()).step_by(4) {
+                    out.push(*map.get(&hex[i..i + 4]).unwrap_or(&'?'));
+                }
+                out.push('\n');
+            }
+            format!(
+                "MediaBox [{}]\n{out}",
+                page.split("/MediaBox [")
+                    .nth(1)
+                    .unwrap()
+                    .split(']')
+                    .next()
+                    .unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn get_pdf(app: &TestApp, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let r = app
+        .http
+        .get(app.url(path))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.bytes().await.unwrap().to_vec())
+}
+
+fn day(t: OffsetDateTime) -> String {
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+}
+
+#[tokio::test]
+async fn a_sheet_of_the_upcoming_bookings_cards_in_the_units_zone() {
+    let app = TestApp::spawn().await;
+    let (s, _) = app
+        .post(
+            "/api/v1/units",
+            json!({"unit_id": "loft", "name": "City Loft", "ssids": ["Loft Guest"], "time_zone": "Asia/Kolkata"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    // Eleven stays of two nights, one every three days from tomorrow: two pages of A4.
+    let mut codes = Vec::new();
+    for i in 0..11 {
+        let start = hour_in(1 + 3 * i);
+        let (s, b) = app
+            .put(
+                &format!("/api/v1/units/loft/bookings/B{i:02}"),
+                json!({"start": rfc3339(start), "end": rfc3339(start + time::Duration::days(2)), "guest_name": format!("Guest {i}")}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        codes.push((start, b["voucher"]["code"].as_str().unwrap().to_owned()));
+    }
+    // The host revokes one voucher: that stay gets no card.
+    let revoked = codes[3].1.clone();
+    let (s, _) = app
+        .post(&format!("/api/v1/vouchers/{revoked}/revoke"), json!({}))
+        .await;
+    assert_eq!(s, 200);
+
+    let until = day(Zone::parse("Asia/Kolkata").unwrap().to_local(codes[10].0));
+    let (s, h, pdf) = get_pdf(&app, &format!("/api/v1/units/loft/cards.pdf?to={until}")).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(h["content-type"], "application/pdf");
+    assert_eq!(h["x-card-count"], "10");
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("wifi-cards-loft-a4.pdf"));
+    let pages = pdf_pages(&pdf);
+    assert_eq!(pages.len(), 2);
+    assert!(
+        pages[0].starts_with("MediaBox [0 0 595.276 841.89]"),
+        "{}",
+        pages[0]
+    );
+    let all = pages.join("\n");
+    for (i, (start, code)) in codes.iter().enumerate() {
+        assert_eq!(
+            all.contains(code.as_str()),
+            i != 3,
+            "card of B{i:02} ({code})"
+        );
+        if i != 3 {
+            // Valid from the start of the stay (no check-in grace), in the unit's zone.
+            assert!(all.contains(&wall("Asia/Kolkata", *start)), "{all}");
+        }
+    }
+    assert!(
+        all.contains("City Loft") && all.contains("Wi-Fi: Loft Guest"),
+        "{all}"
+    );
+    assert!(!all.contains("UTC"), "local times: {all}");
+    // In booking order: the first page holds the first stays.
+    assert!(pages[0].contains(&codes[0].1) && pages[1].contains(&codes[10].1));
+
+    // Letter paper; a range of days picks the stays in it.
+    let from = day(Zone::parse("Asia/Kolkata").unwrap().to_local(codes[5].0));
+    let to = day(Zone::parse("Asia/Kolkata").unwrap().to_local(codes[6].0));
+    let (s, h, pdf) = get_pdf(
+        &app,
+        &format!("/api/v1/units/loft/cards.pdf?paper=Letter&from={from}&to={to}"),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let pages = pdf_pages(&pdf);
+    assert!(
+        pages[0].starts_with("MediaBox [0 0 612 792]"),
+        "{}",
+        pages[0]
+    );
+    let n: usize = h["x-card-count"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (2..=3).contains(&n),
+        "{n}: the stays of B05, B06 (and B04 if it runs into {from})"
+    );
+    assert!(pages[0].contains(&codes[5].1) && pages[0].contains(&codes[6].1));
+    assert!(!pages[0].contains(&codes[8].1));
+
+    // Bad input changes nothing and says what is wrong.
+    for (q, field) in [
+        ("paper=a3", "paper"),
+        ("from=tomorrow", "from"),
+        ("from=2030-01-02&to=2030-01-01", "to"),
+        ("from=2030-01-01&to=2032-01-01", "to"),
+    ] {
+        let (s, b) = app.get(&format!("/api/v1/units/loft/cards.pdf?{q}")).await;
+        assert_eq!(
+            (s, b["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{q}: {b}"
+        );
+    }
+    let far = day(OffsetDateTime::now_utc() + time::Duration::days(200));
+    let (s, b) = app
+        .get(&format!("/api/v1/units/loft/cards.pdf?from={far}"))
+        .await;
+    assert_eq!((s, err_code(&b)), (422, "no_cards"), "{b}");
+    let (s, _) = app.get("/api/v1/units/nowhere/cards.pdf").await;
+    assert_eq!(s, 404);
+    app.stop().await;
+}
+
+/// The snapshot names the voucher the unit's card shows: the stay in progress, else the next.
+#[tokio::test]
+async fn the_card_follows_the_stay_in_progress_else_the_next() {
+    let app = TestApp::spawn().await;
+    app.unit("loft").await;
+    let current =
+        || async { app.get("/api/v1/state").await.1["units"][0]["current_voucher"].clone() };
+    assert_eq!(current().await, Value::Null);
+    let book = |r: &'static str, start: OffsetDateTime, days: i64| {
+        let app = &app;
+        async move {
+            let (s, b) = app
+                .put(
+                    &format!("/api/v1/units/loft/bookings/{r}"),
+                    json!({"start": rfc3339(start), "end": rfc3339(start + time::Duration::days(days))}),
+                )
+                .await;
+            assert_eq!(s, 201, "{b}");
+            b["voucher"]["code"].as_str().unwrap().to_owned()
+        }
+    };
+    let later = book("LATER", hour_in(10), 2).await;
+    let next = book("NEXT", hour_in(3), 2).await;
+    assert_eq!(
+        current().await,
+        json!(next),
+        "the next stay, not the newest voucher"
+    );
+    let now_stay = book("NOW", hour_in(-1), 2).await;
+    assert_eq!(current().await, json!(now_stay));
+    let (s, _) = app
+        .post(&format!("/api/v1/vouchers/{now_stay}/revoke"), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(current().await, json!(next));
+    assert_ne!(later, next);
+    app.stop().await;
+}

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod bookings;
+pub mod cards;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -280,6 +281,8 @@ async fn route(
         (&Method::DELETE, ["units", id]) => units::delete(s, &ctx, id, &req).await,
         (&Method::GET, ["units", id, "health"]) => units::health(s, id).await,
         (&Method::GET, ["units", id, "network"]) => network::get(s, id).await,
+        (&Method::GET, ["units", id, "cards.pdf"]) => cards::sheet(s, id, &req).await,
+        (_, ["units", _, "cards.pdf"]) => Err(ApiError::method_not_allowed()),
         (_, ["units", _, "health" | "network"]) => Err(ApiError::method_not_allowed()),
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
 

@@ -55,7 +55,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             network: super::network::summary(s, &u.unit_id),
             current_voucher: live_by_unit
                 .get(u.unit_id.as_str())
-                .and_then(|vs| crate::vouchers::current::current(vs, now))
+                .and_then(|vs| crate::vouchers::cards::current(vs, now))
                 .map(|v| v.code.clone()),
         })
         .collect();

@@ -15,8 +15,8 @@
 //! * [`follow`]: expiry, and what an open grant does when its voucher changes.
 
 pub mod booking;
+pub mod cards;
 pub mod code;
-pub mod current;
 pub mod follow;
 pub mod model;
 pub mod network;
