@@ -50,6 +50,7 @@ from .managed import (
 from .services import async_setup_services
 from .snapshot import MARKER_NAME
 from .sync import BookingSync, SyncStore
+from .time_zone import async_follow_time_zone
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.IMAGE, Platform.SENSOR]
 
@@ -179,6 +180,7 @@ async def _async_setup_runtime(
 
         entry.async_on_unload(sidecar.async_add_listener(_async_on_restart))
 
+    await async_follow_time_zone(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     coordinator.async_start_event_listener()

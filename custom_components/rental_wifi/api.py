@@ -274,6 +274,37 @@ class RentalWifiClient:
             "DELETE", f"/api/v1/units/{_quote(unit_id)}/bookings/{_quote(booking_ref)}"
         )
 
+    # --- network, property time zone, card sheets ---------------------------------------
+
+    async def get_network(self, unit_id: str) -> dict[str, Any]:
+        """``GET /api/v1/units/{unit_id}/network``: pods, devices, Wi-Fi, status (both sources)."""
+        return await self._request("GET", f"/api/v1/units/{_quote(unit_id)}/network")
+
+    async def get_property(self) -> dict[str, Any]:
+        """``GET /api/v1/settings/property`` (``time_zone``: IANA name or None)."""
+        return await self._request("GET", "/api/v1/settings/property")
+
+    async def put_property(self, time_zone: str | None) -> dict[str, Any]:
+        """``PUT /api/v1/settings/property``: the property's time zone."""
+        return await self._request(
+            "PUT", "/api/v1/settings/property", body={"time_zone": time_zone}
+        )
+
+    async def card_sheet(
+        self, unit_id: str, *, start: str, end: str, paper: str
+    ) -> tuple[bytes, int]:
+        """``GET /api/v1/units/{unit_id}/cards.pdf``: the PDF and how many cards it holds."""
+        response, raw = await self._send(
+            "GET",
+            f"/api/v1/units/{_quote(unit_id)}/cards.pdf",
+            params={"from": start, "to": end, "paper": paper},
+            accept="application/pdf",
+        )
+        if response.status >= 400 or not raw.startswith(b"%PDF-"):
+            self._decode(response, raw.decode("utf-8", errors="replace"))
+            raise RentalWifiConnectionError(f"Unexpected answer from {self.url}: not a PDF")
+        return raw, int(response.headers.get("X-Card-Count", "0"))
+
     # --- events -----------------------------------------------------------------------
 
     async def events(self, last_event_id: str | None = None) -> AsyncIterator[SseEvent]:
