@@ -357,7 +357,7 @@ impl ControllerWatch {
                 }
                 tokio::select! {
                     _ = stop.wait_for(|v| *v) => break,
-                    _ = targets_rx.changed() => continue,
+                    _ = changed(&mut targets_rx) => continue,
                     _ = wake.notified() => {
                         run.ssid_aps.clear();
                         next_round = Instant::now();
@@ -374,6 +374,13 @@ impl ControllerWatch {
             }
             tracing::debug!("controller health watcher stopped");
         })
+    }
+}
+
+/// The next change; never, once the sender is gone (no busy loop on a closed channel).
+async fn changed<T>(rx: &mut watch::Receiver<T>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
