@@ -26,8 +26,8 @@ use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::{
     AuthRecord, AuthorizeRequest, Capabilities, ControllerInfo, NewOperator, OmadaClient,
-    OmadaError, OmadaSettings, ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck, SiteAccess,
-    SiteInfo, SitePortalTimeouts, SiteSpec, SsidInfo,
+    OmadaError, OmadaMode, OmadaSettings, ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck,
+    SiteAccess, SiteInfo, SitePortalTimeouts, SiteSpec, SsidInfo,
 };
 use crate::secrets::Sealer;
 use crate::store::outbox::Summary;
@@ -349,19 +349,17 @@ impl Controller {
                         .retain(|_, p| !p.starts_with("The controller does not answer"));
                 }
             }
-            // A controller that answered (even "no") is reachable.
+            // A controller that answered (even "no", even "not these credentials") is reachable
+            // (CONTRACTS §5); one whose TLS handshake failed did not answer.
             Err(e)
                 if !e.is_transient()
-                    && !matches!(
-                        e,
-                        OmadaError::Tls(_)
-                            | OmadaError::TlsUntrusted { .. }
-                            | OmadaError::AuthFailed(_)
-                    ) =>
+                    && !matches!(e, OmadaError::Tls(_) | OmadaError::TlsUntrusted { .. }) =>
             {
                 st.connected = true;
                 st.last_ok_at = Some(self.clock.now());
-                if let Some(p) = problem_of(e) {
+                // A refused take-out waits in the outbox, which says so (and forgets it when
+                // the item is done or discarded).
+                if let (Some(p), false) = (problem_of(e), call == Call::Revoke) {
                     st.problems.insert(call, p);
                 }
             }
@@ -369,7 +367,9 @@ impl Controller {
                 st.connected = false;
                 st.last_error = Some(e.to_string());
                 if let Some(p) = problem_of(e) {
-                    st.problems.insert(call, p);
+                    if call != Call::Revoke || e.is_transient() || matches!(e, OmadaError::Tls(_)) {
+                        st.problems.insert(call, p);
+                    }
                 }
             }
         }
@@ -572,6 +572,9 @@ impl Controller {
         let op = client.create_hotspot_operator(base_name, site_ids).await?;
         settings.username = Some(op.name.clone());
         settings.password = Some(op.password.clone());
+        // The operator is made so that the hotspot API lets guests in with each grant's own
+        // duration: `auto` picks it (DESIGN §10).
+        settings.mode = OmadaMode::Auto;
         match self.put(settings, true).await {
             Ok(info) => Ok((op, info)),
             Err(ControllerError::Omada(e)) => Err(ControllerError::Omada(OmadaError::Misconfigured(format!(

@@ -79,7 +79,13 @@ impl Rentals {
             return Ok(id.map(str::to_owned));
         }
         // Can the controller be asked at all? Otherwise a failed check would blame the site.
-        c.probe().await.map_err(SiteError::Controller)?;
+        // (A refusal here is left to the site's own checks below, which say what it means.)
+        if let Err(e) = c.probe().await {
+            if matches!(&e, ControllerError::Omada(o) if o.is_transient() || matches!(o, OmadaError::Tls(_)))
+            {
+                return Err(SiteError::Controller(e));
+            }
+        }
         let site = match c.resolve_site(name, id).await {
             Ok(site) => site,
             Err(ControllerError::Omada(OmadaError::Misconfigured(m))) => {
