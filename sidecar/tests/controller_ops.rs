@@ -740,7 +740,10 @@ async fn after_a_lost_database_every_external_portal_authorisation_is_ended() {
     let app = spawn_on(tmp.path(), Clock::system()).await;
     configure(&app, sim.hotspot_settings()).await;
     let (s, b) = app
-        .post("/api/v1/units", json!({"unit_id": "beach", "name": "Beach"}))
+        .post(
+            "/api/v1/units",
+            json!({"unit_id": "beach", "name": "Beach"}),
+        )
         .await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(app.handle.reconcile_controller().await, Ok(3));
