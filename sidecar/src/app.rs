@@ -216,6 +216,7 @@ impl App {
         let units = rentals.list_units().await?;
         plume.set_units(&units);
         controller.remember_sites(&crate::usecase::sites::site_ids(&units));
+        controller.units_without_site_id(&crate::usecase::sites::without_site_id(&units));
         let limiter = Limiter::new(LimiterConfig {
             max_failures: config.portal.max_failures,
             window: std::time::Duration::from_secs(
@@ -357,6 +358,8 @@ impl AppState {
                 self.plume.set_units(&units);
                 self.controller
                     .remember_sites(&crate::usecase::sites::site_ids(&units));
+                self.controller
+                    .units_without_site_id(&crate::usecase::sites::without_site_id(&units));
                 self.rentals.retry_waiting().await;
                 *self.units.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(units));
             }

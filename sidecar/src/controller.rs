@@ -72,6 +72,8 @@ struct Status {
     /// Outbox items waiting for a fix: how many, and the sentence about them.
     waiting: u64,
     outbox: Option<String>,
+    /// Units whose site has no id yet, as (unit name, site name).
+    missing_ids: Vec<(String, String)>,
 }
 
 /// The kinds of controller call whose failures are tracked separately.
@@ -192,6 +194,16 @@ impl Controller {
         Ok(c)
     }
 
+    /// The units whose site has no id yet, as (unit name, site name): without Open API
+    /// credentials nothing can look it up, and the problem says so.
+    pub fn units_without_site_id(&self, units: &[(String, String)]) {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .missing_ids = units.to_vec();
+        self.publish_problem();
+    }
+
     /// The site ids the host knows (e.g. the units' `omada_site_id`), as (name, id) pairs:
     /// names resolve to them without asking the controller — the only way in hotspot-only
     /// set-ups, where no documented call lists sites (field notes §3.6). Replaces the list.
@@ -309,6 +321,7 @@ impl Controller {
             *st = Status {
                 waiting: st.waiting,
                 outbox: st.outbox.take(),
+                missing_ids: std::mem::take(&mut st.missing_ids),
                 ..Status::default()
             };
         }
@@ -327,6 +340,7 @@ impl Controller {
         *st = Status {
             waiting: st.waiting,
             outbox: st.outbox.take(),
+            missing_ids: std::mem::take(&mut st.missing_ids),
             ..Status::default()
         };
         drop(st);
@@ -391,7 +405,7 @@ impl Controller {
     fn publish_problem(&self) {
         let (problem, waiting) = {
             let st = self.status.lock().unwrap_or_else(|p| p.into_inner());
-            (problem_in(&st), st.waiting)
+            (problem_in(&st, self.capabilities().discovery), st.waiting)
         };
         let mut last = self.published.lock().unwrap_or_else(|p| p.into_inner());
         if *last != problem {
@@ -759,7 +773,7 @@ impl Controller {
             connected: st.connected,
             last_error: st.last_error.clone(),
             last_ok_at: st.last_ok_at,
-            problem: problem_in(&st),
+            problem: problem_in(&st, self.capabilities().discovery),
             capabilities: self.capabilities(),
         }
     }
@@ -789,15 +803,34 @@ impl Controller {
 }
 
 /// The sentence the host should read about the controller, or `None`: a failed check or
-/// self-test first, then the outbox items that wait, then failed take-outs and authorisations.
-fn problem_in(st: &Status) -> Option<String> {
+/// self-test first, then units whose site id cannot be learnt (`discovery`: the Open API
+/// would look it up), then the outbox items that wait, then failed take-outs and
+/// authorisations.
+fn problem_in(st: &Status, discovery: bool) -> Option<String> {
+    let missing = (!discovery && !st.missing_ids.is_empty()).then(|| {
+        let names: Vec<String> = st
+            .missing_ids
+            .iter()
+            .map(|(unit, site)| format!("{unit:?} (site {site:?})"))
+            .collect();
+        format!(
+            "{} {} no site id: guests are let in, but taking them off again waits until the sidecar knows the site's 24-character id, which a hotspot operator cannot look up. Give each unit its omada_site_id (docs/omada-setup.md, \"Site ids\"), or add Open API client credentials",
+            if names.len() == 1 { "Unit" } else { "Units" },
+            names.join(", ") + if names.len() == 1 { " has" } else { " have" }
+        )
+    });
     st.problems
         .get(&Call::Check)
         .or(st.problems.get(&Call::Setup))
-        .or(st.outbox.as_ref())
-        .or(st.problems.get(&Call::Revoke))
-        .or(st.problems.get(&Call::Authorize))
         .cloned()
+        .or(missing)
+        .or_else(|| {
+            st.outbox
+                .as_ref()
+                .or(st.problems.get(&Call::Revoke))
+                .or(st.problems.get(&Call::Authorize))
+                .cloned()
+        })
 }
 
 fn keep_masked(new: &mut Option<String>, old: &Option<String>) {

@@ -9,6 +9,12 @@
 //! does not answer is a 503 (the host may save with `?validate=false`, unchecked). Without a
 //! configured controller nothing can be checked and the unit is saved as given.
 //!
+//! One case is saved rather than refused: no id and only a hotspot operator, which has no
+//! documented way to learn site ids (field notes §3.6). Refusing would lock out every host
+//! whose unit form cannot send an id yet; instead the unit is saved without one, and the
+//! controller's `problem` names the unit and what to do for as long as any unit lacks its id
+//! (take-outs of its guests wait, never dropped).
+//!
 //! The units' site ids are also told to the controller client at start and after every
 //! unit change (`AppState::units_changed`), and they are what the self-test, the settings
 //! test and reconciliation check.
@@ -41,6 +47,15 @@ pub fn site_ids(units: &[Unit]) -> Vec<(String, String)> {
                 .as_ref()
                 .map(|id| (u.omada_site.clone(), id.clone()))
         })
+        .collect()
+}
+
+/// The units whose site has no id yet, as (unit name, site name).
+pub fn without_site_id(units: &[Unit]) -> Vec<(String, String)> {
+    units
+        .iter()
+        .filter(|u| u.omada_site_id.is_none())
+        .map(|u| (u.name.clone(), u.omada_site.clone()))
         .collect()
 }
 
@@ -86,23 +101,25 @@ impl Rentals {
                 return Err(SiteError::Controller(e));
             }
         }
+        let discovery = c.capabilities().discovery;
         let site = match c.resolve_site(name, id).await {
             Ok(site) => site,
+            // No id, and no Open API to look it up: the unit is saved without one. Guests are
+            // let in (the sign-in body takes the name); take-outs wait until the id is given,
+            // and the controller's problem says so from now on (never silently).
+            Err(ControllerError::Omada(OmadaError::Misconfigured(_)))
+                if !discovery && id.is_none() =>
+            {
+                return Ok(None);
+            }
             Err(ControllerError::Omada(OmadaError::Misconfigured(m))) => {
-                let discovery = c.capabilities().discovery;
                 return Err(SiteError::Refused {
-                    field: if id.is_some() || !discovery {
+                    field: if id.is_some() {
                         "omada_site_id"
                     } else {
                         "omada_site"
                     },
-                    message: if discovery {
-                        m
-                    } else {
-                        format!(
-                            "site {name:?}: the sidecar needs the site's 24-character id to take guests off again, and a hotspot operator cannot look it up. Give the unit's omada_site_id (docs/omada-setup.md, \"Site ids\", shows where to find it), or add Open API client credentials so the sidecar looks it up"
-                        )
-                    },
+                    message: m,
                 });
             }
             Err(e) => return Err(SiteError::Controller(e)),
