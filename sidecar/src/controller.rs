@@ -819,9 +819,12 @@ fn problem_in(st: &Status, discovery: bool) -> Option<String> {
             names.join(", ") + if names.len() == 1 { " has" } else { " have" }
         )
     });
+    // The host's own check (or the settings test) names the step and site that failed: it
+    // outranks what the background session check last saw, which may be the same fault
+    // seen from one site only.
     st.problems
-        .get(&Call::Check)
-        .or(st.problems.get(&Call::Setup))
+        .get(&Call::Setup)
+        .or(st.problems.get(&Call::Check))
         .cloned()
         .or(missing)
         .or_else(|| {
