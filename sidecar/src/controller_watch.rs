@@ -663,6 +663,7 @@ mod tests {
             time_zone: None,
             created_at: t,
             updated_at: t,
+            omada_site_id: None,
         };
         assert!(WatchTarget::of(&u).is_none());
         u.ssids = vec!["Guest".into()];

@@ -1,7 +1,7 @@
 //! Background tasks that run beside the listeners until shutdown, each given the parts it
 //! needs. None of them ticks: each sleeps until its next item is due (DESIGN §10 "Idle
 //! cost") — the expiry timer until the next grant ends, the outbox worker until the next
-//! item is due, the controller monitor and maintenance on their long periods, the Plume
+//! item is due, the controller monitor, the reconciler and maintenance on their long periods, the Plume
 //! poller and the controller health watcher on their intervals, the checkpointer every 2 s
 //! at most.
 
@@ -33,7 +33,12 @@ pub fn spawn_all(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<Join
             on_health(state),
             stop.clone(),
         ),
-        tokio::spawn(controller_monitor(state.controller.clone(), rentals, stop)),
+        tokio::spawn(controller_monitor(
+            state.controller.clone(),
+            rentals.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(reconciler(rentals, state.metrics.clone(), stop)),
     ]
 }
 
@@ -41,6 +46,40 @@ pub fn spawn_all(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<Join
 fn on_health(state: &Arc<AppState>) -> crate::plume::HealthHook {
     let view = state.health.clone();
     Arc::new(move |unit_id: &str| view.publish(unit_id))
+}
+
+/// Reconciliation with the controller (issue 12b): shortly after start, then daily; after a
+/// failure (controller down, not configured yet) again in ten minutes.
+async fn reconciler(
+    rentals: Arc<Rentals>,
+    metrics: Arc<crate::metrics::Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut wait = Duration::from_secs(2);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|v| *v) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = if !rentals.controller.is_configured() {
+            Duration::from_secs(600)
+        } else {
+            match rentals.reconcile_controller().await {
+                Ok(r) if r.failed.is_empty() => {
+                    metrics.reconcile_ended.add(r.ended as u64);
+                    Duration::from_secs(24 * 3600)
+                }
+                Ok(r) => {
+                    metrics.reconcile_ended.add(r.ended as u64);
+                    Duration::from_secs(600)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciliation with the controller failed");
+                    Duration::from_secs(600)
+                }
+            }
+        };
+    }
 }
 
 /// While the controller looks down, every 30 s, else every 5 minutes: check it, so

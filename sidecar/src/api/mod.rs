@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod bookings;
 pub mod cards;
+pub mod controller;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -280,6 +281,9 @@ async fn route(
         (&Method::PATCH, ["units", id]) => units::patch(s, &ctx, id, req).await,
         (&Method::DELETE, ["units", id]) => units::delete(s, &ctx, id, &req).await,
         (&Method::GET, ["units", id, "health"]) => units::health(s, id).await,
+        (&Method::POST, ["units", id, "host-test"]) => {
+            controller::create_host_test(s, &ctx, id).await
+        }
         (&Method::GET, ["units", id, "network"]) => network::get(s, id).await,
         (&Method::GET, ["units", id, "cards.pdf"]) => cards::sheet(s, id, &req).await,
         (_, ["units", _, "cards.pdf"]) => Err(ApiError::method_not_allowed()),
@@ -320,6 +324,25 @@ async fn route(
         (&Method::GET, ["settings", "property"]) => settings::get_property(s),
         (&Method::PUT, ["settings", "property"]) => settings::put_property(s, &ctx, req).await,
         (_, ["settings", "omada" | "plume" | "property"]) => Err(ApiError::method_not_allowed()),
+        (&Method::POST, ["settings", "omada", "check"]) => controller::check(s).await,
+
+        (&Method::GET, ["controller", "sites"]) => controller::sites(s).await,
+        (&Method::POST, ["controller", "hotspot-operator"]) => {
+            controller::create_operator(s, &ctx, req).await
+        }
+        (&Method::POST, ["controller", "reconcile"]) => controller::reconcile(s).await,
+        (&Method::GET, ["outbox"]) => controller::outbox(s).await,
+        (&Method::POST, ["outbox", id, "discard"]) => controller::discard(s, &ctx, id).await,
+        (&Method::GET, ["host-tests", code]) => controller::host_test(s, code).await,
+        (
+            _,
+            ["settings", "omada", "check"]
+            | ["controller", "sites" | "hotspot-operator" | "reconcile"]
+            | ["outbox"]
+            | ["outbox", _, "discard"]
+            | ["host-tests", _]
+            | ["units", _, "host-test"],
+        ) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["plume", "nodes", serial]) => plume::node(s, serial).await,
         (&Method::GET, ["plume", "customers"]) => plume::customers(s, &req).await,

@@ -24,11 +24,19 @@ pub async fn list(s: &AppState) -> Result<Response<Body>> {
 }
 
 pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
-    let new = NewUnit::parse(b.into())?;
-    // Before the write, outside any transaction: a Plume call may take seconds.
+    let mut new = NewUnit::parse(b.into())?;
+    // Before the write, outside any transaction: controller and Plume calls may take seconds.
+    if validate {
+        // The site is checked at the controller (its id looked up or verified) before the
+        // unit is stored (issue 12b).
+        let (site, id) = new.site();
+        let id = s.rentals.verify_site(site, id).await?;
+        new.set_site_id(id);
+    }
     let plume_check = match new.plume_ids() {
-        Some((c, l)) => Some(verify_plume(s, c, l).await?),
+        Some((c, l)) => Some(verify_plume(s, c, l, validate).await?),
         None => None,
     };
     let (unit, created) = s.rentals.create_unit(ctx, new).await?;
@@ -54,14 +62,31 @@ pub async fn patch(
     id: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
-    let changes = UnitChanges::parse(b.into())?;
+    let mut changes = UnitChanges::parse(b.into())?;
+    if validate && changes.touches_site() {
+        // Check the site the unit would have, when it is another one than it has.
+        let stored = s.rentals.get_unit(id).await?;
+        let mut would = stored.clone();
+        changes.apply(&mut would)?;
+        let moved = !would.omada_site.eq_ignore_ascii_case(&stored.omada_site)
+            || would.omada_site_id != stored.omada_site_id
+            || would.omada_site_id.is_none();
+        if moved {
+            let site_id = s
+                .rentals
+                .verify_site(&would.omada_site, would.omada_site_id.as_deref())
+                .await?;
+            changes.set_site_id(site_id);
+        }
+    }
     let plume_check = if changes.touches_plume() {
         // The ids the unit will have (a change may name only one of them).
         let mut after = s.rentals.get_unit(id).await?;
         changes.apply(&mut after)?;
         match (&after.plume_customer_id, &after.plume_location_id) {
-            (Some(c), Some(l)) => Some(verify_plume(s, c, l).await?),
+            (Some(c), Some(l)) => Some(verify_plume(s, c, l, validate).await?),
             _ => None,
         }
     } else {
@@ -79,7 +104,22 @@ pub async fn patch(
 /// save: 422 naming the field. Without Plume settings the check is skipped, and when Plume
 /// cannot be asked (unreachable, rate limit, its own settings failing) the ids are saved
 /// unverified; both say so in `plume_check`, and the poller reports on the ids later.
-async fn verify_plume(s: &AppState, customer_id: &str, location_id: &str) -> Result<PlumeCheckOut> {
+/// `?validate=false` skips the check like the controller's.
+async fn verify_plume(
+    s: &AppState,
+    customer_id: &str,
+    location_id: &str,
+    validate: bool,
+) -> Result<PlumeCheckOut> {
+    if !validate {
+        return Ok(PlumeCheckOut {
+            status: Cow::Borrowed("skipped"),
+            location_name: None,
+            message: Some(
+                "Saved with ?validate=false: the ids were not checked; the health poller reports on them".into(),
+            ),
+        });
+    }
     if s.plume.settings().is_none() {
         return Ok(PlumeCheckOut {
             status: Cow::Borrowed("skipped"),

@@ -139,7 +139,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit_id, booking_ref)
     ) STRICT;
     "#,
-    // health-cards: a unit's own IANA time zone, when it differs from the property's (DESIGN
+    // 5: a unit's Omada site id (issue 12b): the 24-hex id the Hotspot-Manager and Open API
+    // paths take, looked up through the Open API or given by the host; NULL until known.
+    r#"
+    ALTER TABLE units ADD COLUMN omada_site_id TEXT;
+    "#,
+    // 6: controller operations that wait for the host (issue 12b): `problem` is the sentence
+    // of a configuration or permission failure the item waits on (NULL: none), `discarded_at`
+    // when the host discarded an item that can never succeed (it is then also `done_at`).
+    // Host test codes: a one-time code, the grant it let in, and the result of its revoke.
+    r#"
+    ALTER TABLE outbox ADD COLUMN problem TEXT;
+    ALTER TABLE outbox ADD COLUMN discarded_at INTEGER;
+    CREATE TABLE host_tests (
+        code TEXT PRIMARY KEY REFERENCES vouchers(code) ON DELETE CASCADE,
+        unit_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        result TEXT
+    ) STRICT;
+    "#,
+    // 7: a unit's own IANA time zone, when it differs from the property's (DESIGN
     // §10 "Time zone"); NULL = the property's. The property's zone is a row of `settings`.
     r#"
     ALTER TABLE units ADD COLUMN time_zone TEXT;

@@ -26,6 +26,8 @@ pub struct Unit {
     pub time_zone: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The 24-hex id of `omada_site` on the controller (issue 12b), when known.
+    pub omada_site_id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -264,6 +266,12 @@ pub enum AuditAction {
     OmadaSettingsDelete,
     PlumeSettingsPut,
     PlumeSettingsDelete,
+    /// Issue 12b: the controller's operations.
+    OutboxDiscard,
+    ControllerReconcile,
+    HotspotOperatorCreate,
+    HostTestCreate,
+    HostTestResult,
     PropertySettingsPut,
 }
 
@@ -285,6 +293,11 @@ impl AuditAction {
             AuditAction::OmadaSettingsDelete => "settings.omada.delete",
             AuditAction::PlumeSettingsPut => "settings.plume.put",
             AuditAction::PlumeSettingsDelete => "settings.plume.delete",
+            AuditAction::OutboxDiscard => "outbox.discard",
+            AuditAction::ControllerReconcile => "controller.reconcile",
+            AuditAction::HotspotOperatorCreate => "settings.omada.operator_create",
+            AuditAction::HostTestCreate => "host_test.create",
+            AuditAction::HostTestResult => "host_test.result",
             AuditAction::PropertySettingsPut => "settings.property.put",
         }
     }
