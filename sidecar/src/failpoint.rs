@@ -63,6 +63,8 @@ pub const ALL: &[&str] = &[
     "host_test_create.after_commit",
     "host_test_result.before_commit",
     "host_test_result.after_commit",
+    "property_put.before_commit",
+    "property_put.after_commit",
 ];
 
 /// The environment variable that arms one fail point.

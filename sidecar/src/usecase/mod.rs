@@ -108,6 +108,7 @@ pub enum UseCase {
     Reconcile,
     HostTestCreate,
     HostTestResult,
+    PropertyPut,
 }
 
 impl UseCase {
@@ -137,6 +138,7 @@ impl UseCase {
             UseCase::Reconcile => "reconcile",
             UseCase::HostTestCreate => "host_test_create",
             UseCase::HostTestResult => "host_test_result",
+            UseCase::PropertyPut => "property_put",
         }
     }
 }

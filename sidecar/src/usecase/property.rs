@@ -15,7 +15,7 @@ impl Rentals {
             time_zone: name.clone(),
         })
         .expect("property settings serialize");
-        self.run(UseCase::SettingsAudit, ctx, move |tx| {
+        self.run(UseCase::PropertyPut, ctx, move |tx| {
             rows::setting_put(tx.db, SETTING, &value, tx.now)?;
             tx.audit(
                 AuditAction::PropertySettingsPut,
