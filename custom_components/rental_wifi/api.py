@@ -322,6 +322,26 @@ class RentalWifiClient:
             raise RentalWifiConnectionError(f"Unexpected answer from {self.url}: not a PDF")
         return raw, int(response.headers.get("X-Card-Count", "0"))
 
+    # --- finding a unit's Plume ids (the unit form) --------------------------------------
+
+    async def find_plume_node(self, serial: str) -> dict[str, Any]:
+        """``GET /api/v1/plume/nodes/{serial}``: the customer and location of a pod."""
+        return await self._request("GET", f"/api/v1/plume/nodes/{_quote(serial)}")
+
+    async def find_plume_customers(self, account_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/plume/customers?account_id=``: customers with that account id."""
+        data = await self._request(
+            "GET", "/api/v1/plume/customers", params={"account_id": account_id}
+        )
+        return list(data.get("customers") or [])
+
+    async def plume_locations(self, customer_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/plume/customers/{customer_id}/locations``: ids and names."""
+        data = await self._request(
+            "GET", f"/api/v1/plume/customers/{_quote(customer_id)}/locations"
+        )
+        return list(data.get("locations") or [])
+
     # --- events -----------------------------------------------------------------------
 
     async def events(self, last_event_id: str | None = None) -> AsyncIterator[SseEvent]:
