@@ -182,7 +182,9 @@ impl App {
             window: std::time::Duration::from_secs(
                 config.portal.failure_window_minutes as u64 * 60,
             ),
+            max_failures_per_address: config.portal.max_failures_per_address,
             global_max_per_minute: config.portal.global_failures_per_minute,
+            short_code_failures_per_day: config.portal.short_code_failures_per_day,
             ..LimiterConfig::default()
         });
         let state = AppState {
@@ -234,12 +236,23 @@ impl App {
 
         let mut rx1 = stop_rx.clone();
         let mut rx2 = stop_rx.clone();
-        let api_task = tokio::spawn(crate::serve::serve(api, api_handler, async move {
-            let _ = rx1.wait_for(|v| *v).await;
-        }));
-        let portal_task = tokio::spawn(crate::serve::serve(portal, portal_handler, async move {
-            let _ = rx2.wait_for(|v| *v).await;
-        }));
+        let (api_limits, portal_limits) = crate::serve::listener_limits(&state.config.server);
+        let api_task = tokio::spawn(crate::serve::serve_with(
+            api,
+            api_handler,
+            api_limits,
+            async move {
+                let _ = rx1.wait_for(|v| *v).await;
+            },
+        ));
+        let portal_task = tokio::spawn(crate::serve::serve_with(
+            portal,
+            portal_handler,
+            portal_limits,
+            async move {
+                let _ = rx2.wait_for(|v| *v).await;
+            },
+        ));
         let background = crate::tasks::spawn_all(state.clone(), stop_rx.clone());
 
         tracing::info!(
