@@ -64,6 +64,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Files(#[from] crate::datadir::DataDirError),
+    #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -97,22 +99,17 @@ impl App {
         let dir2 = dir.clone();
         let (store, token, sealer) =
             tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&dir2)
-                    .map_err(|source| StartError::DataDir {
-                        path: dir2.display().to_string(),
-                        source,
-                    })?;
-                let store = Store::open(&dir2.join(DB_FILE))?;
+                // Private dir and database files, no symlinks (issue 13).
+                let db = crate::datadir::prepare(&dir2, DB_FILE)?;
+                let store = Store::open(&db)?;
                 let token = secrets::load_or_create_token(&dir2)?;
                 let sealer = Sealer::load_or_create(&dir2)?;
                 Ok((store, token, sealer))
             })
             .await
             .map_err(|e| StartError::Store(StoreError::Task(e.to_string())))??;
+        // Writable and intact, or no `ready` (issue 13).
+        crate::datadir::verify(&store, &dir.join(DB_FILE)).await?;
         let instance_id = store
             .write(|tx| {
                 if let Some(id) = rows::meta_get(tx, "instance_id")? {

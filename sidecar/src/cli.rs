@@ -28,7 +28,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 pub fn token(config: &Config) -> anyhow::Result<()> {
     let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("data dir {}", dir.display()))?;
+    crate::datadir::ensure_private_dir(dir)?;
     let token = crate::secrets::load_or_create_token(dir)?;
     println!("{token}");
     Ok(())

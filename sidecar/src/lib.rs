@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod controller;
+pub mod datadir;
 pub mod demo;
 pub mod events;
 pub mod grants;
