@@ -101,7 +101,7 @@ impl App {
             tokio::task::spawn_blocking(move || -> Result<_, StartError> {
                 // Private dir and database files, no symlinks (issue 13).
                 let db = crate::datadir::prepare(&dir2, DB_FILE)?;
-                let store = Store::open(&db)?;
+                let store = crate::datadir::open(&db)?;
                 let token = secrets::load_or_create_token(&dir2)?;
                 let sealer = Sealer::load_or_create(&dir2)?;
                 Ok((store, token, sealer))

@@ -327,10 +327,16 @@ impl Config {
             );
         }
         if !(16..=1_000_000).contains(&self.server.api_max_connections) {
-            return invalid("server.api_max_connections", "must be between 16 and 1000000");
+            return invalid(
+                "server.api_max_connections",
+                "must be between 16 and 1000000",
+            );
         }
         if !(1..=300).contains(&self.server.request_timeout_seconds) {
-            return invalid("server.request_timeout_seconds", "must be between 1 and 300");
+            return invalid(
+                "server.request_timeout_seconds",
+                "must be between 1 and 300",
+            );
         }
         if self.server.data_dir.as_os_str().is_empty() {
             return invalid("server.data_dir", "must not be empty");

@@ -35,6 +35,38 @@ pub enum DataDirError {
     ReadOnly { path: PathBuf, detail: String },
     #[error("database {path} failed its integrity check ({detail}); stop the sidecar, restore a backup or move the file away to start afresh")]
     Corrupt { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// [`Store::open`], with the failures a host can act on named as such.
+pub fn open(db: &Path) -> Result<Store, DataDirError> {
+    Store::open(db).map_err(|e| {
+        let code = match &e {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => Some(f.code),
+            _ => None,
+        };
+        use rusqlite::ErrorCode as C;
+        match code {
+            Some(C::DatabaseCorrupt | C::NotADatabase) => DataDirError::Corrupt {
+                path: db.to_owned(),
+                detail: e.to_string(),
+            },
+            Some(
+                C::ReadOnly
+                | C::CannotOpen
+                | C::PermissionDenied
+                | C::DiskFull
+                | C::SystemIoFailure
+                | C::DatabaseBusy
+                | C::DatabaseLocked,
+            ) => DataDirError::ReadOnly {
+                path: db.to_owned(),
+                detail: e.to_string(),
+            },
+            _ => DataDirError::Store(e),
+        }
+    })
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
@@ -88,8 +120,7 @@ pub fn tighten_file(path: &Path) -> Result<bool, DataDirError> {
         });
     }
     if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(io(path))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))?;
     }
     Ok(true)
 }

@@ -201,8 +201,7 @@ mod tests {
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o644, "the target was not chmodded");
         // The key file too; a dangling link is refused as well, not created through.
-        std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join(KEY_FILE))
-            .unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join(KEY_FILE)).unwrap();
         assert!(matches!(
             Sealer::load_or_create(dir.path()),
             Err(SecretError::Symlink(_))

@@ -495,10 +495,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stalls<S> {
         }
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match Pin::new(&mut self.inner).poll_shutdown(cx) {
             Poll::Pending => self.on_pending(cx),
             ready => {

@@ -148,7 +148,16 @@ async fn get_portal(state: &AppState, query: &str, peer: IpAddr, lang: Lang) -> 
         }
     };
     let unit = unit_for(state, &ctx).await;
-    login(state, lang, &ctx, peer, unit.as_ref(), None, "", StatusCode::OK)
+    login(
+        state,
+        lang,
+        &ctx,
+        peer,
+        unit.as_ref(),
+        None,
+        "",
+        StatusCode::OK,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -229,10 +238,9 @@ async fn post_portal(
         )
     };
 
-    if let Err(e) =
-        state
-            .csrf
-            .verify_for(&form.csrf, &ctx.client_mac, peer_ip, now_unix(state))
+    if let Err(e) = state
+        .csrf
+        .verify_for(&form.csrf, &ctx.client_mac, peer_ip, now_unix(state))
     {
         let _: CsrfError = e;
         state.metrics.redemption("session_expired");

@@ -480,9 +480,12 @@ impl Limiter {
             }
             let g = &mut inner.global;
             if !g.announced {
-                if let Some(d) =
-                    lockout_of(&g.failures, self.cfg.global_max_per_minute, GLOBAL_WINDOW, at)
-                {
+                if let Some(d) = lockout_of(
+                    &g.failures,
+                    self.cfg.global_max_per_minute,
+                    GLOBAL_WINDOW,
+                    at,
+                ) {
                     g.announced = true;
                     lines.push((Scope::Global, String::new(), d));
                 }
@@ -1033,7 +1036,11 @@ mod tests {
                 assert!(l.reserve(&long(&m, HOME), t0).is_err());
             }
             for a in 0..10u64 {
-                fail(&l, &short(&mac(50 + a), &format!("10.9.0.{a}"), &["beach"]), t0);
+                fail(
+                    &l,
+                    &short(&mac(50 + a), &format!("10.9.0.{a}"), &["beach"]),
+                    t0,
+                );
             }
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -1048,7 +1055,8 @@ mod tests {
         );
         assert!(lines
             .iter()
-            .any(|l| l.contains("\"scope\":\"device\"") && l.contains("02-00-00-00-00-01 at 10.0.0.2")));
+            .any(|l| l.contains("\"scope\":\"device\"")
+                && l.contains("02-00-00-00-00-01 at 10.0.0.2")));
         assert_eq!(
             lines
                 .iter()
