@@ -647,13 +647,9 @@ async fn collect(
     if declared.is_some_and(|len| len > DRAIN_CAP as u64) {
         return Err(BodyError::TooLarge { drained: false });
     }
-    // Reserve what was declared (never more than the limit), so a small form is one
-    // allocation and a lying Content-Length costs nothing up front.
-    let mut buf = bytes::BytesMut::with_capacity(
-        declared
-            .filter(|_| !too_large_already)
-            .map_or(0, |l| l as usize),
-    );
+    // Nothing is reserved up front: a connection that announces a body and sends none must
+    // not cost the announced size (thousands of them would).
+    let mut buf = bytes::BytesMut::new();
     let mut seen: usize = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| BodyError::Broken)?;
