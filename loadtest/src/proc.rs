@@ -25,7 +25,7 @@ pub const LOG_LEVEL: &str = "warn";
 /// flooder. Every scenario but `flood` lifts it; `flood` runs the product's defaults.
 pub const HARNESS_ENV: &[(&str, &str)] = &[(
     "RENTAL_WIFI_SERVER_PORTAL_MAX_CONNECTIONS_PER_ADDRESS",
-    "2048",
+    "1024",
 )];
 
 /// How many of the child's last output lines are kept for error reports.

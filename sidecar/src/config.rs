@@ -46,7 +46,7 @@ impl Default for ServerConfig {
             api_listen: "127.0.0.1:8765".parse().expect("static addr"),
             portal_listen: "0.0.0.0:8766".parse().expect("static addr"),
             public_portal_url: None,
-            portal_max_connections: 2048,
+            portal_max_connections: 1024,
             portal_max_connections_per_address: 64,
             api_max_connections: 256,
             request_timeout_seconds: 10,

@@ -536,17 +536,24 @@ pub fn listener_limits(server: &crate::config::ServerConfig) -> (Limits, Limits)
 /// runtime's own descriptors, with room to spare.
 pub const FD_RESERVE: u64 = 256;
 
-/// Raise the soft `RLIMIT_NOFILE` to the hard limit (as Go's runtime does at start), then
-/// shrink `api` and `portal` caps so that both, plus [`FD_RESERVE`], fit. The API keeps its
-/// cap when it can; the portal takes what is left. Logs the result once.
+/// Fit `api` and `portal` caps to the open-file limit. When the soft `RLIMIT_NOFILE` is too
+/// low for both caps plus [`FD_RESERVE`] and the hard limit is higher, raise the soft limit to
+/// the hard one (as Go's runtime does at start); otherwise leave it alone (the packaged unit
+/// sets both, and its system-call filter forbids `setrlimit`). Then shrink the caps to fit:
+/// the API keeps its cap when it can, the portal takes what is left. Logs the result once.
 pub fn fit_to_fd_limit(api: &mut Limits, portal: &mut Limits) {
-    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read or raise the open-file limit; keeping the configured connection caps");
-            return;
-        }
+    let need = (api.max_connections + portal.max_connections) as u64 + FD_RESERVE;
+    let Some((soft, hard)) = nofile_limits() else {
+        tracing::warn!("cannot read the open-file limit; keeping the configured connection caps");
+        return;
     };
+    let mut limit = soft;
+    if soft < need && hard > soft {
+        match rlimit::setrlimit(rlimit::Resource::NOFILE, hard, hard) {
+            Ok(()) => limit = hard,
+            Err(e) => tracing::warn!(error = %e, soft, hard, "cannot raise the open-file limit"),
+        }
+    }
     let (a, p) = fit_caps(
         limit,
         api.max_connections as u64,
@@ -571,6 +578,22 @@ pub fn fit_to_fd_limit(api: &mut Limits, portal: &mut Limits) {
     portal.max_connections = p as usize;
     api.max_per_peer = api.max_per_peer.min(api.max_connections);
     portal.max_per_peer = portal.max_per_peer.min(portal.max_connections);
+}
+
+/// (soft, hard) `RLIMIT_NOFILE`, read from `/proc/self/limits` (a file read: no system call a
+/// seccomp filter could refuse); `u64::MAX` for "unlimited".
+fn nofile_limits() -> Option<(u64, u64)> {
+    parse_nofile(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+fn parse_nofile(limits: &str) -> Option<(u64, u64)> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut words = line["Max open files".len()..].split_whitespace();
+    let value = |w: Option<&str>| match w? {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    };
+    Some((value(words.next())?, value(words.next())?))
 }
 
 /// The caps that fit `limit` open files: the API keeps up to a quarter of what is available
@@ -782,6 +805,17 @@ mod tests {
         // Absurdly low limits still leave something to serve with.
         let (a, p) = fit_caps(64, 256, 2048);
         assert!(a >= 16 && p >= 16);
+    }
+
+    #[test]
+    fn the_open_file_limit_is_read_from_proc() {
+        let sample = "Limit                     Soft Limit           Hard Limit           Units     \nMax processes             95046                95046                processes \nMax open files            1024                 524288               files     \n";
+        assert_eq!(parse_nofile(sample), Some((1024, 524_288)));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_nofile(unlimited), Some((u64::MAX, u64::MAX)));
+        assert_eq!(parse_nofile("nothing here"), None);
+        assert!(nofile_limits().is_some_and(|(s, h)| s > 0 && h >= s));
     }
 
     #[test]

@@ -196,6 +196,51 @@ async fn stalled_bodies_and_headers_are_cut_off_and_capped_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_cut_off() {
+    let env = start().await;
+    let mut s = connect_from(IpAddr::from([127, 0, 1, 2]), env.portal)
+        .await
+        .unwrap();
+    // 3,000 pipelined page requests (~30 MB of answers), and no reading: the server's writes
+    // stall once the socket buffers are full.
+    let one = format!(
+        "GET /portal?{} HTTP/1.1\r\nHost: portal\r\n\r\n",
+        redirect_query("AA-BB-CC-DD-EE-01", "Beach Guest")
+    );
+    let (mut rd, mut wr) = s.split();
+    let writer = async {
+        for _ in 0..3000 {
+            if wr.write_all(one.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(TIMEOUT_SECS + 3), writer).await;
+    tokio::time::sleep(Duration::from_secs(TIMEOUT_SECS + 2)).await;
+    // Now read what was sent: the server gave up part way (today it waits forever).
+    let mut answers = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut tail = Vec::new();
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), rd.read(&mut buf)).await {
+            Err(_) => break false,
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => {
+                tail.extend_from_slice(&buf[..n]);
+                answers += tail.windows(12).filter(|w| w == b"HTTP/1.1 200").count();
+                let keep = tail.len().saturating_sub(11);
+                tail.drain(..keep);
+            }
+        }
+    };
+    assert!(closed, "the connection was still open");
+    assert!(answers < 3000, "all {answers} answers were written");
+    // Meanwhile the portal served others.
+    guest_redeems(&env, 77).await;
+    env.app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_api_body_is_cut_off_too() {
     let env = start().await;
     let api: SocketAddr = env.app.api.trim_start_matches("http://").parse().unwrap();

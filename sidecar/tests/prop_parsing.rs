@@ -1004,10 +1004,10 @@ fn limiter_stays_bounded_under_arbitrary_traffic() {
             let limiter = Limiter::new(cfg);
             let base = Instant::now();
             let mac = |m: u8| canonical_mac([2, 0, 0, 0, m >> 4, m]).parse::<Mac>().unwrap();
-            let ip = |i: u8| -> IpAddr { if i % 2 == 0 { [10, 0, 0, i].into() } else { [0xfd00, 0, 0, i as u16, 0, 0, 0, 1].into() } };
+            let ip = |i: u8| -> IpAddr { if i.is_multiple_of(2) { [10, 0, 0, i].into() } else { [0xfd00, 0, 0, i as u16, 0, 0, 0, 1].into() } };
             for (m, i, t, short, outcome) in ops {
                 let m = mac(m);
-                let units: &[&str] = if i % 3 == 0 { &[] } else { &["u1"] };
+                let units: &[&str] = if i.is_multiple_of(3) { &[] } else { &["u1"] };
                 let attempt = Attempt { mac: &m, peer: ip(i), units, short };
                 match limiter.reserve(&attempt, base + Duration::from_secs(t)) {
                     Ok(r) => match outcome {

@@ -750,6 +750,24 @@ mod tests {
         assert!(!html.contains('\u{0}') && !html.contains('\u{202E}'));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn nothing_echoed_is_a_control_character(typed in proptest::prelude::any::<String>()) {
+            let shown = echo_safe(&typed);
+            let hidden = |c: char| {
+                c.is_control()
+                    || ('\u{202A}'..='\u{202E}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c)
+            };
+            proptest::prop_assert!(!shown.chars().any(hidden), "{:?}", shown);
+            // What is shown is what was typed, minus the dropped characters, in order.
+            let mut rest = typed.chars();
+            proptest::prop_assert!(shown.chars().all(|c| rest.any(|t| t == c)));
+            let printable = typed.chars().filter(|c| c.is_alphanumeric()).count();
+            proptest::prop_assert_eq!(shown.chars().filter(|c| c.is_alphanumeric()).count(), printable);
+        }
+    }
+
     #[test]
     fn csp_keeps_forms_on_the_portal() {
         assert!(CONTENT_SECURITY_POLICY.contains("form-action 'self'"));
