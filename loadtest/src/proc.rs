@@ -21,12 +21,16 @@ use anyhow::{anyhow, bail, Context, Result};
 pub const LOG_LEVEL: &str = "warn";
 
 /// The harness drives every guest from 127.0.0.1, where a real portal sees one address per
-/// phone: the per-address connection cap would make the `burst` scenario's 1,000 guests one
-/// flooder. Every scenario but `flood` lifts it; `flood` runs the product's defaults.
-pub const HARNESS_ENV: &[(&str, &str)] = &[(
-    "RENTAL_WIFI_SERVER_PORTAL_MAX_CONNECTIONS_PER_ADDRESS",
-    "1024",
-)];
+/// phone: the per-address connection cap, and the per-address attempt budget (which counts
+/// attempts in flight), would make the `burst` scenario's 1,000 guests one flooder. Every
+/// scenario but `flood` lifts both; `flood` runs the product's defaults.
+pub const HARNESS_ENV: &[(&str, &str)] = &[
+    (
+        "RENTAL_WIFI_SERVER_PORTAL_MAX_CONNECTIONS_PER_ADDRESS",
+        "1024",
+    ),
+    ("RENTAL_WIFI_PORTAL_MAX_FAILURES_PER_ADDRESS", "1000000"),
+];
 
 /// How many of the child's last output lines are kept for error reports.
 const TAIL_LINES: usize = 40;

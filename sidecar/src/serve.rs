@@ -13,10 +13,12 @@
 //! * **Connection caps, a budget per listener.** Each listener has its own
 //!   [`Limits::max_connections`], so a flood of the portal can never take the API's slots, and
 //!   [`Limits::max_per_peer`] per client address (IPv4 address, IPv6 /64: one host can use any
-//!   address of its /64). A peer at its cap makes room by closing its own oldest connection; a
-//!   full listener makes room by closing the oldest connection of the peer holding the most,
-//!   when that peer holds more than the newcomer would — so a guest with one connection always
-//!   gets a slot from a flooder with hundreds, whatever the flooder does ([`ConnTable`]).
+//!   address of its /64). A peer at its cap makes room by closing its own oldest connection
+//!   when that one has been open for [`STALE_AFTER`] (a stalled or idle one), and is refused
+//!   otherwise (a burst of live requests from one NAT address finishes rather than killing
+//!   itself); a full listener makes room by closing the oldest connection of the peer holding
+//!   the most, when that peer holds more than the newcomer would — so a guest with one
+//!   connection always gets a slot from a flooder with hundreds ([`ConnTable`]).
 //! * **File descriptors.** [`fit_to_fd_limit`] raises the soft `RLIMIT_NOFILE` to the hard
 //!   limit at start and shrinks the caps when they would not fit beside the files the process
 //!   needs anyway, so "accept failed: Too many open files" cannot starve the API.
@@ -296,6 +298,9 @@ impl PeerKey {
     }
 }
 
+/// A peer's connection this old may be closed to make room for the same peer's next one.
+pub const STALE_AFTER: Duration = Duration::from_secs(1);
+
 /// What [`ConnTable::admit`] decided.
 #[derive(Debug)]
 pub enum Admission {
@@ -309,6 +314,14 @@ pub enum Admission {
     },
 }
 
+/// One open connection: its id, when it opened, and how to close it.
+#[derive(Debug)]
+struct Open {
+    id: u64,
+    since: Instant,
+    cancel: CancellationToken,
+}
+
 /// Open connections per peer, oldest first, and the fair-share admission rule.
 #[derive(Debug)]
 pub struct ConnTable {
@@ -316,7 +329,7 @@ pub struct ConnTable {
     max_per_peer: usize,
     total: usize,
     next_id: u64,
-    peers: HashMap<PeerKey, VecDeque<(u64, CancellationToken)>>,
+    peers: HashMap<PeerKey, VecDeque<Open>>,
     warn: RateLimitedWarn,
 }
 
@@ -342,13 +355,29 @@ impl ConnTable {
         self.peers.get(&key).map_or(0, VecDeque::len)
     }
 
-    /// A connection from `key` arrived: admit it (perhaps closing an older one) or refuse.
+    /// A connection from `key` arrived now: admit it (perhaps closing an older one) or refuse.
     pub fn admit(&mut self, key: PeerKey) -> Admission {
+        self.admit_at(key, Instant::now())
+    }
+
+    /// [`ConnTable::admit`] at `now`.
+    pub fn admit_at(&mut self, key: PeerKey, now: Instant) -> Admission {
         let mine = self.open_from(key);
         let evicted = if mine >= self.max_per_peer {
-            // At its own cap: its oldest connection makes room (a NAT'd household's newest
-            // request is more likely a live one; a flooder only churns itself).
-            Some(self.pop_oldest(key))
+            // At its own cap: its oldest connection makes room if it has been open a while
+            // (stalled or idle: a flooder only churns itself); a burst of live requests from
+            // one address is refused instead, so what is in flight finishes.
+            let oldest_since = self
+                .peers
+                .get(&key)
+                .and_then(|l| l.front())
+                .map(|o| o.since);
+            match oldest_since {
+                Some(t) if now.saturating_duration_since(t) >= STALE_AFTER => {
+                    Some(self.pop_oldest(key))
+                }
+                _ => return Admission::Refused,
+            }
         } else if self.total >= self.max_total {
             // Full: the peer holding the most gives way, if it holds more than this one
             // would after admission.
@@ -367,10 +396,11 @@ impl ConnTable {
         let id = self.next_id;
         self.next_id += 1;
         let cancel = CancellationToken::new();
-        self.peers
-            .entry(key)
-            .or_default()
-            .push_back((id, cancel.clone()));
+        self.peers.entry(key).or_default().push_back(Open {
+            id,
+            since: now,
+            cancel: cancel.clone(),
+        });
         self.total += 1;
         Admission::Admitted {
             id,
@@ -381,7 +411,7 @@ impl ConnTable {
 
     fn pop_oldest(&mut self, key: PeerKey) -> Option<CancellationToken> {
         let list = self.peers.get_mut(&key)?;
-        let (_, token) = list.pop_front()?;
+        let token = list.pop_front()?.cancel;
         if list.is_empty() {
             self.peers.remove(&key);
         }
@@ -394,7 +424,7 @@ impl ConnTable {
         let Some(list) = self.peers.get_mut(&key) else {
             return;
         };
-        if let Some(pos) = list.iter().position(|(i, _)| *i == id) {
+        if let Some(pos) = list.iter().position(|o| o.id == id) {
             list.remove(pos);
             self.total -= 1;
         }
@@ -720,13 +750,21 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_at_its_cap_closes_its_own_oldest() {
+    fn a_peer_at_its_cap_closes_its_own_stale_oldest_or_is_refused() {
         let mut t = ConnTable::new(100, 3);
         let a = v4("10.0.0.1");
-        let first = admitted(t.admit(a));
-        admitted(t.admit(a));
-        admitted(t.admit(a));
-        let (_, _, evicted) = admitted(t.admit(a));
+        let t0 = Instant::now();
+        let first = admitted(t.admit_at(a, t0));
+        admitted(t.admit_at(a, t0));
+        admitted(t.admit_at(a, t0));
+        // A burst: the three are live (young), the fourth is refused, nothing is cut.
+        assert!(matches!(
+            t.admit_at(a, t0 + Duration::from_millis(10)),
+            Admission::Refused
+        ));
+        assert!(!first.1.is_cancelled());
+        // A second later the oldest counts as stalled and makes room.
+        let (_, _, evicted) = admitted(t.admit_at(a, t0 + STALE_AFTER));
         let evicted = evicted.expect("own oldest makes room");
         evicted.cancel();
         assert!(first.1.is_cancelled(), "the oldest one was chosen");

@@ -36,6 +36,14 @@ fn start(dir: &std::path::Path) -> Sidecar {
             "127.0.0.1:0",
         ])
         .env("RENTAL_WIFI_LOG_LEVEL", "warn,rental_wifi=info")
+        // All 1,000 guests come from 127.0.0.1, where a real portal sees one address per
+        // phone: lift the per-address limits (issue 13: connections, and attempts in flight)
+        // for this test.
+        .env(
+            "RENTAL_WIFI_SERVER_PORTAL_MAX_CONNECTIONS_PER_ADDRESS",
+            "1024",
+        )
+        .env("RENTAL_WIFI_PORTAL_MAX_FAILURES_PER_ADDRESS", "100000")
         .env_remove("RENTAL_WIFI_LOG_FORMAT")
         .stdout(Stdio::piped())
         .spawn()
