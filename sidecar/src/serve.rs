@@ -86,6 +86,9 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Longest a response write may wait for the client to read.
     pub write_timeout: Duration,
+    /// Largest read buffer per connection (so the largest request head); `None`: hyper's
+    /// default (~400 KiB).
+    pub max_buf_size: Option<usize>,
 }
 
 impl Limits {
@@ -98,6 +101,7 @@ impl Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(60),
+            max_buf_size: None,
         }
     }
 }
@@ -171,6 +175,7 @@ pub async fn serve_with<H: Handler>(
         let body_timeout = BodyTimeout(limits.body_timeout);
         let header_timeout = limits.header_timeout;
         let write_timeout = limits.write_timeout;
+        let max_buf_size = limits.max_buf_size;
         let key = PeerKey::of(peer.ip());
         tracker.spawn(async move {
             let _slot = Slot {
@@ -184,13 +189,14 @@ pub async fn serve_with<H: Handler>(
                 async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
             });
             let io = TokioIo::new(Stalls::new(stream, write_timeout));
-            let conn = hyper::server::conn::http1::Builder::new()
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                // The smallest read buffer hyper allows: our requests are small, and a
-                // flood of connections should cost as little as possible.
-                .max_buf_size(16 * 1024)
-                .serve_connection(io, service);
+                .header_read_timeout(header_timeout);
+            if let Some(max) = max_buf_size {
+                builder.max_buf_size(max);
+            }
+            let conn = builder.serve_connection(io, service);
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
@@ -548,6 +554,8 @@ pub fn listener_limits(server: &crate::config::ServerConfig) -> (Limits, Limits)
         body_timeout: timeout,
         // The event stream writes rarely; a reader that stops reading for this long is gone.
         write_timeout: Duration::from_secs(30),
+        // Home Assistant only (token, loopback by default): hyper's default request head.
+        max_buf_size: None,
     };
     let mut portal = Limits {
         name: "portal",
@@ -556,6 +564,9 @@ pub fn listener_limits(server: &crate::config::ServerConfig) -> (Limits, Limits)
         header_timeout: timeout,
         body_timeout: timeout,
         write_timeout: timeout,
+        // A guest's request head is well under 16 KiB; a flood of connections each growing
+        // its buffer to hyper's default (~400 KiB) would not be.
+        max_buf_size: Some(16 * 1024),
     };
     fit_to_fd_limit(&mut api, &mut portal);
     (api, portal)
