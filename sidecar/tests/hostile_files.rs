@@ -82,8 +82,19 @@ impl Running {
         let status = self.child.wait().unwrap();
         assert!(status.success(), "{status}");
         // The reader thread ends at EOF, which closes the channel.
-        self.seen.extend(self.lines.iter());
-        self.seen
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.extend(self.lines.iter());
+        seen
+    }
+}
+
+impl Drop for Running {
+    // A failed assertion must not leave the sidecar running (and holding the test's pipes).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
