@@ -15,6 +15,9 @@
 mod common;
 mod prop_common;
 
+/// Where the test client connects from: what the portal binds page tokens to.
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 use std::time::Duration;
 
 use proptest::collection::vec;
@@ -60,6 +63,8 @@ impl Portal {
         let mut cfg = common::config_for(tmp.path());
         cfg.portal.max_failures = 1_000_000;
         cfg.portal.global_failures_per_minute = 1_000_000;
+        cfg.portal.max_failures_per_address = 1_000_000;
+        cfg.portal.short_code_failures_per_day = 1_000_000;
         let (app, sim) = rt.block_on(async {
             let mut sim_cfg = rental_wifi::sim::omada::OmadaSimConfig::default();
             sim_cfg.sites.push(rental_wifi::sim::omada::SimSite {
@@ -470,9 +475,10 @@ impl Portal {
                 .parse()
                 .unwrap();
                 let token = match csrf {
-                    Csrf::Valid => Some(self.app.handle.csrf_token(&mac, now)),
-                    Csrf::OtherDevice => Some(self.app.handle.csrf_token(&other, now)),
-                    Csrf::Expired => Some(self.app.handle.csrf_token(&mac, now - 3_600)),
+                    // Page tokens are bound to MAC + the address the portal sees (issue 13).
+                    Csrf::Valid => Some(self.app.handle.csrf_token(&mac, LOOPBACK, now)),
+                    Csrf::OtherDevice => Some(self.app.handle.csrf_token(&other, LOOPBACK, now)),
+                    Csrf::Expired => Some(self.app.handle.csrf_token(&mac, LOOPBACK, now - 3_600)),
                     Csrf::Garbage(g) => Some(g.clone()),
                     Csrf::Missing => None,
                 };
@@ -513,7 +519,9 @@ fn post_portal_arbitrary_forms_never_5xx_and_grant_only_valid_codes() {
             // device already has a grant for the code (re-authorisation uses the stored one).
             let (core_valid, complete) = match &form.context {
                 Ok(ctx) => (
-                    p.app.handle.csrf_valid(&form.csrf, &ctx.client_mac, now)
+                    p.app
+                        .handle
+                        .csrf_valid(&form.csrf, &ctx.client_mac, LOOPBACK, now)
                         && match normalize(&form.code).as_deref() {
                             // portal-a is on site Default, portal-b on site Other (no SSID/VLAN limits).
                             Some(GOOD_CODE) => ctx

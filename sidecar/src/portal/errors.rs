@@ -168,7 +168,7 @@ mod tests {
         );
         let l = Lockout {
             retry_after: Duration::from_secs(30),
-            global: false,
+            scope: crate::portal::limiter::Scope::Device,
         };
         assert_eq!(
             PortalError::from(l),

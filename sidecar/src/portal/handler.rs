@@ -19,6 +19,7 @@ use super::csrf::CsrfError;
 use super::errors::PortalError;
 use super::form::LoginForm;
 use super::i18n::{self, Lang};
+use super::limiter::{self, Attempt};
 use super::page::{self, LoginPage, SuccessPage};
 use super::probe;
 use super::redirect::{Attachment as RedirectAttachment, RedirectContext, RedirectError};
@@ -85,11 +86,11 @@ async fn handle_in_span(
     let method = req.method().clone();
     match (&method, path.as_str()) {
         (&Method::GET | &Method::HEAD, "/portal") => {
-            get_portal(&state, req.uri().query().unwrap_or(""), lang).await
+            get_portal(&state, req.uri().query().unwrap_or(""), peer.ip(), lang).await
         }
         // Controllers configured with the bare portal host redirect to `/?clientMac=…`.
         (&Method::GET | &Method::HEAD, "/") if req.uri().query().is_some() => {
-            get_portal(&state, req.uri().query().unwrap_or(""), lang).await
+            get_portal(&state, req.uri().query().unwrap_or(""), peer.ip(), lang).await
         }
         (&Method::POST, "/portal" | "/") => {
             post_portal(&state, req, peer.ip(), lang, request_id).await
@@ -158,11 +159,26 @@ async fn unit_for(state: &AppState, ctx: &RedirectContext) -> Option<Unit> {
     units.iter().find(|u| on_unit_network(u, &device)).cloned()
 }
 
+/// Every unit whose networks this redirect comes from (their short-code budgets apply).
+async fn units_on_network(state: &AppState, ctx: &RedirectContext) -> Vec<String> {
+    let Ok(device) = device_of(ctx) else {
+        return Vec::new();
+    };
+    let Ok(units) = state.units().await else {
+        return Vec::new();
+    };
+    units
+        .iter()
+        .filter(|u| on_unit_network(u, &device))
+        .map(|u| u.unit_id.clone())
+        .collect()
+}
+
 fn now_unix(state: &AppState) -> i64 {
     state.clock.now().unix_timestamp()
 }
 
-async fn get_portal(state: &AppState, query: &str, lang: Lang) -> Response<Body> {
+async fn get_portal(state: &AppState, query: &str, peer: IpAddr, lang: Lang) -> Response<Body> {
     let ctx = match RedirectContext::from_query(query) {
         Ok(c) => c,
         Err(e) => {
@@ -171,19 +187,30 @@ async fn get_portal(state: &AppState, query: &str, lang: Lang) -> Response<Body>
         }
     };
     let unit = unit_for(state, &ctx).await;
-    login(state, lang, &ctx, unit.as_ref(), None, "", StatusCode::OK)
+    login(
+        state,
+        lang,
+        &ctx,
+        peer,
+        unit.as_ref(),
+        None,
+        "",
+        StatusCode::OK,
+    )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn login(
     state: &AppState,
     lang: Lang,
     ctx: &RedirectContext,
+    peer: IpAddr,
     unit: Option<&Unit>,
     error: Option<PortalError>,
     typed: &str,
     status: StatusCode,
 ) -> Response<Body> {
-    let csrf = state.csrf.issue(&ctx.client_mac, now_unix(state));
+    let csrf = state.csrf.issue_for(&ctx.client_mac, peer, now_unix(state));
     let hidden = ctx.to_hidden_fields();
     let body = page::render_login(&LoginPage {
         lang,
@@ -218,6 +245,7 @@ async fn post_portal(
                     (StatusCode::PAYLOAD_TOO_LARGE, !drained)
                 }
                 crate::serve::BodyError::Broken => (StatusCode::BAD_REQUEST, true),
+                crate::serve::BodyError::TimedOut => (StatusCode::REQUEST_TIMEOUT, true),
             };
             let mut r = error_page(lang, PortalError::InvalidRequest, status);
             if close {
@@ -242,6 +270,7 @@ async fn post_portal(
             state,
             lang,
             &ctx,
+            peer_ip,
             unit.as_ref(),
             Some(err),
             &typed,
@@ -251,26 +280,36 @@ async fn post_portal(
 
     if let Err(e) = state
         .csrf
-        .verify(&form.csrf, &ctx.client_mac, now_unix(state))
+        .verify_for(&form.csrf, &ctx.client_mac, peer_ip, now_unix(state))
     {
         let _: CsrfError = e;
         state.metrics.redemption("session_expired");
         return fail(PortalError::SessionExpired);
     }
-    let now = Instant::now();
-    if let Err(lockout) = state.limiter.check(&ctx.client_mac, Some(peer_ip), now) {
-        state.metrics.rate_limit_hits.inc();
-        state.metrics.redemption("locked_out");
-        return fail(PortalError::from(lockout));
-    }
     if unit.as_ref().is_some_and(|u| u.terms_url.is_some()) && !form.accept_terms {
         state.metrics.redemption("terms_not_accepted");
         return fail(PortalError::TermsNotAccepted);
     }
-    let Some(code) = code::normalize(&form.code) else {
-        state
-            .limiter
-            .record_failure(&ctx.client_mac, Some(peer_ip), now);
+    // Pay for the attempt before the code is looked at (issue 13, finding 2).
+    let normalised = code::normalize(&form.code);
+    let on_network = units_on_network(state, &ctx).await;
+    let on_network: Vec<&str> = on_network.iter().map(String::as_str).collect();
+    let attempt = Attempt {
+        mac: &ctx.client_mac,
+        peer: peer_ip,
+        units: &on_network,
+        short: normalised.as_deref().is_some_and(limiter::is_short),
+    };
+    let reservation = match state.limiter.reserve(&attempt, Instant::now()) {
+        Ok(r) => r,
+        Err(lockout) => {
+            state.metrics.rate_limit_hits.inc();
+            state.metrics.redemption("locked_out");
+            return fail(PortalError::from(lockout));
+        }
+    };
+    let Some(code) = normalised else {
+        reservation.failed();
         state.metrics.redemption("invalid_code");
         return fail(PortalError::InvalidCode);
     };
@@ -284,7 +323,7 @@ async fn post_portal(
     };
     match redeemed {
         Ok(done) => {
-            state.limiter.record_success(&ctx.client_mac);
+            reservation.succeeded();
             state.metrics.redemption("success");
             tracing::info!(request_id = %actor.correlation_id, unit_id = %done.unit.unit_id, "guest device let in");
             let continue_url = ctx.safe_continue_url();
@@ -300,9 +339,11 @@ async fn post_portal(
         }
         Err(e) => {
             if e.is_guess() {
-                state
-                    .limiter
-                    .record_failure(&ctx.client_mac, Some(peer_ip), now);
+                reservation.failed();
+            } else {
+                // Not a verdict on the code (controller down, device limit, store error):
+                // it costs nothing.
+                reservation.succeeded();
             }
             let (err, outcome) = match &e {
                 RedeemError::InvalidCode => (PortalError::InvalidCode, "invalid_code"),
