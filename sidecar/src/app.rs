@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::RetryPolicy;
 use crate::portal::csrf::CsrfKey;
+use crate::portal::identity::WhoIsAsking;
 use crate::portal::limiter::{Limiter, LimiterConfig};
 use crate::secrets::{self, Sealer};
 use crate::store::{rows, StoreError};
@@ -44,8 +45,9 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Portal brute-force limiter (in memory, bounded).
     pub(crate) limiter: Limiter,
-    /// Signs the portal's CSRF tokens; new at every start (a reload after a restart is fine).
-    pub(crate) csrf: CsrfKey,
+    /// Who is asking on the portal (DESIGN §10): the page-token key (new at every start; a
+    /// reload after a restart is fine) and the `clientIp` mismatches seen per unit.
+    pub(crate) who: WhoIsAsking,
     /// Cancelled when shutdown starts: long-lived streams (SSE) end so the drain is quick.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// Every unit, in memory for the portal (which needs them on every GET and POST).
@@ -113,7 +115,7 @@ impl Handle {
     /// A portal form token for the device (`mac` at `peer`) issued at `now_unix` (tests of
     /// the CSRF checks).
     pub fn csrf_token(&self, mac: &Mac, peer: IpAddr, now_unix: i64) -> String {
-        self.0.csrf.issue_for(mac, peer, now_unix)
+        self.0.who.key().issue_for(mac, peer, now_unix)
     }
 
     /// Run the controller monitor's check now; the error as its message.
@@ -134,7 +136,11 @@ impl Handle {
 
     /// Would the portal accept `token` for the device (`mac` at `peer`) at `now_unix`?
     pub fn csrf_valid(&self, token: &str, mac: &Mac, peer: IpAddr, now_unix: i64) -> bool {
-        self.0.csrf.verify_for(token, mac, peer, now_unix).is_ok()
+        self.0
+            .who
+            .key()
+            .verify_for(token, mac, peer, now_unix)
+            .is_ok()
     }
 }
 
@@ -224,7 +230,7 @@ impl App {
             events,
             metrics,
             limiter,
-            csrf: CsrfKey::generate(),
+            who: WhoIsAsking::new(CsrfKey::generate()),
             shutdown: tokio_util::sync::CancellationToken::new(),
             units: std::sync::RwLock::new(Some(Arc::new(units))),
             units_reload: tokio::sync::Mutex::new(()),

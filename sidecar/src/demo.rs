@@ -133,8 +133,11 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .await?;
 
     let api_url = format!("http://{api_addr}");
+    // The redirect a controller would send a guest on this machine: `clientIp` is the
+    // address the portal sees when the URL is opened here (the portal refuses a page whose
+    // `clientIp` is another address, DESIGN §10).
     let portal_url = format!(
-        "http://{portal_addr}/portal?clientMac=52-DE-63-F1-E3-3B&clientIp=192.168.100.165&t={}&site=Default&redirectUrl=http%3A%2F%2Fneverssl.com%2F&apMac=B0-95-75-15-93-44&ssidName=Beach%20House%20Guest&radioId=1",
+        "http://{portal_addr}/portal?clientMac=52-DE-63-F1-E3-3B&clientIp=127.0.0.1&t={}&site=Default&redirectUrl=http%3A%2F%2Fneverssl.com%2F&apMac=B0-95-75-15-93-44&ssidName=Beach%20House%20Guest&radioId=1",
         time::OffsetDateTime::now_utc().unix_timestamp()
     );
     let token = state.token.clone();
@@ -146,6 +149,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     println!("  API:          {api_url}   (token below)");
     println!("  API token:    {token}");
     println!("  Guest portal: {portal_url}");
+    println!("                (open it on this machine: its clientIp is 127.0.0.1)");
     println!("  Voucher:      {} for unit beach-house", voucher.code);
     println!();
     println!("Try:");

@@ -1008,7 +1008,11 @@ fn limiter_stays_bounded_under_arbitrary_traffic() {
             for (m, i, t, short, outcome) in ops {
                 let m = mac(m);
                 let units: &[&str] = if i.is_multiple_of(3) { &[] } else { &["u1"] };
-                let attempt = Attempt { mac: &m, peer: ip(i), units, short };
+                // Every fifth short attempt carries a last name (a unit's second factor), one of
+                // many: the (unit, name) budgets are bounded like the rest.
+                let name = format!("name{}", t % 97);
+                let second_factor = (short && m.octets()[5].is_multiple_of(5)).then_some(name.as_str());
+                let attempt = Attempt { mac: &m, peer: ip(i), units, short, second_factor };
                 match limiter.reserve(&attempt, base + Duration::from_secs(t)) {
                     Ok(r) => match outcome {
                         Outcome::Fail => r.failed(),
@@ -1021,6 +1025,7 @@ fn limiter_stays_bounded_under_arbitrary_traffic() {
                     }
                 }
                 prop_assert!(limiter.tracked_keys() <= max_keys.max(8), "{} keys", limiter.tracked_keys());
+                prop_assert!(limiter.tracked_short_code_keys() <= max_keys.max(8), "{} short-code keys", limiter.tracked_short_code_keys());
             }
         }
     );

@@ -285,6 +285,15 @@ fn redirect_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
         proptest::bool::weighted(0.9),
         (0u8..4, 1u16..4095, "[A-Za-z0-9 ]{1,32}"),
         any::<u64>(),
+        // The controller's view of the guest's address: the test's own (127.0.0.1), another
+        // one (refused: DESIGN §10 "Who is asking"), IPv6 (not comparable), or none.
+        prop::sample::select(vec![
+            None,
+            Some("127.0.0.1"),
+            Some("127.0.0.1"),
+            Some("10.9.8.7"),
+            Some("fe80::1"),
+        ]),
     )
         .prop_map(
             |(
@@ -298,6 +307,7 @@ fn redirect_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
                 complete,
                 (radio, vid, ssid),
                 seed,
+                client_ip,
             )| {
                 let mut p: Vec<(String, String)> = vec![
                     ("clientMac".into(), mac_spelling(client, layout, case)),
@@ -317,6 +327,9 @@ fn redirect_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
                 }
                 if let Some(u) = url {
                     p.push(("redirectUrl".into(), u));
+                }
+                if let Some(ip) = client_ip {
+                    p.push(("clientIp".into(), ip.into()));
                 }
                 p.extend(extra.into_iter().flatten().map(|(k, v)| (k.to_owned(), v)));
                 SplitMix(seed).shuffle(&mut p);
@@ -373,6 +386,18 @@ fn get_portal_arbitrary_queries_never_5xx_and_grant_nothing() {
                     prop_assert!(
                         r.text.contains("name=\"csrf\""),
                         "login page without a CSRF field"
+                    );
+                } else if r.status == 403 {
+                    // Who is asking: a `clientIp` of IPv4 that is not the test's own address.
+                    let ip = rental_wifi::portal::redirect::RedirectContext::from_query(&query)
+                        .ok()
+                        .and_then(|c| c.client_ip)
+                        .map(|ip| ip.to_canonical());
+                    prop_assert!(
+                        ip.is_some_and(|ip| ip.is_ipv4() && ip != LOOPBACK),
+                        "403 for {:?}: {}",
+                        ip,
+                        r.text
                     );
                 } else {
                     prop_assert_eq!(r.status, 400, "{}", r.text);
@@ -522,6 +547,12 @@ fn post_portal_arbitrary_forms_never_5xx_and_grant_only_valid_codes() {
                     p.app
                         .handle
                         .csrf_valid(&form.csrf, &ctx.client_mac, LOOPBACK, now)
+                        // Who is asking (DESIGN §10): a `clientIp` of the peer's family must
+                        // be the peer (the test connects from 127.0.0.1).
+                        && ctx.client_ip.is_none_or(|ip| {
+                            let ip = ip.to_canonical();
+                            ip == LOOPBACK || ip.is_ipv4() != LOOPBACK.is_ipv4()
+                        })
                         && match normalize(&form.code).as_deref() {
                             // portal-a is on site Default, portal-b on site Other (no SSID/VLAN limits).
                             Some(GOOD_CODE) => ctx

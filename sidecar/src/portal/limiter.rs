@@ -24,7 +24,11 @@
 //! walk, so wrong attempts *with a short code* also count against every unit whose network the
 //! attempt comes from (default 10 per 24 h; no unit matched = one shared bucket). When the
 //! budget is spent, short codes are refused on that unit; long codes never count against it
-//! and are never refused by it.
+//! and are never refused by it. On a unit that requires a last name with short codes, an
+//! attempt that carries one ([`Attempt::second_factor`]) counts against the budget of (unit,
+//! that name) instead, and is not stopped by the global ceiling: only someone who knows the
+//! guest's name can spend the budget the guest needs, and a guest who types their name gets
+//! in while strangers have spent the unit's own budget (docs/security.md §3).
 //!
 //! **The global ceiling is not a house-wide lockout.** Past `global_max_per_minute` wrong
 //! attempts a minute (all keys), the portal only stops evaluating short codes; a guest typing a
@@ -42,6 +46,7 @@
 //! passing a slightly earlier `now` than a previous call does no harm.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -51,9 +56,8 @@ use crate::net::Mac;
 const GLOBAL_WINDOW: Duration = Duration::from_secs(60);
 /// The window of the per-unit short-code budget.
 pub const SHORT_CODE_WINDOW: Duration = Duration::from_secs(24 * 3600);
-/// Codes of at most this many characters (after normalisation) are "short": booking and door
-/// codes of 4–7 characters. Generated vouchers have 8–12.
-pub const SHORT_CODE_MAX_LEN: usize = 7;
+/// What counts as a short code is the domain's rule.
+pub use crate::vouchers::code::{is_short, SHORT_CODE_MAX_LEN};
 /// The IPv6 /64 budget is this many times the address budget.
 pub const V6_NETWORK_FACTOR: u32 = 4;
 
@@ -96,6 +100,8 @@ pub enum Scope {
     Network,
     /// Short codes on this unit.
     UnitShortCodes,
+    /// Short codes with this last name on this unit (its second factor).
+    UnitShortCodesNamed,
     /// Short codes everywhere (the global ceiling).
     Global,
 }
@@ -107,6 +113,7 @@ impl Scope {
             Scope::Address => "address",
             Scope::Network => "ipv6_network",
             Scope::UnitShortCodes => "unit_short_codes",
+            Scope::UnitShortCodesNamed => "unit_short_codes_named",
             Scope::Global => "global_short_codes",
         }
     }
@@ -130,11 +137,9 @@ pub struct Attempt<'a> {
     pub units: &'a [&'a str],
     /// The normalised code has at most [`SHORT_CODE_MAX_LEN`] characters.
     pub short: bool,
-}
-
-/// Whether a normalised code is short (see [`SHORT_CODE_MAX_LEN`]).
-pub fn is_short(normalised: &str) -> bool {
-    normalised.chars().count() <= SHORT_CODE_MAX_LEN
+    /// A short code typed with the last name its units require (folded): counted against
+    /// (unit, name) instead of the unit, and not stopped by the global ceiling.
+    pub second_factor: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,6 +216,8 @@ struct Inner {
 pub struct Limiter {
     cfg: LimiterConfig,
     inner: Mutex<Inner>,
+    /// Hashes the last names of (unit, name) keys (randomly keyed per process).
+    names: std::collections::hash_map::RandomState,
 }
 
 impl Default for Limiter {
@@ -313,6 +320,7 @@ impl Limiter {
         Limiter {
             cfg,
             inner: Mutex::new(Inner::default()),
+            names: Default::default(),
         }
     }
 
@@ -337,12 +345,39 @@ impl Limiter {
         }
     }
 
-    fn unit_keys(units: &[&str]) -> Vec<String> {
-        if units.is_empty() {
-            vec![String::new()]
+    /// The short-code budgets of an attempt: its units ("" = none matched), each with a keyed
+    /// hash of the typed last name when it carries one (unit ids have no newline; the name
+    /// itself is not kept).
+    fn unit_keys(&self, units: &[&str], name: Option<&str>) -> Vec<String> {
+        let unit_ids: Vec<&str> = if units.is_empty() {
+            vec![""]
         } else {
-            units.iter().map(|u| (*u).to_owned()).collect()
+            units.to_vec()
+        };
+        unit_ids
+            .into_iter()
+            .map(|u| match name {
+                Some(n) => format!("{u}\n{:016x}", self.names.hash_one(n)),
+                None => u.to_owned(),
+            })
+            .collect()
+    }
+
+    /// Are short codes refused on `unit_id` now (its budget spent, or the global ceiling)?
+    /// For the state Home Assistant reads.
+    pub fn short_codes_paused(&self, unit_id: &str, now: Instant) -> bool {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let max = self.cfg.short_code_failures_per_day;
+        let global_max = self.cfg.global_max_per_minute;
+        inner.global.prune(now, GLOBAL_WINDOW, global_max);
+        if lockout_of(&inner.global.failures, global_max, GLOBAL_WINDOW, now).is_some() {
+            return true;
         }
+        inner.units.get_mut(unit_id).is_some_and(|e| {
+            e.prune(now, SHORT_CODE_WINDOW, max);
+            lockout_of(&e.failures, max, SHORT_CODE_WINDOW, now).is_some()
+        })
     }
 
     /// Pay for one attempt now, or say how long to wait. Atomic: checks and counts in one
@@ -350,9 +385,15 @@ impl Limiter {
     pub fn reserve(&self, a: &Attempt<'_>, now: Instant) -> Result<Reservation<'_>, Lockout> {
         let keys = keys_of(a.mac, a.peer);
         let units = if a.short {
-            Self::unit_keys(a.units)
+            self.unit_keys(a.units, a.second_factor)
         } else {
             Vec::new()
+        };
+        let named = a.second_factor.is_some();
+        let unit_scope = if named {
+            Scope::UnitShortCodesNamed
+        } else {
+            Scope::UnitShortCodes
         };
         let window = self.cfg.window;
         let mut guard = self.lock();
@@ -383,6 +424,7 @@ impl Limiter {
         if a.short {
             if let Some(retry_after) =
                 lockout_of(&inner.global.failures, global_max, GLOBAL_WINDOW, now)
+                    .filter(|_| !named)
             {
                 consider(Lockout {
                     retry_after,
@@ -398,7 +440,7 @@ impl Limiter {
                     {
                         consider(Lockout {
                             retry_after,
-                            scope: Scope::UnitShortCodes,
+                            scope: unit_scope,
                         });
                     }
                 }
@@ -411,7 +453,7 @@ impl Limiter {
         // 3. Count it.
         for key in &keys {
             if !inner.keys.contains_key(key) && inner.keys.len() >= self.cfg.max_keys {
-                self.make_room(&mut inner.keys, now);
+                self.make_room(&mut inner.keys, window, now);
             }
             let max = self.budget(key) as usize;
             let entry = inner.keys.entry(*key).or_default();
@@ -427,11 +469,9 @@ impl Limiter {
         }
         let unit_max = self.cfg.short_code_failures_per_day as usize;
         for unit in &units {
+            // Bounded too: the names in (unit, name) keys are the guests' to choose.
             if !inner.units.contains_key(unit) && inner.units.len() >= self.cfg.max_keys {
-                inner.units.retain(|_, e| {
-                    e.last()
-                        .is_some_and(|t| now.saturating_duration_since(t) < SHORT_CODE_WINDOW)
-                });
+                self.make_room(&mut inner.units, SHORT_CODE_WINDOW, now);
             }
             let entry = inner.units.entry(unit.clone()).or_default();
             entry.failures.push_back(now);
@@ -473,7 +513,14 @@ impl Limiter {
                     if !e.announced {
                         if let Some(d) = lockout_of(&e.failures, max, SHORT_CODE_WINDOW, at) {
                             e.announced = true;
-                            lines.push((Scope::UnitShortCodes, unit.clone(), d));
+                            // A named budget is logged by its unit: a guest's name stays out of
+                            // the log.
+                            lines.push(match unit.split_once('\n') {
+                                Some((unit_id, _)) => {
+                                    (Scope::UnitShortCodesNamed, unit_id.to_owned(), d)
+                                }
+                                None => (Scope::UnitShortCodes, unit.clone(), d),
+                            });
                         }
                     }
                 }
@@ -499,6 +546,12 @@ impl Limiter {
                     retry_after_secs = d.as_secs(),
                     "portal: wrong short codes on this unit reached the budget; short codes are refused there until it frees (long voucher codes still work)"
                 ),
+                Scope::UnitShortCodesNamed => tracing::warn!(
+                    scope = scope.as_str(),
+                    unit_id = %key,
+                    retry_after_secs = d.as_secs(),
+                    "portal: wrong short codes with one last name on this unit reached the budget; short codes with that name are refused there until it frees (long voucher codes still work)"
+                ),
                 Scope::Global => tracing::warn!(
                     scope = scope.as_str(),
                     retry_after_secs = d.as_secs(),
@@ -519,9 +572,18 @@ impl Limiter {
         self.lock().keys.len()
     }
 
+    /// How many short-code budgets (units, and units with a last name) are remembered.
+    pub fn tracked_short_code_keys(&self) -> usize {
+        self.lock().units.len()
+    }
+
     /// Drop expired entries; if still above 3/4 of the cap, drop the least recently failed.
-    fn make_room(&self, keys: &mut HashMap<Key, Entry>, now: Instant) {
-        let window = self.cfg.window;
+    fn make_room<K: Clone + Eq + std::hash::Hash>(
+        &self,
+        keys: &mut HashMap<K, Entry>,
+        window: Duration,
+        now: Instant,
+    ) {
         keys.retain(|_, e| {
             e.last()
                 .is_some_and(|t| now.saturating_duration_since(t) < window)
@@ -531,9 +593,9 @@ impl Limiter {
             return;
         }
         let excess = keys.len() - target;
-        let mut by_age: Vec<(Instant, Key)> = keys
+        let mut by_age: Vec<(Instant, K)> = keys
             .iter()
-            .filter_map(|(k, e)| e.last().map(|t| (t, *k)))
+            .filter_map(|(k, e)| e.last().map(|t| (t, k.clone())))
             .collect();
         by_age.select_nth_unstable_by_key(excess - 1, |(t, _)| *t);
         for (_, key) in &by_age[..excess] {
@@ -588,6 +650,7 @@ mod tests {
             peer: ip(peer),
             units: &[],
             short: false,
+            second_factor: None,
         }
     }
     fn short<'a>(m: &'a Mac, peer: &str, units: &'a [&'a str]) -> Attempt<'a> {
@@ -596,6 +659,7 @@ mod tests {
             peer: ip(peer),
             units,
             short: true,
+            second_factor: None,
         }
     }
     /// One wrong attempt, which must have been allowed.
@@ -849,6 +913,66 @@ mod tests {
         assert!(check(&l, &short(&mac(778), "10.2.0.2", other), t0 + S(100)).is_ok());
         // A day later the budget is back.
         assert!(check(&l, &short(&mac(1), "10.2.0.1", beach), t0 + S(86_400 + 85)).is_ok());
+    }
+
+    #[test]
+    fn a_short_code_with_the_guests_last_name_has_a_budget_of_its_own() {
+        // The unit requires a last name with short codes. Strangers spend the unit's budget
+        // (and the global ceiling); the guest, typing the name, still gets in.
+        let l = Limiter::new(LimiterConfig {
+            global_max_per_minute: 20,
+            ..LimiterConfig::default()
+        });
+        let t0 = Instant::now();
+        let beach: &[&str] = &["beach"];
+        let cabin: &[&str] = &["cabin"];
+        for a in 0..10u64 {
+            fail(&l, &short(&mac(a), &format!("10.4.0.{a}"), beach), t0);
+            fail(
+                &l,
+                &short(&mac(a + 50), &format!("10.4.0.{}", a + 50), cabin),
+                t0,
+            );
+        }
+        assert_eq!(
+            l.reserve(&short(&mac(90), "10.4.1.1", beach), t0)
+                .unwrap_err()
+                .scope,
+            Scope::UnitShortCodes,
+            "bare short codes are stopped by the unit's budget"
+        );
+        assert_eq!(
+            l.reserve(&short(&mac(91), "10.4.1.2", &["loft"]), t0)
+                .unwrap_err()
+                .scope,
+            Scope::Global,
+            "and everywhere by the ceiling"
+        );
+        assert!(l.short_codes_paused("beach", t0));
+        assert!(
+            l.short_codes_paused("loft", t0),
+            "the ceiling pauses every unit"
+        );
+        let named = |m: &'static Mac, addr: &str, name: &'static str| Attempt {
+            second_factor: Some(name),
+            ..short(m, addr, beach)
+        };
+        static GUEST: std::sync::LazyLock<Mac> = std::sync::LazyLock::new(|| mac(500));
+        assert!(check(&l, &named(&GUEST, "10.4.2.1", "smith"), t0).is_ok());
+        // Ten wrong codes with one name spend that name's budget only.
+        static WALKER: std::sync::LazyLock<Vec<Mac>> =
+            std::sync::LazyLock::new(|| (0..10).map(|i| mac(600 + i)).collect());
+        for (i, m) in WALKER.iter().enumerate() {
+            fail(&l, &named(m, &format!("10.4.3.{i}"), "jones"), t0);
+        }
+        let refused = l
+            .reserve(&named(&GUEST, "10.4.2.2", "jones"), t0)
+            .unwrap_err();
+        assert_eq!(refused.scope, Scope::UnitShortCodesNamed);
+        assert!(check(&l, &named(&GUEST, "10.4.2.3", "smith"), t0).is_ok());
+        // Once a minute has passed the ceiling frees, the unit's own budget stays spent.
+        assert!(l.short_codes_paused("beach", t0 + S(61)));
+        assert!(!l.short_codes_paused("loft", t0 + S(61)));
     }
 
     #[test]

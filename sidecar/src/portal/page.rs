@@ -155,7 +155,9 @@ label{{display:block;font-weight:600;margin-bottom:.375rem}}\
 .code{{display:block;width:100%;min-height:3rem;padding:.625rem .75rem;font:inherit;font-size:1.375rem;\
 letter-spacing:.12em;text-transform:uppercase;font-family:ui-monospace,\"SF Mono\",Menlo,Consolas,monospace;\
 color:var(--text);background:var(--surface);border:2px solid var(--border);border-radius:.5rem}}\
-.code[aria-invalid=true]{{border-color:var(--error-border)}}\
+.code[aria-invalid=true],.name[aria-invalid=true]{{border-color:var(--error-border)}}\
+.name{{display:block;width:100%;min-height:3rem;padding:.625rem .75rem;font:inherit;\
+color:var(--text);background:var(--surface);border:2px solid var(--border);border-radius:.5rem}}\
 .hint,.help{{color:var(--muted);font-size:.9375rem}}\
 .terms{{display:flex;gap:.75rem;align-items:flex-start;margin-bottom:1.25rem}}\
 .terms input{{flex:none;width:1.5rem;height:1.5rem;margin:.125rem 0 0;accent-color:var(--accent)}}\
@@ -260,6 +262,18 @@ pub fn render_login_with(p: &LoginPage<'_>, x: &LoginExtras<'_>) -> String {
                     aria-describedby=(code_described)
                     aria-invalid=[(code_error && p.error.is_some_and(|e| e.concerns_code())).then_some("true")];
                 p id="code-hint" class="hint" { (t.code_hint) }
+            }
+            @if let Some(typed) = x.last_name {
+                @let g = p.lang.guard();
+                @let name_error = p.error == Some(PortalError::LastNameNeeded);
+                div class="field" {
+                    label for="last_name" { (g.last_name_label) }
+                    input id="last_name" class="name" name="last_name" type="text"
+                        value=(echo_safe(typed)) autocomplete="family-name" maxlength="100"
+                        aria-describedby=(if name_error { "last-name-hint portal-error" } else { "last-name-hint" })
+                        aria-invalid=[name_error.then_some("true")];
+                    p id="last-name-hint" class="hint" { (g.last_name_hint) }
+                }
             }
             @if p.terms_url.is_some() || x.terms_text.is_some() {
                 div class="terms" {
@@ -369,6 +383,9 @@ pub struct LoginExtras<'a> {
     /// the required checkbox, instead of the `terms_url` link.
     pub terms_text: Option<&'a str>,
     pub accent: Option<&'a Accent>,
+    /// The unit requires the guest's last name with short codes: the `last_name` field,
+    /// holding what the guest typed last time.
+    pub last_name: Option<&'a str>,
 }
 
 /// What the success page shows beyond [`SuccessPage`]; all optional.
@@ -1198,7 +1215,7 @@ mod guest_tests {
             &base,
             &LoginExtras {
                 terms_text: Some(terms),
-                accent: None,
+                ..LoginExtras::default()
             },
         );
         // The checkbox appears with terms text alone, and the text is in <details>.
@@ -1216,7 +1233,7 @@ mod guest_tests {
             &with_url,
             &LoginExtras {
                 terms_text: Some(terms),
-                accent: None,
+                ..LoginExtras::default()
             },
         );
         assert!(html.contains("<details>") && !html.contains("example.com/terms"));
@@ -1231,7 +1248,7 @@ mod guest_tests {
             &base,
             &LoginExtras {
                 terms_text: Some("<script>alert(1)</script>"),
-                accent: None,
+                ..LoginExtras::default()
             },
         );
         assert!(!html.contains("<script"), "{html}");
