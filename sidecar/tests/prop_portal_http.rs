@@ -289,6 +289,8 @@ fn redirect_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
         // one (refused: DESIGN §10 "Who is asking"), IPv6 (not comparable), or none.
         prop::sample::select(vec![
             None,
+            None,
+            Some("127.0.0.1"),
             Some("127.0.0.1"),
             Some("127.0.0.1"),
             Some("10.9.8.7"),
@@ -375,6 +377,16 @@ fn get_portal_arbitrary_queries_never_5xx_and_grant_nothing() {
             let before = p.grants().len();
             let pq = format!("{path}?{query}");
             let r = p.portal(method, &pq, None, &lang)?;
+            // The portal's read buffer is capped at 16 KiB (issue 13: a flood of connections
+            // each growing its buffer): a head that does not fit is answered 431 by hyper,
+            // before any handler runs (whether it fits depends on how it arrives). The length
+            // on the wire is the percent-encoded one.
+            if r.status == 431 {
+                let wire = reqwest::Url::parse(&format!("http://h{pq}"))
+                    .map_or(pq.len(), |u| u.as_str().len() - "http://h".len());
+                prop_assert!(wire >= 15 * 1024, "431 for a {}-byte head", wire);
+                return Ok(());
+            }
             if method == "HEAD" {
                 prop_assert!(r.status < 500, "HEAD {}: {}", pq, r.status);
             } else {
