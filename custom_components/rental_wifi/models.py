@@ -58,6 +58,7 @@ class Unit:
     checkin_grace_minutes: int = 0
     checkout_grace_minutes: int = 0
     terms_url: str | None = None
+    omada_site_id: str | None = None
     address_translation: bool = False
     short_code_second_factor: str = "none"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -77,6 +78,7 @@ class Unit:
             checkin_grace_minutes=int(data.get("checkin_grace_minutes") or 0),
             checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
             terms_url=data.get("terms_url"),
+            omada_site_id=data.get("omada_site_id"),
             address_translation=bool(data.get("address_translation", False)),
             short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
             raw=data,
@@ -220,6 +222,11 @@ class UpstreamStatus:
     connected: bool | None = None
     mode: str | None = None
     last_error: str | None = None
+    problem: str | None = None
+    """Controller only: a sentence for the host about what to fix, or None."""
+    outbox_pending: int = 0
+    outbox_waiting: int = 0
+    outbox_oldest_pending_at: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Self:
@@ -230,6 +237,10 @@ class UpstreamStatus:
             connected=data.get("connected"),
             mode=data.get("mode"),
             last_error=data.get("last_error"),
+            problem=data.get("problem"),
+            outbox_pending=int(data.get("outbox_pending") or 0),
+            outbox_waiting=int(data.get("outbox_waiting") or 0),
+            outbox_oldest_pending_at=_dt(data.get("outbox_oldest_pending_at")),
         )
 
 

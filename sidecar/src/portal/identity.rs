@@ -240,6 +240,7 @@ mod tests {
             terms_url: None,
             created_at: t,
             updated_at: t,
+            omada_site_id: None,
             guest_checks: GuestChecks {
                 address_translation: translation,
                 short_code_second_factor: SecondFactor::None,

@@ -139,7 +139,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit_id, booking_ref)
     ) STRICT;
     "#,
-    // 5: a unit's portal checks (issue 13, DESIGN §10 "Who is asking"): whether the guest
+    // 5: a unit's Omada site id (issue 12b): the 24-hex id the Hotspot-Manager and Open API
+    // paths take, looked up through the Open API or given by the host; NULL until known.
+    r#"
+    ALTER TABLE units ADD COLUMN omada_site_id TEXT;
+    "#,
+    // 6: controller operations that wait for the host (issue 12b): `problem` is the sentence
+    // of a configuration or permission failure the item waits on (NULL: none), `discarded_at`
+    // when the host discarded an item that can never succeed (it is then also `done_at`).
+    // Host test codes: a one-time code, the grant it let in, and the result of its revoke.
+    r#"
+    ALTER TABLE outbox ADD COLUMN problem TEXT;
+    ALTER TABLE outbox ADD COLUMN discarded_at INTEGER;
+    CREATE TABLE host_tests (
+        code TEXT PRIMARY KEY REFERENCES vouchers(code) ON DELETE CASCADE,
+        unit_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        result TEXT
+    ) STRICT;
+    "#,
+    // 7: a unit's portal checks (issue 13, DESIGN §10 "Who is asking"): whether the guest
     // network translates addresses on the way to the portal (then the redirect's `clientIp`
     // is not compared with the address the portal sees), and the second factor short codes
     // need on the unit (`none` or `last_name`).

@@ -266,6 +266,7 @@ mod tests {
             terms_url: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
+            omada_site_id: None,
             guest_checks: GuestChecks {
                 address_translation: translation,
                 short_code_second_factor: factor,
