@@ -59,6 +59,8 @@ class Unit:
     checkout_grace_minutes: int = 0
     terms_url: str | None = None
     omada_site_id: str | None = None
+    address_translation: bool = False
+    short_code_second_factor: str = "none"
     time_zone: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -78,6 +80,8 @@ class Unit:
             checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
             terms_url=data.get("terms_url"),
             omada_site_id=data.get("omada_site_id"),
+            address_translation=bool(data.get("address_translation", False)),
+            short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
             time_zone=data.get("time_zone"),
             raw=data,
         )
@@ -156,6 +160,32 @@ class Health:
             service_level=data.get("service_level"),
             updated_at=_dt(data.get("updated_at")),
             stale=bool(data.get("stale", False)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuestChecks:
+    """What the portal's checks see on a unit (the sidecar decides every flag)."""
+
+    short_codes: int = 0
+    short_codes_weak: bool = False
+    short_codes_paused: bool = False
+    address_mismatches: int = 0
+    last_address_mismatch_at: datetime | None = None
+    address_mismatch_recent: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from JSON (missing: nothing to report)."""
+        if not data:
+            return cls()
+        return cls(
+            short_codes=int(data.get("short_codes") or 0),
+            short_codes_weak=bool(data.get("short_codes_weak", False)),
+            short_codes_paused=bool(data.get("short_codes_paused", False)),
+            address_mismatches=int(data.get("address_mismatches") or 0),
+            last_address_mismatch_at=_dt(data.get("last_address_mismatch_at")),
+            address_mismatch_recent=bool(data.get("address_mismatch_recent", False)),
         )
 
 
@@ -240,6 +270,7 @@ class UnitState:
     vouchers: list[Voucher]
     active_grants: int
     health: Health
+    guest_checks: GuestChecks = field(default_factory=GuestChecks)
     network: NetworkSummary = field(default_factory=NetworkSummary)
     current_voucher: str | None = None
     """The code the unit's card shows: the stay in progress, else the next (the sidecar's)."""
@@ -262,6 +293,7 @@ class UnitState:
             vouchers=[Voucher.from_dict(v) for v in data.get("vouchers") or []],
             active_grants=int(data.get("active_grants") or 0),
             health=Health.from_dict(data.get("health")),
+            guest_checks=GuestChecks.from_dict(data.get("guest_checks")),
             network=NetworkSummary.from_dict(data.get("network")),
             current_voucher=data.get("current_voucher"),
         )

@@ -664,6 +664,7 @@ mod tests {
             created_at: t,
             updated_at: t,
             omada_site_id: None,
+            guest_checks: Default::default(),
         };
         assert!(WatchTarget::of(&u).is_none());
         u.ssids = vec!["Guest".into()];

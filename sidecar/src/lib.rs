@@ -31,6 +31,7 @@ pub mod config;
 pub(crate) mod controller;
 pub mod controller_health;
 pub(crate) mod controller_watch;
+pub(crate) mod datadir;
 pub mod demo;
 pub mod events;
 pub(crate) mod failpoint;
