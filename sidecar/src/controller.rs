@@ -346,6 +346,29 @@ impl Controller {
         self.call(Call::Authorize, client.authorize(req)).await
     }
 
+    /// Let a device in by its MAC alone on `site`, connected to one of `ssids` (issue 14 item
+    /// 4; only the Open API can). `None` when no controller is configured.
+    pub async fn authorize_mac(
+        &self,
+        site: &str,
+        mac: Mac,
+        ssids: &[String],
+    ) -> Option<Result<crate::omada::ConnectedClient, crate::omada::MacAuthError>> {
+        let client = self.client()?;
+        let started = Instant::now();
+        let res = client.authorize_connected_mac(site, mac, ssids).await;
+        self.metrics.controller_latency.observe(started.elapsed());
+        match &res {
+            Ok(_) => self.record(Call::Authorize, Ok(())),
+            Err(crate::omada::MacAuthError::Omada(e)) => {
+                self.metrics.controller_errors.inc();
+                self.record(Call::Authorize, Err(e));
+            }
+            Err(_) => {}
+        }
+        Some(res)
+    }
+
     /// End a device's authorisation on `site` (name or 24-hex id; a name is resolved to the
     /// id the Hotspot-Manager and Open API paths need).
     pub async fn unauthorize(&self, site: &str, mac: Mac) -> Result<(), ControllerError> {

@@ -9,7 +9,7 @@ use hyper::Response;
 
 use super::wire::{
     ControllerStatusOut, HealthOut, InfoOut, PlumeStatusOut, StateOut, TotalsOut, UnitOut,
-    UnitStateOut, VoucherOut,
+    UnitStateOut, VanishedBookingOut, VoucherOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
@@ -30,6 +30,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
     let live = s.rentals.live_vouchers().await?;
     let grants = s.rentals.active_grant_counts().await?;
     let pending = s.rentals.outbox_pending().await.unwrap_or(0);
+    let vanished = s.rentals.vanished_bookings().await?;
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
         by_unit
@@ -45,6 +46,11 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             vouchers: by_unit.remove(u.unit_id.as_str()).unwrap_or_default(),
             active_grants: grants.get(&u.unit_id).copied().unwrap_or(0),
             health: HealthOut::new(&u.unit_id, s.plume.board.get(&u.unit_id, now)),
+            vanished_bookings: vanished
+                .iter()
+                .filter(|b| b.unit_id == u.unit_id)
+                .map(VanishedBookingOut::from)
+                .collect(),
         })
         .collect();
     ok(&StateOut {

@@ -97,21 +97,18 @@ async fn send(r: &Rentals, item: &OutboxItem) -> Result<Result<(), ControllerErr
     };
     match op {
         OutboxOp::Unauthorize {
-            site,
-            client_mac,
-            queued_at_ms,
-            ..
+            site, client_mac, ..
         } => {
             let Ok(mac) = client_mac.parse() else {
                 tracing::error!(id = item.id, "outbox item with a bad MAC dropped");
                 return Ok(Ok(()));
             };
-            // The same device may have been let in again since (another voucher): then this
-            // old unauthorise must not throw it off.
+            // The same device may have been let in again since, or moved to another voucher:
+            // while it holds an active grant, this old unauthorise must not throw it off.
             let (s2, m2) = (site.clone(), client_mac.clone());
             let superseded = r
                 .store
-                .read(move |c| g::authorized_since(c, &m2, &s2, queued_at_ms))
+                .read(move |c| g::holds_active_grant(c, &m2, &s2))
                 .await?;
             if superseded {
                 return Ok(Ok(()));

@@ -24,7 +24,7 @@ use super::probe;
 use super::redirect::{Attachment as RedirectAttachment, RedirectContext, RedirectError};
 use crate::app::AppState;
 use crate::serve::{full, read_body, Body};
-use crate::usecase::redemption::RedeemError;
+use crate::usecase::redemption::{RedeemError, RedeemRequest};
 use crate::vouchers::model::{Actor, Unit};
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::{code, Ctx};
@@ -279,7 +279,15 @@ async fn post_portal(
         actor: Actor::Portal,
     };
     let redeemed = match device_of(&ctx) {
-        Ok(device) => state.rentals.redeem(&actor, &code, &device).await,
+        Ok(device) => {
+            // Holding the device is not proven yet (the page token and peer address will).
+            let req = RedeemRequest {
+                code,
+                device,
+                holder_proven: false,
+            };
+            state.rentals.redeem(&actor, &req).await
+        }
         Err(e) => Err(RedeemError::InvalidRequest(e.to_string())),
     };
     match redeemed {

@@ -8,7 +8,8 @@
 use time::OffsetDateTime;
 
 use crate::net::Mac;
-use crate::vouchers::model::Unit;
+use crate::vouchers::model::{DevicePolicy, StayRules, Unit, MAX_VANISH_CANCEL_MINUTES};
+use crate::vouchers::voucher::check_policy;
 use crate::vouchers::{invalid, Error};
 
 /// Unit fields as given by a caller; `None` = not given (create: default, change: unchanged).
@@ -25,6 +26,9 @@ pub struct UnitInput {
     pub checkin_grace_minutes: Option<u32>,
     pub checkout_grace_minutes: Option<u32>,
     pub terms_url: Option<Option<String>>,
+    /// Stays and devices (issue 14).
+    pub vanish_cancel_minutes: Option<u32>,
+    pub device_policy: Option<String>,
 }
 
 /// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
@@ -41,6 +45,45 @@ pub struct UnitChanges {
     checkin_grace_minutes: Option<u32>,
     checkout_grace_minutes: Option<u32>,
     terms_url: Option<Option<String>>,
+    stay: StayChanges,
+}
+
+/// Checked changes of a unit's [`StayRules`].
+#[derive(Clone, Debug, Default, PartialEq)]
+struct StayChanges {
+    vanish_cancel_minutes: Option<u32>,
+    device_policy: Option<DevicePolicy>,
+}
+
+impl StayChanges {
+    fn parse(input: &UnitInput) -> Result<StayChanges, Error> {
+        if input
+            .vanish_cancel_minutes
+            .is_some_and(|m| m > MAX_VANISH_CANCEL_MINUTES)
+        {
+            return Err(invalid(
+                "vanish_cancel_minutes",
+                format!("vanish_cancel_minutes must be between 0 and {MAX_VANISH_CANCEL_MINUTES}"),
+            ));
+        }
+        Ok(StayChanges {
+            vanish_cancel_minutes: input.vanish_cancel_minutes,
+            device_policy: input
+                .device_policy
+                .as_deref()
+                .map(|p| check_policy("device_policy", p))
+                .transpose()?,
+        })
+    }
+
+    fn apply(&self, s: &mut StayRules) {
+        if let Some(v) = self.vanish_cancel_minutes {
+            s.vanish_cancel_minutes = v;
+        }
+        if let Some(v) = self.device_policy {
+            s.device_policy = v;
+        }
+    }
 }
 
 /// A checked unit to create: a name, and a `unit_id` when the caller chose one.
@@ -95,6 +138,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         terms_url: None,
         created_at: now,
         updated_at: now,
+        stay: StayRules::default(),
     }
 }
 
@@ -199,6 +243,7 @@ impl UnitChanges {
     /// Check every given field on its own.
     pub fn parse(input: UnitInput) -> Result<UnitChanges, Error> {
         check_unit_id(input.unit_id.as_deref())?;
+        let stay = StayChanges::parse(&input)?;
         let name = match input.name {
             None => None,
             Some(name) => {
@@ -315,6 +360,7 @@ impl UnitChanges {
             checkin_grace_minutes,
             checkout_grace_minutes,
             terms_url,
+            stay,
         })
     }
 
@@ -356,6 +402,7 @@ impl UnitChanges {
         if let Some(v) = &self.terms_url {
             u.terms_url.clone_from(v);
         }
+        self.stay.apply(&mut u.stay);
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
             return Err(invalid(
                 "plume_location_id",
@@ -441,6 +488,20 @@ mod tests {
         );
         assert_eq!(
             bad(UnitInput {
+                vanish_cancel_minutes: Some(MAX_VANISH_CANCEL_MINUTES + 1),
+                ..Default::default()
+            }),
+            Some("vanish_cancel_minutes")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                device_policy: Some("kick_everyone".into()),
+                ..Default::default()
+            }),
+            Some("device_policy")
+        );
+        assert_eq!(
+            bad(UnitInput {
                 plume_customer_id: Some(Some("c1".into())),
                 ..Default::default()
             }),
@@ -460,13 +521,21 @@ mod tests {
         .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
         .unwrap();
         let before = u.clone();
+        assert_eq!(
+            u.stay,
+            StayRules::default(),
+            "replace_oldest, cancel at the start"
+        );
         let c = UnitChanges::parse(UnitInput {
             checkout_grace_minutes: Some(60),
+            device_policy: Some("refuse".into()),
             ..Default::default()
         })
         .unwrap();
         c.apply(&mut u).unwrap();
         assert_eq!(u.checkout_grace_minutes, 60);
+        assert_eq!(u.stay.device_policy, DevicePolicy::Refuse);
+        assert_eq!(u.stay.vanish_cancel_minutes, 0, "not named, not changed");
         assert_eq!(u.ssids, before.ssids);
         assert!(!same_settings(&u, &before));
         let mut later = before.clone();
