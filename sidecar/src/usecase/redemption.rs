@@ -119,17 +119,17 @@ pub struct Reservation {
 #[derive(Clone, Debug)]
 pub enum Reserved {
     /// Answered from an existing grant: nothing to tell the controller.
-    Answered(Redeemed),
+    Answered(Box<Redeemed>),
     /// A slot is held: ask the controller, then confirm or release.
-    Held(Reservation),
+    Held(Box<Reservation>),
 }
 
 impl Rentals {
     /// Redeem a code for a device: reserve, ask the controller, confirm or release.
     pub async fn redeem(&self, ctx: &Ctx, req: &RedeemRequest) -> Result<Redeemed, RedeemError> {
         let r = match self.reserve(ctx, req).await? {
-            Reserved::Answered(done) => return Ok(done),
-            Reserved::Held(r) => r,
+            Reserved::Answered(done) => return Ok(*done),
+            Reserved::Held(r) => *r,
         };
         let device = &req.device;
         let end = r.voucher.end_if_redeemed_at(r.at);
@@ -285,7 +285,7 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError
                 .find(|g| g.grant_id == id)
                 .cloned()
                 .expect("the decision answers from a grant it was given");
-            return Ok(Reserved::Answered(Redeemed { grant, unit }));
+            return Ok(Reserved::Answered(Box::new(Redeemed { grant, unit })));
         }
         Decision::Admit {
             slot,
@@ -302,14 +302,14 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError
     if slot == Slot::Take {
         voucher.devices_used += 1;
     }
-    Ok(Reserved::Held(Reservation {
+    Ok(Reserved::Held(Box::new(Reservation {
         voucher,
         unit,
         grant,
         slot,
         moves,
         at: now,
-    }))
+    })))
 }
 
 /// Write the slot's grant row (`pending` for a new or reopened slot).
