@@ -100,6 +100,13 @@ pub fn open_for_code(conn: &Connection, code: &str) -> Result<Vec<Grant>, StoreE
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// How many grants of a voucher are open (pending or active).
+pub fn count_open_for_code(conn: &Connection, code: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM grants WHERE code = ?1 AND state != 'ended'")?
+        .query_row([code], |r| r.get::<_, i64>(0))? as usize)
+}
+
 pub fn set_active(
     conn: &Connection,
     grant_id: &str,

@@ -187,11 +187,17 @@ fn reserve(tx: &mut Tx<'_>, target: &DeviceTarget, d: &NewDevice) -> Result<Held
     let site = unit.omada_site.clone();
     let previous = g::latest_for(tx.db, &voucher.code, d.mac)?;
     let held = g::active_for_mac(tx.db, d.mac, &site)?;
-    let open = g::open_for_code(tx.db, &voucher.code)?;
+    let open_count = g::count_open_for_code(tx.db, &voucher.code)?;
+    let open = if slots::needs_open_grants(&voucher, open_count) {
+        g::open_for_code(tx.db, &voucher.code)?
+    } else {
+        Vec::new()
+    };
     let decision = slots::reserve(SlotRequest {
         voucher: &voucher,
         policy: voucher.device_policy.unwrap_or(unit.stay.device_policy),
         previous: previous.as_ref(),
+        open_count,
         open: &open,
         held_elsewhere: held.as_ref(),
         requester: Requester::Host,

@@ -57,7 +57,9 @@ pub struct SlotRequest<'a> {
     pub policy: DevicePolicy,
     /// This device's most recent grant on this voucher, if any.
     pub previous: Option<&'a Grant>,
-    /// The voucher's open grants (pending or active), this device's among them if open.
+    /// How many open grants (pending or active) the voucher has.
+    pub open_count: usize,
+    /// Those grants, when they may be needed (the voucher is full); else may be empty.
     pub open: &'a [Grant],
     /// This device's active grant on another voucher of the same site, if it has one.
     pub held_elsewhere: Option<&'a Grant>,
@@ -90,6 +92,12 @@ pub enum Decision {
         replaces: Option<String>,
         moves: Option<String>,
     },
+}
+
+/// Does the decision need the voucher's open grants themselves (to pick one to replace), or
+/// is their number enough? Only a full voucher needs them: the common case reads one count.
+pub fn needs_open_grants(v: &Voucher, open_count: usize) -> bool {
+    v.max_devices > 0 && open_count >= v.max_devices as usize
 }
 
 /// The decision. The voucher's network binding is checked before (`network::on_unit_network`).
@@ -154,7 +162,7 @@ pub fn reserve(r: SlotRequest<'_>) -> Result<Decision, Refusal> {
 /// A device new to the voucher's open grants: is there room, or who makes room?
 fn make_room(r: &SlotRequest<'_>) -> Result<Option<String>, Refusal> {
     let max = r.voucher.max_devices as usize;
-    let open = r.open.len();
+    let open = r.open_count.max(r.open.len());
     if max == 0 || open < max {
         return Ok(None);
     }
@@ -259,6 +267,7 @@ mod tests {
                 voucher: self.v,
                 policy: self.policy,
                 previous: self.previous,
+                open_count: self.open.len(),
                 open: self.open,
                 held_elsewhere: self.held,
                 requester: self.requester,
@@ -406,6 +415,27 @@ mod tests {
             .decide(),
             admit(Slot::Take),
             "0 = unlimited"
+        );
+        // The grants are read only when the voucher is full; the count decides otherwise.
+        v.max_devices = 2;
+        assert!(!needs_open_grants(&v, 1));
+        assert!(needs_open_grants(&v, 2));
+        let counted = reserve(SlotRequest {
+            voucher: &v,
+            policy: DevicePolicy::Refuse,
+            previous: None,
+            open_count: 2,
+            open: &[],
+            held_elsewhere: None,
+            requester: Requester::Guest {
+                holder_proven: false,
+            },
+            now: NOW,
+        });
+        assert_eq!(
+            counted,
+            Err(Refusal::DeviceLimit),
+            "a count alone is enough to refuse"
         );
     }
 
