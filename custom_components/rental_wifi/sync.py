@@ -85,10 +85,8 @@ def booking_ref_for(attributes: Mapping[str, Any], start: datetime) -> str:
     return f"rc-{digest[:24]}"
 
 
-def booking_from_state(state: State | None) -> dict[str, Any] | None:
+def booking_from_state(state: State) -> dict[str, Any] | None:
     """The reservation an event sensor shows (a view entry), None for "No reservation"."""
-    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-        return None
     if state.state.endswith(NO_RESERVATION):  # also with an event prefix
         return None
     attributes = state.attributes
@@ -302,21 +300,18 @@ class BookingSync:
                 return
             try:
                 result = await self.client.put_calendar(self.unit_id, view)
-            except RentalWifiApiError as err:
-                if err.status >= 500:
-                    self._failed(err)
-                    return
-                # The sidecar refused the view itself (it says why); not retried until the
-                # sensors change.
-                LOGGER.warning(
-                    "The sidecar refused the calendar of unit %s: %s",
-                    self.unit_id,
-                    err.message,
-                )
-                self.last_error = str(err)
-                self.needs_retry = False
-                return
             except RentalWifiError as err:
+                if isinstance(err, RentalWifiApiError) and err.status < 500:
+                    # The sidecar refused the view itself (it says why); not retried until
+                    # the sensors change.
+                    LOGGER.warning(
+                        "The sidecar refused the calendar of unit %s: %s",
+                        self.unit_id,
+                        err.message,
+                    )
+                    self.last_error = str(err)
+                    self.needs_retry = False
+                    return
                 self._failed(err)
                 return
             if self.needs_retry:

@@ -363,6 +363,14 @@ async def test_a_blank_calendar_is_not_a_cancellation(
     assert issue.translation_placeholders["booking"] == "ada"
     assert issue.translation_placeholders["guest"] == "Ada"
     assert issue.translation_placeholders["unit"] == "Beach-House"
+    # Raised once, whatever the refreshes; gone while unloaded, back from the snapshot.
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert len(booking_issues(hass)) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert booking_issues(hass) == []
+    await setup_entry(hass, entry)
+    await wait_for(hass, lambda: len(booking_issues(hass)) == 1)
     await wait_for(hass, lambda: sorted(n for n, _ in fired) == ["booking_vanished"] * 2)
     during = {d["booking_ref"]: d["during_stay"] for _, d in fired}
     assert during == {"ada": True, "bo": False}
