@@ -58,6 +58,7 @@ class Unit:
     checkin_grace_minutes: int = 0
     checkout_grace_minutes: int = 0
     terms_url: str | None = None
+    omada_site_id: str | None = None
     vanish_cancel_minutes: int = 0
     device_policy: str = "replace_oldest"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -77,6 +78,7 @@ class Unit:
             checkin_grace_minutes=int(data.get("checkin_grace_minutes") or 0),
             checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
             terms_url=data.get("terms_url"),
+            omada_site_id=data.get("omada_site_id"),
             vanish_cancel_minutes=int(data.get("vanish_cancel_minutes") or 0),
             device_policy=str(data.get("device_policy") or "replace_oldest"),
             raw=data,
@@ -230,6 +232,11 @@ class UpstreamStatus:
     connected: bool | None = None
     mode: str | None = None
     last_error: str | None = None
+    problem: str | None = None
+    """Controller only: a sentence for the host about what to fix, or None."""
+    outbox_pending: int = 0
+    outbox_waiting: int = 0
+    outbox_oldest_pending_at: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Self:
@@ -240,6 +247,10 @@ class UpstreamStatus:
             connected=data.get("connected"),
             mode=data.get("mode"),
             last_error=data.get("last_error"),
+            problem=data.get("problem"),
+            outbox_pending=int(data.get("outbox_pending") or 0),
+            outbox_waiting=int(data.get("outbox_waiting") or 0),
+            outbox_oldest_pending_at=_dt(data.get("outbox_oldest_pending_at")),
         )
 
 

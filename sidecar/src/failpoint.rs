@@ -64,6 +64,18 @@ pub const ALL: &[&str] = &[
     "settings_audit.after_commit",
     "maintenance.before_commit",
     "maintenance.after_commit",
+    "outbox_park.before_commit",
+    "outbox_park.after_commit",
+    "outbox_discard.before_commit",
+    "outbox_discard.after_commit",
+    "renewal.before_commit",
+    "renewal.after_commit",
+    "reconcile.before_commit",
+    "reconcile.after_commit",
+    "host_test_create.before_commit",
+    "host_test_create.after_commit",
+    "host_test_result.before_commit",
+    "host_test_result.after_commit",
 ];
 
 /// The environment variable that arms one fail point.

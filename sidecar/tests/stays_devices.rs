@@ -1058,3 +1058,51 @@ async fn successful_redemptions_are_throttled() {
     assert_eq!(env.on_controller(), std::slice::from_ref(&phone));
     assert_eq!(env.events.wait_for("voucher_redeemed", 2).await.len(), 2);
 }
+
+/// The controller keeps an authorisation by MAC (Open API, no duration) for its portal's
+/// Authentication Timeout, whatever mode lets guests in: a TV on a stay longer than that is
+/// authorised again before it runs out.
+#[tokio::test]
+async fn a_tv_stays_in_past_the_portal_timeout() {
+    let env = env().await;
+    env.sim
+        .set_portal_timeout("Default", StdDuration::from_secs(3600))
+        .unwrap();
+    env.app.use_controller(&env.sim).await; // hotspot mode, Open API credentials too
+    let now = env.now();
+    env.calendar(&[(
+        "STAY",
+        now - Duration::hours(1),
+        now + Duration::days(1),
+        &[],
+    )])
+    .await;
+    let tv = "A4-77-33-0E-51-C2";
+    env.sim
+        .join_wifi("Default", SSID, tv.parse().unwrap(), None)
+        .unwrap();
+    let (s, g) = env
+        .app
+        .post("/api/v1/units/home/devices", json!({"mac": tv}))
+        .await;
+    assert_eq!(s, 201, "{g}");
+    let auths = || {
+        env.sim
+            .requests_to(&format!("/hotspot/clients/{tv}/auth"))
+            .len()
+    };
+    assert_eq!(auths(), 1);
+    for round in 2..=3 {
+        env.advance(Duration::minutes(55)).await;
+        assert!(
+            eventually(10, || async {
+                env.app.handle.wake_timers();
+                auths() == round
+            })
+            .await,
+            "renewal {round}: {} authorisations",
+            auths()
+        );
+        assert!(env.on_controller().contains(&tv.to_owned()));
+    }
+}

@@ -7,10 +7,11 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::error::ApiError;
-use super::wire::{OmadaSettingsOut, PlumeSettingsOut};
+use super::wire::{ControllerCheckOut, OmadaSettingsOut, PlumeSettingsOut};
 use super::{body, no_content, ok, Query, Result};
 use crate::app::AppState;
 use crate::serve::Body;
+use crate::usecase::sites::site_specs;
 use crate::vouchers::model::AuditAction;
 use crate::vouchers::Ctx;
 
@@ -40,8 +41,15 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     s.rentals
         .audit_settings(ctx, AuditAction::OmadaSettingsPut)
         .await?;
-    // The outbox may have been waiting for a controller.
-    s.rentals.outbox_alarm.wake();
+    let mut check: Option<ControllerCheckOut> = info.map(Into::into);
+    if let Some(check) = &mut check {
+        // Every unit's site: may these credentials use it? (A failure is the problem.)
+        let specs = site_specs(&s.units().await?);
+        let results = s.controller.check_sites(&specs).await;
+        check.site_checks = super::controller::site_checks(&specs, results);
+    }
+    // The outbox may have been waiting for a controller, or for these settings.
+    s.rentals.retry_waiting().await;
     let settings = s
         .controller
         .settings_redacted()
@@ -49,7 +57,7 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     ok(&OmadaSettingsOut {
         settings,
         configured: true,
-        check: info.map(Into::into),
+        check,
     })
 }
 

@@ -18,8 +18,16 @@ pub async fn list(s: &AppState) -> Result<Response<Body>> {
 }
 
 pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
-    let new = NewUnit::parse(b.into())?;
+    let mut new = NewUnit::parse(b.into())?;
+    if validate {
+        // The site is checked at the controller (its id looked up or verified) before the
+        // unit is stored (issue 12b).
+        let (site, id) = new.site();
+        let id = s.rentals.verify_site(site, id).await?;
+        new.set_site_id(id);
+    }
     let (unit, created) = s.rentals.create_unit(ctx, new).await?;
     if created {
         s.units_changed().await;
@@ -37,8 +45,25 @@ pub async fn patch(
     id: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
-    let changes = UnitChanges::parse(b.into())?;
+    let mut changes = UnitChanges::parse(b.into())?;
+    if validate && changes.touches_site() {
+        // Check the site the unit would have, when it is another one than it has.
+        let stored = s.rentals.get_unit(id).await?;
+        let mut would = stored.clone();
+        changes.apply(&mut would)?;
+        let moved = !would.omada_site.eq_ignore_ascii_case(&stored.omada_site)
+            || would.omada_site_id != stored.omada_site_id
+            || would.omada_site_id.is_none();
+        if moved {
+            let site_id = s
+                .rentals
+                .verify_site(&would.omada_site, would.omada_site_id.as_deref())
+                .await?;
+            changes.set_site_id(site_id);
+        }
+    }
     let unit = s.rentals.patch_unit(ctx, id, changes).await?;
     s.units_changed().await;
     ok(&UnitOut::from(&unit))

@@ -139,7 +139,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit_id, booking_ref)
     ) STRICT;
     "#,
-    // 5: stays and devices (issues 14 and 13). A unit's rules: when a booking that vanished
+    // 5: a unit's Omada site id (issue 12b): the 24-hex id the Hotspot-Manager and Open API
+    // paths take, looked up through the Open API or given by the host; NULL until known.
+    r#"
+    ALTER TABLE units ADD COLUMN omada_site_id TEXT;
+    "#,
+    // 6: controller operations that wait for the host (issue 12b): `problem` is the sentence
+    // of a configuration or permission failure the item waits on (NULL: none), `discarded_at`
+    // when the host discarded an item that can never succeed (it is then also `done_at`).
+    // Host test codes: a one-time code, the grant it let in, and the result of its revoke.
+    r#"
+    ALTER TABLE outbox ADD COLUMN problem TEXT;
+    ALTER TABLE outbox ADD COLUMN discarded_at INTEGER;
+    CREATE TABLE host_tests (
+        code TEXT PRIMARY KEY REFERENCES vouchers(code) ON DELETE CASCADE,
+        unit_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        result TEXT
+    ) STRICT;
+    "#,
+    // 7: stays and devices (issues 14 and 13). A unit's rules: when a booking that vanished
     // from the calendar before its stay counts as cancelled, and what a new device over a
     // voucher's limit does (a voucher may override it). Suspended vouchers (booking missing
     // before the stay) and why a voucher was revoked (a booking cancelled for staying missing

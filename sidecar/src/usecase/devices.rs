@@ -8,7 +8,9 @@
 //! replaces it; it ends at check-out like any grant.
 //!
 //! Only the Open API can let a device in without the portal, and only one the controller
-//! lists as connected to one of the unit's SSIDs (research §2); what the controller cannot
+//! lists as connected to one of the unit's SSIDs (research §2). Its authorisation lasts the
+//! site's portal timeout whatever the mode, so it is renewed through the Open API before
+//! that (the outbox's re-authorisation). What the controller cannot
 //! do is [`DeviceError::Controller`] with the controller client's own words (the mode, "connect
 //! the device to the guest Wi-Fi first"), mapped to HTTP once in `api::error`.
 
@@ -16,6 +18,7 @@ use crate::events::{Event, GrantRef};
 use crate::failpoint;
 use crate::net::Mac;
 use crate::omada::MacAuthError;
+use crate::outbox::renew_at;
 use crate::store::bookings as rows_b;
 use crate::store::{from_ms, grants as g, rows, to_ms, StoreError};
 use crate::usecase::bookings::voucher_of;
@@ -128,8 +131,12 @@ impl Rentals {
             Some(Ok(_)) => {
                 failpoint::hit("device", "authorized");
                 let created = held.slot != Slot::Reuse;
+                // An Open API authorisation lasts the portal timeout: renewed before it.
+                let timeout = self.controller.portal_timeout(&held.grant.site).await;
                 let grant = self
-                    .run(UseCase::DeviceConfirm, ctx, move |tx| confirm(tx, held))
+                    .run(UseCase::DeviceConfirm, ctx, move |tx| {
+                        confirm(tx, held, timeout)
+                    })
                     .await??;
                 Ok((grant, created))
             }
@@ -263,7 +270,11 @@ fn reserve(tx: &mut Tx<'_>, target: &DeviceTarget, d: &NewDevice) -> Result<Held
 
 /// The controller let it in: the grant is active until the voucher's end (or, when the
 /// voucher was revoked meanwhile, ended again).
-fn confirm(tx: &mut Tx<'_>, h: Held) -> Result<Result<Grant, DeviceError>, StoreError> {
+fn confirm(
+    tx: &mut Tx<'_>,
+    h: Held,
+    timeout: std::time::Duration,
+) -> Result<Result<Grant, DeviceError>, StoreError> {
     let voucher = match rows::voucher_get(tx.db, &h.grant.code) {
         Ok(v) => Some(v),
         Err(StoreError::NotFound) => None,
@@ -295,6 +306,9 @@ fn confirm(tx: &mut Tx<'_>, h: Held) -> Result<Result<Grant, DeviceError>, Store
     let end = first.end_if_redeemed_at(h.at);
     g::set_active(tx.db, &h.grant.grant_id, tx.now, end)?;
     tx.grant_ends_at(end);
+    if let Some(at) = renew_at(tx.now, timeout, end) {
+        tx.queue_renewal(&h.grant.grant_id, at)?;
+    }
     if let Some(old) = &h.moves {
         if g::state_of(tx.db, &old.grant_id)? == GrantState::Active {
             tx.end_grant(old, EndReason::Moved)?;

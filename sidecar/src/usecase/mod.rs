@@ -15,15 +15,24 @@
 //!
 //! Files: [`units`], [`vouchers`](mod@vouchers), [`grants`], [`bookings`], [`redemption`],
 //! [`devices`] (the host lets a device in by its MAC), [`expiry`] (the expiry timer's use
-//! cases), [`recovery`] (start-up recovery and repair), [`reads`] (queries, no transaction).
+//! cases), [`recovery`] (start-up recovery and repair), [`reads`] (queries, no transaction);
+//! the controller's operations (issue 12b):
+//! [`sites`] (a unit's site checked at the controller before it is saved), [`outbox_ops`]
+//! (what waits for the controller, shown and discarded by the host), [`reconcile`]
+//! (authorisations the controller holds without a grant), [`host_test`] (the host's
+//! one-time test code).
 
 pub mod bookings;
 pub mod devices;
 pub mod expiry;
 pub mod grants;
+pub mod host_test;
+pub mod outbox_ops;
 pub mod reads;
+pub mod reconcile;
 pub mod recovery;
 pub mod redemption;
+pub mod sites;
 pub mod units;
 pub mod vouchers;
 
@@ -35,10 +44,10 @@ use time::OffsetDateTime;
 use crate::alarm::Alarm;
 use crate::clock::Clock;
 use crate::config::VoucherConfig;
-use crate::controller::Controller;
+use crate::controller::{Controller, PortalTimeouts};
 use crate::events::{Event, EventBus, GrantRef};
 use crate::failpoint;
-use crate::outbox::{OutboxOp, KIND_CONTROLLER};
+use crate::outbox::{renew_at, OutboxOp, KIND_CONTROLLER, OP_REAUTHORIZE};
 use crate::store::{grants as g, outbox, rows, to_ms, Store, StoreError};
 use crate::vouchers::model::{AuditAction, EndReason, Grant};
 use crate::vouchers::{self as domain, Ctx};
@@ -100,6 +109,12 @@ pub enum UseCase {
     OutboxRetry,
     SettingsAudit,
     Maintenance,
+    OutboxPark,
+    OutboxDiscard,
+    Renewal,
+    Reconcile,
+    HostTestCreate,
+    HostTestResult,
 }
 
 impl UseCase {
@@ -129,6 +144,12 @@ impl UseCase {
             UseCase::OutboxRetry => "outbox_retry",
             UseCase::SettingsAudit => "settings_audit",
             UseCase::Maintenance => "maintenance",
+            UseCase::OutboxPark => "outbox_park",
+            UseCase::OutboxDiscard => "outbox_discard",
+            UseCase::Renewal => "renewal",
+            UseCase::Reconcile => "reconcile",
+            UseCase::HostTestCreate => "host_test_create",
+            UseCase::HostTestResult => "host_test_result",
         }
     }
 }
@@ -160,9 +181,12 @@ pub struct Tx<'a> {
     pub now: OffsetDateTime,
     pub ctx: &'a Ctx,
     pub limits: &'a VoucherConfig,
-    /// Does the controller take a grant's length (hotspot API)? Then a grant whose end
-    /// moves is authorised again with the new length.
+    /// Is a grant whose end moves authorised again? With the hotspot API it carries the new
+    /// length; with the Open API it starts a fresh portal timeout (and the next renewal).
     pub moves_need_reauthorize: bool,
+    /// Open API: the portal timeouts a grant's authorisation lasts, for scheduling its
+    /// renewal (`None`: the controller takes each grant's own length, nothing to renew).
+    pub renewals: Option<Arc<PortalTimeouts>>,
     effects: Effects,
 }
 
@@ -207,19 +231,65 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Queue the device's unauthorise (not before `not_before`).
+    /// Queue the device's unauthorise (not before `not_before`), with the site's id when its
+    /// unit knows it (the take-out then works after the unit is gone).
     pub fn queue_unauthorize(
         &mut self,
         grant: &Grant,
         not_before: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let site_id = match rows::unit_get(self.db, &grant.unit_id) {
+            Ok(u) if u.omada_site.eq_ignore_ascii_case(&grant.site) => u.omada_site_id,
+            Ok(_) | Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
         let op = OutboxOp::Unauthorize {
             site: grant.site.clone(),
             client_mac: grant.client_mac.to_string(),
             grant_id: grant.grant_id.clone(),
             queued_at_ms: to_ms(self.now),
+            site_id,
         };
         self.queue(&op, not_before)
+    }
+
+    /// Queue the grant's re-authorisation for `at`, or bring an already queued one forward:
+    /// at most one waits per grant.
+    pub fn queue_renewal(&mut self, grant_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        match outbox::pending_for_grant(self.db, OP_REAUTHORIZE, grant_id)? {
+            Some((id, due)) => {
+                if at < due {
+                    outbox::bring_forward(self.db, id, at)?;
+                    earliest(&mut self.effects.outbox_due, at);
+                }
+                Ok(())
+            }
+            None => self.queue(
+                &OutboxOp::Reauthorize {
+                    grant_id: grant_id.to_owned(),
+                },
+                at,
+            ),
+        }
+    }
+
+    /// The controller (re-)authorised a grant's device at `from`; the grant ends at `end`. In
+    /// Open API mode the authorisation lasts the site's portal timeout: when that comes before
+    /// `end`, the renewal is queued in this transaction (durable across restarts).
+    pub fn grant_authorized(
+        &mut self,
+        grant_id: &str,
+        site: &str,
+        from: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(timeouts) = self.renewals.clone() else {
+            return Ok(());
+        };
+        match renew_at(from, timeouts.timeout_for(site), end) {
+            Some(at) => self.queue_renewal(grant_id, at),
+            None => Ok(()),
+        }
     }
 
     /// End an open grant: the row, its unauthorise, its event. The one way a grant ends, so
@@ -309,7 +379,8 @@ impl Rentals {
         let limits = self.limits.clone();
         let ctx = ctx.clone();
         let name = uc.name();
-        let moves_need_reauthorize = self.controller.takes_duration();
+        let moves_need_reauthorize = self.controller.reauthorizes_moves();
+        let renewals = self.controller.renewals();
         let (value, effects) = self
             .store
             .write(move |db| -> Result<_, E> {
@@ -319,6 +390,7 @@ impl Rentals {
                     ctx: &ctx,
                     limits: &limits,
                     moves_need_reauthorize,
+                    renewals,
                     effects: Effects::default(),
                 };
                 let value = f(&mut tx)?;

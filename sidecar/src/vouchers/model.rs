@@ -23,6 +23,8 @@ pub struct Unit {
     pub terms_url: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The 24-hex id of `omada_site` on the controller (issue 12b), when known.
+    pub omada_site_id: Option<String>,
     /// How stays and devices behave on this unit (issue 14).
     pub stay: StayRules,
 }
@@ -360,6 +362,12 @@ pub enum AuditAction {
     OmadaSettingsDelete,
     PlumeSettingsPut,
     PlumeSettingsDelete,
+    /// Issue 12b: the controller's operations.
+    OutboxDiscard,
+    ControllerReconcile,
+    HotspotOperatorCreate,
+    HostTestCreate,
+    HostTestResult,
 }
 
 impl AuditAction {
@@ -385,6 +393,11 @@ impl AuditAction {
             AuditAction::OmadaSettingsDelete => "settings.omada.delete",
             AuditAction::PlumeSettingsPut => "settings.plume.put",
             AuditAction::PlumeSettingsDelete => "settings.plume.delete",
+            AuditAction::OutboxDiscard => "outbox.discard",
+            AuditAction::ControllerReconcile => "controller.reconcile",
+            AuditAction::HotspotOperatorCreate => "settings.omada.operator_create",
+            AuditAction::HostTestCreate => "host_test.create",
+            AuditAction::HostTestResult => "host_test.result",
         }
     }
 }

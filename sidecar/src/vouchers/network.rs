@@ -76,6 +76,7 @@ mod tests {
             terms_url: None,
             created_at: t,
             updated_at: t,
+            omada_site_id: None,
             stay: Default::default(),
         }
     }
