@@ -61,6 +61,8 @@ class Unit:
     omada_site_id: str | None = None
     vanish_cancel_minutes: int = 0
     device_policy: str = "replace_oldest"
+    address_translation: bool = False
+    short_code_second_factor: str = "none"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -81,6 +83,8 @@ class Unit:
             omada_site_id=data.get("omada_site_id"),
             vanish_cancel_minutes=int(data.get("vanish_cancel_minutes") or 0),
             device_policy=str(data.get("device_policy") or "replace_oldest"),
+            address_translation=bool(data.get("address_translation", False)),
+            short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
             raw=data,
         )
 
@@ -196,6 +200,32 @@ class Health:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GuestChecks:
+    """What the portal's checks see on a unit (the sidecar decides every flag)."""
+
+    short_codes: int = 0
+    short_codes_weak: bool = False
+    short_codes_paused: bool = False
+    address_mismatches: int = 0
+    last_address_mismatch_at: datetime | None = None
+    address_mismatch_recent: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from JSON (missing: nothing to report)."""
+        if not data:
+            return cls()
+        return cls(
+            short_codes=int(data.get("short_codes") or 0),
+            short_codes_weak=bool(data.get("short_codes_weak", False)),
+            short_codes_paused=bool(data.get("short_codes_paused", False)),
+            address_mismatches=int(data.get("address_mismatches") or 0),
+            last_address_mismatch_at=_dt(data.get("last_address_mismatch_at")),
+            address_mismatch_recent=bool(data.get("address_mismatch_recent", False)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnitState:
     """One unit in the state snapshot."""
 
@@ -204,6 +234,7 @@ class UnitState:
     active_grants: int
     health: Health
     vanished_bookings: list[VanishedBooking] = field(default_factory=list)
+    guest_checks: GuestChecks = field(default_factory=GuestChecks)
 
     @property
     def live_voucher(self) -> Voucher | None:
@@ -221,6 +252,7 @@ class UnitState:
             vanished_bookings=[
                 VanishedBooking.from_dict(b) for b in data.get("vanished_bookings") or []
             ],
+            guest_checks=GuestChecks.from_dict(data.get("guest_checks")),
         )
 
 

@@ -29,7 +29,8 @@ use crate::usecase::bookings::Synced;
 use crate::usecase::units::UnitRevoked;
 use crate::vouchers::booking::Refused;
 use crate::vouchers::model::{
-    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, StayRules, Unit, Voucher,
+    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, GuestChecks, SecondFactor,
+    StayRules, Unit, Voucher,
 };
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
@@ -86,6 +87,10 @@ fn unit() -> Unit {
         stay: StayRules {
             vanish_cancel_minutes: 60,
             device_policy: DevicePolicy::ReplaceOldest,
+        },
+        guest_checks: GuestChecks {
+            address_translation: false,
+            short_code_second_factor: SecondFactor::LastName,
         },
     }
 }
@@ -395,6 +400,14 @@ fn snapshot_and_status() {
                 active_grants: 1,
                 health: HealthOut::new("beach-house", health()),
                 vanished_bookings: vec![VanishedBookingOut::from(&vanished_booking())],
+                guest_checks: GuestChecksStateOut {
+                    short_codes: 1,
+                    short_codes_weak: false,
+                    short_codes_paused: false,
+                    address_mismatches: 2,
+                    last_address_mismatch_at: Some(crate::clock::rfc3339(NOW)),
+                    address_mismatch_recent: true,
+                },
             }],
         })
         .unwrap(),

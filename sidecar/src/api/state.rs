@@ -2,18 +2,21 @@
 //! `GET /metrics`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use http::header;
 use hyper::Response;
 
 use super::wire::{
-    ControllerStatusOut, HealthOut, InfoOut, PlumeStatusOut, StateOut, TotalsOut, UnitOut,
-    UnitStateOut, VanishedBookingOut, VoucherOut,
+    ControllerStatusOut, GuestChecksStateOut, HealthOut, InfoOut, PlumeStatusOut, StateOut,
+    TotalsOut, UnitOut, UnitStateOut, VanishedBookingOut, VoucherOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
+use crate::portal::identity::MISMATCH_RECENT;
 use crate::serve::{full, Body};
+use crate::vouchers::guest_checks::{short_codes_live, short_codes_weak};
+use crate::vouchers::model::Unit;
 
 pub fn info(s: &AppState) -> Result<Response<Body>> {
     ok(&InfoOut {
@@ -37,6 +40,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         .filter(|v| !tests.contains(&v.code))
         .collect();
     let vanished = s.rentals.vanished_bookings().await?;
+    let short_codes = short_codes_live(&live, &s.rentals.short_booking_codes().await?);
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
         by_unit
@@ -57,6 +61,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
                 .filter(|b| b.unit_id == u.unit_id)
                 .map(VanishedBookingOut::from)
                 .collect(),
+            guest_checks: guest_checks_state(s, u, &short_codes, now),
         })
         .collect();
     ok(&StateOut {
@@ -72,6 +77,28 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         },
         units: unit_states,
     })
+}
+
+/// A unit's [`GuestChecksStateOut`]: its live short codes, the limiter's and the portal's view.
+fn guest_checks_state(
+    s: &AppState,
+    u: &Unit,
+    short_codes: &HashMap<String, u32>,
+    now: time::OffsetDateTime,
+) -> GuestChecksStateOut {
+    let n = short_codes.get(&u.unit_id).copied().unwrap_or(0);
+    let seen = s.who.mismatches(&u.unit_id);
+    GuestChecksStateOut {
+        short_codes: n,
+        short_codes_weak: short_codes_weak(&u.guest_checks, n),
+        short_codes_paused: s
+            .limiter
+            .short_codes_paused(&u.unit_id, std::time::Instant::now()),
+        address_mismatches: seen.count,
+        last_address_mismatch_at: seen.last_at.map(crate::clock::rfc3339),
+        address_mismatch_recent: !u.guest_checks.address_translation
+            && seen.last_at.is_some_and(|t| now - t < MISMATCH_RECENT),
+    }
 }
 
 pub async fn metrics(s: &AppState) -> Result<Response<Body>> {

@@ -159,7 +159,15 @@ const MIGRATIONS: &[&str] = &[
         result TEXT
     ) STRICT;
     "#,
-    // 7: stays and devices (issues 14 and 13). A unit's rules: when a booking that vanished
+    // 7: a unit's portal checks (issue 13, DESIGN §10 "Who is asking"): whether the guest
+    // network translates addresses on the way to the portal (then the redirect's `clientIp`
+    // is not compared with the address the portal sees), and the second factor short codes
+    // need on the unit (`none` or `last_name`).
+    r#"
+    ALTER TABLE units ADD COLUMN address_translation INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE units ADD COLUMN short_code_second_factor TEXT NOT NULL DEFAULT 'none';
+    "#,
+    // 8: stays and devices (issues 14 and 13). A unit's rules: when a booking that vanished
     // from the calendar before its stay counts as cancelled, and what a new device over a
     // voucher's limit does (a voucher may override it). Suspended vouchers (booking missing
     // before the stay) and why a voucher was revoked (a booking cancelled for staying missing

@@ -20,6 +20,12 @@
 //!   event.
 //! * A new device over the voucher's limit replaces the least recently authorised one in the
 //!   reserve transaction (its unauthorise queued), or is refused (`device_policy`).
+//! * A short code on a unit that requires a second factor lets the device in only together
+//!   with the last name on its booking or voucher (`vouchers::guest_checks`); a wrong or
+//!   missing name reads like a wrong code.
+//!
+//! [`attempt_scope`] tells the portal's limiter which budgets an attempt falls under, from the
+//! same units the reserve transaction looks at.
 
 use std::time::Duration;
 
@@ -34,6 +40,7 @@ use crate::store::{from_ms, grants as g, rows, to_ms, StoreError};
 use crate::usecase::bookings::voucher_of;
 use crate::usecase::{Rentals, Tx, UseCase};
 use crate::vouchers::booking::pick_for_code;
+use crate::vouchers::guest_checks::{self, AttemptScope};
 use crate::vouchers::model::{AuditAction, EndReason, Grant, GrantState, Unit, Voucher};
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::slots::{self, Decision, Refusal, Requester, Slot, SlotRequest};
@@ -48,6 +55,20 @@ pub struct RedeemRequest {
     /// The page token and the peer address show the request comes from the device itself
     /// (DESIGN §10 "Who is asking"): it may then move the device from another voucher.
     pub holder_proven: bool,
+    /// The last name typed beside the code (empty: none); needed with a short code on a unit
+    /// that requires the second factor.
+    pub last_name: String,
+}
+
+/// The budgets an attempt with `code` (normalised) and `last_name` from `device` falls under:
+/// the units whose networks the redirect names (`units`: every unit), as the reserve
+/// transaction will look them up.
+pub fn attempt_scope(units: &[Unit], device: &Device, code: &str, last_name: &str) -> AttemptScope {
+    let on_network: Vec<&Unit> = units
+        .iter()
+        .filter(|u| on_unit_network(u, device))
+        .collect();
+    guest_checks::attempt_scope(&on_network, code, last_name)
 }
 
 /// Why a redemption did not let the device in. The portal turns these into guest messages.
@@ -255,12 +276,19 @@ fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, Red
 
 fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError> {
     let now = tx.now;
-    let device = &req.device;
-    let voucher = resolve_code(tx, &req.code, device)?;
+    let (code, device) = (req.code.as_str(), &req.device);
+    let voucher = resolve_code(tx, code, device)?;
     let unit = rows::unit_get(tx.db, &voucher.unit_id)?;
     if !on_unit_network(&unit, device) {
         return Err(RedeemError::InvalidCode);
     }
+    guest_checks::check_second_factor(
+        &unit.guest_checks,
+        code,
+        voucher.guest_name.as_deref(),
+        &req.last_name,
+    )
+    .map_err(|_| RedeemError::InvalidCode)?;
     // The unit's own spelling: the redirect's site matched it case-insensitively.
     let site = unit.omada_site.clone();
     let previous = g::latest_for(tx.db, &voucher.code, device.client_mac)?;

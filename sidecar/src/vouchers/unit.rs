@@ -8,7 +8,9 @@
 use time::OffsetDateTime;
 
 use crate::net::Mac;
-use crate::vouchers::model::{DevicePolicy, StayRules, Unit, MAX_VANISH_CANCEL_MINUTES};
+use crate::vouchers::model::{
+    DevicePolicy, GuestChecks, SecondFactor, StayRules, Unit, MAX_VANISH_CANCEL_MINUTES,
+};
 use crate::vouchers::voucher::check_policy;
 use crate::vouchers::{invalid, Error};
 
@@ -31,6 +33,9 @@ pub struct UnitInput {
     /// Stays and devices (issue 14).
     pub vanish_cancel_minutes: Option<u32>,
     pub device_policy: Option<String>,
+    /// The portal's checks (issue 13).
+    pub address_translation: Option<bool>,
+    pub short_code_second_factor: Option<String>,
 }
 
 /// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
@@ -49,6 +54,7 @@ pub struct UnitChanges {
     terms_url: Option<Option<String>>,
     omada_site_id: Option<Option<String>>,
     stay: StayChanges,
+    guest_checks: GuestCheckChanges,
 }
 
 /// Checked changes of a unit's [`StayRules`].
@@ -85,6 +91,40 @@ impl StayChanges {
         }
         if let Some(v) = self.device_policy {
             s.device_policy = v;
+        }
+    }
+}
+
+/// Checked changes of a unit's [`GuestChecks`].
+#[derive(Clone, Debug, Default, PartialEq)]
+struct GuestCheckChanges {
+    address_translation: Option<bool>,
+    short_code_second_factor: Option<SecondFactor>,
+}
+
+impl GuestCheckChanges {
+    fn parse(input: &UnitInput) -> Result<GuestCheckChanges, Error> {
+        let short_code_second_factor = match input.short_code_second_factor.as_deref() {
+            None => None,
+            Some(s) => Some(SecondFactor::parse(s.trim()).ok_or_else(|| {
+                invalid(
+                    "short_code_second_factor",
+                    "short_code_second_factor must be 'none' or 'last_name'",
+                )
+            })?),
+        };
+        Ok(GuestCheckChanges {
+            address_translation: input.address_translation,
+            short_code_second_factor,
+        })
+    }
+
+    fn apply(&self, c: &mut GuestChecks) {
+        if let Some(v) = self.address_translation {
+            c.address_translation = v;
+        }
+        if let Some(v) = self.short_code_second_factor {
+            c.short_code_second_factor = v;
         }
     }
 }
@@ -162,6 +202,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         updated_at: now,
         omada_site_id: None,
         stay: StayRules::default(),
+        guest_checks: GuestChecks::default(),
     }
 }
 
@@ -281,6 +322,7 @@ impl UnitChanges {
     pub fn parse(input: UnitInput) -> Result<UnitChanges, Error> {
         check_unit_id(input.unit_id.as_deref())?;
         let stay = StayChanges::parse(&input)?;
+        let guest_checks = GuestCheckChanges::parse(&input)?;
         let name = match input.name {
             None => None,
             Some(name) => {
@@ -400,6 +442,7 @@ impl UnitChanges {
             terms_url,
             omada_site_id,
             stay,
+            guest_checks,
         })
     }
 
@@ -458,6 +501,7 @@ impl UnitChanges {
             None => {}
         }
         self.stay.apply(&mut u.stay);
+        self.guest_checks.apply(&mut u.guest_checks);
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
             return Err(invalid(
                 "plume_location_id",
@@ -562,6 +606,50 @@ mod tests {
             }),
             Some("plume_location_id"),
             "the Plume ids go together"
+        );
+    }
+
+    #[test]
+    fn guest_checks_are_checked_and_kept() {
+        assert_eq!(
+            field(UnitChanges::parse(UnitInput {
+                short_code_second_factor: Some("birthday".into()),
+                ..Default::default()
+            })),
+            Some("short_code_second_factor")
+        );
+        let mut u = blank_unit(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            u.guest_checks,
+            GuestChecks::default(),
+            "address check on, no second factor"
+        );
+        UnitChanges::parse(UnitInput {
+            short_code_second_factor: Some("last_name".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert_eq!(
+            u.guest_checks.short_code_second_factor,
+            SecondFactor::LastName
+        );
+        assert!(
+            !u.guest_checks.address_translation,
+            "not named, not changed"
+        );
+        UnitChanges::parse(UnitInput {
+            address_translation: Some(true),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert!(u.guest_checks.address_translation);
+        assert_eq!(
+            u.guest_checks.short_code_second_factor,
+            SecondFactor::LastName
         );
     }
 
