@@ -665,6 +665,7 @@ mod tests {
             updated_at: t,
             omada_site_id: None,
             guest_checks: Default::default(),
+            stay: Default::default(),
         };
         assert!(WatchTarget::of(&u).is_none());
         u.ssids = vec!["Guest".into()];

@@ -29,6 +29,7 @@ from custom_components.rental_wifi.models import (
     Unit,
     UnitState,
     UpstreamStatus,
+    VanishedBooking,
     Voucher,
 )
 
@@ -40,7 +41,11 @@ UNMODELLED = {
     "grant",
     "grants",
     "booking",
+    "booking_vanished",
     "bookings",
+    "calendar",
+    "unit_revoked",
+    "devices",
     "audit",
     "settings_omada",
     "settings_plume",
@@ -173,6 +178,11 @@ def test_state_snapshot() -> None:
         assert unit_state.network.speed_test is not None
         _assert_mirrors(SpeedTest, unit_state.network.speed_test, network["speed_test"])
         assert unit_state.network.speed_test.download_mbps == network["speed_test"]["download_mbps"]
+        assert len(unit_state.vanished_bookings) == len(raw["vanished_bookings"]) > 0
+        for model, data in zip(
+            unit_state.vanished_bookings, raw["vanished_bookings"], strict=True
+        ):
+            _assert_mirrors(VanishedBooking, model, data)
 
 
 def test_error_body() -> None:

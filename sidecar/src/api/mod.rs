@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bookings;
 pub mod cards;
 pub mod controller;
+pub mod devices;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -290,6 +291,19 @@ async fn route(
         (_, ["units", _, "cards.pdf"]) => Err(ApiError::method_not_allowed()),
         (_, ["units", _, "health" | "network"]) => Err(ApiError::method_not_allowed()),
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
+        // Stays and devices (issue 14).
+        (&Method::POST, ["units", id, "revoke"]) => units::revoke(s, &ctx, id).await,
+        (&Method::PUT, ["units", id, "bookings"]) => bookings::put_all(s, &ctx, id, req).await,
+        (&Method::POST, ["units", id, "devices"]) => {
+            devices::authorize_for_unit(s, &ctx, id, req).await
+        }
+        (&Method::POST, ["vouchers", code, "devices"]) => {
+            devices::authorize(s, &ctx, code, req).await
+        }
+        (&Method::GET, ["vouchers", code, "devices"]) => devices::list(s, code).await,
+        (_, ["units", _, "revoke" | "devices"] | ["vouchers", _, "devices"]) => {
+            Err(ApiError::method_not_allowed())
+        }
 
         (&Method::GET, ["units", id, "bookings"]) => bookings::list(s, id).await,
         (&Method::GET, ["units", id, "bookings", r]) => bookings::get(s, id, r).await,

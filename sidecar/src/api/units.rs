@@ -1,4 +1,5 @@
-//! `/api/v1/units` and `/api/v1/units/{unit_id}/health` (Plume and the controller combined).
+//! `/api/v1/units`, `/api/v1/units/{unit_id}/health` (Plume and the controller combined) and
+//! `/api/v1/units/{unit_id}/revoke`.
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -8,7 +9,9 @@ use std::borrow::Cow;
 use http::StatusCode;
 
 use super::error::ApiError;
-use super::wire::{HealthOut, PlumeCheckOut, UnitBody, UnitOut, UnitSavedOut, UnitsOut};
+use super::wire::{
+    HealthOut, PlumeCheckOut, UnitBody, UnitOut, UnitRevokedOut, UnitSavedOut, UnitsOut,
+};
 use super::{body, created_or_ok, no_content, ok, Query, Result};
 use crate::app::AppState;
 use crate::health::PlumeServiceError;
@@ -170,4 +173,11 @@ pub async fn delete(
 pub async fn health(s: &AppState, id: &str) -> Result<Response<Body>> {
     let unit = s.rentals.get_unit(id).await?;
     ok(&HealthOut::new(&unit.unit_id, s.health.unit(&unit.unit_id)))
+}
+
+/// `POST /api/v1/units/{unit_id}/revoke`: every voucher of the unit that is not over, and
+/// every device, in one transaction.
+pub async fn revoke(s: &AppState, ctx: &Ctx, id: &str) -> Result<Response<Body>> {
+    let r = s.rentals.revoke_unit(ctx, id).await?;
+    ok(&UnitRevokedOut::new(id, r))
 }

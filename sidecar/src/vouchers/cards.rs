@@ -8,16 +8,17 @@ use time::OffsetDateTime;
 use crate::vouchers::booking::WithVoucher;
 use crate::vouchers::model::{Voucher, VoucherStatus};
 
-/// Among `live` (a unit's unused or active vouchers at `now`): the voucher whose validity has
-/// begun — a booking's before a voucher issued by hand, then the one that began last — else
-/// the one that begins first. `None` without live vouchers.
+/// Among `live` (a unit's unused or active vouchers at `now`; any other is passed over, so a
+/// voucher on hold because its booking is missing from the calendar is never on the card):
+/// the voucher whose validity has begun — a booking's before a voucher issued by hand, then
+/// the one that began last — else the one that begins first. `None` without live vouchers.
 pub fn current(live: &[Voucher], now: OffsetDateTime) -> Option<&Voucher> {
-    let started = live
-        .iter()
+    let usable = || live.iter().filter(move |v| v.is_live(now));
+    let started = usable()
         .filter(|v| v.valid_from <= now)
         .max_by_key(|v| (v.booking_ref.is_some(), v.valid_from, v.created_at));
     started.or_else(|| {
-        live.iter()
+        usable()
             .filter(|v| v.valid_from > now)
             .min_by_key(|v| (v.valid_from, v.created_at))
     })
@@ -25,7 +26,8 @@ pub fn current(live: &[Voucher], now: OffsetDateTime) -> Option<&Voucher> {
 
 /// The bookings whose cards a print sheet holds, by start: those whose stay overlaps
 /// `[from, to)` and has not ended at `now`, with a voucher that can still be used (not
-/// revoked, not expired). A booking whose voucher the host revoked gets no card.
+/// revoked, not expired, not suspended). A booking whose voucher the host revoked, or whose
+/// booking is missing from the calendar (its voucher on hold), gets no card.
 pub fn sheet(
     bookings: &[WithVoucher],
     from: OffsetDateTime,
@@ -71,6 +73,10 @@ mod tests {
             created_at: datetime!(2026-12-01 00:00 UTC),
             first_used_at: None,
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: None,
+            devices_active: 0,
         }
     }
 
@@ -85,6 +91,9 @@ mod tests {
                 codes: vec![],
                 updated_at: start,
                 voucher_code: voucher.as_ref().map(|v| v.code.clone()),
+                vanished_at: None,
+                cancel_at: None,
+                cancelled_at: None,
             },
             voucher,
         )
@@ -107,7 +116,19 @@ mod tests {
         revoked_v.revoked_at = Some(d(2));
         let revoked = booking("REVOKED", d(16), 2, Some(revoked_v));
         let none = booking("NONE", d(18), 2, None);
-        let all = [later.clone(), soon.clone(), over, now_stay, revoked, none];
+        // Missing from the calendar before its stay: its voucher is on hold.
+        let mut held_v = v("F", d(19), true);
+        held_v.suspended_at = Some(d(9));
+        let held = booking("HELD", d(19), 2, Some(held_v));
+        let all = [
+            later.clone(),
+            soon.clone(),
+            over,
+            now_stay,
+            revoked,
+            none,
+            held,
+        ];
         let refs = |from, to| {
             sheet(&all, from, to, NOW)
                 .iter()
@@ -143,6 +164,15 @@ mod tests {
         assert_eq!(current(&[manual, next], NOW).unwrap().code, "HAND");
         // Starting exactly now counts as begun.
         let exact = v("EXACT", NOW, true);
-        assert_eq!(current(&[later, exact], NOW).unwrap().code, "EXACT");
+        assert_eq!(current(&[later.clone(), exact], NOW).unwrap().code, "EXACT");
+        // A voucher on hold (its booking missing from the calendar) is never the card's.
+        let mut held = v("HELD", datetime!(2026-12-11 15:00 UTC), true);
+        held.suspended_at = Some(datetime!(2026-12-09 00:00 UTC));
+        assert_eq!(
+            current(&[later.clone(), held.clone()], NOW).unwrap().code,
+            "LATER"
+        );
+        held.valid_from = datetime!(2026-12-09 15:00 UTC);
+        assert_eq!(current(&[later, held], NOW).unwrap().code, "LATER");
     }
 }
