@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::{
     AuthorizeRequest, Capabilities, ControllerInfo, OmadaClient, OmadaError, OmadaSettings,
-    ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck, SiteSpec,
+    PpskError, ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck, SiteSpec,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -69,6 +69,8 @@ enum Call {
     Revoke,
     Authorize,
     Check,
+    /// Wi-Fi passwords of password-mode units (PPSK keys, the kicks after a deletion).
+    Passwords,
 }
 
 /// The sentence a host should read for this failure, if it is one they can act on.
@@ -351,6 +353,41 @@ impl Controller {
     pub async fn unauthorize(&self, site: &str, mac: Mac) -> Result<(), ControllerError> {
         let client = self.client().ok_or(ControllerError::NotConfigured)?;
         self.call(Call::Revoke, client.unauthorize(site, mac)).await
+    }
+
+    /// A PPSK call (issue 18) on the configured client; its failure is noted like any other
+    /// call's (`connected`, `problem`), so a profile the host deleted or a role that may not
+    /// write says so in the controller status while the key's outbox item waits.
+    pub async fn ppsk<T, F, Fut>(&self, f: F) -> Result<T, PpskError>
+    where
+        F: FnOnce(OmadaClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, PpskError>>,
+    {
+        let Some(client) = self.client() else {
+            return Err(PpskError::Omada(OmadaError::Misconfigured(
+                "the Omada controller is not configured: Wi-Fi passwords wait until it is (Settings › Omada)".into(),
+            )));
+        };
+        let started = Instant::now();
+        let res = f(client).await;
+        self.metrics.controller_latency.observe(started.elapsed());
+        match &res {
+            Ok(_) => self.record(Call::Passwords, Ok(())),
+            Err(e) => {
+                self.metrics.controller_errors.inc();
+                match e {
+                    PpskError::Omada(o) => self.record(Call::Passwords, Err(o)),
+                    other if other.is_misconfiguration() => self.record(
+                        Call::Passwords,
+                        Err(&OmadaError::Misconfigured(format!(
+                            "Wi-Fi passwords: {other}"
+                        ))),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        res
     }
 
     /// Refresh the status with a cheap check of the current session (used by the background

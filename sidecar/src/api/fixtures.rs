@@ -72,9 +72,85 @@ fn unit() -> Unit {
         checkin_grace_minutes: 120,
         checkout_grace_minutes: 60,
         terms_url: Some("https://example.com/terms".into()),
+        access: Default::default(),
         created_at: T0,
         updated_at: T0,
     }
+}
+
+/// A unit in password mode (issue 18).
+fn password_unit() -> Unit {
+    Unit {
+        unit_id: "garden-flat".into(),
+        name: "Garden Flat".into(),
+        ssids: vec!["Garden".into()],
+        vlans: vec![30],
+        ap_macs: vec![],
+        plume_customer_id: None,
+        plume_location_id: None,
+        terms_url: None,
+        access: crate::vouchers::model::Access {
+            mode: crate::vouchers::model::AccessMode::Password,
+            ppsk_profile_id: Some("6512d0a1b2c3d4e5f6a7b8c9".into()),
+        },
+        ..unit()
+    }
+}
+
+fn password_voucher() -> Voucher {
+    Voucher {
+        code: "P4SSW0RDQX".into(),
+        unit_id: "garden-flat".into(),
+        max_devices: 0,
+        devices_used: 0,
+        down_kbps: None,
+        ..voucher()
+    }
+}
+
+fn wifi_out() -> WifiOut {
+    WifiOut {
+        ssid: Some("Garden".into()),
+        password: "lunar-cider-plank-agent-ivory-crisp".into(),
+        qr_payload: Some("WIFI:T:WPA;S:Garden;P:lunar-cider-plank-agent-ivory-crisp;;".into()),
+        key: "rentalwifi-garden-flat-P4SSW0RDQX".into(),
+        mac: None,
+    }
+}
+
+/// The password reads and the issue answer of a password-mode unit (issue 18).
+#[test]
+fn passwords() {
+    round_trip("unit_password_mode", UnitOut::from(&password_unit()));
+    round_trip(
+        "password",
+        PasswordOut {
+            unit_id: "garden-flat".into(),
+            code: Some("P4SSW0RDQX".into()),
+            booking_ref: Some("HMABCDEF12".into()),
+            guest_name: Some("Ana".into()),
+            valid_from: Some(crate::clock::rfc3339(T0)),
+            valid_until: Some("2026-11-23T12:00:00Z".into()),
+            on_controller: true,
+            wifi: Some(wifi_out()),
+            devices: vec![WifiOut {
+                password: "amber-oxide-tulip-crane-velvet-dusk".into(),
+                qr_payload: Some(
+                    "WIFI:T:WPA;S:Garden;P:amber-oxide-tulip-crane-velvet-dusk;;".into(),
+                ),
+                key: "rentalwifi-garden-flat-P4SSW0RDQX-52DE63F1E33B".into(),
+                mac: Some("52-DE-63-F1-E3-3B".into()),
+                ..wifi_out()
+            }],
+        },
+    );
+    round_trip(
+        "voucher_issued_wifi",
+        IssuedOut {
+            voucher: VoucherOut::new(&password_voucher(), NOW),
+            wifi: Some(wifi_out()),
+        },
+    );
 }
 
 fn voucher() -> Voucher {
@@ -281,16 +357,26 @@ fn snapshot_and_status() {
             controller: controller_status(),
             plume: plume_status(),
             totals: TotalsOut {
-                units: 1,
-                live_vouchers: 1,
+                units: 2,
+                live_vouchers: 2,
                 active_grants: 1,
             },
-            units: vec![UnitStateOut {
-                unit: UnitOut::from(&unit()),
-                vouchers: vec![VoucherOut::new(&voucher(), NOW)],
-                active_grants: 1,
-                health: HealthOut::new("beach-house", health()),
-            }],
+            units: vec![
+                UnitStateOut {
+                    unit: UnitOut::from(&unit()),
+                    vouchers: vec![VoucherOut::new(&voucher(), NOW)],
+                    active_grants: 1,
+                    health: HealthOut::new("beach-house", health()),
+                    wifi_password: None,
+                },
+                UnitStateOut {
+                    unit: UnitOut::from(&password_unit()),
+                    vouchers: vec![VoucherOut::new(&password_voucher(), NOW)],
+                    active_grants: 0,
+                    health: HealthOut::new("garden-flat", health()),
+                    wifi_password: Some(WifiPasswordStateOut::new(&password_voucher(), true)),
+                },
+            ],
         })
         .unwrap(),
     );
@@ -302,6 +388,7 @@ fn snapshot_and_status() {
                 message: "valid_until must be after valid_from".into(),
                 field: Some("valid_until".into()),
                 certificate: None,
+                checks: None,
             },
         },
     );
@@ -323,6 +410,7 @@ fn tls_untrusted_error() {
                     san: vec![],
                     factory_default: true,
                 }),
+                checks: None,
             },
         },
     );
@@ -359,6 +447,7 @@ fn settings() {
                 sites: vec![],
                 portal_timeouts: vec![],
             }),
+            password_checks: vec![],
         })
         .unwrap(),
     );
@@ -474,6 +563,9 @@ fn no_stray_fixtures() {
         "error_tls_untrusted",
         "settings_omada",
         "settings_plume",
+        "unit_password_mode",
+        "password",
+        "voucher_issued_wifi",
     ];
     for entry in std::fs::read_dir(dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

@@ -28,6 +28,7 @@ pub fn get_omada(s: &AppState) -> Result<Response<Body>> {
             settings,
             configured: true,
             check: None,
+            password_checks: Vec::new(),
         }),
         None => Err(not_configured("the Omada controller")),
     }
@@ -46,10 +47,17 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
         .controller
         .settings_redacted()
         .ok_or_else(|| not_configured("the Omada controller"))?;
+    // Password-mode units: can the new credentials read and write their PPSK profiles?
+    let password_checks = if info.is_some() {
+        super::passwords::check_all(s).await
+    } else {
+        Vec::new()
+    };
     ok(&OmadaSettingsOut {
         settings,
         configured: true,
         check: info.map(Into::into),
+        password_checks,
     })
 }
 

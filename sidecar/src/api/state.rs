@@ -9,7 +9,7 @@ use hyper::Response;
 
 use super::wire::{
     ControllerStatusOut, HealthOut, InfoOut, PlumeStatusOut, StateOut, TotalsOut, UnitOut,
-    UnitStateOut, VoucherOut,
+    UnitStateOut, VoucherOut, WifiPasswordStateOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
@@ -30,6 +30,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
     let live = s.rentals.live_vouchers().await?;
     let grants = s.rentals.active_grant_counts().await?;
     let pending = s.rentals.outbox_pending().await.unwrap_or(0);
+    let mut passwords = s.rentals.current_passwords().await?;
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
         by_unit
@@ -45,6 +46,9 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             vouchers: by_unit.remove(u.unit_id.as_str()).unwrap_or_default(),
             active_grants: grants.get(&u.unit_id).copied().unwrap_or(0),
             health: HealthOut::new(&u.unit_id, s.plume.board.get(&u.unit_id, now)),
+            wifi_password: passwords
+                .remove(&u.unit_id)
+                .map(|c| WifiPasswordStateOut::new(&c.voucher, c.on_controller)),
         })
         .collect();
     ok(&StateOut {

@@ -18,8 +18,12 @@ pub async fn list(s: &AppState) -> Result<Response<Body>> {
 }
 
 pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
     let new = NewUnit::parse(b.into())?;
+    // Password mode: the controller must be able to take its keys (issue 18 item 4).
+    let wanted = new.build(new.unit_id.clone().unwrap_or_default(), s.clock.now())?;
+    super::passwords::check_before_save(s, None, &wanted, validate).await?;
     let (unit, created) = s.rentals.create_unit(ctx, new).await?;
     if created {
         s.units_changed().await;
@@ -37,8 +41,13 @@ pub async fn patch(
     id: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>> {
+    let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
     let changes = UnitChanges::parse(b.into())?;
+    let before = s.rentals.get_unit(id).await?;
+    let mut wanted = before.clone();
+    changes.apply(&mut wanted)?;
+    super::passwords::check_before_save(s, Some(&before), &wanted, validate).await?;
     let unit = s.rentals.patch_unit(ctx, id, changes).await?;
     s.units_changed().await;
     ok(&UnitOut::from(&unit))

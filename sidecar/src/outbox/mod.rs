@@ -6,8 +6,10 @@
 //! them, retries with backoff until the controller confirms, and sleeps until the next item
 //! is due. Issue 12b adds operations (re-authorisation before an Open API portal timeout)
 //! and a `problem` state for items that fail on permissions: a new variant here, a new arm
-//! in the worker.
+//! in the worker. Other kinds keep their payloads in their own module: [`wifi_keys`] (the
+//! Wi-Fi passwords of password-mode units, issue 18).
 
+pub mod wifi_keys;
 pub mod worker;
 
 use serde::{Deserialize, Serialize};

@@ -25,7 +25,7 @@ use crate::vouchers::Ctx;
 const OUTBOX_BATCH: usize = 100;
 
 /// Retry delay for the n-th attempt: 1 s doubling to 60 s, with jitter.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let base = 1u64 << attempt.min(6);
     let ms = base.min(60) * 1000;
     let jitter = rand::random::<u64>() % (ms / 4 + 1);
@@ -50,6 +50,14 @@ async fn drain(r: &Rentals) -> Result<Pass, StoreError> {
         .await?;
     let mut done = 0;
     for item in items {
+        if item.kind == super::wifi_keys::KIND {
+            match super::wifi_keys::handle(r, &item).await? {
+                super::wifi_keys::Handled::Done => done += 1,
+                super::wifi_keys::Handled::Waiting => {}
+                super::wifi_keys::Handled::Stalled(next) => return Ok(Pass::Stalled(next)),
+            }
+            continue;
+        }
         let result = send(r, &item).await?;
         match result {
             Ok(()) => {

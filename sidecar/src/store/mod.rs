@@ -24,6 +24,7 @@ pub mod grants;
 mod migrations;
 pub mod outbox;
 pub mod rows;
+pub mod wifi_keys;
 mod writer;
 
 use std::path::Path;

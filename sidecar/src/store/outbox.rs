@@ -10,6 +10,8 @@ use super::{from_ms, to_ms, StoreError};
 #[derive(Clone, Debug)]
 pub struct OutboxItem {
     pub id: i64,
+    /// Which worker module reads `payload` (`controller`, `wifi_key`).
+    pub kind: String,
     pub payload: String,
     pub attempts: u32,
 }
@@ -32,10 +34,11 @@ pub fn due(
     now: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, payload, attempts FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2")?;
+    let mut stmt = conn.prepare_cached("SELECT id, payload, attempts, kind FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2")?;
     let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
         Ok(OutboxItem {
             id: r.get(0)?,
+            kind: r.get(3)?,
             payload: r.get(1)?,
             attempts: r.get(2)?,
         })
@@ -58,6 +61,21 @@ pub fn retry(
     conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
         .execute(params![id, to_ms(next), error])?;
     Ok(())
+}
+
+/// Mark the pending items of `kind` whose payload field `field` is `value` done (a newer item
+/// replaces them); how many.
+pub fn supersede(
+    conn: &Connection,
+    kind: &str,
+    field: &str,
+    value: &str,
+    now: OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let path = format!("$.{field}");
+    Ok(conn
+        .prepare_cached("UPDATE outbox SET done_at = ?4, last_error = 'superseded' WHERE done_at IS NULL AND kind = ?1 AND json_extract(payload, ?2) = ?3")?
+        .execute(params![kind, path, value, to_ms(now)])?)
 }
 
 pub fn pending(conn: &Connection) -> Result<u64, StoreError> {

@@ -15,11 +15,13 @@
 //!
 //! Files: [`units`], [`vouchers`](mod@vouchers), [`grants`], [`bookings`], [`redemption`],
 //! [`expiry`] (the expiry timer's use case), [`recovery`] (start-up recovery and repair),
-//! [`reads`] (queries, no transaction).
+//! [`reads`] (queries, no transaction), [`passwords`] (Wi-Fi passwords of password-mode
+//! units: their keys follow their vouchers; the audited reads; device-bound keys).
 
 pub mod bookings;
 pub mod expiry;
 pub mod grants;
+pub mod passwords;
 pub mod reads;
 pub mod recovery;
 pub mod redemption;
@@ -38,6 +40,7 @@ use crate::controller::Controller;
 use crate::events::{Event, EventBus, GrantRef};
 use crate::failpoint;
 use crate::outbox::{OutboxOp, KIND_CONTROLLER};
+use crate::secrets::Sealer;
 use crate::store::{grants as g, outbox, rows, to_ms, Store, StoreError};
 use crate::vouchers::model::{AuditAction, EndReason, Grant};
 use crate::vouchers::{self as domain, Ctx};
@@ -93,6 +96,14 @@ pub enum UseCase {
     OutboxRetry,
     SettingsAudit,
     Maintenance,
+    /// A Wi-Fi password's key is about to go to the controller (outbox, issue 18).
+    WifiKeyPlace,
+    /// The controller confirmed a key added or deleted (outbox).
+    WifiKeyDone,
+    /// Someone reads a Wi-Fi password (audited).
+    PasswordRead,
+    /// The host binds a Wi-Fi password to one device by its MAC.
+    DeviceKey,
 }
 
 impl UseCase {
@@ -116,6 +127,10 @@ impl UseCase {
             UseCase::OutboxRetry => "outbox_retry",
             UseCase::SettingsAudit => "settings_audit",
             UseCase::Maintenance => "maintenance",
+            UseCase::WifiKeyPlace => "wifi_key_place",
+            UseCase::WifiKeyDone => "wifi_key_done",
+            UseCase::PasswordRead => "password_read",
+            UseCase::DeviceKey => "device_key",
         }
     }
 }
@@ -149,6 +164,8 @@ pub struct Tx<'a> {
     /// Does the controller take a grant's length (hotspot API)? Then a grant whose end
     /// moves is authorised again with the new length.
     pub moves_need_reauthorize: bool,
+    /// Seals Wi-Fi passwords before they are stored.
+    pub sealer: &'a Sealer,
     effects: Effects,
 }
 
@@ -182,13 +199,17 @@ impl Tx<'_> {
 
     /// Queue a controller operation, not to run before `not_before`.
     pub fn queue(&mut self, op: &OutboxOp, not_before: OffsetDateTime) -> Result<(), StoreError> {
-        outbox::push(
-            self.db,
-            KIND_CONTROLLER,
-            &op.to_payload(),
-            self.now,
-            not_before,
-        )?;
+        self.queue_kind(KIND_CONTROLLER, &op.to_payload(), not_before)
+    }
+
+    /// Queue an outbox item of any kind (each kind's module knows its payload).
+    pub fn queue_kind(
+        &mut self,
+        kind: &str,
+        payload: &str,
+        not_before: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        outbox::push(self.db, kind, payload, self.now, not_before)?;
         earliest(&mut self.effects.outbox_due, not_before);
         Ok(())
     }
@@ -248,6 +269,8 @@ pub struct Rentals {
     pub limits: Arc<VoucherConfig>,
     events: EventBus,
     pub controller: Arc<Controller>,
+    /// Seals and opens the Wi-Fi passwords of password-mode units.
+    pub sealer: Sealer,
     /// The outbox worker's alarm (new items due).
     pub outbox_alarm: Arc<Alarm>,
     /// The expiry timer's alarm (new grant ends).
@@ -265,6 +288,7 @@ impl Rentals {
         limits: VoucherConfig,
         events: EventBus,
         controller: Arc<Controller>,
+        sealer: Sealer,
         in_flight_grace: std::time::Duration,
     ) -> Rentals {
         Rentals {
@@ -273,6 +297,7 @@ impl Rentals {
             limits: Arc::new(limits),
             events,
             controller,
+            sealer,
             outbox_alarm: Arc::new(Alarm::default()),
             expiry_alarm: Arc::new(Alarm::default()),
             in_flight_grace,
@@ -291,6 +316,7 @@ impl Rentals {
         let ctx = ctx.clone();
         let name = uc.name();
         let moves_need_reauthorize = self.controller.takes_duration();
+        let sealer = self.sealer.clone();
         let (value, effects) = self
             .store
             .write(move |db| -> Result<_, E> {
@@ -300,6 +326,7 @@ impl Rentals {
                     ctx: &ctx,
                     limits: &limits,
                     moves_need_reauthorize,
+                    sealer: &sealer,
                     effects: Effects::default(),
                 };
                 let value = f(&mut tx)?;

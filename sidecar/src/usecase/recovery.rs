@@ -26,7 +26,7 @@ use crate::outbox::OutboxOp;
 use crate::store::bookings as rows_b;
 use crate::store::{grants as g, rows, StoreError};
 use crate::usecase::vouchers as uv;
-use crate::usecase::{bookings, Error, Rentals, Tx, UseCase};
+use crate::usecase::{bookings, passwords, Error, Rentals, Tx, UseCase};
 use crate::vouchers::follow::{follow, is_due, Follow};
 use crate::vouchers::model::{Actor, EndReason};
 use crate::vouchers::Ctx;
@@ -74,6 +74,7 @@ fn repair(tx: &mut Tx<'_>, in_flight_grace: time::Duration) -> Result<Repaired, 
     for unit in rows::unit_list(tx.db)? {
         bookings::reconcile(tx, &unit)?;
     }
+    passwords::repair(tx)?;
     for grant in g::all_active(tx.db)? {
         let v = match rows::voucher_get(tx.db, &grant.code) {
             Ok(v) => v,

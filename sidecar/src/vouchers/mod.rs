@@ -13,12 +13,15 @@
 //! * [`network`]: where a guest's device is, and whether that is one of a unit's networks.
 //! * [`slots`]: may this device take a slot on this voucher now.
 //! * [`follow`]: expiry, and what an open grant does when its voucher changes.
+//! * [`password`]: password-mode units (issue 18): a key's window, the current password,
+//!   whom to push off when a key goes.
 
 pub mod booking;
 pub mod code;
 pub mod follow;
 pub mod model;
 pub mod network;
+pub mod password;
 pub mod slots;
 pub mod unit;
 pub mod voucher;
