@@ -28,7 +28,9 @@ use crate::store::{from_ms, grants as g, rows, to_ms, StoreError};
 use crate::usecase::bookings::voucher_of;
 use crate::usecase::{Rentals, Tx, UseCase};
 use crate::vouchers::booking::pick_for_code;
-use crate::vouchers::model::{AuditAction, EndReason, Grant, GrantState, Unit, Voucher};
+use crate::vouchers::model::{
+    AccessMode, AuditAction, EndReason, Grant, GrantState, Unit, Voucher,
+};
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::slots::{self, Refusal, Slot, SlotRequest};
 use crate::vouchers::Ctx;
@@ -236,7 +238,8 @@ fn reserve(tx: &mut Tx<'_>, code: &str, device: &Device) -> Result<Reservation, 
     let now = tx.now;
     let voucher = resolve_code(tx, code, device)?;
     let unit = rows::unit_get(tx.db, &voucher.unit_id)?;
-    if !on_unit_network(&unit, device) {
+    // A password-mode unit's guests join with their Wi-Fi password, never on the portal.
+    if !on_unit_network(&unit, device) || unit.access.mode == AccessMode::Password {
         return Err(RedeemError::InvalidCode);
     }
     let previous = g::latest_for(tx.db, &voucher.code, device.client_mac)?;
