@@ -58,6 +58,8 @@ class Unit:
     checkin_grace_minutes: int = 0
     checkout_grace_minutes: int = 0
     terms_url: str | None = None
+    access_mode: str = "portal"
+    ppsk_profile_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -75,7 +77,34 @@ class Unit:
             checkin_grace_minutes=int(data.get("checkin_grace_minutes") or 0),
             checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
             terms_url=data.get("terms_url"),
+            access_mode=str(data.get("access_mode") or "portal"),
+            ppsk_profile_id=data.get("ppsk_profile_id"),
             raw=data,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WifiPasswordState:
+    """A password-mode unit's current password in the snapshot: which voucher, never the
+    password itself (``GET /api/v1/units/{unit_id}/password`` reads that, audited)."""
+
+    code: str
+    booking_ref: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    on_controller: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self | None:
+        """Build from JSON (``null``: no current password)."""
+        if not data:
+            return None
+        return cls(
+            code=str(data["code"]),
+            booking_ref=data.get("booking_ref"),
+            valid_from=_dt(data.get("valid_from")),
+            valid_until=_dt(data.get("valid_until")),
+            on_controller=bool(data.get("on_controller", False)),
         )
 
 
@@ -163,11 +192,22 @@ class UnitState:
     vouchers: list[Voucher]
     active_grants: int
     health: Health
+    wifi_password: WifiPasswordState | None = None
 
     @property
     def live_voucher(self) -> Voucher | None:
         """The newest live voucher (the sidecar lists them newest first)."""
         return self.vouchers[0] if self.vouchers else None
+
+    @property
+    def password_voucher(self) -> Voucher | None:
+        """Password mode: the voucher of the unit's current password (the sidecar picks it)."""
+        if self.wifi_password is None:
+            return None
+        for voucher in self.vouchers:
+            if voucher.code == self.wifi_password.code:
+                return voucher
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -177,6 +217,7 @@ class UnitState:
             vouchers=[Voucher.from_dict(v) for v in data.get("vouchers") or []],
             active_grants=int(data.get("active_grants") or 0),
             health=Health.from_dict(data.get("health")),
+            wifi_password=WifiPasswordState.from_dict(data.get("wifi_password")),
         )
 
 
