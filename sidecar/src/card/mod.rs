@@ -615,7 +615,7 @@ mod tests {
                 w(a).total_cmp(&w(b))
             })
             .unwrap();
-        let worst = WifiPassword::new(vec![*widest; 6].join("-")).unwrap();
+        let worst = WifiPassword::new([*widest; 6].join("-")).unwrap();
         let fitted = Layout::of(&sample().with_password(worst.clone(), None).text()).fitted();
         let line = fitted
             .iter()
