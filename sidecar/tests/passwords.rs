@@ -381,6 +381,28 @@ async fn restarts_lose_neither_a_check_in_nor_a_check_out() {
     let password = v["wifi"]["password"].as_str().unwrap().to_owned();
     let Env { app, sim, profile } = env;
     app.stop().await;
+    // The check-in and the check-out are on disk, each an outbox item at its time.
+    let due: Vec<i64> = {
+        let db = rusqlite::Connection::open(tmp.path().join(rental_wifi::app::DB_FILE)).unwrap();
+        let mut st = db
+            .prepare("SELECT next_attempt_at FROM outbox WHERE kind = 'wifi_key' AND done_at IS NULL ORDER BY next_attempt_at")
+            .unwrap();
+        let rows: Vec<i64> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows
+    };
+    let ms = |field: &str| {
+        let t = time::OffsetDateTime::parse(
+            v[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        (t.unix_timestamp_nanos() / 1_000_000) as i64
+    };
+    assert_eq!(due, vec![ms("valid_from"), ms("valid_until")]);
     // Down across check-in: on the controller soon after the start.
     clock.advance(Duration::from_secs(601));
     let app = TestApp::spawn_full(config_for(tmp.path()), clock.clone(), fast_policy()).await;
@@ -603,6 +625,39 @@ async fn the_set_up_check_names_what_is_missing() {
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["ok"], true, "{c}");
     assert_eq!(c["write_checked"], true);
+    let failed = |c: &Value, item: &str| {
+        c["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["item"] == item && x["status"] == "fail")
+    };
+    // A role that may only view: the write probe names the role.
+    let mut b = env.sim.behaviour();
+    b.openapi_read_only = true;
+    env.sim.set_behaviour(b.clone());
+    let (_, c) = env
+        .app
+        .post("/api/v1/units/loft/password/check", json!({}))
+        .await;
+    assert_eq!(c["ok"], false, "{c}");
+    assert!(failed(&c, "role"), "{c}");
+    assert!(
+        c["problem"].as_str().unwrap().contains("Administrator"),
+        "{c}"
+    );
+    // A controller without the per-key calls: the version is named.
+    b.openapi_read_only = false;
+    b.ppsk_per_key_api = false;
+    env.sim.set_behaviour(b.clone());
+    let (_, c) = env
+        .app
+        .post("/api/v1/units/loft/password/check", json!({}))
+        .await;
+    assert!(failed(&c, "version"), "{c}");
+    assert!(c["problem"].as_str().unwrap().contains("5.15.24"), "{c}");
+    b.ppsk_per_key_api = true;
+    env.sim.set_behaviour(b);
     // A profile that is not there: refused, naming the profile, nothing saved.
     let body = json!({"unit_id": "barn", "name": "Barn", "ssids": ["Rental"],
                       "access_mode": "password", "ppsk_profile_id": "0123456789abcdef01234567"});
@@ -866,4 +921,47 @@ async fn the_password_never_leaks() {
     let logs = capture.text();
     assert!(logs.contains("ppsk: key added"), "the TRACE capture works");
     assert!(!logs.contains(&password), "a log line carries the password");
+}
+
+/// The start-up repair: a key whose outbox items are gone (a hand-edited or restored
+/// database) is still added at check-in and deleted at check-out after a restart.
+#[tokio::test]
+async fn the_start_up_repair_requeues_a_key_without_items() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Clock::system();
+    let env = start_at(tmp.path(), clock.clone()).await;
+    let (_, v) = env
+        .app
+        .post(
+            "/api/v1/vouchers",
+            json!({"unit_id": "loft", "valid_from": at(&clock, 600), "valid_until": at(&clock, 7200)}),
+        )
+        .await;
+    let password = v["wifi"]["password"].as_str().unwrap().to_owned();
+    let forget_items = |dir: &std::path::Path| {
+        let db = rusqlite::Connection::open(dir.join(rental_wifi::app::DB_FILE)).unwrap();
+        let n = db
+            .execute(
+                "DELETE FROM outbox WHERE kind = 'wifi_key' AND done_at IS NULL",
+                [],
+            )
+            .unwrap();
+        assert!(n > 0, "items to forget");
+    };
+    let Env { app, sim, profile } = env;
+    app.stop().await;
+    forget_items(tmp.path());
+    clock.advance(Duration::from_secs(601));
+    let app = TestApp::spawn_full(config_for(tmp.path()), clock.clone(), fast_policy()).await;
+    let env = Env { app, sim, profile };
+    env.wait("added after the repair", |e| e.has_password(&password))
+        .await;
+    let Env { app, sim, profile } = env;
+    app.stop().await;
+    forget_items(tmp.path());
+    clock.advance(Duration::from_secs(7200));
+    let app = TestApp::spawn_full(config_for(tmp.path()), clock.clone(), fast_policy()).await;
+    let env = Env { app, sim, profile };
+    env.wait("deleted after the repair", |e| !e.has_password(&password))
+        .await;
 }

@@ -127,9 +127,12 @@ pub fn unit_deleted(tx: &mut Tx<'_>, unit_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Start-up repair: a key whose state differs from what it should be now and that has no
-/// item waiting gets one (nothing a crash can lose; a safeguard for hand-edited databases).
+/// Start-up repair: every key gets the items it needs — one now when it is not where it
+/// should be, one at each of its window's times still ahead — when they are missing (nothing
+/// a crash can lose; a safeguard for hand-edited or restored databases). Returns how many
+/// keys it rescheduled.
 pub fn repair(tx: &mut Tx<'_>) -> Result<usize, Error> {
+    let pending = pending_items(tx)?;
     let mut n = 0;
     let mut seen: HashSet<String> = HashSet::new();
     let mut all = keys::placed(tx.db)?;
@@ -144,13 +147,44 @@ pub fn repair(tx: &mut Tx<'_>) -> Result<usize, Error> {
         }
         let unit = rows::unit_get(tx.db, &k.unit_id).ok();
         let v = rows::voucher_get(tx.db, &k.code).ok();
-        if settled(&k, unit.as_ref(), v.as_ref(), tx.now) || waiting(tx, &k.key_name)? {
+        let waiting = pending
+            .get(&k.key_name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let now_ok = settled(&k, unit.as_ref(), v.as_ref(), tx.now) || !waiting.is_empty();
+        let password_unit = unit
+            .as_ref()
+            .is_some_and(|u| u.access.mode == AccessMode::Password);
+        let later_ok = match (&v, password_unit) {
+            (Some(v), true) if v.revoked_at.is_none() => rules::due_times(v, tx.now)
+                .iter()
+                .all(|t| waiting.contains(&crate::store::to_ms(*t))),
+            _ => true,
+        };
+        if now_ok && later_ok {
             continue;
         }
-        queue(tx, &k.key_name, tx.now)?;
+        schedule(tx, &k, unit.as_ref(), v.as_ref())?;
         n += 1;
     }
     Ok(n)
+}
+
+/// The pending `wifi_key` items: key name → their due times (ms).
+fn pending_items(tx: &Tx<'_>) -> Result<std::collections::HashMap<String, Vec<i64>>, StoreError> {
+    let mut pending: std::collections::HashMap<String, Vec<i64>> = Default::default();
+    let mut stmt = tx.db.prepare_cached(
+        "SELECT json_extract(payload, '$.key'), next_attempt_at FROM outbox WHERE done_at IS NULL AND kind = ?1",
+    )?;
+    let rows = stmt.query_map([KIND], |r| {
+        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        if let (Some(key), at) = row? {
+            pending.entry(key).or_default().push(at);
+        }
+    }
+    Ok(pending)
 }
 
 /// Is the key where it should be at `now` (nothing for the controller to do)?
@@ -166,13 +200,6 @@ fn settled(
     } else {
         k.placement.is_none()
     }
-}
-
-fn waiting(tx: &Tx<'_>, key_name: &str) -> Result<bool, StoreError> {
-    Ok(tx
-        .db
-        .prepare_cached("SELECT 1 FROM outbox WHERE done_at IS NULL AND kind = ?1 AND json_extract(payload, '$.key') = ?2")?
-        .exists([KIND, key_name])?)
 }
 
 fn queue(tx: &mut Tx<'_>, key_name: &str, at: time::OffsetDateTime) -> Result<(), StoreError> {
