@@ -14,7 +14,9 @@
 //!    short or moved whose voucher never followed);
 //! 4. every active grant follows its voucher: a grant whose end passed while the process was
 //!    down expires; a revoked or expired voucher, or a window cut into the past, ends it
-//!    (unauthorise queued); a window that moved moves it.
+//!    (unauthorise queued); a window that moved moves it;
+//! 5. every Wi-Fi password key (password mode) has the outbox items it needs: one now when
+//!    it is not where it should be, one at each of its window's times still ahead.
 //!
 //! A booking that merely vanished from the calendar is not cancelled (DESIGN §10): only an
 //! explicit cancellation is acted on here. What was repaired is counted in one log line and
