@@ -31,6 +31,7 @@ from .const import (
     MODE_EXTERNAL,
     SUBENTRY_UNIT,
 )
+from .controller import async_setup_controller_issue, async_setup_controller_services
 from .coordinator import RentalWifiConfigEntry, RentalWifiCoordinator, RentalWifiData
 from .helpers import (
     async_remove_stale_devices,
@@ -51,7 +52,12 @@ from .services import async_setup_services
 from .snapshot import MARKER_NAME
 from .sync import BookingSync, SyncStore
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.IMAGE, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.IMAGE,
+    Platform.SENSOR,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -59,6 +65,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions (once, for every entry)."""
     async_setup_services(hass)
+    async_setup_controller_services(hass)
     return True
 
 
@@ -166,6 +173,7 @@ async def _async_setup_runtime(
                     sync.async_schedule(0)
 
     entry.async_on_unload(coordinator.async_add_listener(_async_on_update))
+    async_setup_controller_issue(hass, entry)
     _async_adopt_units(hass, entry)
     async_remove_stale_devices(hass, entry)
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from .const import REQUEST_TIMEOUT, SSE_READ_TIMEOUT
+from .const import CHECK_TIMEOUT, REQUEST_TIMEOUT, SSE_READ_TIMEOUT
 from .models import Info, SseEvent, State, Unit, Voucher
 
 
@@ -82,12 +82,13 @@ class RentalWifiClient:
         body: Mapping[str, Any] | None = None,
         auth: bool = True,
         accept: str = "application/json",
+        timeout: float | None = None,
     ) -> tuple[aiohttp.ClientResponse, bytes]:
         """Send one request; return the response and its raw body."""
         headers = self._headers(auth=auth)
         headers["Accept"] = accept
         try:
-            async with asyncio.timeout(self.request_timeout):
+            async with asyncio.timeout(timeout or self.request_timeout):
                 response = await self.session.request(
                     method,
                     self._url(path),
@@ -115,10 +116,11 @@ class RentalWifiClient:
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
         auth: bool = True,
+        timeout: float | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON (None for an empty body)."""
         response, raw = await self._send(
-            method, path, params=params, body=body, auth=auth
+            method, path, params=params, body=body, auth=auth, timeout=timeout
         )
         text = raw.decode("utf-8", errors="replace")
         return self._decode(response, text)
@@ -183,6 +185,21 @@ class RentalWifiClient:
     async def put_plume_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Validate (mint an OAuth token) and store the Plume settings."""
         return await self._request("PUT", "/api/v1/settings/plume", body=_clean(settings))
+
+    async def check_controller(self) -> dict[str, Any]:
+        """``POST /api/v1/settings/omada/check``: every set-up step over every unit's site.
+
+        Each step may take the sidecar's controller deadline (~10 s), hence the long wait.
+        """
+        return await self._request(
+            "POST", "/api/v1/settings/omada/check", timeout=CHECK_TIMEOUT
+        )
+
+    async def create_host_test(self, unit_id: str) -> dict[str, Any]:
+        """``POST /api/v1/units/{unit_id}/host-test``: a one-time host test code."""
+        return await self._request(
+            "POST", f"/api/v1/units/{_quote(unit_id)}/host-test"
+        )
 
     async def _get_settings(self, kind: str) -> dict[str, Any] | None:
         try:

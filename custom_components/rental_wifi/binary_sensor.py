@@ -1,9 +1,10 @@
-"""Binary sensors: unit network online; controller and Plume connectivity."""
+"""Binary sensors: unit network online; controller and Plume connectivity; controller problem."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -27,6 +28,19 @@ class RentalWifiBinarySensorEntityDescription(BinarySensorEntityDescription):
     """Describes a binary sensor of the sidecar."""
 
     value_fn: Callable[[State], bool | None]
+    attrs_fn: Callable[[State], Mapping[str, Any]] | None = None
+
+
+def _controller_problem_attrs(state: State) -> Mapping[str, Any]:
+    """The problem sentence and what waits in the sidecar's outbox."""
+    controller = state.controller
+    oldest = controller.outbox_oldest_pending_at
+    return {
+        "problem": controller.problem,
+        "outbox_pending": controller.outbox_pending,
+        "outbox_waiting": controller.outbox_waiting,
+        "outbox_oldest_pending_at": oldest.isoformat() if oldest else None,
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +57,14 @@ SIDECAR_BINARY_SENSORS: tuple[RentalWifiBinarySensorEntityDescription, ...] = (
         device_class=BinarySensorDeviceClass.CONNECTIVITY,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda state: bool(state.controller.connected),
+    ),
+    RentalWifiBinarySensorEntityDescription(
+        key="controller_problem",
+        translation_key="controller_problem",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: bool(state.controller.problem),
+        attrs_fn=_controller_problem_attrs,
     ),
     RentalWifiBinarySensorEntityDescription(
         key="plume_connected",
@@ -93,6 +115,13 @@ class RentalWifiBinarySensor(RentalWifiEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """Return the state."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Extra attributes, where the description has them."""
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.coordinator.data)
 
 
 class RentalWifiUnitBinarySensor(RentalWifiUnitEntity, BinarySensorEntity):

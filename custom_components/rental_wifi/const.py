@@ -37,6 +37,7 @@ SECRET_PLACEHOLDER: Final = "***"
 
 SCAN_INTERVAL: Final = timedelta(seconds=60)
 REQUEST_TIMEOUT: Final = 15  # seconds; the sidecar bounds controller calls at ~10 s
+CHECK_TIMEOUT: Final = 180  # seconds: the controller check runs every step over every site
 
 # Server-Sent Events: reconnect backoff and read timeout (keepalive is every 15 s).
 SSE_BACKOFF_MIN: Final = 1.0
@@ -51,6 +52,9 @@ BUS_EVENTS: Final = frozenset(
         "voucher_revoked",
         "grant_expired",
         "health_changed",
+        "controller_problem",
+        "controller_check",
+        "host_test_result",
     }
 )
 EVENT_PREFIX: Final = f"{DOMAIN}_"

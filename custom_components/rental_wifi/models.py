@@ -60,6 +60,7 @@ class Unit:
     terms_url: str | None = None
     access_mode: str = "portal"
     ppsk_profile_id: str | None = None
+    omada_site_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -79,6 +80,7 @@ class Unit:
             terms_url=data.get("terms_url"),
             access_mode=str(data.get("access_mode") or "portal"),
             ppsk_profile_id=data.get("ppsk_profile_id"),
+            omada_site_id=data.get("omada_site_id"),
             raw=data,
         )
 
@@ -229,6 +231,11 @@ class UpstreamStatus:
     connected: bool | None = None
     mode: str | None = None
     last_error: str | None = None
+    problem: str | None = None
+    """Controller only: a sentence for the host about what to fix, or None."""
+    outbox_pending: int = 0
+    outbox_waiting: int = 0
+    outbox_oldest_pending_at: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Self:
@@ -239,6 +246,10 @@ class UpstreamStatus:
             connected=data.get("connected"),
             mode=data.get("mode"),
             last_error=data.get("last_error"),
+            problem=data.get("problem"),
+            outbox_pending=int(data.get("outbox_pending") or 0),
+            outbox_waiting=int(data.get("outbox_waiting") or 0),
+            outbox_oldest_pending_at=_dt(data.get("outbox_oldest_pending_at")),
         )
 
 

@@ -121,10 +121,21 @@ impl Handle {
             .map_err(|e| e.to_string())
     }
 
-    /// Site name → id pairs for the controller client (what units' stored site ids will
-    /// give it with issue 14).
+    /// Site name → id pairs for the controller client (units' stored site ids give it the
+    /// same at start and after every unit change).
     pub fn remember_sites(&self, sites: &[(String, String)]) {
         self.0.controller.remember_sites(sites);
+    }
+
+    /// Reconcile with the controller now (it also runs at start-up and daily): how many
+    /// authorisations without a grant were queued to end, or why it could not run.
+    pub async fn reconcile_controller(&self) -> Result<usize, String> {
+        self.0
+            .rentals
+            .reconcile_controller()
+            .await
+            .map(|r| r.ended)
+            .map_err(|e| e.to_string())
     }
 
     /// Would the portal accept `token` for `mac` at `now_unix`?
@@ -205,6 +216,8 @@ impl App {
             .map_err(|e| StartError::Plume(e.to_string()))?;
         let units = rentals.list_units().await?;
         plume.set_units(&units);
+        controller.remember_sites(&crate::usecase::sites::site_ids(&units));
+        controller.units_without_site_id(&crate::usecase::sites::without_site_id(&units));
         let limiter = Limiter::new(LimiterConfig {
             max_failures: config.portal.max_failures,
             window: std::time::Duration::from_secs(
@@ -337,12 +350,18 @@ pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartEr
 
 impl AppState {
     /// Called after any unit change (create, update, delete — the API and the demo do):
-    /// the in-memory unit list and the Plume targets follow.
+    /// the in-memory unit list, the Plume targets and the controller's site ids follow, and
+    /// controller operations that wait for a fix are tried again (a site id may be it).
     pub(crate) async fn units_changed(&self) {
         let _one_at_a_time = self.units_reload.lock().await;
         match self.rentals.list_units().await {
             Ok(units) => {
                 self.plume.set_units(&units);
+                self.controller
+                    .remember_sites(&crate::usecase::sites::site_ids(&units));
+                self.controller
+                    .units_without_site_id(&crate::usecase::sites::without_site_id(&units));
+                self.rentals.retry_waiting().await;
                 *self.units.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(units));
             }
             Err(e) => {

@@ -53,8 +53,8 @@ pub fn check_config(config: &Config) -> anyhow::Result<()> {
 
 /// `check-controller`: run every set-up step against the controller stored in the data dir
 /// (the one `serve` uses) and print one line per step — or the JSON report with `json`.
-/// `sites` are `NAME` or `NAME=SITE_ID` (the id when the Open API cannot look it up).
-/// Returns whether every step passed.
+/// `sites` are `NAME` or `NAME=SITE_ID` (the id when the Open API cannot look it up); none
+/// given: every unit's site, with the id the unit keeps. Returns whether every step passed.
 pub async fn check_controller(
     config: &Config,
     sites: &[String],
@@ -70,6 +70,10 @@ pub async fn check_controller(
         );
     }
     let store = crate::store::Store::open(&db).context("database")?;
+    let units = store
+        .read(crate::store::rows::unit_list)
+        .await
+        .context("units")?;
     let sealer = crate::secrets::Sealer::load_or_create(dir).context("key file")?;
     let controller = crate::controller::Controller::load(
         store,
@@ -81,7 +85,7 @@ pub async fn check_controller(
     )
     .await
     .context("controller settings")?;
-    let specs: Vec<crate::omada::SiteSpec> = sites
+    let mut specs: Vec<crate::omada::SiteSpec> = sites
         .iter()
         .map(|s| match s.rsplit_once('=') {
             Some((name, id)) if crate::omada::is_site_id(id.trim()) => crate::omada::SiteSpec {
@@ -94,6 +98,9 @@ pub async fn check_controller(
             },
         })
         .collect();
+    if specs.is_empty() {
+        specs = crate::usecase::sites::site_specs(&units);
+    }
     let report = controller
         .self_test(&specs)
         .await
@@ -104,7 +111,7 @@ pub async fn check_controller(
         print!("{}", report.to_text());
         if specs.is_empty() {
             println!(
-                "(no --site given: give each rental unit's site to check its id and permissions)"
+                "(no rental unit yet and no --site given: add the units, or give each unit's site, to check its id and permissions)"
             );
         }
     }

@@ -7,7 +7,7 @@
 //! directly. `api/events.rs` is the only place an event becomes JSON. A slow SSE client lags
 //! and loses old events rather than slowing the producers down (tokio broadcast semantics).
 //!
-//! Issue 14 adds `booking_vanished`, `booking_restored`, `booking_cancelled`; issue 12b
+//! Issue 14 adds `booking_vanished`, `booking_restored`, `booking_cancelled`; issue 12b adds
 //! `controller_problem`, `controller_check`, `host_test_result`: each is one more variant
 //! here and one more arm in `api/events.rs`.
 
@@ -83,6 +83,67 @@ pub enum Event {
         unit_id: String,
         change: UnitChange,
     },
+    /// The controller's `problem` changed (null: resolved).
+    ControllerProblem {
+        problem: Option<String>,
+        /// Outbox items waiting for a fix.
+        outbox_waiting: u64,
+    },
+    /// A controller check (self-test) finished.
+    ControllerCheck {
+        ok: bool,
+        steps: usize,
+        /// The failed steps: (step, site, message).
+        failed: Vec<CheckFailure>,
+    },
+    /// A host test code's device was taken off again, and what the controller says.
+    HostTestResult(Box<HostTestReport>),
+}
+
+/// A failed step of a controller check, as events name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckFailure {
+    pub step: String,
+    pub site: Option<String>,
+    pub message: String,
+    pub controller_message: Option<String>,
+}
+
+/// What the controller says about the host test phone's authorisation after the revoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthState {
+    /// Open API: no valid authorisation record left for the phone.
+    Ended,
+    /// Open API: a record still reads valid.
+    StillValid,
+    /// Hotspot API: records keep `valid` after their end, so they prove nothing.
+    NotReadable,
+}
+
+impl AuthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthState::Ended => "ended",
+            AuthState::StillValid => "still_valid",
+            AuthState::NotReadable => "not_readable",
+        }
+    }
+}
+
+/// The result of a host test code (issue 12 item 11).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTestReport {
+    pub unit_id: String,
+    pub code: String,
+    pub client_mac: Mac,
+    pub ok: bool,
+    pub let_in_at: Option<OffsetDateTime>,
+    pub revoked_at: OffsetDateTime,
+    /// Authorisation records the disconnect ended (the controller's answer).
+    pub disconnected: usize,
+    pub authorization_state: AuthState,
+    /// A sentence for the host: what happened and what it proves.
+    pub message: String,
 }
 
 /// One published event and when it was published.

@@ -44,6 +44,7 @@ enum Command {
     /// when a step fails.
     CheckController {
         /// A rental unit's Omada site: `NAME`, or `NAME=SITE_ID`. Repeat for each site.
+        /// Without it, every unit's site (with the id the unit keeps) is checked.
         #[arg(long = "site", value_name = "NAME[=SITE_ID]")]
         sites: Vec<String>,
         /// Print the report as JSON.

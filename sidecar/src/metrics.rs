@@ -101,6 +101,10 @@ pub struct Metrics {
     pub controller_latency: Histogram,
     pub controller_errors: Counter,
     pub outbox_depth: Gauge,
+    /// Outbox items waiting for the host to fix a configuration or permission problem.
+    pub outbox_waiting: Gauge,
+    /// Authorisations reconciliation found on the controller without a grant, and ended.
+    pub reconcile_ended: Counter,
     pub active_grants: Gauge,
     pub plume_polls_ok: Counter,
     pub plume_polls_failed: Counter,
@@ -119,6 +123,8 @@ impl Default for Metrics {
             controller_latency: Histogram::new(LATENCY_BOUNDS),
             controller_errors: Counter::default(),
             outbox_depth: Gauge::default(),
+            outbox_waiting: Gauge::default(),
+            reconcile_ended: Counter::default(),
             active_grants: Gauge::default(),
             plume_polls_ok: Counter::default(),
             plume_polls_failed: Counter::default(),
@@ -208,6 +214,18 @@ impl Metrics {
             "rental_wifi_outbox_depth",
             "Controller operations waiting in the outbox",
             self.outbox_depth.get(),
+        );
+        gauge(
+            &mut out,
+            "rental_wifi_outbox_waiting",
+            "Controller operations waiting for the host to fix a configuration or permission problem",
+            self.outbox_waiting.get(),
+        );
+        counter(
+            &mut out,
+            "rental_wifi_reconcile_ended_total",
+            "Authorisations the controller held without a grant, ended by reconciliation",
+            self.reconcile_ended.get(),
         );
         gauge(
             &mut out,

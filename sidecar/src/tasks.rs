@@ -24,8 +24,47 @@ pub fn spawn_all(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<Join
         state
             .plume
             .spawn_poller(state.events.clone(), state.shutdown.clone()),
-        tokio::spawn(controller_monitor(state.controller.clone(), rentals, stop)),
+        tokio::spawn(controller_monitor(
+            state.controller.clone(),
+            rentals.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(reconciler(rentals, state.metrics.clone(), stop)),
     ]
+}
+
+/// Reconciliation with the controller (issue 12b): shortly after start, then daily; after a
+/// failure (controller down, not configured yet) again in ten minutes.
+async fn reconciler(
+    rentals: Arc<Rentals>,
+    metrics: Arc<crate::metrics::Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut wait = Duration::from_secs(2);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|v| *v) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = if !rentals.controller.is_configured() {
+            Duration::from_secs(600)
+        } else {
+            match rentals.reconcile_controller().await {
+                Ok(r) if r.failed.is_empty() => {
+                    metrics.reconcile_ended.add(r.ended as u64);
+                    Duration::from_secs(24 * 3600)
+                }
+                Ok(r) => {
+                    metrics.reconcile_ended.add(r.ended as u64);
+                    Duration::from_secs(600)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciliation with the controller failed");
+                    Duration::from_secs(600)
+                }
+            }
+        };
+    }
 }
 
 /// While the controller looks down, every 30 s, else every 5 minutes: check it, so

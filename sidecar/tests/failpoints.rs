@@ -420,12 +420,18 @@ async fn run(point: &str) {
             );
             rig.converge(10).await;
         }
-        "outbox" | "outbox_done" | "outbox_retry" => {
+        "outbox" | "outbox_done" | "outbox_retry" | "outbox_park" => {
             let code = voucher_with_two(&rig, json!({})).await;
             rig.stop();
             if arm(&mut rig, point) {
-                if scope == "outbox_retry" {
-                    rig.sim.set_reject_sessions(true);
+                match scope {
+                    // The controller does not answer: the item is retried with a backoff.
+                    "outbox_retry" => rig
+                        .sim
+                        .set_outage(Some(rental_wifi::sim::omada::Outage::Http503)),
+                    // The controller refuses the operator: the item waits for the host.
+                    "outbox_park" => rig.sim.set_reject_sessions(true),
+                    _ => {}
                 }
                 // The revoke itself commits and answers; the worker dies sending it on.
                 let path = format!("/api/v1/vouchers/{code}/revoke");
@@ -436,10 +442,12 @@ async fn run(point: &str) {
                 assert!(s == 200 || s == 0, "{s}");
                 dies(&mut rig, point, 15);
                 rig.sim.set_reject_sessions(false);
+                rig.sim.set_outage(None);
             }
             restart(&mut rig, point);
             assert!(rig.active_grants(&code).is_empty());
-            // Sent (again) after the restart, until the controller confirms.
+            // Sent (again) after the restart (a waiting item is tried once at start), until
+            // the controller confirms.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
             while !rig.sim.authorized().is_empty() {
                 assert!(std::time::Instant::now() < deadline, "devices still on");
@@ -545,6 +553,197 @@ async fn run(point: &str) {
             assert_eq!(guest_keys(&rig).len(), 2, "the voucher's key and the TV's");
             revoke_and_check_gone(&rig, &code).await;
         }
+        "outbox_discard" => {
+            // Two take-outs wait on a refused operator; the host discards one.
+            let code = voucher_with_two(&rig, json!({})).await;
+            rig.sim.set_reject_sessions(true);
+            rig.must(
+                "POST",
+                &format!("/api/v1/vouchers/{code}/revoke"),
+                Some(json!({})),
+                &[200],
+            )
+            .await;
+            let waiting = || async {
+                rig.must("GET", "/api/v1/outbox", None, &[200]).await["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|i| i["problem"].is_string())
+                    .count()
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while waiting().await < 2 {
+                assert!(std::time::Instant::now() < deadline, "items never waited");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let items = rig.must("GET", "/api/v1/outbox", None, &[200]).await;
+            let id = items["items"][0]["id"].as_i64().unwrap();
+            rig.stop();
+            let path = format!("/api/v1/outbox/{id}/discard");
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", &path, None).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            // The retry: discarded now, or found discarded already (409).
+            rig.must("POST", &path, None, &[200, 409]).await;
+            let db = rig.db();
+            let (done, discarded): (Option<i64>, Option<i64>) = db
+                .query_row(
+                    "SELECT done_at, discarded_at FROM outbox WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert!(
+                done.is_some() && done == discarded,
+                "discarded, and so finished"
+            );
+            let audited: i64 = db
+                .query_row(
+                    "SELECT COUNT(*) FROM audit WHERE action = 'outbox.discard'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(audited, 1, "one discard, audited once");
+            let left = rig.must("GET", "/api/v1/outbox", None, &[200]).await;
+            assert_eq!(
+                left["items"].as_array().unwrap().len(),
+                1,
+                "the other still waits"
+            );
+            rig.sim.set_reject_sessions(false);
+        }
+        "renewal" => {
+            // Open API: a stay longer than the portal timeout (8 h) is renewed before it runs
+            // out. Extending the voucher re-authorises at once and schedules the next.
+            rig.use_openapi().await;
+            let code = rig.voucher(json!({"duration_minutes": 120})).await;
+            rig.let_in(&mac(8), &code).await;
+            rig.stop();
+            let path = format!("/api/v1/vouchers/{code}");
+            let body = json!({"duration_minutes": 3 * 24 * 60});
+            if arm(&mut rig, point) {
+                let _ = rig.api("PATCH", &path, Some(body.clone())).await;
+                dies(&mut rig, point, 15);
+            }
+            restart(&mut rig, point);
+            rig.must("PATCH", &path, Some(body), &[200]).await;
+            rig.converge(10).await;
+            let (grant, _) = rig.active_grants(&code).pop().unwrap();
+            let due: Vec<i64> = {
+                let db = rig.db();
+                let mut st = db
+                    .prepare(
+                        "SELECT next_attempt_at FROM outbox WHERE done_at IS NULL
+                         AND json_extract(payload, '$.op') = 'reauthorize'
+                         AND json_extract(payload, '$.grant_id') = ?1",
+                    )
+                    .unwrap();
+                let v = st
+                    .query_map([&grant], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                v
+            };
+            assert_eq!(due.len(), 1, "exactly one renewal waits: {due:?}");
+            let in_h = (due[0] - now_ms()) as f64 / 3_600_000.0;
+            assert!(
+                (7.5..8.0).contains(&in_h),
+                "renewed before the 8-hour portal timeout: in {in_h} h"
+            );
+            assert!(
+                rig.sim.requests_to("/auth").len() >= 2,
+                "authorised again through the Open API"
+            );
+        }
+        "reconcile" => {
+            // A database restored from a backup older than a guest's login: the controller
+            // still lets the device in, the database knows no grant for it.
+            let code = rig.voucher(json!({})).await;
+            rig.stop();
+            let backup = rig.backup();
+            rig.start(&[]);
+            rig.let_in(&mac(9), &code).await;
+            rig.stop();
+            rig.restore(&backup);
+            assert_eq!(rig.sim.authorized().len(), 1);
+            if arm(&mut rig, point) {
+                // Reconciliation runs shortly after the start.
+                dies(&mut rig, point, 15);
+            }
+            restart(&mut rig, point);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !rig.sim.authorized().is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the device without a grant is still let in"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            rig.converge(10).await;
+        }
+        "host_test_create" => {
+            rig.stop();
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", "/api/v1/units/u/host-test", None).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let t = rig
+                .must("POST", "/api/v1/units/u/host-test", None, &[201])
+                .await;
+            assert_eq!(t["status"], "waiting");
+            let code = t["code"].as_str().unwrap().to_owned();
+            let db = rig.db();
+            let orphans: i64 = db
+                .query_row(
+                    "SELECT COUNT(*) FROM vouchers v WHERE v.source = 'host_test'
+                     AND v.code NOT IN (SELECT code FROM host_tests)",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(
+                orphans, 0,
+                "a test code is its voucher and its test row, or neither"
+            );
+            rig.let_in(&mac(10), &code).await;
+        }
+        "host_test_result" => {
+            let t = rig
+                .must("POST", "/api/v1/units/u/host-test", None, &[201])
+                .await;
+            let code = t["code"].as_str().unwrap().to_owned();
+            rig.let_in(&mac(11), &code).await;
+            rig.stop();
+            let path = format!("/api/v1/vouchers/{code}/revoke");
+            if arm(&mut rig, point) {
+                // Taken off early: the same path as after its 60 seconds.
+                let _ = rig.api("POST", &path, Some(json!({}))).await;
+                dies(&mut rig, point, 15);
+            }
+            restart(&mut rig, point);
+            rig.must("POST", &path, Some(json!({})), &[200]).await;
+            rig.converge(10).await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let t = rig
+                    .must("GET", &format!("/api/v1/host-tests/{code}"), None, &[200])
+                    .await;
+                if t["status"] == "done" {
+                    assert_eq!(t["result"]["ok"], true, "{t}");
+                    assert_eq!(t["result"]["authorization_state"], "not_readable", "{t}");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "no result: {t}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert!(rig.sim.authorized().is_empty());
+        }
         other => panic!("no crash case for fail point scope {other}"),
     }
     rig.check(&format!("at the end of the {point} case"));
@@ -625,4 +824,16 @@ cases! {
     password_read_after_commit => "password_read.after_commit",
     device_key_before_commit => "device_key.before_commit",
     device_key_after_commit => "device_key.after_commit",
+    outbox_park_before_commit => "outbox_park.before_commit",
+    outbox_park_after_commit => "outbox_park.after_commit",
+    outbox_discard_before_commit => "outbox_discard.before_commit",
+    outbox_discard_after_commit => "outbox_discard.after_commit",
+    renewal_before_commit => "renewal.before_commit",
+    renewal_after_commit => "renewal.after_commit",
+    reconcile_before_commit => "reconcile.before_commit",
+    reconcile_after_commit => "reconcile.after_commit",
+    host_test_create_before_commit => "host_test_create.before_commit",
+    host_test_create_after_commit => "host_test_create.after_commit",
+    host_test_result_before_commit => "host_test_result.before_commit",
+    host_test_result_after_commit => "host_test_result.after_commit",
 }

@@ -108,3 +108,55 @@ async fn check_controller_reports_each_step_and_fails_on_a_missing_privilege() {
     assert!(err.contains("no sidecar data"), "{err}");
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
+
+/// Without `--site`, every unit's site is checked, with the id the unit keeps.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_controller_checks_every_units_site_by_default() {
+    let mut cfg = OmadaSimConfig {
+        operator_sites: Some(vec!["Default".into()]),
+        ..OmadaSimConfig::default()
+    };
+    cfg.sites.push(SimSite {
+        name: "Beach House".into(),
+        id: BEACH_ID.into(),
+    });
+    let sim = sim::start(cfg).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_in(tmp.path(), Clock::system()).await;
+    let (s, b) = app
+        .put(
+            "/api/v1/settings/omada",
+            serde_json::to_value(sim.hotspot_only_settings()).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let default_id = sim.site_id("Default").unwrap();
+    let (s, b) = app
+        .post(
+            "/api/v1/units",
+            serde_json::json!({"unit_id": "a", "name": "A", "omada_site_id": default_id}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    // The operator may not use this one: saved unchecked.
+    let (s, b) = app
+        .post(
+            "/api/v1/units?validate=false",
+            serde_json::json!({"unit_id": "b", "name": "B", "omada_site": "Beach House", "omada_site_id": BEACH_ID}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    app.stop().await;
+    let path = tmp.path().to_owned();
+    let (code, out, err) = tokio::task::spawn_blocking(move || check(&path, &[]))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    for line in [
+        "PASS  permissions (site \"Default\")",
+        "FAIL  permissions (site \"Beach House\")",
+        "controller check FAILED",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
+}

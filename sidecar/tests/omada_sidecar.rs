@@ -119,8 +119,31 @@ async fn a_revoke_waits_for_the_site_id_and_says_why() {
         json!({"authorize_with_duration": true, "discovery": false, "client_lookup": false, "device_health": false, "ppsk": false})
     );
     assert_eq!(c["problem"], Value::Null);
+    assert_eq!(c["outbox_oldest_pending_at"], Value::Null);
 
-    let code = unit_and_voucher(&app).await;
+    // Hotspot only: the site's id cannot be learnt. A unit without it is saved (a host whose
+    // form has no id field is not locked out), and from then on the controller's problem
+    // names the unit and what to do; a guest is let in (the sign-in body takes the name)…
+    let unit = json!({"unit_id": "beach", "name": "Beach House", "ssids": ["Beach Guest"]});
+    let (s, b) = app.post("/api/v1/units", unit).await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["omada_site_id"], Value::Null);
+    let c = controller_status(&app).await;
+    let p = c["problem"].as_str().unwrap();
+    assert!(
+        p.starts_with("Unit \"Beach House\" (site \"Default\") has no site id")
+            && p.contains("omada_site_id")
+            && p.contains("Open API"),
+        "{p}"
+    );
+    let (s, v) = app
+        .post(
+            "/api/v1/vouchers",
+            json!({"unit_id": "beach", "duration_minutes": 120}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let code = v["code"].as_str().unwrap().to_owned();
     let r = app
         .redeem_with(
             &redirect_query("52-DE-63-F1-E3-3B", "Beach Guest"),
@@ -135,44 +158,79 @@ async fn a_revoke_waits_for_the_site_id_and_says_why() {
         .post(&format!("/api/v1/vouchers/{code}/revoke"), json!({}))
         .await;
     assert_eq!(s, 200, "{b}");
-    // Hotspot only: the id of "Default" cannot be learnt. The revoke waits, nothing is sent
-    // with the name in a path, and the host is told why.
+    // …but the revoke waits: nothing is sent with the name in a path, and the host is told
+    // which site and what to do.
     assert!(
         eventually(10, || async {
-            controller_status(&app).await["problem"]
-                .as_str()
-                .is_some_and(|p| p.contains("\"Default\"") && p.contains("24-character id"))
+            controller_status(&app).await["outbox_waiting"] == 1
         })
         .await,
         "{}",
         controller_status(&app).await
     );
     let c = controller_status(&app).await;
-    assert_eq!(c["connected"], true, "the controller answers");
     assert!(
-        c["outbox_pending"].as_u64().unwrap() >= 1,
-        "not dropped: {c}"
+        c["problem"].as_str().unwrap().contains("has no site id"),
+        "{c}"
     );
+    assert_eq!(c["connected"], true, "the controller answers");
+    assert_eq!(c["outbox_pending"], 1, "not dropped: {c}");
+    assert!(c["outbox_oldest_pending_at"].is_string(), "{c}");
     assert_eq!(sim.authorized().len(), 1);
     assert!(sim.requests_to("/clients").is_empty());
+    let (s, b) = app.get("/api/v1/outbox").await;
+    assert_eq!(s, 200);
+    let item = &b["items"][0];
+    assert_eq!(
+        (
+            item["op"].as_str(),
+            item["site"].as_str(),
+            item["unit_id"].as_str()
+        ),
+        (Some("unauthorize"), Some("Default"), Some("beach"))
+    );
+    let p = item["problem"].as_str().unwrap();
+    assert!(
+        p.starts_with("taking 52-DE-63-F1-E3-3B off site \"Default\"")
+            && p.contains("24-character id"),
+        "{p}"
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nrental_wifi_outbox_waiting 1\n"),
+        "{metrics}"
+    );
 
-    // The host adds Open API credentials: the id is looked up, the revoke goes through and
-    // the problem clears.
-    let (s, b) = put_settings(&app, serde_json::to_value(sim.hotspot_settings()).unwrap()).await;
+    // The host gives the id: it is verified by listing the site's clients, stored, and the
+    // waiting revoke goes through at once; the problem clears.
+    let site_id = sim.site_id("Default").unwrap();
+    let (s, b) = app
+        .patch("/api/v1/units/beach", json!({"omada_site_id": site_id}))
+        .await;
     assert_eq!(s, 200, "{b}");
-    app.clock.advance(Duration::from_secs(300));
-    app.handle.wake_timers();
+    assert_eq!(b["omada_site_id"], site_id.as_str());
+    assert!(sim.requests_to("/clients")[0]
+        .path
+        .contains(&format!("/hotspot/sites/{site_id}/clients")));
     assert!(eventually(10, || async { sim.authorized().is_empty() }).await);
     assert!(
         eventually(10, || async {
             let c = controller_status(&app).await;
-            c["problem"].is_null() && c["outbox_pending"] == 0
+            c["problem"].is_null() && c["outbox_pending"] == 0 && c["outbox_waiting"] == 0
         })
         .await,
         "{}",
         controller_status(&app).await
     );
-    let site_id = sim.site_id("Default").unwrap();
     assert!(sim.requests_to("/disconnect")[0]
         .path
         .contains(&format!("/hotspot/sites/{site_id}/cmd/clients/")));

@@ -7,6 +7,11 @@
 //! * device-bound keys, password-mode voucher rules (`max_devices`, durations), the portal
 //!   refusing a password-mode voucher;
 //! * the set-up check names what is missing, and the unit form's profile list;
+//! * with the controller's operations (issue 12b): a key that fails on a misconfiguration
+//!   waits like any outbox item (listed, counted, named, discardable — a discarded deletion
+//!   is given up and audited), the controller check has a `ppsk` step
+//!   per password unit, host test codes are refused, and a portal grant from before a switch
+//!   to password mode is not renewed;
 //! * the password never appears in logs (captured at TRACE), listings, events, audit rows;
 //!   only the issue answer, the dedicated reads and the cards show it, each read audited.
 
@@ -760,8 +765,10 @@ async fn a_unit_switched_to_portal_has_its_keys_deleted() {
     env.wait("off with the unit", |e| e.keys().is_empty()).await;
 }
 
-/// A profile the host deleted on the controller: the key's item waits (the status says
-/// why), other work goes on, and the key lands once a profile is chosen again.
+/// A profile the host deleted on the controller: the key's item waits like every outbox item
+/// (issue 12b's model: listed with its key and problem, counted, named in the controller
+/// status, never dropped), other work goes on, and the key lands once the profile is back and
+/// a controller check passes (which retries what waits at once).
 #[tokio::test]
 async fn a_misconfiguration_waits_and_is_named() {
     let (env, _tmp) = start().await;
@@ -776,24 +783,232 @@ async fn a_misconfiguration_waits_and_is_named() {
         )
         .await;
     let password = v["wifi"]["password"].as_str().unwrap().to_owned();
+    let key = v["wifi"]["key"].as_str().unwrap().to_owned();
     let named = eventually(10, || async {
         let (_, st) = env.app.get("/api/v1/state").await;
         st["controller"]["problem"]
             .as_str()
             .is_some_and(|p| p.contains("PPSK profile"))
+            && st["controller"]["outbox_waiting"] == 1
     })
     .await;
     assert!(named, "the controller status names the missing profile");
     assert!(env.app.handle.outbox_pending().await > 0, "the item waits");
+    let (s, list) = env.app.get("/api/v1/outbox").await;
+    assert_eq!(s, 200, "{list}");
+    // The check-in's item waits; the check-out's is queued for its time.
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    let waiting: Vec<&Value> = items.iter().filter(|i| i["problem"].is_string()).collect();
+    assert_eq!(waiting.len(), 1, "{list}");
+    assert_eq!(waiting[0]["op"], "wifi_key");
+    assert_eq!(waiting[0]["key"], key.as_str());
+    assert_eq!(waiting[0]["unit_id"], "loft");
+    assert_eq!(waiting[0]["site"], "Default");
+    let problem = waiting[0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains(&key) && problem.contains("PPSK profile"),
+        "{problem}"
+    );
+    assert!(
+        !list.to_string().contains(&password),
+        "the listing shows no password"
+    );
+    // Fixed on the controller: nothing the sidecar could notice, until the host's check.
     let site = env.sim.site_id("Default").unwrap();
     env.sim
         .edit_ppsk_profile(&env.profile, |p| p.site_id = site)
         .unwrap();
-    env.advance(120);
+    let (s, r) = env
+        .app
+        .post("/api/v1/settings/omada/check", json!({}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["ok"], true, "{r}");
     env.wait("added once the profile is back", |e| {
         e.has_password(&password)
     })
     .await;
+    let gone = eventually(10, || async {
+        let (_, st) = env.app.get("/api/v1/state").await;
+        st["controller"]["problem"].is_null() && st["controller"]["outbox_waiting"] == 0
+    })
+    .await;
+    assert!(gone, "the problem clears with the item");
+}
+
+/// A key's deletion that waits on a problem the host will not fix: the host discards it
+/// (audited, naming where the key may still be), the sidecar forgets where the key was, and
+/// neither a later change nor the start-up repair queues its deletion again.
+#[tokio::test]
+async fn a_discarded_key_deletion_is_given_up_and_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Clock::system();
+    let env = start_at(tmp.path(), clock.clone()).await;
+    let (_, v) = env
+        .app
+        .post(
+            "/api/v1/vouchers",
+            json!({"unit_id": "loft", "valid_until": at(&clock, 7200)}),
+        )
+        .await;
+    let (code, key) = (
+        v["code"].as_str().unwrap().to_owned(),
+        v["wifi"]["key"].as_str().unwrap().to_owned(),
+    );
+    let password = v["wifi"]["password"].as_str().unwrap().to_owned();
+    env.wait("on the controller", |e| e.has_password(&password))
+        .await;
+    // The profile moves away; the revoke's deletion cannot find it and waits.
+    env.sim
+        .edit_ppsk_profile(&env.profile, |p| p.site_id = "gone".into())
+        .unwrap();
+    let (s, _) = env
+        .app
+        .post(&format!("/api/v1/vouchers/{code}/revoke"), json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let waiting = eventually(10, || async {
+        let (_, list) = env.app.get("/api/v1/outbox").await;
+        list["items"]
+            .as_array()
+            .is_some_and(|i| i.len() == 1 && i[0]["problem"].is_string())
+    })
+    .await;
+    assert!(waiting, "the deletion waits");
+    let (_, list) = env.app.get("/api/v1/outbox").await;
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(list["items"][0]["key"], key.as_str());
+    let (s, d) = env
+        .app
+        .post(&format!("/api/v1/outbox/{id}/discard"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{d}");
+    let (_, list) = env.app.get("/api/v1/outbox").await;
+    assert_eq!(list["items"], json!([]), "nothing waits any more");
+    let (_, st) = env.app.get("/api/v1/state").await;
+    assert!(
+        st["controller"]["problem"].is_null(),
+        "{}",
+        st["controller"]
+    );
+    let (_, audit) = env.app.get("/api/v1/audit?limit=1000").await;
+    assert!(
+        !audit.to_string().contains(&password),
+        "no password in the audit log"
+    );
+    let discards: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "outbox.discard")
+        .collect();
+    assert_eq!(discards.len(), 1, "{audit}");
+    let detail = discards[0].to_string();
+    assert!(
+        detail.contains(&key) && detail.contains("delete it there by hand"),
+        "{detail}"
+    );
+    // A restart: the repair does not queue the given-up deletion again.
+    let Env { app, sim, profile } = env;
+    app.stop().await;
+    let (placement, removed): (Option<String>, Option<i64>) = {
+        let db = rusqlite::Connection::open(tmp.path().join(rental_wifi::app::DB_FILE)).unwrap();
+        db.query_row(
+            "SELECT placement, removed_at FROM wifi_keys WHERE key_name = ?1",
+            [&key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(placement, None, "the sidecar no longer knows it there");
+    assert_eq!(removed, None, "nor does it claim the key gone");
+    let app = TestApp::spawn_full(config_for(tmp.path()), clock.clone(), fast_policy()).await;
+    let env = Env { app, sim, profile };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        env.app.handle.outbox_pending().await,
+        0,
+        "nothing re-queued"
+    );
+    // The host deletes it by hand; the sidecar stays out of it.
+    assert!(env.has_password(&password));
+}
+
+/// Password mode and the controller's own operations (issue 12b): the controller check ends
+/// with a `ppsk` step per password-mode unit, whose failure is the controller's problem; a
+/// host test code is refused (the portal refuses a password unit's codes).
+#[tokio::test]
+async fn the_controller_check_covers_password_units_and_host_tests_are_refused() {
+    let (env, _tmp) = start().await;
+    let (s, r) = env
+        .app
+        .post("/api/v1/settings/omada/check", json!({}))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["ok"], true, "{r}");
+    let ppsk: Vec<&Value> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["step"] == "ppsk")
+        .collect();
+    assert_eq!(ppsk.len(), 1, "one step per password unit: {r}");
+    assert_eq!(ppsk[0]["status"], "pass");
+    assert!(ppsk[0]["message"].as_str().unwrap().contains("loft"), "{r}");
+    assert_eq!(r["password_checks"][0]["unit_id"], "loft");
+    assert_eq!(r["password_checks"][0]["write_checked"], true);
+    // The role may only view: the step fails, names the role, and is the problem.
+    let mut b = env.sim.behaviour();
+    b.openapi_read_only = true;
+    env.sim.set_behaviour(b.clone());
+    let (_, r) = env
+        .app
+        .post("/api/v1/settings/omada/check", json!({}))
+        .await;
+    assert_eq!(r["ok"], false, "{r}");
+    let failed: Vec<&Value> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["status"] == "fail")
+        .collect();
+    assert_eq!(failed.len(), 1, "{r}");
+    assert_eq!(failed[0]["step"], "ppsk");
+    let (_, st) = env.app.get("/api/v1/state").await;
+    let problem = st["controller"]["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("ppsk") && problem.contains("Administrator"),
+        "{problem}"
+    );
+    b.openapi_read_only = false;
+    env.sim.set_behaviour(b);
+    let (_, r) = env
+        .app
+        .post("/api/v1/settings/omada/check", json!({}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let (_, st) = env.app.get("/api/v1/state").await;
+    assert!(
+        st["controller"]["problem"].is_null(),
+        "{}",
+        st["controller"]
+    );
+    // No host test code on a password unit; nothing is made.
+    let (s, e) = env
+        .app
+        .post("/api/v1/units/loft/host-test", json!({}))
+        .await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("password mode"),
+        "{e}"
+    );
+    let (_, vs) = env.app.get("/api/v1/vouchers?unit_id=loft").await;
+    assert_eq!(vs["vouchers"], json!([]), "{vs}");
 }
 
 /// Nothing leaks: the password is absent from every log line (TRACE), listing, the state,
@@ -964,4 +1179,84 @@ async fn the_start_up_repair_requeues_a_key_without_items() {
     let env = Env { app, sim, profile };
     env.wait("deleted after the repair", |e| !e.has_password(&password))
         .await;
+}
+
+/// Open API renewals (issue 12b) and a unit that switches to password mode: the portal grant
+/// of a guest let in before the switch is not authorised again when its renewal comes due
+/// (its guest now joins with the voucher's Wi-Fi password); it runs out with the portal
+/// timeout. (Without the switch the same stay is renewed: `controller_ops.rs`.)
+#[tokio::test]
+async fn a_portal_grant_is_not_renewed_once_its_unit_takes_passwords() {
+    rental_wifi::init_crypto();
+    let sim = sim::start(sim_config()).await.unwrap();
+    sim.set_portal_timeout("Default", Duration::from_secs(3600))
+        .unwrap();
+    let profile = sim.ppsk_profiles()[0].id.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Clock::system();
+    let app = TestApp::spawn_full(config_for(tmp.path()), clock.clone(), fast_policy()).await;
+    let (s, b) = app
+        .put(
+            "/api/v1/settings/omada",
+            serde_json::to_value(sim.openapi_settings()).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/v1/units",
+            json!({"unit_id": "den", "name": "Den", "ssids": ["Rental"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, v) = app
+        .post(
+            "/api/v1/vouchers",
+            json!({"unit_id": "den", "duration_minutes": 180}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let code = v["code"].as_str().unwrap();
+    let q = common::redirect_query("02-00-00-00-02-01", "Rental");
+    let r = app.redeem_with(&q, code, &[], None).await;
+    assert_eq!(r.result, "success", "{}", r.body);
+    let renewals = || {
+        let db = rusqlite::Connection::open(tmp.path().join(rental_wifi::app::DB_FILE)).unwrap();
+        let n: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND json_extract(payload, '$.op') = 'reauthorize'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        n
+    };
+    assert_eq!(
+        renewals(),
+        1,
+        "a 3-hour stay outlives the 1-hour portal timeout"
+    );
+    assert_eq!(sim.requests_to("/auth").len(), 1);
+    let (s, b) = app
+        .patch(
+            "/api/v1/units/den",
+            json!({"access_mode": "password", "ppsk_profile_id": profile}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    clock.advance(Duration::from_secs(55 * 60));
+    app.handle.wake_timers();
+    assert!(
+        eventually(10, || async {
+            app.handle.wake_timers();
+            renewals() == 0
+        })
+        .await,
+        "the renewal is finished"
+    );
+    assert_eq!(
+        sim.requests_to("/auth").len(),
+        1,
+        "and the device was not authorised again"
+    );
 }

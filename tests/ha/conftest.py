@@ -444,6 +444,7 @@ async def loaded_entry(
         unit_id="beach-house",
         name="Beach House",
         omada_site="Default",
+        omada_site_id=sim.info["omada_site_id"],
         ap_macs=["AA-BB-CC-00-00-01"],
         plume_customer_id=location["customer_id"],
         plume_location_id=location["location_id"],

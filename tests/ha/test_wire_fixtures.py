@@ -46,6 +46,12 @@ UNMODELLED = {
     # by hand in the password sensor (checked below).
     "voucher_issued_wifi",
     "password",
+    # The controller's operations (issue 12b): passed on as action responses, or not used.
+    "controller_sites",
+    "hotspot_operator",
+    "reconcile",
+    "outbox",
+    "host_test",
 }
 
 
@@ -113,7 +119,16 @@ def test_resources() -> None:
         assert status.configured is data["configured"]
         assert status.connected is data["connected"]
         assert status.last_error == data["last_error"]
-    assert UpstreamStatus.from_dict(_load("controller_status")).mode == "hotspot"
+    controller = UpstreamStatus.from_dict(_load("controller_status"))
+    assert controller.mode == "hotspot"
+    data = _load("controller_status")
+    assert controller.problem == data["problem"]
+    assert controller.outbox_pending == data["outbox_pending"]
+    assert controller.outbox_waiting == data["outbox_waiting"]
+    assert (
+        controller.outbox_oldest_pending_at.isoformat().replace("+00:00", "Z")
+        == data["outbox_oldest_pending_at"]
+    )
     password_unit = _load("unit_password_mode")
     _assert_mirrors(Unit, Unit.from_dict(password_unit), password_unit)
     assert Unit.from_dict(password_unit).access_mode == "password"

@@ -238,6 +238,30 @@ impl From<crate::omada::PpskError> for ApiError {
     }
 }
 
+impl From<crate::usecase::sites::SiteError> for ApiError {
+    fn from(e: crate::usecase::sites::SiteError) -> Self {
+        use crate::usecase::sites::SiteError as S;
+        match e {
+            S::Refused { field, message } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "site_check_failed",
+                message,
+            )
+            .with_field(field),
+            S::Controller(c) => {
+                let mut e = ApiError::from(c);
+                if e.status == StatusCode::SERVICE_UNAVAILABLE {
+                    e.message = format!(
+                        "the unit's site cannot be checked now: {}; try again, or save with ?validate=false to skip the check",
+                        e.message
+                    );
+                }
+                e
+            }
+        }
+    }
+}
+
 impl From<crate::health::PlumeServiceError> for ApiError {
     fn from(e: crate::health::PlumeServiceError) -> Self {
         use crate::health::PlumeServiceError as P;

@@ -14,8 +14,9 @@ use hyper::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::wire::{
-    ConnectivityOut, GrantEndedOut, HealthChangedOut, UnitChangedOut, VoucherIssuedOut,
-    VoucherRedeemedOut, VoucherRevokedOut, VoucherUpdatedOut,
+    ConnectivityOut, ControllerCheckEventOut, ControllerProblemOut, FailedStepOut, GrantEndedOut,
+    HealthChangedOut, HostTestResultOut, UnitChangedOut, VoucherIssuedOut, VoucherRedeemedOut,
+    VoucherRevokedOut, VoucherUpdatedOut,
 };
 use crate::app::AppState;
 use crate::clock::rfc3339 as ts;
@@ -154,6 +155,49 @@ pub fn encode(p: &Published) -> (&'static str, String) {
                     UnitChange::Updated => "updated",
                     UnitChange::Deleted => "deleted",
                 }),
+                at,
+            })),
+        ),
+        Event::ControllerProblem {
+            problem,
+            outbox_waiting,
+        } => (
+            "controller_problem",
+            json(serde_json::to_string(&ControllerProblemOut {
+                problem: problem.clone(),
+                outbox_waiting: *outbox_waiting,
+                at,
+            })),
+        ),
+        Event::ControllerCheck { ok, steps, failed } => (
+            "controller_check",
+            json(serde_json::to_string(&ControllerCheckEventOut {
+                ok: *ok,
+                steps: *steps,
+                failed: failed
+                    .iter()
+                    .map(|f| FailedStepOut {
+                        step: f.step.clone(),
+                        site: f.site.clone(),
+                        message: f.message.clone(),
+                        controller_message: f.controller_message.clone(),
+                    })
+                    .collect(),
+                at,
+            })),
+        ),
+        Event::HostTestResult(r) => (
+            "host_test_result",
+            json(serde_json::to_string(&HostTestResultOut {
+                unit_id: r.unit_id.clone(),
+                code: r.code.clone(),
+                client_mac: r.client_mac.to_string(),
+                ok: r.ok,
+                let_in_at: r.let_in_at.map(ts),
+                revoked_at: ts(r.revoked_at),
+                disconnected: r.disconnected,
+                authorization_state: Cow::Borrowed(r.authorization_state.as_str()),
+                message: r.message.clone(),
                 at,
             })),
         ),

@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 use super::events::encode;
 use super::wire::*;
 use crate::controller::ControllerStatus;
-use crate::events::{Event, GrantRef, Published, UnitChange};
+use crate::events::{
+    AuthState, CheckFailure, Event, GrantRef, HostTestReport, Published, UnitChange,
+};
 use crate::omada::{Capabilities, OmadaSettings, ResolvedMode};
 use crate::plume::{HealthReport, HealthStatus, PlumeSettings, PlumeStatus};
 use crate::unit_health::{Finding, FindingCode, Severity, Source, SourceState};
@@ -75,6 +77,7 @@ fn unit() -> Unit {
         access: Default::default(),
         created_at: T0,
         updated_at: T0,
+        omada_site_id: Some("640effd1b3f2ae5b912275ec".into()),
     }
 }
 
@@ -249,13 +252,18 @@ fn controller_status() -> ControllerStatusOut {
             connected: true,
             last_error: None,
             last_ok_at: Some(datetime!(2026-11-21 09:28 UTC)),
-            problem: None,
+            problem: Some("1 controller operation waits for a fix (the oldest since 2026-11-21T09:00:00Z): taking 52-DE-63-F1-E3-3B off site \"Default\": controller refused the credentials: hotspot disconnect: the controller still refused the session after logging in again (errorCode -1005 (Operation forbidden.)); check the operator's role (Administrator) and its Site Privileges".into()),
             capabilities: Capabilities {
                 authorize_with_duration: true,
                 ..Capabilities::default()
             },
         },
-        0,
+        &crate::store::outbox::Summary {
+            pending: 2,
+            waiting: 1,
+            oldest_pending_at: Some(datetime!(2026-11-21 09:00 UTC)),
+            oldest_problem: None,
+        },
     )
 }
 
@@ -446,6 +454,13 @@ fn settings() {
                 .into(),
                 sites: vec![],
                 portal_timeouts: vec![],
+                site_checks: vec![SiteCheckOut {
+                    site: "Default".into(),
+                    site_id: Some("640effd1b3f2ae5b912275ec".into()),
+                    ok: false,
+                    problems: vec!["hotspot operator \"rental-wifi\" may not list the clients of site \"Default\" (640effd1b3f2ae5b912275ec): in the controller, Hotspot › Operators › rental-wifi, give it the role Administrator and add \"Default\" to its Site Privileges".into()],
+                    controller_message: Some("errorCode -1005: Operation forbidden.".into()),
+                }],
             }),
             password_checks: vec![],
         })
@@ -517,6 +532,31 @@ fn events() {
             unit_id: "beach-house".into(),
             change: UnitChange::Created,
         },
+        Event::ControllerProblem {
+            problem: Some("1 controller operation waits for a fix (the oldest since 2026-11-21T09:00:00Z): taking 52-DE-63-F1-E3-3B off site \"Default\": the Open API app may not use this site (errorCode -1505)".into()),
+            outbox_waiting: 1,
+        },
+        Event::ControllerCheck {
+            ok: false,
+            steps: 6,
+            failed: vec![CheckFailure {
+                step: "permissions".into(),
+                site: Some("Default".into()),
+                message: "the Open API app does not see site \"Default\": add \"Default\" to the app's Site Privileges under Settings › Platform Integration › Open API".into(),
+                controller_message: None,
+            }],
+        },
+        Event::HostTestResult(Box::new(HostTestReport {
+            unit_id: "beach-house".into(),
+            code: "K7M2P9QX4T".into(),
+            client_mac: "52-DE-63-F1-E3-3B".parse().unwrap(),
+            ok: true,
+            let_in_at: Some(datetime!(2026-11-21 09:29:10 UTC)),
+            revoked_at: datetime!(2026-11-21 09:30:12 UTC),
+            disconnected: 1,
+            authorization_state: AuthState::Ended,
+            message: "Host test on unit \"beach-house\": the phone 52-DE-63-F1-E3-3B was let in at 2026-11-21T09:29:10Z and was taken off at 2026-11-21T09:30:12Z on site \"Default\": the controller ended 1 authorisation(s) and now lists none as valid. Check on the phone that the internet is gone: letting guests in and out works.".into(),
+        })),
     ];
     let mut names = Vec::new();
     for event in all {
@@ -533,8 +573,105 @@ fn events() {
     names.dedup();
     assert_eq!(
         names.len(),
-        10,
+        13,
         "every event kind has its own name: {names:?}"
+    );
+}
+
+/// The controller's operations (issue 12b).
+#[test]
+fn controller_operations() {
+    round_trip(
+        "controller_sites",
+        SitesOut {
+            sites: vec![SiteOut {
+                id: "640effd1b3f2ae5b912275ec".into(),
+                name: "Default".into(),
+                ssids: vec![SsidOut {
+                    id: "6410b4b5e4b0c6a7d8e9f001".into(),
+                    name: "Beach Guest".into(),
+                    guest_network: true,
+                    open: true,
+                }],
+                ssids_error: None,
+                unit_ids: vec!["beach-house".into()],
+            }],
+        },
+    );
+    round_trip(
+        "hotspot_operator",
+        OperatorOut {
+            name: "rental-wifi".into(),
+            site_ids: vec!["640effd1b3f2ae5b912275ec".into()],
+            username: Some("rental-wifi".into()),
+            mode: "hotspot".into(),
+        },
+    );
+    round_trip(
+        "reconcile",
+        ReconcileOut {
+            sites: 1,
+            ended: 1,
+            kept: 2,
+            other_methods: 1,
+            failed: vec![],
+        },
+    );
+    round_trip(
+        "outbox",
+        OutboxOut {
+            items: vec![OutboxItemOut {
+                id: 17,
+                op: Some("unauthorize".into()),
+                key: None,
+                site: Some("Default".into()),
+                client_mac: Some("52-DE-63-F1-E3-3B".into()),
+                grant_id: Some("0193b0c4-7d2e-7c61-9c1f-5b2a3e4d5f60".into()),
+                unit_id: Some("beach-house".into()),
+                attempts: 3,
+                created_at: crate::clock::rfc3339(datetime!(2026-11-21 09:00 UTC)),
+                next_attempt_at: crate::clock::rfc3339(datetime!(2026-11-21 09:40 UTC)),
+                last_error: Some("the Open API app may not use this site (errorCode -1505)".into()),
+                problem: Some("taking 52-DE-63-F1-E3-3B off site \"Default\": the Open API app may not use this site (errorCode -1505)".into()),
+                discarded_at: None,
+            }, OutboxItemOut {
+                id: 18,
+                op: Some("wifi_key".into()),
+                key: Some("rentalwifi-garden-flat-P4SSW0RDQX".into()),
+                site: Some("Default".into()),
+                client_mac: None,
+                grant_id: None,
+                unit_id: Some("garden-flat".into()),
+                attempts: 1,
+                created_at: crate::clock::rfc3339(datetime!(2026-11-21 09:10 UTC)),
+                next_attempt_at: crate::clock::rfc3339(datetime!(2026-11-21 09:40 UTC)),
+                last_error: Some("PPSK profile \"6512d0a1b2c3d4e5f6a7b8c9\" is not on site \"Default\" (or not a PPSK profile without RADIUS): choose one of the site's profiles under Settings › Profiles › PPSK".into()),
+                problem: Some("putting Wi-Fi key rentalwifi-garden-flat-P4SSW0RDQX of unit \"garden-flat\" on site \"Default\": PPSK profile \"6512d0a1b2c3d4e5f6a7b8c9\" is not on site \"Default\" (or not a PPSK profile without RADIUS): choose one of the site's profiles under Settings › Profiles › PPSK".into()),
+                discarded_at: None,
+            }],
+        },
+    );
+    round_trip(
+        "host_test",
+        HostTestOut {
+            code: "K7M2P9QX4T".into(),
+            unit_id: "beach-house".into(),
+            status: "done".into(),
+            created_at: crate::clock::rfc3339(datetime!(2026-11-21 09:28 UTC)),
+            valid_until: Some(crate::clock::rfc3339(datetime!(2026-11-21 10:28 UTC))),
+            seconds: 60,
+            client_mac: Some("52-DE-63-F1-E3-3B".into()),
+            let_in_at: Some(crate::clock::rfc3339(datetime!(2026-11-21 09:29:10 UTC))),
+            revoke_at: Some(crate::clock::rfc3339(datetime!(2026-11-21 09:30:10 UTC))),
+            result: Some(HostTestResultBody {
+                ok: true,
+                revoked_at: crate::clock::rfc3339(datetime!(2026-11-21 09:30:12 UTC)),
+                disconnected: 1,
+                authorization_state: "ended".into(),
+                message: "Host test on unit \"beach-house\": the phone 52-DE-63-F1-E3-3B was let in at 2026-11-21T09:29:10Z and was taken off at 2026-11-21T09:30:12Z on site \"Default\": the controller ended 1 authorisation(s) and now lists none as valid. Check on the phone that the internet is gone: letting guests in and out works.".into(),
+            }),
+            instructions: "On your own phone, join a guest Wi-Fi of unit \"beach-house\", wait for the sign-in page and enter K7M2P9QX4T. The phone is let in for 60 seconds, then taken off; the result comes as a notification. The code works once, until 2026-11-21T10:28:00Z.".into(),
+        },
     );
 }
 
@@ -566,6 +703,11 @@ fn no_stray_fixtures() {
         "unit_password_mode",
         "password",
         "voucher_issued_wifi",
+        "controller_sites",
+        "hotspot_operator",
+        "reconcile",
+        "outbox",
+        "host_test",
     ];
     for entry in std::fs::read_dir(dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

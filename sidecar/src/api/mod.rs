@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod bookings;
+pub mod controller;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -278,6 +279,9 @@ async fn route(
         (&Method::PATCH, ["units", id]) => units::patch(s, &ctx, id, req).await,
         (&Method::DELETE, ["units", id]) => units::delete(s, &ctx, id, &req).await,
         (&Method::GET, ["units", id, "health"]) => units::health(s, id).await,
+        (&Method::POST, ["units", id, "host-test"]) => {
+            controller::create_host_test(s, &ctx, id).await
+        }
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["units", id, "bookings"]) => bookings::list(s, id).await,
@@ -330,6 +334,25 @@ async fn route(
         (&Method::PUT, ["settings", "plume"]) => settings::put_plume(s, &ctx, req).await,
         (&Method::DELETE, ["settings", "plume"]) => settings::delete_plume(s, &ctx).await,
         (_, ["settings", "omada" | "plume"]) => Err(ApiError::method_not_allowed()),
+        (&Method::POST, ["settings", "omada", "check"]) => controller::check(s).await,
+
+        (&Method::GET, ["controller", "sites"]) => controller::sites(s).await,
+        (&Method::POST, ["controller", "hotspot-operator"]) => {
+            controller::create_operator(s, &ctx, req).await
+        }
+        (&Method::POST, ["controller", "reconcile"]) => controller::reconcile(s).await,
+        (&Method::GET, ["outbox"]) => controller::outbox(s).await,
+        (&Method::POST, ["outbox", id, "discard"]) => controller::discard(s, &ctx, id).await,
+        (&Method::GET, ["host-tests", code]) => controller::host_test(s, code).await,
+        (
+            _,
+            ["settings", "omada", "check"]
+            | ["controller", "sites" | "hotspot-operator" | "reconcile"]
+            | ["outbox"]
+            | ["outbox", _, "discard"]
+            | ["host-tests", _]
+            | ["units", _, "host-test"],
+        ) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["audit"]) => audit::list(s, &req).await,
 

@@ -194,7 +194,10 @@ pub async fn check_before_save(
         return Ok(());
     }
     let unchanged = before.is_some_and(|b| {
-        b.access == after.access && b.omada_site == after.omada_site && b.ssids == after.ssids
+        b.access == after.access
+            && b.omada_site == after.omada_site
+            && b.omada_site_id == after.omada_site_id
+            && b.ssids == after.ssids
     });
     if unchanged {
         return Ok(());

@@ -7,10 +7,11 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::error::ApiError;
-use super::wire::{OmadaSettingsOut, PlumeSettingsOut};
+use super::wire::{ControllerCheckOut, OmadaSettingsOut, PlumeSettingsOut};
 use super::{body, no_content, ok, Query, Result};
 use crate::app::AppState;
 use crate::serve::Body;
+use crate::usecase::sites::site_specs;
 use crate::vouchers::model::AuditAction;
 use crate::vouchers::Ctx;
 
@@ -41,22 +42,38 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
     s.rentals
         .audit_settings(ctx, AuditAction::OmadaSettingsPut)
         .await?;
-    // The outbox may have been waiting for a controller.
-    s.rentals.outbox_alarm.wake();
+    let mut check: Option<ControllerCheckOut> = info.map(Into::into);
+    if let Some(check) = &mut check {
+        // Every unit's site: may these credentials use it? (A failure is the problem.)
+        let specs = site_specs(&s.units().await?);
+        let results = s.controller.check_sites(&specs).await;
+        check.site_checks = super::controller::site_checks(&specs, results);
+    }
+    // The outbox may have been waiting for a controller, or for these settings.
+    s.rentals.retry_waiting().await;
     let settings = s
         .controller
         .settings_redacted()
         .ok_or_else(|| not_configured("the Omada controller"))?;
     // Password-mode units: can the new credentials read and write their PPSK profiles?
-    let password_checks = if info.is_some() {
+    let password_checks = if check.is_some() {
         super::passwords::check_all(s).await
     } else {
         Vec::new()
     };
+    // A site that failed is the problem already; else a failed PPSK check is.
+    s.controller
+        .note_password_check(password_checks.iter().find(|c| !c.readiness.ok).map(|c| {
+            format!(
+                "The PPSK check of unit {:?} (password mode) failed: {}",
+                c.unit_id,
+                c.problem.as_deref().unwrap_or("a check failed")
+            )
+        }));
     ok(&OmadaSettingsOut {
         settings,
         configured: true,
-        check: info.map(Into::into),
+        check,
         password_checks,
     })
 }

@@ -29,7 +29,13 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
     let units = s.rentals.list_units().await?;
     let live = s.rentals.live_vouchers().await?;
     let grants = s.rentals.active_grant_counts().await?;
-    let pending = s.rentals.outbox_pending().await.unwrap_or(0);
+    let outbox = s.rentals.outbox_summary().await.unwrap_or_default();
+    // A host test code is not a guest's voucher: it stays out of the units' voucher lists.
+    let tests = s.rentals.live_host_test_codes().await.unwrap_or_default();
+    let live: Vec<_> = live
+        .into_iter()
+        .filter(|v| !tests.contains(&v.code))
+        .collect();
     let mut passwords = s.rentals.current_passwords().await?;
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
@@ -55,7 +61,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         instance_id: s.instance_id.clone(),
         version: Cow::Borrowed(env!("CARGO_PKG_VERSION")),
         generated_at: crate::clock::rfc3339(now),
-        controller: ControllerStatusOut::new(s.controller.status(), pending),
+        controller: ControllerStatusOut::new(s.controller.status(), &outbox),
         plume: PlumeStatusOut::from(s.plume.status()),
         totals: TotalsOut {
             units: units.len(),
@@ -69,9 +75,10 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
 pub async fn metrics(s: &AppState) -> Result<Response<Body>> {
     // Gauges whose truth is in the database are read at scrape time, not kept up to date
     // by a background tick.
-    if let Ok((pending, active)) = s.rentals.gauges().await {
+    if let Ok((pending, active, waiting)) = s.rentals.gauges().await {
         s.metrics.outbox_depth.set(pending);
         s.metrics.active_grants.set(active);
+        s.metrics.outbox_waiting.set(waiting);
     }
     s.metrics
         .plume_token_refreshes

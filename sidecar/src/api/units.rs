@@ -20,7 +20,14 @@ pub async fn list(s: &AppState) -> Result<Response<Body>> {
 pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>> {
     let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
-    let new = NewUnit::parse(b.into())?;
+    let mut new = NewUnit::parse(b.into())?;
+    if validate {
+        // The site is checked at the controller (its id looked up or verified) before the
+        // unit is stored (issue 12b).
+        let (site, id) = new.site();
+        let id = s.rentals.verify_site(site, id).await?;
+        new.set_site_id(id);
+    }
     // Password mode: the controller must be able to take its keys (issue 18 item 4).
     let wanted = new.build(new.unit_id.clone().unwrap_or_default(), s.clock.now())?;
     super::passwords::check_before_save(s, None, &wanted, validate).await?;
@@ -43,8 +50,24 @@ pub async fn patch(
 ) -> Result<Response<Body>> {
     let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
-    let changes = UnitChanges::parse(b.into())?;
+    let mut changes = UnitChanges::parse(b.into())?;
     let before = s.rentals.get_unit(id).await?;
+    if validate && changes.touches_site() {
+        // Check the site the unit would have, when it is another one than it has.
+        let mut would = before.clone();
+        changes.apply(&mut would)?;
+        let moved = !would.omada_site.eq_ignore_ascii_case(&before.omada_site)
+            || would.omada_site_id != before.omada_site_id
+            || would.omada_site_id.is_none();
+        if moved {
+            let site_id = s
+                .rentals
+                .verify_site(&would.omada_site, would.omada_site_id.as_deref())
+                .await?;
+            changes.set_site_id(site_id);
+        }
+    }
+    // Password mode: the controller must be able to take its keys (issue 18 item 4).
     let mut wanted = before.clone();
     changes.apply(&mut wanted)?;
     super::passwords::check_before_save(s, Some(&before), &wanted, validate).await?;

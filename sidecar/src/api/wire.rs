@@ -19,6 +19,7 @@ use crate::omada::{
     Capabilities, CertificateInfo, ControllerInfo, OmadaSettings, SiteInfo, SitePortalTimeouts,
 };
 use crate::plume::{HealthReport, PlumeSettings, PlumeStatus};
+use crate::store::outbox::Summary as OutboxSummary;
 use crate::unit_health::{Finding, Source, SourceState};
 use crate::vouchers::booking::BookingRequest;
 use crate::vouchers::model::{AuditEntry, Booking, Grant, Unit, Voucher};
@@ -85,6 +86,9 @@ pub struct UnitBody {
     pub access_mode: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub ppsk_profile_id: Option<Option<String>>,
+    /// The site's 24-hex id (issue 12b); null clears it (looked up again when possible).
+    #[serde(default, deserialize_with = "nullable")]
+    pub omada_site_id: Option<Option<String>>,
 }
 
 impl From<UnitBody> for UnitInput {
@@ -103,6 +107,7 @@ impl From<UnitBody> for UnitInput {
             terms_url: b.terms_url,
             access_mode: b.access_mode,
             ppsk_profile_id: b.ppsk_profile_id,
+            omada_site_id: b.omada_site_id,
         }
     }
 }
@@ -233,6 +238,7 @@ pub struct UnitOut {
     pub ppsk_profile_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    pub omada_site_id: Option<String>,
 }
 
 impl From<&Unit> for UnitOut {
@@ -253,6 +259,7 @@ impl From<&Unit> for UnitOut {
             ppsk_profile_id: u.access.ppsk_profile_id.clone(),
             created_at: ts(u.created_at),
             updated_at: ts(u.updated_at),
+            omada_site_id: u.omada_site_id.clone(),
         }
     }
 }
@@ -376,6 +383,17 @@ pub struct UnitCheckOut {
     #[serde(flatten)]
     pub readiness: crate::omada::PpskReadiness,
     pub problem: Option<String>,
+}
+
+/// `POST /api/v1/settings/omada/check`: the self-test report (`ok`, `mode`,
+/// `controller_id`, `controller_version`, `steps[]`, a `ppsk` step per password-mode unit)
+/// and each password-mode unit's PPSK check in full (absent when there are none).
+#[derive(Debug, Serialize)]
+pub struct SelfTestOut {
+    #[serde(flatten)]
+    pub report: crate::omada::SelfTestReport,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub password_checks: Vec<UnitCheckOut>,
 }
 
 /// `GET /api/v1/controller/sites/{site}/ppsk-profiles`: the site's PPSK profiles without
@@ -595,19 +613,25 @@ pub struct ControllerStatusOut {
     /// A sentence for the host about what to fix, or null.
     pub problem: Option<String>,
     pub capabilities: CapabilitiesOut,
+    /// When the oldest pending outbox item was queued (CONTRACTS §5).
+    pub outbox_oldest_pending_at: Option<String>,
+    /// Pending items that wait for the host to fix a problem (issue 12b).
+    pub outbox_waiting: u64,
 }
 
 impl ControllerStatusOut {
-    pub fn new(s: ControllerStatus, outbox_pending: u64) -> Self {
+    pub fn new(s: ControllerStatus, outbox: &OutboxSummary) -> Self {
         ControllerStatusOut {
             configured: s.mode.is_some(),
             connected: s.connected,
             mode: s.mode.map(|m| Cow::Borrowed(m.as_str())),
             last_error: s.last_error,
             last_ok_at: ts_opt(s.last_ok_at),
-            outbox_pending,
+            outbox_pending: outbox.pending,
             problem: s.problem,
             capabilities: s.capabilities.into(),
+            outbox_oldest_pending_at: ts_opt(outbox.oldest_pending_at),
+            outbox_waiting: outbox.waiting,
         }
     }
 }
@@ -697,6 +721,8 @@ pub struct ControllerCheckOut {
     pub sites: Vec<SiteInfo>,
     /// Each site's portal Authentication Timeout (Open API).
     pub portal_timeouts: Vec<SitePortalTimeouts>,
+    /// Every unit's site: may the credentials use it? (issue 12b)
+    pub site_checks: Vec<SiteCheckOut>,
 }
 
 impl From<ControllerInfo> for ControllerCheckOut {
@@ -707,6 +733,7 @@ impl From<ControllerInfo> for ControllerCheckOut {
             capabilities: i.capabilities.into(),
             sites: i.sites,
             portal_timeouts: i.portal_timeouts,
+            site_checks: Vec::new(),
         }
     }
 }
@@ -890,4 +917,186 @@ pub struct UnitChangedOut {
     pub unit_id: String,
     pub change: Word,
     pub at: String,
+}
+
+/// `controller_problem`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ControllerProblemOut {
+    pub problem: Option<String>,
+    pub outbox_waiting: u64,
+    pub at: String,
+}
+
+/// A failed step in `controller_check`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct FailedStepOut {
+    pub step: String,
+    pub site: Option<String>,
+    pub message: String,
+    pub controller_message: Option<String>,
+}
+
+/// `controller_check`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ControllerCheckEventOut {
+    pub ok: bool,
+    pub steps: usize,
+    pub failed: Vec<FailedStepOut>,
+    pub at: String,
+}
+
+/// `host_test_result`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct HostTestResultOut {
+    pub unit_id: String,
+    pub code: String,
+    pub client_mac: String,
+    pub ok: bool,
+    pub let_in_at: Option<String>,
+    pub revoked_at: String,
+    pub disconnected: usize,
+    pub authorization_state: Word,
+    pub message: String,
+    pub at: String,
+}
+
+// ---------------------------------------------------------------- controller operations (12b)
+
+/// An SSID in `GET /api/v1/controller/sites`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SsidOut {
+    pub id: String,
+    pub name: String,
+    pub guest_network: bool,
+    pub open: bool,
+}
+
+/// A site in `GET /api/v1/controller/sites`: what the unit form offers.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SiteOut {
+    pub id: String,
+    pub name: String,
+    pub ssids: Vec<SsidOut>,
+    /// Why the SSIDs could not be read (null when they could).
+    pub ssids_error: Option<String>,
+    /// Units on this site.
+    pub unit_ids: Vec<String>,
+}
+
+/// `GET /api/v1/controller/sites`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SitesOut {
+    pub sites: Vec<SiteOut>,
+}
+
+/// `POST /api/v1/controller/hotspot-operator` (body optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorBody {
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/controller/hotspot-operator`: the operator made and stored (its password
+/// never leaves the sidecar).
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct OperatorOut {
+    pub name: String,
+    pub site_ids: Vec<String>,
+    /// The controller settings now stored (secrets masked).
+    pub username: Option<String>,
+    pub mode: Word,
+}
+
+/// `POST /api/v1/controller/reconcile`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ReconcileOut {
+    pub sites: usize,
+    pub ended: usize,
+    pub kept: usize,
+    pub other_methods: usize,
+    pub failed: Vec<String>,
+}
+
+/// One pending controller operation in `GET /api/v1/outbox`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct OutboxItemOut {
+    pub id: i64,
+    /// `unauthorize`, `reauthorize` or `wifi_key` (null: unreadable).
+    pub op: Option<Word>,
+    /// A `wifi_key` item's key name on the controller (never its password).
+    pub key: Option<String>,
+    pub site: Option<String>,
+    pub client_mac: Option<String>,
+    pub grant_id: Option<String>,
+    pub unit_id: Option<String>,
+    pub attempts: u32,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    /// The problem it waits on, for the host to fix (null: it is only being retried).
+    pub problem: Option<String>,
+    pub discarded_at: Option<String>,
+}
+
+/// `GET /api/v1/outbox`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct OutboxOut {
+    pub items: Vec<OutboxItemOut>,
+}
+
+/// One unit site checked by the settings test (a validated `PUT /api/v1/settings/omada`).
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SiteCheckOut {
+    pub site: String,
+    pub site_id: Option<String>,
+    pub ok: bool,
+    /// One sentence per failed check (which site, which credential, what to change).
+    pub problems: Vec<String>,
+    /// The controller's own words, when it gave any.
+    pub controller_message: Option<String>,
+}
+
+/// The result of a host test code's take-out.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct HostTestResultBody {
+    pub ok: bool,
+    pub revoked_at: String,
+    pub disconnected: usize,
+    pub authorization_state: String,
+    pub message: String,
+}
+
+/// `POST /api/v1/units/{unit_id}/host-test`, `GET /api/v1/host-tests/{code}`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct HostTestOut {
+    pub code: String,
+    pub unit_id: String,
+    /// `waiting`, `expired`, `in`, `taking_off`, `done`.
+    pub status: Word,
+    pub created_at: String,
+    /// The code can be used until then.
+    pub valid_until: Option<String>,
+    /// How long the phone stays in.
+    pub seconds: u32,
+    pub client_mac: Option<String>,
+    pub let_in_at: Option<String>,
+    /// When the phone is (or was) taken off.
+    pub revoke_at: Option<String>,
+    pub result: Option<HostTestResultBody>,
+    /// What the host does with the code.
+    pub instructions: String,
 }

@@ -311,6 +311,9 @@ impl Common {
 struct SiteBook {
     by_name: HashMap<String, String>,
     by_id: HashMap<String, String>,
+    /// The first id a caller told (a unit's site): the one the session check reads, so it
+    /// never asks about a site the credentials need not use.
+    told: Option<String>,
 }
 
 impl SiteBook {
@@ -570,15 +573,12 @@ impl OmadaClient {
             openapi_checked: false,
         };
         if let Some(h) = self.hotspot_api() {
-            let site = self
-                .inner
-                .sites
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .by_id
-                .keys()
-                .next()
-                .cloned();
+            let site = {
+                let book = self.inner.sites.lock().unwrap_or_else(|e| e.into_inner());
+                book.told
+                    .clone()
+                    .or_else(|| book.by_id.keys().next().cloned())
+            };
             if let (true, Some(site_id)) = (h.has_session(), site) {
                 h.probe_site(c, &site_id, deadline).await?;
                 check.hotspot_checked = true;
@@ -661,14 +661,12 @@ impl OmadaClient {
     /// Tell the client a site's id (e.g. the one the host stored with a unit), so names can be
     /// resolved without asking the controller.
     pub fn remember_site(&self, name: &str, id: &str) {
-        self.inner
-            .sites
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .learn(&SiteInfo {
-                id: id.to_string(),
-                name: name.to_string(),
-            });
+        let mut book = self.inner.sites.lock().unwrap_or_else(|e| e.into_inner());
+        book.told.get_or_insert_with(|| id.to_string());
+        book.learn(&SiteInfo {
+            id: id.to_string(),
+            name: name.to_string(),
+        });
     }
 
     /// The site for a name or a 24-hex id. A name is looked up in the sites the Open API app

@@ -20,10 +20,13 @@
 //!
 //! Every step is safe to repeat, so an item is simply retried: a crash after the controller
 //! confirmed (fail point `wifi_key.sent`) repeats it after the restart, an item at a stale
-//! time finds nothing to do. Failures wait and retry with the outbox's backoff, never
-//! dropped: a transient one (the controller is down) holds the pass like the other kinds'; a
-//! misconfiguration (a deleted profile, a missing right, no Open API credentials) waits
-//! without holding up other units' work, and the controller status says what to fix.
+//! time finds nothing to do. A failure is handed to the worker, which treats it like any
+//! item's (issue 12b's waiting model, `worker::next_after_key`), never dropped: a controller
+//! that does not answer stalls the queue; a change it did not keep is tried again alone; a
+//! misconfiguration (a deleted profile, a missing right, no Open API credentials) **waits**
+//! with a `problem` — listed in `GET /api/v1/outbox`, counted in `outbox_waiting`, named in
+//! the controller's `problem`, tried again every 10 minutes and at once when the settings or
+//! a unit change or a check passes, discardable by the host — without holding up take-outs.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -60,14 +63,56 @@ impl WifiKeyOp {
     }
 }
 
-/// How the worker goes on after an item.
-#[derive(Debug, PartialEq, Eq)]
+/// How an item went: done (its write committed), or failed — the worker decides what
+/// follows, as for every kind.
+#[derive(Debug)]
 pub enum Handled {
     Done,
-    /// Failed on something the host must fix: retried later; the pass goes on.
-    Waiting,
-    /// The controller did not answer: retried later; the pass stops (like other kinds).
-    Stalled(OffsetDateTime),
+    Failed(KeyFailure),
+}
+
+/// A failed item, for the worker.
+#[derive(Debug)]
+pub struct KeyFailure {
+    pub error: PpskError,
+    /// For the host: "putting Wi-Fi key rentalwifi-… of unit "loft" on site "Default"".
+    pub what: String,
+    /// The site it concerns (where the key is, else where it should go).
+    pub site: Option<String>,
+}
+
+/// The site an item's key concerns (where it is or may be on the controller, else its
+/// unit's), for the worker's [`super::worker::Hold`]. `None`: unreadable, or nothing known.
+pub fn site_of(conn: &rusqlite::Connection, payload: &str) -> Result<Option<String>, StoreError> {
+    let Ok(WifiKeyOp::Sync { key }) = WifiKeyOp::from_payload(payload) else {
+        return Ok(None);
+    };
+    let Some(k) = keys::get(conn, &key)? else {
+        return Ok(None);
+    };
+    if let Some(p) = &k.placement {
+        return Ok(Some(p.site.clone()));
+    }
+    match rows::unit_get(conn, &k.unit_id) {
+        Ok(u) => Ok(Some(u.omada_site)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The key and what the item is about, as `GET /api/v1/outbox` and a discard's audit show
+/// it: (key name, unit id, site). `None`: unreadable.
+#[allow(clippy::type_complexity)]
+pub fn describe(
+    conn: &rusqlite::Connection,
+    payload: &str,
+) -> Result<Option<(String, Option<String>, Option<String>)>, StoreError> {
+    let Ok(WifiKeyOp::Sync { key }) = WifiKeyOp::from_payload(payload) else {
+        return Ok(None);
+    };
+    let unit = keys::get(conn, &key)?.map(|k| k.unit_id);
+    let site = site_of(conn, payload)?;
+    Ok(Some((key, unit, site)))
 }
 
 /// Everything one item needs, read at once.
@@ -110,22 +155,39 @@ pub async fn handle(r: &Rentals, item: &OutboxItem) -> Result<Handled, StoreErro
             finish(r, item.id, Some(&plan), outcome).await?;
             Ok(Handled::Done)
         }
-        Err(e) => {
-            let wait = super::worker::backoff(item.attempts + 1);
-            let next = r.clock.now() + time::Duration::milliseconds(wait.as_millis() as i64);
-            let msg = e.to_string();
-            let id = item.id;
-            let ctx = Ctx::new(Actor::Scheduler);
-            r.run(UseCase::OutboxRetry, &ctx, move |tx| {
-                outbox::retry(tx.db, id, next, &msg)
-            })
-            .await?;
-            tracing::warn!(id, key = %key, attempts = item.attempts + 1, error = %e, "Wi-Fi password change will be retried");
-            Ok(if e.is_transient() {
-                Handled::Stalled(next)
-            } else {
-                Handled::Waiting
-            })
+        Err(error) => Ok(Handled::Failed(KeyFailure {
+            what: plan.what(r.clock.now()),
+            site: plan.site().map(str::to_owned),
+            error,
+        })),
+    }
+}
+
+impl Plan {
+    /// The site the item concerns: where the key is or may be, else where it should go.
+    fn site(&self) -> Option<&str> {
+        self.key
+            .placement
+            .as_ref()
+            .map(|p| p.site.as_str())
+            .or(self.unit.as_ref().map(|u| u.omada_site.as_str()))
+    }
+
+    /// What the item does, for the host.
+    fn what(&self, now: OffsetDateTime) -> String {
+        let k = &self.key;
+        let wanted = rules::wanted(self.unit.as_ref(), self.voucher.as_ref(), now);
+        let to = self.unit.as_ref().map(|u| u.omada_site.as_str());
+        match (wanted, if wanted { to } else { self.site() }) {
+            (true, Some(site)) => format!(
+                "putting Wi-Fi key {} of unit {:?} on site {site:?}",
+                k.key_name, k.unit_id
+            ),
+            (false, Some(site)) => format!(
+                "deleting Wi-Fi key {} of unit {:?} from site {site:?}",
+                k.key_name, k.unit_id
+            ),
+            (_, None) => format!("Wi-Fi key {} of unit {:?}", k.key_name, k.unit_id),
         }
     }
 }

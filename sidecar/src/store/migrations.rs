@@ -139,7 +139,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (unit_id, booking_ref)
     ) STRICT;
     "#,
-    // ppsk (issue 18): a unit's access mode and PPSK profile; one Wi-Fi password per voucher
+    // 5: a unit's Omada site id (issue 12b): the 24-hex id the Hotspot-Manager and Open API
+    // paths take, looked up through the Open API or given by the host; NULL until known.
+    r#"
+    ALTER TABLE units ADD COLUMN omada_site_id TEXT;
+    "#,
+    // 6: controller operations that wait for the host (issue 12b): `problem` is the sentence
+    // of a configuration or permission failure the item waits on (NULL: none), `discarded_at`
+    // when the host discarded an item that can never succeed (it is then also `done_at`).
+    // Host test codes: a one-time code, the grant it let in, and the result of its revoke.
+    r#"
+    ALTER TABLE outbox ADD COLUMN problem TEXT;
+    ALTER TABLE outbox ADD COLUMN discarded_at INTEGER;
+    CREATE TABLE host_tests (
+        code TEXT PRIMARY KEY REFERENCES vouchers(code) ON DELETE CASCADE,
+        unit_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        result TEXT
+    ) STRICT;
+    "#,
+    // 7: a unit's access mode and PPSK profile (issue 18); one Wi-Fi password per voucher
     // (and per device-bound key) of a password-mode unit. Keys outlive their vouchers and
     // units (no foreign keys): a key that may still be on the controller must be deleted
     // there even after its voucher or unit is gone. `password` is sealed like the settings'

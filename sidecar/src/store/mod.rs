@@ -21,6 +21,7 @@
 
 pub mod bookings;
 pub mod grants;
+pub mod host_tests;
 mod migrations;
 pub mod outbox;
 pub mod rows;

@@ -24,7 +24,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, access_mode, ppsk_profile_id";
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -48,9 +48,10 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
         terms_url: r.get(10)?,
         created_at: from_ms(r.get(11)?),
         updated_at: from_ms(r.get(12)?),
+        omada_site_id: r.get(13)?,
         access: Access {
-            mode: AccessMode::parse(&r.get::<_, String>(13)?).unwrap_or_default(),
-            ppsk_profile_id: r.get(14)?,
+            mode: AccessMode::parse(&r.get::<_, String>(14)?).unwrap_or_default(),
+            ppsk_profile_id: r.get(15)?,
         },
     })
 }
@@ -83,9 +84,9 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
     let macs = serde_json::to_string(&u.ap_macs.iter().map(|m| m.to_string()).collect::<Vec<_>>())
         .expect("strings serialize");
     let sql = if insert {
-        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, access_mode, ppsk_profile_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
     } else {
-        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13, access_mode=?14, ppsk_profile_id=?15 WHERE unit_id=?1"
+        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13, omada_site_id=?14, access_mode=?15, ppsk_profile_id=?16 WHERE unit_id=?1"
     };
     let res = conn.execute(
         sql,
@@ -103,6 +104,7 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
             u.terms_url,
             to_ms(u.created_at),
             to_ms(u.updated_at),
+            u.omada_site_id,
             u.access.mode.as_str(),
             u.access.ppsk_profile_id
         ],
@@ -425,6 +427,7 @@ mod tests {
             access: Default::default(),
             created_at: at,
             updated_at: at,
+            omada_site_id: None,
         }
     }
 

@@ -163,6 +163,16 @@ pub fn set_removed(
     Ok(())
 }
 
+/// The host discarded the key's waiting deletion: the sidecar no longer knows where it is
+/// (nor tries to delete it); not a confirmation that it is gone (`removed_at` unchanged).
+pub fn forget_placement(conn: &Connection, key_name: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE wifi_keys SET placement = NULL, live_since = NULL WHERE key_name = ?1",
+    )?
+    .execute([key_name])?;
+    Ok(())
+}
+
 /// Forget keys that are surely off the controller and whose vouchers are over (or gone)
 /// since before `before`: their passwords are of no use to anyone any more.
 pub fn prune(conn: &Connection, before: OffsetDateTime) -> Result<usize, StoreError> {

@@ -16,15 +16,23 @@
 //! Files: [`units`], [`vouchers`](mod@vouchers), [`grants`], [`bookings`], [`redemption`],
 //! [`expiry`] (the expiry timer's use case), [`recovery`] (start-up recovery and repair),
 //! [`reads`] (queries, no transaction), [`passwords`] (Wi-Fi passwords of password-mode
-//! units: their keys follow their vouchers; the audited reads; device-bound keys).
+//! units: their keys follow their vouchers; the audited reads; device-bound keys); the
+//! controller's operations (issue 12b): [`sites`] (a unit's site checked at the controller
+//! before it is saved), [`outbox_ops`] (what waits for the controller, shown and discarded
+//! by the host), [`reconcile`] (authorisations the controller holds without a grant),
+//! [`host_test`] (the host's one-time test code).
 
 pub mod bookings;
 pub mod expiry;
 pub mod grants;
+pub mod host_test;
+pub mod outbox_ops;
 pub mod passwords;
 pub mod reads;
+pub mod reconcile;
 pub mod recovery;
 pub mod redemption;
+pub mod sites;
 pub mod units;
 pub mod vouchers;
 
@@ -36,13 +44,13 @@ use time::OffsetDateTime;
 use crate::alarm::Alarm;
 use crate::clock::Clock;
 use crate::config::VoucherConfig;
-use crate::controller::Controller;
+use crate::controller::{Controller, PortalTimeouts};
 use crate::events::{Event, EventBus, GrantRef};
 use crate::failpoint;
-use crate::outbox::{OutboxOp, KIND_CONTROLLER};
+use crate::outbox::{renew_at, OutboxOp, KIND_CONTROLLER, OP_REAUTHORIZE};
 use crate::secrets::Sealer;
 use crate::store::{grants as g, outbox, rows, to_ms, Store, StoreError};
-use crate::vouchers::model::{AuditAction, EndReason, Grant};
+use crate::vouchers::model::{AccessMode, AuditAction, EndReason, Grant};
 use crate::vouchers::{self as domain, Ctx};
 
 /// Errors of the use-case layer; `api::error` maps each to one HTTP status.
@@ -104,6 +112,12 @@ pub enum UseCase {
     PasswordRead,
     /// The host binds a Wi-Fi password to one device by its MAC.
     DeviceKey,
+    OutboxPark,
+    OutboxDiscard,
+    Renewal,
+    Reconcile,
+    HostTestCreate,
+    HostTestResult,
 }
 
 impl UseCase {
@@ -131,6 +145,12 @@ impl UseCase {
             UseCase::WifiKeyDone => "wifi_key_done",
             UseCase::PasswordRead => "password_read",
             UseCase::DeviceKey => "device_key",
+            UseCase::OutboxPark => "outbox_park",
+            UseCase::OutboxDiscard => "outbox_discard",
+            UseCase::Renewal => "renewal",
+            UseCase::Reconcile => "reconcile",
+            UseCase::HostTestCreate => "host_test_create",
+            UseCase::HostTestResult => "host_test_result",
         }
     }
 }
@@ -148,6 +168,24 @@ pub struct Effects {
     ended: Vec<EndReason>,
 }
 
+/// No Open API renewal for this grant: its unit is in password mode (issue 18), or the grant
+/// or its unit is gone.
+pub(crate) fn renewal_unwanted(
+    db: &rusqlite::Connection,
+    grant_id: &str,
+) -> Result<bool, StoreError> {
+    let grant = match g::get(db, grant_id) {
+        Ok(grant) => grant,
+        Err(StoreError::NotFound) => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    match rows::unit_get(db, &grant.unit_id) {
+        Ok(u) => Ok(u.access.mode == AccessMode::Password),
+        Err(StoreError::NotFound) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 fn earliest(slot: &mut Option<OffsetDateTime>, at: OffsetDateTime) {
     if slot.is_none_or(|s| at < s) {
         *slot = Some(at);
@@ -161,9 +199,12 @@ pub struct Tx<'a> {
     pub now: OffsetDateTime,
     pub ctx: &'a Ctx,
     pub limits: &'a VoucherConfig,
-    /// Does the controller take a grant's length (hotspot API)? Then a grant whose end
-    /// moves is authorised again with the new length.
+    /// Is a grant whose end moves authorised again? With the hotspot API it carries the new
+    /// length; with the Open API it starts a fresh portal timeout (and the next renewal).
     pub moves_need_reauthorize: bool,
+    /// Open API: the portal timeouts a grant's authorisation lasts, for scheduling its
+    /// renewal (`None`: the controller takes each grant's own length, nothing to renew).
+    pub renewals: Option<Arc<PortalTimeouts>>,
     /// Seals Wi-Fi passwords before they are stored.
     pub sealer: &'a Sealer,
     effects: Effects,
@@ -214,19 +255,70 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Queue the device's unauthorise (not before `not_before`).
+    /// Queue the device's unauthorise (not before `not_before`), with the site's id when its
+    /// unit knows it (the take-out then works after the unit is gone).
     pub fn queue_unauthorize(
         &mut self,
         grant: &Grant,
         not_before: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        let site_id = match rows::unit_get(self.db, &grant.unit_id) {
+            Ok(u) if u.omada_site.eq_ignore_ascii_case(&grant.site) => u.omada_site_id,
+            Ok(_) | Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
         let op = OutboxOp::Unauthorize {
             site: grant.site.clone(),
             client_mac: grant.client_mac.to_string(),
             grant_id: grant.grant_id.clone(),
             queued_at_ms: to_ms(self.now),
+            site_id,
         };
         self.queue(&op, not_before)
+    }
+
+    /// Queue the grant's re-authorisation for `at`, or bring an already queued one forward:
+    /// at most one waits per grant. Never for a grant of a password-mode unit (issue 18: its
+    /// guests join with a Wi-Fi password; a portal grant left from before the switch runs out
+    /// and is not renewed).
+    pub fn queue_renewal(&mut self, grant_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        if renewal_unwanted(self.db, grant_id)? {
+            return Ok(());
+        }
+        match outbox::pending_for_grant(self.db, OP_REAUTHORIZE, grant_id)? {
+            Some((id, due)) => {
+                if at < due {
+                    outbox::bring_forward(self.db, id, at)?;
+                    earliest(&mut self.effects.outbox_due, at);
+                }
+                Ok(())
+            }
+            None => self.queue(
+                &OutboxOp::Reauthorize {
+                    grant_id: grant_id.to_owned(),
+                },
+                at,
+            ),
+        }
+    }
+
+    /// The controller (re-)authorised a grant's device at `from`; the grant ends at `end`. In
+    /// Open API mode the authorisation lasts the site's portal timeout: when that comes before
+    /// `end`, the renewal is queued in this transaction (durable across restarts).
+    pub fn grant_authorized(
+        &mut self,
+        grant_id: &str,
+        site: &str,
+        from: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(timeouts) = self.renewals.clone() else {
+            return Ok(());
+        };
+        match renew_at(from, timeouts.timeout_for(site), end) {
+            Some(at) => self.queue_renewal(grant_id, at),
+            None => Ok(()),
+        }
     }
 
     /// End an open grant: the row, its unauthorise, its event. The one way a grant ends, so
@@ -315,7 +407,8 @@ impl Rentals {
         let limits = self.limits.clone();
         let ctx = ctx.clone();
         let name = uc.name();
-        let moves_need_reauthorize = self.controller.takes_duration();
+        let moves_need_reauthorize = self.controller.reauthorizes_moves();
+        let renewals = self.controller.renewals();
         let sealer = self.sealer.clone();
         let (value, effects) = self
             .store
@@ -326,6 +419,7 @@ impl Rentals {
                     ctx: &ctx,
                     limits: &limits,
                     moves_need_reauthorize,
+                    renewals,
                     sealer: &sealer,
                     effects: Effects::default(),
                 };

@@ -170,6 +170,25 @@ pub fn repair(tx: &mut Tx<'_>) -> Result<usize, Error> {
     Ok(n)
 }
 
+/// The host discarded a key's waiting item (`POST /api/v1/outbox/{id}/discard`, same
+/// transaction). A key that should not be on the controller now is given up: the sidecar
+/// forgets where it may be, so that neither the start-up repair nor a later change queues its
+/// deletion again — it is the host's to delete by hand if it is still there. Returns that
+/// spot (for the audit row). A key that should be on the controller is left as it is: its
+/// next change, or the next start, tries again.
+pub fn discarded(tx: &Tx<'_>, key_name: &str) -> Result<Option<Placement>, Error> {
+    let Some(k) = keys::get(tx.db, key_name)? else {
+        return Ok(None);
+    };
+    let unit = rows::unit_get(tx.db, &k.unit_id).ok();
+    let v = rows::voucher_get(tx.db, &k.code).ok();
+    if rules::wanted(unit.as_ref(), v.as_ref(), tx.now) || k.placement.is_none() {
+        return Ok(None);
+    }
+    keys::forget_placement(tx.db, key_name)?;
+    Ok(k.placement)
+}
+
 /// The pending `wifi_key` items: key name → their due times (ms).
 fn pending_items(tx: &Tx<'_>) -> Result<std::collections::HashMap<String, Vec<i64>>, StoreError> {
     let mut pending: std::collections::HashMap<String, Vec<i64>> = Default::default();

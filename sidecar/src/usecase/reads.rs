@@ -73,10 +73,21 @@ impl Rentals {
         self.store.read(outbox::pending).await
     }
 
-    /// (outbox items waiting, active grants), for the gauges.
-    pub async fn gauges(&self) -> Result<(u64, u64), StoreError> {
+    /// What the outbox holds: counts and its oldest items (the controller status).
+    pub async fn outbox_summary(&self) -> Result<outbox::Summary, StoreError> {
+        self.store.read(outbox::summary).await
+    }
+
+    /// (outbox items pending, active grants, outbox items waiting for a fix), for the gauges.
+    pub async fn gauges(&self) -> Result<(u64, u64, u64), StoreError> {
         self.store
-            .read(|c| Ok((outbox::pending(c)?, g::count_active(c)?)))
+            .read(|c| {
+                Ok((
+                    outbox::pending(c)?,
+                    g::count_active(c)?,
+                    outbox::waiting(c)?,
+                ))
+            })
             .await
     }
 

@@ -346,6 +346,8 @@ fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemErr
     let end = v.end_if_redeemed_at(r.at);
     g::set_active(tx.db, &r.grant.grant_id, confirmed_at, end)?;
     tx.grant_ends_at(end);
+    // Open API: renewed before the portal timeout when the stay outlasts it (issue 12b).
+    tx.grant_authorized(&r.grant.grant_id, &r.grant.site, confirmed_at, end)?;
     tx.audit(
         AuditAction::VoucherRedeem,
         Some(&v.unit_id),

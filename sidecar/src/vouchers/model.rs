@@ -25,6 +25,8 @@ pub struct Unit {
     pub access: Access,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The 24-hex id of `omada_site` on the controller (issue 12b), when known.
+    pub omada_site_id: Option<String>,
 }
 
 /// How a unit's guests get on the Wi-Fi (issue 18): `portal` (a voucher or booking code on
@@ -315,6 +317,12 @@ pub enum AuditAction {
     WifiPasswordRead,
     /// The controller confirmed the key gone.
     WifiPasswordRemove,
+    /// Issue 12b: the controller's operations.
+    OutboxDiscard,
+    ControllerReconcile,
+    HotspotOperatorCreate,
+    HostTestCreate,
+    HostTestResult,
 }
 
 impl AuditAction {
@@ -339,6 +347,11 @@ impl AuditAction {
             AuditAction::WifiPasswordAdd => "wifi_password.add",
             AuditAction::WifiPasswordRead => "wifi_password.read",
             AuditAction::WifiPasswordRemove => "wifi_password.remove",
+            AuditAction::OutboxDiscard => "outbox.discard",
+            AuditAction::ControllerReconcile => "controller.reconcile",
+            AuditAction::HotspotOperatorCreate => "settings.omada.operator_create",
+            AuditAction::HostTestCreate => "host_test.create",
+            AuditAction::HostTestResult => "host_test.result",
         }
     }
 }

@@ -77,6 +77,7 @@ mod tests {
             access: Default::default(),
             created_at: t,
             updated_at: t,
+            omada_site_id: None,
         }
     }
 

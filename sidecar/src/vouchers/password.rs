@@ -261,6 +261,7 @@ mod tests {
             },
             created_at: T0,
             updated_at: T0,
+            omada_site_id: None,
         }
     }
 

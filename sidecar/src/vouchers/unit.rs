@@ -28,6 +28,8 @@ pub struct UnitInput {
     /// Issue 18: `portal` or `password`, and the PPSK profile of password mode.
     pub access_mode: Option<String>,
     pub ppsk_profile_id: Option<Option<String>>,
+    /// `Some(None)` clears it.
+    pub omada_site_id: Option<Option<String>>,
 }
 
 /// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
@@ -46,6 +48,7 @@ pub struct UnitChanges {
     terms_url: Option<Option<String>>,
     access_mode: Option<AccessMode>,
     ppsk_profile_id: Option<Option<String>>,
+    omada_site_id: Option<Option<String>>,
 }
 
 /// A checked unit to create: a name, and a `unit_id` when the caller chose one.
@@ -82,14 +85,33 @@ impl NewUnit {
     pub fn name(&self) -> &str {
         self.changes.name.as_deref().unwrap_or_default()
     }
+
+    /// The site name the unit gets (`Default` when not given) and its id, if given.
+    pub fn site(&self) -> (&str, Option<&str>) {
+        (
+            self.changes.omada_site.as_deref().unwrap_or(DEFAULT_SITE),
+            self.changes
+                .omada_site_id
+                .as_ref()
+                .and_then(|i| i.as_deref()),
+        )
+    }
+
+    /// Store this site id (looked up or verified at the controller).
+    pub fn set_site_id(&mut self, id: Option<String>) {
+        self.changes.omada_site_id = Some(id);
+    }
 }
+
+/// The Omada site a unit gets when none is given.
+pub const DEFAULT_SITE: &str = "Default";
 
 /// What a new unit starts from before the caller's fields.
 fn blank_unit(now: OffsetDateTime) -> Unit {
     Unit {
         unit_id: String::new(),
         name: String::new(),
-        omada_site: "Default".into(),
+        omada_site: DEFAULT_SITE.into(),
         ssids: vec![],
         vlans: vec![],
         ap_macs: vec![],
@@ -101,6 +123,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         access: Default::default(),
         created_at: now,
         updated_at: now,
+        omada_site_id: None,
     }
 }
 
@@ -202,6 +225,20 @@ fn check_profile_id(v: Option<String>) -> Result<Option<String>, Error> {
         Some(_) => Err(invalid(
             "ppsk_profile_id",
             "ppsk_profile_id must be the controller's id of a PPSK profile (1 to 64 visible characters)",
+        )),
+    }
+}
+
+/// A site id as the controller has them: 24 hex digits (stored lower-case).
+fn check_site_id(v: Option<String>) -> Result<Option<String>, Error> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Some(s.to_ascii_lowercase()))
+        }
+        Some(_) => Err(invalid(
+            "omada_site_id",
+            "omada_site_id must be the site's 24-character id (digits and a-f), as the controller's Open API lists it; docs/omada-setup.md (Site ids) shows where to find it",
         )),
     }
 }
@@ -332,6 +369,7 @@ impl UnitChanges {
                 })?),
             };
         let ppsk_profile_id = input.ppsk_profile_id.map(check_profile_id).transpose()?;
+        let omada_site_id = input.omada_site_id.map(check_site_id).transpose()?;
         Ok(UnitChanges {
             unit_id: input.unit_id,
             name,
@@ -346,12 +384,23 @@ impl UnitChanges {
             terms_url,
             access_mode,
             ppsk_profile_id,
+            omada_site_id,
         })
     }
 
     /// The `unit_id` the caller gave, if any (a change may not alter it).
     pub fn unit_id(&self) -> Option<&str> {
         self.unit_id.as_deref()
+    }
+
+    /// Store this site id (looked up or verified at the controller).
+    pub fn set_site_id(&mut self, id: Option<String>) {
+        self.omada_site_id = Some(id);
+    }
+
+    /// Does this change touch the site (its name or its id)?
+    pub fn touches_site(&self) -> bool {
+        self.omada_site.is_some() || self.omada_site_id.is_some()
     }
 
     /// Lay the changes onto `unit`; refused when the result would be inconsistent.
@@ -394,6 +443,12 @@ impl UnitChanges {
             u.access.ppsk_profile_id.clone_from(v);
         }
         check_password_mode(&u)?;
+        match &self.omada_site_id {
+            Some(v) => u.omada_site_id.clone_from(v),
+            // Another site and no id for it: the old id belonged to the old site.
+            None if u.omada_site != unit.omada_site => u.omada_site_id = None,
+            None => {}
+        }
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
             return Err(invalid(
                 "plume_location_id",
@@ -611,5 +666,71 @@ mod tests {
         let mut later = before.clone();
         later.updated_at += time::Duration::hours(1);
         assert!(same_settings(&before, &later));
+    }
+
+    #[test]
+    fn site_ids_are_24_hex_stored_lower_case_and_follow_the_site() {
+        let new = NewUnit::parse(UnitInput {
+            name: Some("Loft".into()),
+            omada_site: Some("Beach".into()),
+            omada_site_id: Some(Some(" 640EFFD1B3F2AE5B912275EC ".into())),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(new.site(), ("Beach", Some("640effd1b3f2ae5b912275ec")));
+        let mut u = new
+            .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(u.omada_site_id.as_deref(), Some("640effd1b3f2ae5b912275ec"));
+        for bad in [
+            "Default",
+            "640effd1b3f2ae5b912275e",
+            "640effd1b3f2ae5b912275eg",
+        ] {
+            let r = UnitChanges::parse(UnitInput {
+                omada_site_id: Some(Some(bad.into())),
+                ..Default::default()
+            });
+            assert_eq!(field(r), Some("omada_site_id"), "{bad}");
+        }
+        // The same site again keeps the id; another site without an id drops it (it was the
+        // old site's); null clears it.
+        let same = UnitChanges::parse(UnitInput {
+            omada_site: Some("Beach".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        same.apply(&mut u).unwrap();
+        assert!(u.omada_site_id.is_some());
+        let mut moved = u.clone();
+        UnitChanges::parse(UnitInput {
+            omada_site: Some("Lake".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut moved)
+        .unwrap();
+        assert_eq!(moved.omada_site_id, None);
+        UnitChanges::parse(UnitInput {
+            omada_site_id: Some(None),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert_eq!(u.omada_site_id, None);
+        let mut c = UnitChanges::parse(UnitInput::default()).unwrap();
+        c.set_site_id(Some("640effd1b3f2ae5b912275ec".into()));
+        c.apply(&mut u).unwrap();
+        assert_eq!(u.omada_site_id.as_deref(), Some("640effd1b3f2ae5b912275ec"));
+        assert_eq!(
+            NewUnit::parse(UnitInput {
+                name: Some("x".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .site(),
+            ("Default", None)
+        );
     }
 }

@@ -81,6 +81,43 @@ impl Rig {
         self.dir.path()
     }
 
+    /// Let guests in through the Open API (the unit's site id was looked up at its creation).
+    pub async fn use_openapi(&self) {
+        let settings = serde_json::to_value(self.sim.openapi_settings()).unwrap();
+        self.must("PUT", "/api/v1/settings/omada", Some(settings), &[200])
+            .await;
+    }
+
+    /// A copy of the database as it is now (the sidecar must be stopped): a backup.
+    pub fn backup(&self) -> tempfile::TempDir {
+        assert!(self.proc.is_none(), "back up a stopped sidecar");
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            if name.starts_with(rental_wifi::app::DB_FILE) {
+                std::fs::copy(entry.path(), copy.path().join(&name)).unwrap();
+            }
+        }
+        copy
+    }
+
+    /// Put a backup back in place of the database (the sidecar must be stopped).
+    pub fn restore(&self, backup: &tempfile::TempDir) {
+        assert!(self.proc.is_none(), "restore into a stopped sidecar");
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            if name.starts_with(rental_wifi::app::DB_FILE) {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+        for entry in std::fs::read_dir(backup.path()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), self.dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+
     /// Start the sidecar (no other may be running); panics if it dies before `ready`.
     pub fn start(&mut self, env: &[(&str, &str)]) {
         assert!(self.proc.is_none(), "one sidecar at a time");

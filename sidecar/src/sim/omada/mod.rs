@@ -700,6 +700,40 @@ impl OmadaSim {
         Ok(())
     }
 
+    /// A device authorised on a site by some method (`auth_type`: 3 voucher, 4 external
+    /// portal, 5 local user… as `AuthClientOpenApiVO` numbers them) outside this sidecar — a
+    /// guest of the controller's own portal, or of a database that was lost.
+    pub fn add_authorization(&self, site: &str, mac: Mac, auth_type: u8) -> Result<(), String> {
+        let site = self
+            .sh
+            .site_by_name_or_id(site)
+            .ok_or_else(|| format!("no site {site:?}"))?;
+        let now = OffsetDateTime::now_utc();
+        self.sh.lock().push_record(AuthorizedClient {
+            id: random_hex(12),
+            mac,
+            site: site.name.clone(),
+            site_id: site.id.clone(),
+            ap_mac: None,
+            gateway_mac: None,
+            ssid: site.ssids.first().map(|s| s.name.clone()),
+            radio_id: None,
+            vid: None,
+            client_ip: None,
+            origin_url: None,
+            time_raw: None,
+            duration: Some(Duration::from_secs(8 * 3600)),
+            down_kbps: None,
+            up_kbps: None,
+            auth_type,
+            authorized_at: now,
+            expires_at: Some(now + time::Duration::hours(8)),
+            via: AuthApi::Hotspot,
+            valid: true,
+        });
+        Ok(())
+    }
+
     /// Every hotspot operator (passwords not included).
     pub fn operators(&self) -> Vec<SimOperator> {
         self.sh.lock().operators.clone()
