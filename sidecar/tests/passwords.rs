@@ -9,7 +9,7 @@
 //! * the set-up check names what is missing, and the unit form's profile list;
 //! * with the controller's operations (issue 12b): a key that fails on a misconfiguration
 //!   waits like any outbox item (listed, counted, named, discardable — a discarded deletion
-//!   is given up and audited), the controller check has a `ppsk` step
+//!   is given up and audited), the controller check (API and command line) has a `ppsk` step
 //!   per password unit, host test codes are refused, and a portal grant from before a switch
 //!   to password mode is not renewed;
 //! * the password never appears in logs (captured at TRACE), listings, events, audit rows;
@@ -1179,6 +1179,40 @@ async fn the_start_up_repair_requeues_a_key_without_items() {
     let env = Env { app, sim, profile };
     env.wait("deleted after the repair", |e| !e.has_password(&password))
         .await;
+}
+
+/// `rental-wifi-sidecar check-controller` over the stored units ends with the `ppsk` step of
+/// each password-mode unit, like the API's check.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_check_covers_password_units() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = start_at(tmp.path(), Clock::system()).await;
+    let Env { app, sim, .. } = env;
+    app.stop().await;
+    let run = |sim_read_only: bool| {
+        let mut b = sim.behaviour();
+        b.openapi_read_only = sim_read_only;
+        sim.set_behaviour(b);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rental-wifi-sidecar"))
+            .arg("check-controller")
+            .arg("--data-dir")
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = tokio::task::block_in_place(|| run(false));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("PASS  ppsk [openapi] (site \"Default\"): unit \"loft\" (password mode)"),
+        "{out}"
+    );
+    let (code, out) = tokio::task::block_in_place(|| run(true));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL  ppsk"), "{out}");
 }
 
 /// Open API renewals (issue 12b) and a unit that switches to password mode: the portal grant
