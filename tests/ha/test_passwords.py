@@ -1,7 +1,8 @@
 """Password mode (issue 18) in Home Assistant: the create_voucher action answers the Wi-Fi
 password, a disabled-by-default sensor shows the unit's current password once enabled, the
 image shows the password card (its QR code joins the Wi-Fi), and the password is in no
-event, no other entity, no diagnostics and no log line."""
+event, no other entity, no diagnostics and no log line; the controller check covers the
+password unit, and its host test code button says why it cannot work there."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import aiohttp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from homeassistant.components import persistent_notification
 from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 
 from custom_components.rental_wifi.const import DOMAIN
@@ -185,3 +188,34 @@ async def test_portal_units_have_no_password(
     assert hass.states.get(sensor).attributes.get("code") is None
     audit = await api.request("GET", "/api/v1/audit?limit=200")
     assert not [e for e in audit["entries"] if e["action"].startswith("wifi_password")]
+
+
+async def test_password_unit_in_the_controller_check_and_host_test(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    api: Api,
+    sim: Sim,
+    http: aiohttp.ClientSession,
+) -> None:
+    """The controller check's report (action and notification) has the password unit's
+    ``ppsk`` step; its host test code button says why it cannot work there."""
+    await _password_unit(http, api, sim)
+    await setup_entry(hass, config_entry)
+    entry = config_entry
+    report = await hass.services.async_call(
+        DOMAIN, "check_controller", {}, blocking=True, return_response=True
+    )
+    assert report["ok"] is True, report
+    ppsk = [s for s in report["steps"] if s["step"] == "ppsk"]
+    assert len(ppsk) == 1 and ppsk[0]["status"] == "pass", report
+    assert report["password_checks"][0]["unit_id"] == "loft"
+    notes = persistent_notification._async_get_or_create_notifications(hass)  # noqa: SLF001
+    assert "✅ ppsk [openapi] (Default)" in notes[f"{DOMAIN}_controller_check_{entry.entry_id}"][
+        "message"
+    ]
+
+    button = entity_id_of(hass, "button", f"{entry.unique_id}_loft_host_test_code")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call("button", "press", {"entity_id": button}, blocking=True)
+    assert err.value.translation_key == "sidecar_rejected"
+    assert "password mode" in err.value.translation_placeholders["message"]
