@@ -39,6 +39,7 @@ from .helpers import (
     is_managed,
     unit_subentries,
 )
+from .issues import async_clear_unit_issues, async_update_unit_issues
 from .managed import (
     ManagedConfig,
     ManagedSidecar,
@@ -167,15 +168,18 @@ async def _async_setup_runtime(
         _async_adopt_units(hass, entry)
         async_remove_stale_devices(hass, entry)
         if coordinator.last_update_success:
+            async_update_unit_issues(hass, entry.entry_id, coordinator.data)
             # The sidecar answers again: retry a booking sync that failed.
             for sync in entry.runtime_data.syncs.values():
                 if sync.needs_retry:
                     sync.async_schedule(0)
 
     entry.async_on_unload(coordinator.async_add_listener(_async_on_update))
+    entry.async_on_unload(lambda: async_clear_unit_issues(hass, entry.entry_id))
     async_setup_controller_issue(hass, entry)
     _async_adopt_units(hass, entry)
     async_remove_stale_devices(hass, entry)
+    async_update_unit_issues(hass, entry.entry_id, coordinator.data)
 
     if sidecar is not None:
 

@@ -21,8 +21,9 @@ period. What is ours, and why:
   level; its log level follows that logger's.
 * A child left over by a Home Assistant that was killed (SIGKILL, power) is found by its pid
   file and command line and stopped before a new one starts, so it cannot hold the ports.
-* The open-files limit of the child is raised to 65 536 (the systemd unit's ``LimitNOFILE``)
-  with ``prlimit`` right after the start, as far as the hard limit allows.
+* The open-files limit of the child is raised to 65 536 (well above the 8 192 of the packaged
+  systemd unit's ``LimitNOFILE``, which the sidecar's connection caps fit in) with ``prlimit``
+  right after the start, as far as the hard limit allows.
 * Restarts back off (1 s doubling to 60 s; a run that lasted a minute resets it). A missing
   or wrong binary, a taken portal port and repeated crashes become repair issues; each goes
   away by itself once a start succeeds (crashes: once it has run for a minute), and the

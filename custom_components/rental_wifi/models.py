@@ -61,6 +61,8 @@ class Unit:
     access_mode: str = "portal"
     ppsk_profile_id: str | None = None
     omada_site_id: str | None = None
+    address_translation: bool = False
+    short_code_second_factor: str = "none"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -81,6 +83,8 @@ class Unit:
             access_mode=str(data.get("access_mode") or "portal"),
             ppsk_profile_id=data.get("ppsk_profile_id"),
             omada_site_id=data.get("omada_site_id"),
+            address_translation=bool(data.get("address_translation", False)),
+            short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
             raw=data,
         )
 
@@ -187,6 +191,32 @@ class Health:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GuestChecks:
+    """What the portal's checks see on a unit (the sidecar decides every flag)."""
+
+    short_codes: int = 0
+    short_codes_weak: bool = False
+    short_codes_paused: bool = False
+    address_mismatches: int = 0
+    last_address_mismatch_at: datetime | None = None
+    address_mismatch_recent: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from JSON (missing: nothing to report)."""
+        if not data:
+            return cls()
+        return cls(
+            short_codes=int(data.get("short_codes") or 0),
+            short_codes_weak=bool(data.get("short_codes_weak", False)),
+            short_codes_paused=bool(data.get("short_codes_paused", False)),
+            address_mismatches=int(data.get("address_mismatches") or 0),
+            last_address_mismatch_at=_dt(data.get("last_address_mismatch_at")),
+            address_mismatch_recent=bool(data.get("address_mismatch_recent", False)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnitState:
     """One unit in the state snapshot."""
 
@@ -195,6 +225,7 @@ class UnitState:
     active_grants: int
     health: Health
     wifi_password: WifiPasswordState | None = None
+    guest_checks: GuestChecks = field(default_factory=GuestChecks)
 
     @property
     def live_voucher(self) -> Voucher | None:
@@ -220,6 +251,7 @@ class UnitState:
             active_grants=int(data.get("active_grants") or 0),
             health=Health.from_dict(data.get("health")),
             wifi_password=WifiPasswordState.from_dict(data.get("wifi_password")),
+            guest_checks=GuestChecks.from_dict(data.get("guest_checks")),
         )
 
 

@@ -39,6 +39,22 @@ impl Conn {
         Ok(Conn { addr, tx })
     }
 
+    /// [`Conn::connect`] from the local address `src` (a guest on another loopback address).
+    pub async fn connect_from(src: std::net::IpAddr, addr: SocketAddr) -> Result<Conn> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::new(src, 0))?;
+        let stream = socket
+            .connect(addr)
+            .await
+            .with_context(|| format!("connect {addr} from {src}"))?;
+        stream.set_nodelay(true)?;
+        let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn { addr, tx })
+    }
+
     /// True when the server closed the connection (the sidecar closes keep-alive connections
     /// idle for longer than its 10 s header-read timeout).
     pub fn is_closed(&self) -> bool {

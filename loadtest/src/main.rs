@@ -2,6 +2,7 @@
 //! in-process Omada and Plume simulators, and prints throughput, latency, RSS and CPU.
 //! See `docs/benchmarks.md` for what each scenario does and how it measures.
 
+mod flood;
 mod http;
 mod load;
 mod ops;
@@ -95,6 +96,9 @@ enum Scenario {
     /// 300 units at the default 60 s interval: none unknown after its first read, the WAF
     /// budget kept (≈ 10 min; --quick: 6 units at 1 s).
     PlumeFleet,
+    /// A hostile guest floods the portal with stalled/slow connections while HA polls and
+    /// guests redeem (HA p99 ≤ 50 ms, guests all served, RSS back after the flood).
+    Flood,
     /// Baseline: GET /api/v1/info (no token, no database): HTTP stack + generator floor.
     Info,
     /// Every scenario with short defaults, one Markdown table.
@@ -167,7 +171,7 @@ fn main() -> ExitCode {
         }
     };
     rental_wifi::init_crypto();
-    let report = rt.block_on(run(cli.scenario, &opts));
+    let report = rt.block_on(run(cli.scenario, &opts, quick));
 
     println!("\n{}", report.markdown());
     if !report.problems.is_empty() {
@@ -190,7 +194,7 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(scenario: Scenario, opts: &Opts) -> Report {
+async fn run(scenario: Scenario, opts: &Opts, quick: bool) -> Report {
     let mut report = Report::default();
     let sims = match Sims::new() {
         Ok(s) => s,
@@ -208,6 +212,7 @@ async fn run(scenario: Scenario, opts: &Opts) -> Report {
             Scenario::Reads,
             Scenario::Plume,
             Scenario::PlumeFleet,
+            Scenario::Flood,
         ],
         _ => std::slice::from_ref(&scenario),
     };
@@ -220,6 +225,7 @@ async fn run(scenario: Scenario, opts: &Opts) -> Report {
             Scenario::Reads => scenarios::reads(opts, &mut report).await,
             Scenario::Plume => scenarios::plume(opts, &mut report, &sims).await,
             Scenario::PlumeFleet => scenarios::plume_fleet(opts, &mut report, &sims).await,
+            Scenario::Flood => flood::flood(opts, &mut report, &sims, quick).await,
             Scenario::All => Ok(()),
         };
         if let Err(e) = r {

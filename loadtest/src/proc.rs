@@ -20,6 +20,18 @@ use anyhow::{anyhow, bail, Context, Result};
 /// `warn` for everything (request logs off); the sidecar prints its `ready` line at any level.
 pub const LOG_LEVEL: &str = "warn";
 
+/// The harness drives every guest from 127.0.0.1, where a real portal sees one address per
+/// phone: the per-address connection cap, and the per-address attempt budget (which counts
+/// attempts in flight), would make the `burst` scenario's 1,000 guests one flooder. Every
+/// scenario but `flood` lifts both; `flood` runs the product's defaults.
+pub const HARNESS_ENV: &[(&str, &str)] = &[
+    (
+        "RENTAL_WIFI_SERVER_PORTAL_MAX_CONNECTIONS_PER_ADDRESS",
+        "1024",
+    ),
+    ("RENTAL_WIFI_PORTAL_MAX_FAILURES_PER_ADDRESS", "1000000"),
+];
+
 /// How many of the child's last output lines are kept for error reports.
 const TAIL_LINES: usize = 40;
 
@@ -67,8 +79,9 @@ fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
 }
 
 impl Sidecar {
-    /// Spawn the sidecar on a fresh data dir and wait (≤ 15 s) for its `ready` line.
-    pub fn spawn(bin: &Path) -> Result<Sidecar> {
+    /// Spawn the sidecar on a fresh data dir with `env` added to its environment (scenarios
+    /// pass [`HARNESS_ENV`] or the product's defaults) and wait (≤ 15 s) for its `ready` line.
+    pub fn spawn_with(bin: &Path, env: &[(&str, &str)]) -> Result<Sidecar> {
         let data_dir = tempfile::Builder::new()
             .prefix("rental-wifi-load-")
             .tempdir()
@@ -81,6 +94,7 @@ impl Sidecar {
             .args(["--portal-listen", "127.0.0.1:0"])
             .env("RENTAL_WIFI_LOG_LEVEL", LOG_LEVEL)
             .env("RENTAL_WIFI_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -8,7 +8,7 @@
 //! needs, and serves. Nothing is global: no process-wide lock or registry exists.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -22,9 +22,10 @@ use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::RetryPolicy;
 use crate::portal::csrf::CsrfKey;
+use crate::portal::identity::WhoIsAsking;
 use crate::portal::limiter::{Limiter, LimiterConfig};
 use crate::secrets::{self, Sealer};
-use crate::store::{rows, Store, StoreError};
+use crate::store::{rows, StoreError};
 use crate::usecase::Rentals;
 use crate::vouchers::model::Unit;
 
@@ -44,8 +45,9 @@ pub struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Portal brute-force limiter (in memory, bounded).
     pub(crate) limiter: Limiter,
-    /// Signs the portal's CSRF tokens; new at every start (a reload after a restart is fine).
-    pub(crate) csrf: CsrfKey,
+    /// Who is asking on the portal (DESIGN §10): the page-token key (new at every start; a
+    /// reload after a restart is fine) and the `clientIp` mismatches seen per unit.
+    pub(crate) who: WhoIsAsking,
     /// Cancelled when shutdown starts: long-lived streams (SSE) end so the drain is quick.
     pub(crate) shutdown: tokio_util::sync::CancellationToken,
     /// Every unit, in memory for the portal (which needs them on every GET and POST).
@@ -64,6 +66,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Files(#[from] crate::datadir::DataDirError),
+    #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -80,6 +84,8 @@ pub enum StartError {
 pub struct App {
     pub(crate) state: Arc<AppState>,
     data_dir: std::path::PathBuf,
+    /// The listeners' connection budgets and time limits (issue 13).
+    server: crate::config::ServerConfig,
 }
 
 /// The deliberate handle integration tests and the demo hold on a built app: a few read-only
@@ -106,9 +112,10 @@ impl Handle {
         self.0.rentals.outbox_pending().await.unwrap_or(0)
     }
 
-    /// A portal form token for `mac` issued at `now_unix` (tests of the CSRF checks).
-    pub fn csrf_token(&self, mac: &Mac, now_unix: i64) -> String {
-        self.0.csrf.issue(mac, now_unix)
+    /// A portal form token for the device (`mac` at `peer`) issued at `now_unix` (tests of
+    /// the CSRF checks).
+    pub fn csrf_token(&self, mac: &Mac, peer: IpAddr, now_unix: i64) -> String {
+        self.0.who.key().issue_for(mac, peer, now_unix)
     }
 
     /// Run the controller monitor's check now; the error as its message.
@@ -138,9 +145,13 @@ impl Handle {
             .map_err(|e| e.to_string())
     }
 
-    /// Would the portal accept `token` for `mac` at `now_unix`?
-    pub fn csrf_valid(&self, token: &str, mac: &Mac, now_unix: i64) -> bool {
-        self.0.csrf.verify(token, mac, now_unix).is_ok()
+    /// Would the portal accept `token` for the device (`mac` at `peer`) at `now_unix`?
+    pub fn csrf_valid(&self, token: &str, mac: &Mac, peer: IpAddr, now_unix: i64) -> bool {
+        self.0
+            .who
+            .key()
+            .verify_for(token, mac, peer, now_unix)
+            .is_ok()
     }
 }
 
@@ -161,22 +172,17 @@ impl App {
         let dir2 = dir.clone();
         let (store, token, sealer) =
             tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-                use std::os::unix::fs::DirBuilderExt;
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&dir2)
-                    .map_err(|source| StartError::DataDir {
-                        path: dir2.display().to_string(),
-                        source,
-                    })?;
-                let store = Store::open(&dir2.join(DB_FILE))?;
+                // Private dir and database files, no symlinks (issue 13).
+                let db = crate::datadir::prepare(&dir2, DB_FILE)?;
+                let store = crate::datadir::open(&db)?;
                 let token = secrets::load_or_create_token(&dir2)?;
                 let sealer = Sealer::load_or_create(&dir2)?;
                 Ok((store, token, sealer))
             })
             .await
             .map_err(|e| StartError::Store(StoreError::Task(e.to_string())))??;
+        // Writable and intact, or no `ready` (issue 13).
+        crate::datadir::verify(&store, &dir.join(DB_FILE)).await?;
         let instance_id = store
             .write(|tx| {
                 if let Some(id) = rows::meta_get(tx, "instance_id")? {
@@ -223,7 +229,9 @@ impl App {
             window: std::time::Duration::from_secs(
                 config.portal.failure_window_minutes as u64 * 60,
             ),
+            max_failures_per_address: config.portal.max_failures_per_address,
             global_max_per_minute: config.portal.global_failures_per_minute,
+            short_code_failures_per_day: config.portal.short_code_failures_per_day,
             ..LimiterConfig::default()
         });
         let state = AppState {
@@ -236,7 +244,7 @@ impl App {
             events,
             metrics,
             limiter,
-            csrf: CsrfKey::generate(),
+            who: WhoIsAsking::new(CsrfKey::generate()),
             shutdown: tokio_util::sync::CancellationToken::new(),
             units: std::sync::RwLock::new(Some(Arc::new(units))),
             units_reload: tokio::sync::Mutex::new(()),
@@ -244,6 +252,7 @@ impl App {
         Ok(App {
             state: Arc::new(state),
             data_dir: dir,
+            server: config.server,
         })
     }
 
@@ -263,6 +272,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let state = self.state;
+        let (api_limits, portal_limits) = crate::serve::listener_limits(&self.server);
         // Recover and repair before anyone can ask: once `ready` is out, the API already
         // shows rolled-back slots freed and every unauthorise that a crash left owed queued.
         match state.rentals.recover().await {
@@ -300,12 +310,22 @@ impl App {
 
         let mut rx1 = stop_rx.clone();
         let mut rx2 = stop_rx.clone();
-        let api_task = tokio::spawn(crate::serve::serve(api, api_handler, async move {
-            let _ = rx1.wait_for(|v| *v).await;
-        }));
-        let portal_task = tokio::spawn(crate::serve::serve(portal, portal_handler, async move {
-            let _ = rx2.wait_for(|v| *v).await;
-        }));
+        let api_task = tokio::spawn(crate::serve::serve_with(
+            api,
+            api_handler,
+            api_limits,
+            async move {
+                let _ = rx1.wait_for(|v| *v).await;
+            },
+        ));
+        let portal_task = tokio::spawn(crate::serve::serve_with(
+            portal,
+            portal_handler,
+            portal_limits,
+            async move {
+                let _ = rx2.wait_for(|v| *v).await;
+            },
+        ));
         let background = crate::tasks::spawn_all(&state, stop_rx.clone());
 
         tracing::info!(

@@ -9,9 +9,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called (inside the
-/// runtime), not when the future is first polled, so a signal that arrives right after the
-/// `ready` line is a graceful stop too.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+/// runtime), not when the future is first polled: a supervisor's SIGTERM right after the
+/// `ready` line must stop the process gracefully, not kill it with the default action.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
@@ -35,7 +35,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 pub fn token(config: &Config) -> anyhow::Result<()> {
     let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("data dir {}", dir.display()))?;
+    crate::datadir::ensure_private_dir(dir)?;
     let token = crate::secrets::load_or_create_token(dir)?;
     println!("{token}");
     Ok(())

@@ -28,6 +28,15 @@ pub struct ServerConfig {
     pub portal_listen: SocketAddr,
     /// The URL guests reach the portal at (what the Omada controller is configured with).
     pub public_portal_url: Option<String>,
+    /// Connections open at once on the portal listener (its own budget: a flooded portal
+    /// never takes the API's). Lowered at start when the open-file limit is too low.
+    pub portal_max_connections: usize,
+    /// Connections open at once on the portal from one IPv4 address or IPv6 /64.
+    pub portal_max_connections_per_address: usize,
+    /// Connections open at once on the API listener.
+    pub api_max_connections: usize,
+    /// Seconds a client gets to send a request's headers, and again its body.
+    pub request_timeout_seconds: u64,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +46,10 @@ impl Default for ServerConfig {
             api_listen: "127.0.0.1:8765".parse().expect("static addr"),
             portal_listen: "0.0.0.0:8766".parse().expect("static addr"),
             public_portal_url: None,
+            portal_max_connections: 1024,
+            portal_max_connections_per_address: 64,
+            api_max_connections: 256,
+            request_timeout_seconds: 10,
         }
     }
 }
@@ -82,11 +95,17 @@ impl Default for VoucherConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortalConfig {
-    /// Failed attempts allowed per client MAC and per IP within `failure_window_minutes`.
+    /// Failed attempts allowed per device (client MAC + address) within `failure_window_minutes`.
     pub max_failures: u32,
     pub failure_window_minutes: u32,
-    /// Failed attempts per minute across all guests before the portal pauses redemptions.
+    /// Failed attempts allowed per address (IPv4 address, IPv6 address; an IPv6 /64 gets 4×)
+    /// within `failure_window_minutes`: several devices' worth, for guests behind one NAT.
+    pub max_failures_per_address: u32,
+    /// Failed attempts per minute across all guests past which short codes are not evaluated
+    /// (long voucher codes still are: not a house-wide lockout).
     pub global_failures_per_minute: u32,
+    /// Wrong attempts with a short code (≤ 7 characters) per unit per 24 h (docs/security.md).
+    pub short_code_failures_per_day: u32,
 }
 
 impl Default for PortalConfig {
@@ -94,7 +113,9 @@ impl Default for PortalConfig {
         Self {
             max_failures: 5,
             failure_window_minutes: 10,
+            max_failures_per_address: 30,
             global_failures_per_minute: 600,
+            short_code_failures_per_day: 10,
         }
     }
 }
@@ -136,6 +157,10 @@ const KEYS: &[(&str, &str)] = &[
     ("server", "api_listen"),
     ("server", "portal_listen"),
     ("server", "public_portal_url"),
+    ("server", "portal_max_connections"),
+    ("server", "portal_max_connections_per_address"),
+    ("server", "api_max_connections"),
+    ("server", "request_timeout_seconds"),
     ("log", "format"),
     ("log", "level"),
     ("vouchers", "code_length"),
@@ -143,7 +168,9 @@ const KEYS: &[(&str, &str)] = &[
     ("vouchers", "default_max_devices"),
     ("portal", "max_failures"),
     ("portal", "failure_window_minutes"),
+    ("portal", "max_failures_per_address"),
     ("portal", "global_failures_per_minute"),
+    ("portal", "short_code_failures_per_day"),
 ];
 
 impl Config {
@@ -269,6 +296,47 @@ impl Config {
         }
         if self.portal.max_failures == 0 || self.portal.failure_window_minutes == 0 {
             return invalid("portal.max_failures", "limits must be positive");
+        }
+        if self.portal.max_failures_per_address < self.portal.max_failures {
+            return invalid(
+                "portal.max_failures_per_address",
+                "must be at least portal.max_failures",
+            );
+        }
+        if self.portal.global_failures_per_minute == 0 {
+            return invalid("portal.global_failures_per_minute", "must be positive");
+        }
+        if self.portal.short_code_failures_per_day == 0 {
+            return invalid(
+                "portal.short_code_failures_per_day",
+                "must be positive (short codes would never work)",
+            );
+        }
+        if !(16..=1_000_000).contains(&self.server.portal_max_connections) {
+            return invalid(
+                "server.portal_max_connections",
+                "must be between 16 and 1000000",
+            );
+        }
+        if !(1..=self.server.portal_max_connections)
+            .contains(&self.server.portal_max_connections_per_address)
+        {
+            return invalid(
+                "server.portal_max_connections_per_address",
+                "must be between 1 and server.portal_max_connections",
+            );
+        }
+        if !(16..=1_000_000).contains(&self.server.api_max_connections) {
+            return invalid(
+                "server.api_max_connections",
+                "must be between 16 and 1000000",
+            );
+        }
+        if !(1..=300).contains(&self.server.request_timeout_seconds) {
+            return invalid(
+                "server.request_timeout_seconds",
+                "must be between 1 and 300",
+            );
         }
         if self.server.data_dir.as_os_str().is_empty() {
             return invalid("server.data_dir", "must not be empty");

@@ -3,8 +3,14 @@
 //! Starts the sidecar, seeds two units and a voucher (only on an empty database, so a second
 //! run keeps what the first made) and prints how to poke at it. The last line printed before
 //! serving is `demo-json: {...}` with the same facts for scripts and browser tests.
+//!
+//! The default data dir is private to the user: `$TMPDIR/rental-wifi-demo-<uid>`, created
+//! 0700, and refused when it is a symlink or belongs to someone else (a shared `/tmp` lets
+//! anyone create that name first; a fixed name once let other users read the demo's codes
+//! and token, issue 13).
 
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
@@ -19,7 +25,29 @@ use crate::vouchers::voucher::{NewVoucher, VoucherRequest};
 use crate::vouchers::Ctx;
 
 pub fn default_data_dir() -> PathBuf {
-    std::env::temp_dir().join("rental-wifi-demo")
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    std::env::temp_dir().join(format!("rental-wifi-demo-{uid}"))
+}
+
+/// Create `dir` 0700 if needed, then make sure it is a real directory of this user.
+pub fn ensure_own_private_dir(dir: &Path) -> anyhow::Result<()> {
+    crate::datadir::ensure_private_dir(dir)?;
+    let meta = std::fs::symlink_metadata(dir)
+        .with_context(|| format!("demo data dir {}", dir.display()))?;
+    if meta.file_type().is_symlink() {
+        anyhow::bail!(
+            "demo data dir {} is a symbolic link; refusing to use it (remove it or pass --data-dir)",
+            dir.display()
+        );
+    }
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    if me.is_some_and(|uid| uid != meta.uid()) {
+        anyhow::bail!(
+            "demo data dir {} belongs to another user; refusing to use it (pass --data-dir)",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
@@ -30,6 +58,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         config.log.level = "warn".into();
     }
     crate::telemetry::init(&config.log);
+    ensure_own_private_dir(&config.server.data_dir)?;
     let sims = crate::sim::Sims::start()
         .await
         .context("cannot start the simulators")?;
@@ -104,8 +133,11 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .await?;
 
     let api_url = format!("http://{api_addr}");
+    // The redirect a controller would send a guest on this machine: `clientIp` is the
+    // address the portal sees when the URL is opened here (the portal refuses a page whose
+    // `clientIp` is another address, DESIGN §10).
     let portal_url = format!(
-        "http://{portal_addr}/portal?clientMac=52-DE-63-F1-E3-3B&clientIp=192.168.100.165&t={}&site=Default&redirectUrl=http%3A%2F%2Fneverssl.com%2F&apMac=B0-95-75-15-93-44&ssidName=Beach%20House%20Guest&radioId=1",
+        "http://{portal_addr}/portal?clientMac=52-DE-63-F1-E3-3B&clientIp=127.0.0.1&t={}&site=Default&redirectUrl=http%3A%2F%2Fneverssl.com%2F&apMac=B0-95-75-15-93-44&ssidName=Beach%20House%20Guest&radioId=1",
         time::OffsetDateTime::now_utc().unix_timestamp()
     );
     let token = state.token.clone();
@@ -117,6 +149,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     println!("  API:          {api_url}   (token below)");
     println!("  API token:    {token}");
     println!("  Guest portal: {portal_url}");
+    println!("                (open it on this machine: its clientIp is 127.0.0.1)");
     println!("  Voucher:      {} for unit beach-house", voucher.code);
     println!();
     println!("Try:");
@@ -133,4 +166,33 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     );
     app.run(api, portal, crate::cli::shutdown_signal()).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_default_dir_is_per_user() {
+        let uid = std::fs::metadata("/proc/self").unwrap().uid();
+        assert!(default_data_dir()
+            .to_string_lossy()
+            .ends_with(&format!("rental-wifi-demo-{uid}")));
+    }
+
+    #[test]
+    fn a_private_dir_is_made_and_a_symlink_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        ensure_own_private_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let planted = tmp.path().join("planted");
+        std::fs::create_dir(&planted).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&planted, &link).unwrap();
+        let err = ensure_own_private_dir(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+    }
 }

@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub(crate) mod controller;
 pub mod controller_health;
+pub(crate) mod datadir;
 pub mod demo;
 pub mod events;
 pub(crate) mod failpoint;

@@ -4,6 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// jemalloc instead of glibc's malloc: after a flood of connections (thousands of tasks and
+/// buffers freed at once) its background thread gives the memory back to the OS within about
+/// a second (configured in `.cargo/config.toml`), where glibc kept it in its per-thread arenas
+/// for good (issue 13; docs/benchmarks.md "Hostile guests").
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use rental_wifi::config::{Config, Overrides};
 
 #[derive(Parser)]

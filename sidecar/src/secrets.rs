@@ -1,11 +1,13 @@
 //! Secrets on disk: the API token and the key that encrypts stored controller/Plume secrets.
 //!
-//! Both live in the data dir with mode 0600. Settings are sealed with ChaCha20-Poly1305
+//! Both live in the data dir with mode 0600, as regular files: a symlink in their place is
+//! refused, never followed or chmodded (a symlinked `api_token` could otherwise make the
+//! sidecar tighten, read or overwrite a file of someone else's choosing). Settings are sealed with ChaCha20-Poly1305
 //! (random 96-bit nonce per write, stored in front of the ciphertext), so a copied database
 //! without the key file reveals no passwords. Nothing here is ever logged.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine;
@@ -22,6 +24,10 @@ pub enum SecretError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{0} is a symbolic link; refusing to follow it for a secret file (replace it with the file itself)")]
+    Symlink(String),
+    #[error("{0} is not a regular file")]
+    NotAFile(String),
     #[error("{0} is malformed")]
     Malformed(String),
     #[error("stored secret cannot be decrypted (wrong or replaced key file)")]
@@ -35,18 +41,45 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SecretError + '_ {
     }
 }
 
-/// Read a 0600 file, or create it with `make()` when missing. Tightens looser permissions.
+/// Open an existing secret file for reading, refusing symlinks and non-files; `None` when
+/// it does not exist.
+fn open_secret(path: &Path) -> Result<Option<std::fs::File>, SecretError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(SecretError::Symlink(path.display().to_string()));
+    }
+    if !meta.is_file() {
+        return Err(SecretError::NotAFile(path.display().to_string()));
+    }
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    // The file opened must be the one looked at: a symlink swapped in between would open
+    // another inode.
+    let opened = file.metadata().map_err(io(path))?;
+    if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+        return Err(SecretError::Symlink(path.display().to_string()));
+    }
+    Ok(Some(file))
+}
+
+/// Read a 0600 file, or create it with `make()` when missing. Tightens looser permissions
+/// (on the open file, so nothing but that file is changed).
 fn read_or_create(path: &Path, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, SecretError> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let meta = std::fs::metadata(path).map_err(io(path))?;
+    match open_secret(path)? {
+        Some(mut file) => {
+            let meta = file.metadata().map_err(io(path))?;
             if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
                     .map_err(io(path))?;
             }
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io(path))?;
             Ok(bytes)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        None => {
             let bytes = make();
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
@@ -58,7 +91,6 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>
             f.sync_all().map_err(io(path))?;
             Ok(bytes)
         }
-        Err(e) => Err(io(path)(e)),
     }
 }
 
@@ -88,10 +120,12 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, SecretError> {
 /// Read the token without creating it (for `rental-wifi-sidecar token`).
 pub fn read_token(data_dir: &Path) -> Result<String, SecretError> {
     let path = data_dir.join(TOKEN_FILE);
-    Ok(std::fs::read_to_string(&path)
-        .map_err(io(&path))?
-        .trim()
-        .to_owned())
+    let Some(mut file) = open_secret(&path)? else {
+        return Err(io(&path)(std::io::ErrorKind::NotFound.into()));
+    };
+    let mut token = String::new();
+    std::io::Read::read_to_string(&mut file, &mut token).map_err(io(&path))?;
+    Ok(token.trim().to_owned())
 }
 
 /// Seals and opens settings blobs.
@@ -151,6 +185,38 @@ mod tests {
             .permissions()
             .mode()
             & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_symlinked_token_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("someone-elses-file");
+        std::fs::write(&target, "x".repeat(43)).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(TOKEN_FILE)).unwrap();
+        let err = load_or_create_token(dir.path()).unwrap_err();
+        assert!(matches!(err, SecretError::Symlink(_)), "{err}");
+        assert!(read_token(dir.path()).is_err());
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "the target was not chmodded");
+        // The key file too; a dangling link is refused as well, not created through.
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join(KEY_FILE)).unwrap();
+        assert!(matches!(
+            Sealer::load_or_create(dir.path()),
+            Err(SecretError::Symlink(_))
+        ));
+        assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn a_loose_token_is_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKEN_FILE);
+        std::fs::write(&path, "y".repeat(43)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(load_or_create_token(dir.path()).unwrap(), "y".repeat(43));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
 

@@ -76,7 +76,8 @@ async fn put_booking(app: &TestApp, unit: &str, r: &str, body: Value) -> (u16, V
 fn redirect(mac: &str, ssid: &str) -> String {
     RedirectParams {
         client_mac: mac.parse().unwrap(),
-        client_ip: Some("192.168.20.23".into()),
+        // Where the test connects from: what the portal compares `clientIp` with.
+        client_ip: Some("127.0.0.1".into()),
         site: "Default".into(),
         redirect_url: "http://example.com/".into(),
         ap_mac: Some("B0-95-75-15-93-44".parse().unwrap()),

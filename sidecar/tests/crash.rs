@@ -30,7 +30,7 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
     // A little controller latency keeps many redemptions in flight when the kill lands.
     sim.set_latency(Duration::from_millis(20));
     let tmp = tempfile::tempdir().unwrap();
-    let mut sc = Sidecar::start(tmp.path(), &[]);
+    let mut sc = Sidecar::start(tmp.path(), common::process::CROWD_ON_LOOPBACK);
     let token = common::process::token(tmp.path());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -128,7 +128,7 @@ async fn kill_9_during_a_thousand_redemptions_loses_no_confirmed_guest() {
     }
 
     // Restart on the same data dir.
-    let mut sc = Sidecar::start(tmp.path(), &[]);
+    let mut sc = Sidecar::start(tmp.path(), common::process::CROWD_ON_LOOPBACK);
     let grants: Value = http
         .get(format!("{}/api/v1/grants?active=true&limit=10000", sc.api))
         .bearer_auth(&token)

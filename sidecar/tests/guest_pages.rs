@@ -144,6 +144,7 @@ fn write_guest_pages_for_the_browser_tests() {
                 &LoginExtras {
                     terms_text: Some(TERMS),
                     accent: Some(&accent),
+                    ..LoginExtras::default()
                 },
             ),
             "login-terms",

@@ -1294,3 +1294,29 @@ async fn a_portal_grant_is_not_renewed_once_its_unit_takes_passwords() {
         "and the device was not authorised again"
     );
 }
+
+/// The portal's checks (issue 13) and password mode: a short code on a password-mode unit
+/// lets nobody in (the portal refuses its codes), so the state counts none and warns of none.
+#[tokio::test]
+async fn short_codes_of_a_password_unit_are_no_guessing_risk() {
+    let (env, _tmp) = start().await;
+    let (s, b) = env
+        .app
+        .post(
+            "/api/v1/vouchers",
+            json!({"unit_id": "loft", "code": "SEA7", "valid_until": at(&env.app.clock, 3600)}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (_, st) = env.app.get("/api/v1/state").await;
+    let loft = st["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit"]["unit_id"] == "loft")
+        .unwrap()
+        .clone();
+    assert_eq!(loft["unit"]["short_code_second_factor"], "none", "{loft}");
+    assert_eq!(loft["guest_checks"]["short_codes"], 0, "{loft}");
+    assert_eq!(loft["guest_checks"]["short_codes_weak"], false, "{loft}");
+}

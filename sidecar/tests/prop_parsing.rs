@@ -20,7 +20,7 @@ use rental_wifi::portal::csrf::{CsrfError, CsrfKey, CLOCK_SKEW_SECS, CSRF_TTL_SE
 use rental_wifi::portal::errors::PortalError;
 use rental_wifi::portal::form::{LoginForm, MAX_CODE_INPUT};
 use rental_wifi::portal::i18n::{negotiate, Lang};
-use rental_wifi::portal::limiter::{Limiter, LimiterConfig};
+use rental_wifi::portal::limiter::{Attempt, Limiter, LimiterConfig, SHORT_CODE_WINDOW};
 use rental_wifi::portal::page::{
     render_error, render_login, render_success, LoginPage, SuccessPage,
 };
@@ -985,35 +985,47 @@ fn probe_answers_never_panic_and_stay_on_the_portal() {
 #[test]
 fn limiter_stays_bounded_under_arbitrary_traffic() {
     #[derive(Debug, Clone)]
-    enum Op {
-        Fail(u8, Option<u8>, u64),
-        Check(u8, Option<u8>, u64),
-        Success(u8),
+    enum Outcome {
+        Fail,
+        Succeed,
+        Abandon,
     }
-    let op = prop_oneof![
-        4 => (any::<u8>(), proptest::option::of(any::<u8>()), 0u64..2_000).prop_map(|(m, i, t)| Op::Fail(m, i, t)),
-        4 => (any::<u8>(), proptest::option::of(any::<u8>()), 0u64..2_000).prop_map(|(m, i, t)| Op::Check(m, i, t)),
-        1 => any::<u8>().prop_map(Op::Success),
-    ];
+    let op = (
+        any::<u8>(),
+        any::<u8>(),
+        0u64..2_000,
+        any::<bool>(),
+        prop_oneof![4 => Just(Outcome::Fail), 1 => Just(Outcome::Succeed), 1 => Just(Outcome::Abandon)],
+    );
     proptest!(
         config("limiter", 500, 20_000),
         |(max_failures in 0u32..8, window in 0u64..1_200, global in 0u32..50, max_keys in 0usize..40, ops in vec(op, 0..200))| {
-            let cfg = LimiterConfig { max_failures, window: Duration::from_secs(window), global_max_per_minute: global, max_keys };
+            let cfg = LimiterConfig { max_failures, window: Duration::from_secs(window), global_max_per_minute: global, max_keys, ..LimiterConfig::default() };
             let limiter = Limiter::new(cfg);
             let base = Instant::now();
             let mac = |m: u8| canonical_mac([2, 0, 0, 0, m >> 4, m]).parse::<Mac>().unwrap();
-            let ip = |i: Option<u8>| i.map(|i| -> IpAddr { if i % 2 == 0 { [10, 0, 0, i].into() } else { [0xfd00, 0, 0, i as u16, 0, 0, 0, 1].into() } });
-            for op in ops {
-                match op {
-                    Op::Fail(m, i, t) => limiter.record_failure(&mac(m), ip(i), base + Duration::from_secs(t)),
-                    Op::Check(m, i, t) => {
-                        if let Err(l) = limiter.check(&mac(m), ip(i), base + Duration::from_secs(t)) {
-                            prop_assert!(l.retry_after <= Duration::from_secs(window.max(60)), "{:?}", l);
-                        }
+            let ip = |i: u8| -> IpAddr { if i.is_multiple_of(2) { [10, 0, 0, i].into() } else { [0xfd00, 0, 0, i as u16, 0, 0, 0, 1].into() } };
+            for (m, i, t, short, outcome) in ops {
+                let m = mac(m);
+                let units: &[&str] = if i.is_multiple_of(3) { &[] } else { &["u1"] };
+                // Every fifth short attempt carries a last name (a unit's second factor), one of
+                // many: the (unit, name) budgets are bounded like the rest.
+                let name = format!("name{}", t % 97);
+                let second_factor = (short && m.octets()[5].is_multiple_of(5)).then_some(name.as_str());
+                let attempt = Attempt { mac: &m, peer: ip(i), units, short, second_factor };
+                match limiter.reserve(&attempt, base + Duration::from_secs(t)) {
+                    Ok(r) => match outcome {
+                        Outcome::Fail => r.failed(),
+                        Outcome::Succeed => r.succeeded(),
+                        Outcome::Abandon => drop(r),
+                    },
+                    Err(l) => {
+                        let bound = Duration::from_secs(window.max(60)).max(SHORT_CODE_WINDOW);
+                        prop_assert!(l.retry_after <= bound, "{:?}", l);
                     }
-                    Op::Success(m) => limiter.record_success(&mac(m)),
                 }
-                prop_assert!(limiter.tracked_keys() <= max_keys.max(4), "{} keys", limiter.tracked_keys());
+                prop_assert!(limiter.tracked_keys() <= max_keys.max(8), "{} keys", limiter.tracked_keys());
+                prop_assert!(limiter.tracked_short_code_keys() <= max_keys.max(8), "{} short-code keys", limiter.tracked_short_code_keys());
             }
         }
     );

@@ -396,7 +396,8 @@ async def redeem(
     """Redeem a code on the captive portal as a guest's browser would."""
     params = {
         "clientMac": client_mac,
-        "clientIp": "192.168.0.23",
+        # Where the tests connect from: the portal compares `clientIp` with it.
+        "clientIp": "127.0.0.1",
         "apMac": ap_mac,
         "ssidName": ssid,
         "radioId": "1",

@@ -24,7 +24,9 @@ use crate::events::{
 use crate::omada::{Capabilities, OmadaSettings, ResolvedMode};
 use crate::plume::{HealthReport, HealthStatus, PlumeSettings, PlumeStatus};
 use crate::unit_health::{Finding, FindingCode, Severity, Source, SourceState};
-use crate::vouchers::model::{AuditEntry, Booking, EndReason, Grant, GrantState, Unit, Voucher};
+use crate::vouchers::model::{
+    AuditEntry, Booking, EndReason, Grant, GrantState, GuestChecks, SecondFactor, Unit, Voucher,
+};
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
 const NOW: OffsetDateTime = datetime!(2026-11-21 09:30:15 UTC);
@@ -78,6 +80,10 @@ fn unit() -> Unit {
         created_at: T0,
         updated_at: T0,
         omada_site_id: Some("640effd1b3f2ae5b912275ec".into()),
+        guest_checks: GuestChecks {
+            address_translation: false,
+            short_code_second_factor: SecondFactor::LastName,
+        },
     }
 }
 
@@ -376,6 +382,14 @@ fn snapshot_and_status() {
                     active_grants: 1,
                     health: HealthOut::new("beach-house", health()),
                     wifi_password: None,
+                    guest_checks: GuestChecksStateOut {
+                        short_codes: 1,
+                        short_codes_weak: false,
+                        short_codes_paused: false,
+                        address_mismatches: 2,
+                        last_address_mismatch_at: Some(crate::clock::rfc3339(NOW)),
+                        address_mismatch_recent: true,
+                    },
                 },
                 UnitStateOut {
                     unit: UnitOut::from(&password_unit()),
@@ -383,6 +397,14 @@ fn snapshot_and_status() {
                     active_grants: 0,
                     health: HealthOut::new("garden-flat", health()),
                     wifi_password: Some(WifiPasswordStateOut::new(&password_voucher(), true)),
+                    guest_checks: GuestChecksStateOut {
+                        short_codes: 0,
+                        short_codes_weak: false,
+                        short_codes_paused: false,
+                        address_mismatches: 0,
+                        last_address_mismatch_at: None,
+                        address_mismatch_recent: false,
+                    },
                 },
             ],
         })

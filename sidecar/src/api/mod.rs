@@ -90,7 +90,8 @@ async fn handle_in_span(
     tracing::info!(
         request_id = %request_id,
         method = %method,
-        path = %path,
+        // Voucher codes in paths are logged by reference only (issue 13).
+        path = %crate::telemetry::redact_path(&path),
         status = resp.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
         "api request"

@@ -2,18 +2,21 @@
 //! `GET /metrics`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use http::header;
 use hyper::Response;
 
 use super::wire::{
-    ControllerStatusOut, HealthOut, InfoOut, PlumeStatusOut, StateOut, TotalsOut, UnitOut,
-    UnitStateOut, VoucherOut, WifiPasswordStateOut,
+    ControllerStatusOut, GuestChecksStateOut, HealthOut, InfoOut, PlumeStatusOut, StateOut,
+    TotalsOut, UnitOut, UnitStateOut, VoucherOut, WifiPasswordStateOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
+use crate::portal::identity::MISMATCH_RECENT;
 use crate::serve::{full, Body};
+use crate::vouchers::guest_checks::{short_codes_live, short_codes_weak};
+use crate::vouchers::model::{AccessMode, Unit};
 
 pub fn info(s: &AppState) -> Result<Response<Body>> {
     ok(&InfoOut {
@@ -37,6 +40,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         .filter(|v| !tests.contains(&v.code))
         .collect();
     let mut passwords = s.rentals.current_passwords().await?;
+    let short_codes = short_codes_live(&live, &s.rentals.short_booking_codes().await?);
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
         by_unit
@@ -55,6 +59,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             wifi_password: passwords
                 .remove(&u.unit_id)
                 .map(|c| WifiPasswordStateOut::new(&c.voucher, c.on_controller)),
+            guest_checks: guest_checks_state(s, u, &short_codes, now),
         })
         .collect();
     ok(&StateOut {
@@ -70,6 +75,32 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         },
         units: unit_states,
     })
+}
+
+/// A unit's [`GuestChecksStateOut`]: its live short codes, the limiter's and the portal's view.
+fn guest_checks_state(
+    s: &AppState,
+    u: &Unit,
+    short_codes: &HashMap<String, u32>,
+    now: time::OffsetDateTime,
+) -> GuestChecksStateOut {
+    // A password-mode unit's codes let nobody in on the portal (issue 18): none to guess.
+    let n = match u.access.mode {
+        AccessMode::Password => 0,
+        AccessMode::Portal => short_codes.get(&u.unit_id).copied().unwrap_or(0),
+    };
+    let seen = s.who.mismatches(&u.unit_id);
+    GuestChecksStateOut {
+        short_codes: n,
+        short_codes_weak: short_codes_weak(&u.guest_checks, n),
+        short_codes_paused: s
+            .limiter
+            .short_codes_paused(&u.unit_id, std::time::Instant::now()),
+        address_mismatches: seen.count,
+        last_address_mismatch_at: seen.last_at.map(crate::clock::rfc3339),
+        address_mismatch_recent: !u.guest_checks.address_translation
+            && seen.last_at.is_some_and(|t| now - t < MISMATCH_RECENT),
+    }
 }
 
 pub async fn metrics(s: &AppState) -> Result<Response<Body>> {

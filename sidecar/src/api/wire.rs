@@ -89,6 +89,9 @@ pub struct UnitBody {
     /// The site's 24-hex id (issue 12b); null clears it (looked up again when possible).
     #[serde(default, deserialize_with = "nullable")]
     pub omada_site_id: Option<Option<String>>,
+    // The portal's checks (issue 13).
+    pub address_translation: Option<bool>,
+    pub short_code_second_factor: Option<String>,
 }
 
 impl From<UnitBody> for UnitInput {
@@ -108,6 +111,8 @@ impl From<UnitBody> for UnitInput {
             access_mode: b.access_mode,
             ppsk_profile_id: b.ppsk_profile_id,
             omada_site_id: b.omada_site_id,
+            address_translation: b.address_translation,
+            short_code_second_factor: b.short_code_second_factor,
         }
     }
 }
@@ -239,6 +244,8 @@ pub struct UnitOut {
     pub created_at: String,
     pub updated_at: String,
     pub omada_site_id: Option<String>,
+    pub address_translation: bool,
+    pub short_code_second_factor: Word,
 }
 
 impl From<&Unit> for UnitOut {
@@ -260,6 +267,10 @@ impl From<&Unit> for UnitOut {
             created_at: ts(u.created_at),
             updated_at: ts(u.updated_at),
             omada_site_id: u.omada_site_id.clone(),
+            address_translation: u.guest_checks.address_translation,
+            short_code_second_factor: Cow::Borrowed(
+                u.guest_checks.short_code_second_factor.as_str(),
+            ),
         }
     }
 }
@@ -681,6 +692,30 @@ pub struct UnitStateOut {
     pub health: HealthOut,
     /// Password mode: the current password's voucher (no password); null otherwise.
     pub wifi_password: Option<WifiPasswordStateOut>,
+    /// What the portal's checks see on this unit (issue 13).
+    pub guest_checks: GuestChecksStateOut,
+}
+
+/// A unit's portal checks as they stand (issue 13): what Home Assistant warns the host of.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct GuestChecksStateOut {
+    /// Distinct short codes (at most 7 characters) that let guests onto the unit now or
+    /// later: custom voucher codes and booking codes of live vouchers.
+    pub short_codes: u32,
+    /// Short codes are live and the unit requires no second factor with them: a guess has a
+    /// small space to walk (docs/security.md §3).
+    pub short_codes_weak: bool,
+    /// Short codes are refused on the unit right now: wrong ones spent its budget (or the
+    /// global ceiling); long codes still work.
+    pub short_codes_paused: bool,
+    /// Guests refused since the sidecar started because the redirect's `clientIp` was not
+    /// the address the portal saw.
+    pub address_mismatches: u64,
+    pub last_address_mismatch_at: Option<String>,
+    /// A refusal of that kind in the last 24 hours: if guests reach the portal through
+    /// address translation, the unit needs `address_translation`.
+    pub address_mismatch_recent: bool,
 }
 
 /// `GET /api/v1/state`: the one snapshot Home Assistant polls.

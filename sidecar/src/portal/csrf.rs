@@ -1,7 +1,14 @@
 //! CSRF tokens for the login form, bound to the guest's device and to time.
 //!
-//! Token: `<unix seconds>.<base64url(HMAC-SHA256(key, "rental-wifi/portal-csrf/v1|" ts "|" MAC))>`,
-//! MAC in canonical `AA-BB-CC-DD-EE-FF` form. Stateless: nothing is stored per page; the key
+//! A device is the MAC of the redirect *together with* the peer address the portal sees
+//! (DESIGN §10, "Who is asking"): the portal issues [`CsrfKey::issue_for`] /
+//! [`CsrfKey::verify_for`] tokens, so a page fetched from one address cannot be posted from
+//! another, and the limiter can count the (MAC, address) pair as one device.
+//!
+//! Token: `<unix seconds>.<base64url(HMAC-SHA256(key, "rental-wifi/portal-csrf/v2|" ts "|" MAC "|" IP))>`
+//! (IP as `std::net::IpAddr` prints it, IPv4-mapped IPv6 as IPv4); [`CsrfKey::issue`] without
+//! an address uses the older domain `"rental-wifi/portal-csrf/v1|" ts "|" MAC`, so the two
+//! kinds never verify as each other. MAC in canonical `AA-BB-CC-DD-EE-FF` form. Stateless: nothing is stored per page; the key
 //! lives in memory (a restart makes open pages answer "session expired — reload", which is
 //! what [`super::errors::PortalError::SessionExpired`] tells the guest).
 //!
@@ -12,6 +19,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac as _};
+use std::net::IpAddr;
+
 use subtle::ConstantTimeEq as _;
 
 use crate::net::Mac;
@@ -25,6 +34,7 @@ pub const CLOCK_SKEW_SECS: i64 = 5;
 /// Longest token looked at; real ones are ~54 bytes.
 const MAX_TOKEN_LEN: usize = 128;
 const DOMAIN: &[u8] = b"rental-wifi/portal-csrf/v1|";
+const DOMAIN_BOUND: &[u8] = b"rental-wifi/portal-csrf/v2|";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CsrfError {
@@ -65,26 +75,61 @@ impl CsrfKey {
         CsrfKey(key)
     }
 
-    fn tag(&self, ts: i64, mac: &Mac) -> [u8; 32] {
+    fn tag(&self, ts: i64, mac: &Mac, peer: Option<IpAddr>) -> [u8; 32] {
         let mut m =
             <HmacSha256 as KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        m.update(DOMAIN);
+        m.update(if peer.is_some() { DOMAIN_BOUND } else { DOMAIN });
         m.update(ts.to_string().as_bytes());
         m.update(b"|");
         m.update(mac.to_string().as_bytes());
+        if let Some(ip) = peer {
+            m.update(b"|");
+            m.update(ip.to_canonical().to_string().as_bytes());
+        }
         m.finalize().into_bytes().into()
     }
 
-    /// A token for a page shown to `client_mac` at `now_unix`.
+    /// A token for a page shown to `client_mac` at `now_unix`, not bound to an address.
     pub fn issue(&self, client_mac: &Mac, now_unix: i64) -> String {
+        self.issue_inner(client_mac, None, now_unix)
+    }
+
+    /// A token for a page shown to the device (`client_mac` at `peer`) at `now_unix`: what
+    /// the portal uses.
+    pub fn issue_for(&self, client_mac: &Mac, peer: IpAddr, now_unix: i64) -> String {
+        self.issue_inner(client_mac, Some(peer), now_unix)
+    }
+
+    fn issue_inner(&self, client_mac: &Mac, peer: Option<IpAddr>, now_unix: i64) -> String {
         format!(
             "{now_unix}.{}",
-            URL_SAFE_NO_PAD.encode(self.tag(now_unix, client_mac))
+            URL_SAFE_NO_PAD.encode(self.tag(now_unix, client_mac, peer))
         )
     }
 
-    /// Accept `token` for `client_mac` at `now_unix`, or say why not.
+    /// Accept an unbound `token` for `client_mac` at `now_unix`, or say why not.
     pub fn verify(&self, token: &str, client_mac: &Mac, now_unix: i64) -> Result<(), CsrfError> {
+        self.verify_inner(token, client_mac, None, now_unix)
+    }
+
+    /// Accept `token` for the device (`client_mac` at `peer`) at `now_unix`, or say why not.
+    pub fn verify_for(
+        &self,
+        token: &str,
+        client_mac: &Mac,
+        peer: IpAddr,
+        now_unix: i64,
+    ) -> Result<(), CsrfError> {
+        self.verify_inner(token, client_mac, Some(peer), now_unix)
+    }
+
+    fn verify_inner(
+        &self,
+        token: &str,
+        client_mac: &Mac,
+        peer: Option<IpAddr>,
+        now_unix: i64,
+    ) -> Result<(), CsrfError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(CsrfError::Malformed);
         }
@@ -101,7 +146,7 @@ impl CsrfKey {
             return Err(CsrfError::Malformed);
         }
         // Check the tag before the time, so a forged timestamp learns nothing but "mismatch".
-        if !bool::from(self.tag(ts, client_mac).ct_eq(&tag)) {
+        if !bool::from(self.tag(ts, client_mac, peer).ct_eq(&tag)) {
             return Err(CsrfError::Mismatch);
         }
         if ts > now_unix.saturating_add(CLOCK_SKEW_SECS) {
@@ -231,6 +276,37 @@ mod tests {
         ] {
             assert_eq!(key.verify(t, &m, NOW), Err(CsrfError::Malformed), "{t:?}");
         }
+    }
+
+    #[test]
+    fn bound_tokens_need_the_same_mac_and_address() {
+        let key = CsrfKey::from_bytes([3u8; 32]);
+        let m = mac("AA-BB-CC-DD-EE-FF");
+        let home: IpAddr = "192.168.0.23".parse().unwrap();
+        let token = key.issue_for(&m, home, NOW);
+        assert_eq!(key.verify_for(&token, &m, home, NOW), Ok(()));
+        // The same MAC from another address (a guest replaying a page fetched elsewhere).
+        assert_eq!(
+            key.verify_for(&token, &m, "192.168.0.66".parse().unwrap(), NOW),
+            Err(CsrfError::Mismatch)
+        );
+        // Another MAC from the same address.
+        assert_eq!(
+            key.verify_for(&token, &mac("AA-BB-CC-DD-EE-FE"), home, NOW),
+            Err(CsrfError::Mismatch)
+        );
+        // IPv4-mapped IPv6 is the same peer.
+        assert_eq!(
+            key.verify_for(&token, &m, "::ffff:192.168.0.23".parse().unwrap(), NOW),
+            Ok(())
+        );
+        // Bound and unbound tokens never stand in for each other.
+        assert_eq!(key.verify(&token, &m, NOW), Err(CsrfError::Mismatch));
+        let unbound = key.issue(&m, NOW);
+        assert_eq!(
+            key.verify_for(&unbound, &m, home, NOW),
+            Err(CsrfError::Mismatch)
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::csrf::CsrfError;
 use super::i18n::Lang;
-use super::limiter::Lockout;
+use super::limiter::{Lockout, Scope};
 use super::redirect::RedirectError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,15 @@ pub enum PortalError {
     TooManyAttempts {
         retry_after: Duration,
     },
+    /// Short codes are not evaluated on this network for now (the unit's short-code budget,
+    /// or the global ceiling, is spent); long codes still are (issue 13).
+    ShortCodesPaused {
+        retry_after: Duration,
+    },
+    /// A short code on a unit that requires the last name on the booking, without one.
+    LastNameNeeded,
+    /// The redirect's `clientIp` is not the address the portal sees (DESIGN §10).
+    AddressMismatch,
     ControllerUnreachable,
     /// CSRF token missing, expired or not for this device.
     SessionExpired,
@@ -46,6 +55,9 @@ impl PortalError {
             PortalError::TooManyAttempts { retry_after } => t
                 .err_too_many_attempts
                 .replace("{minutes}", &retry_minutes(*retry_after).to_string()),
+            PortalError::ShortCodesPaused { .. } => lang.guard().err_short_codes_paused.into(),
+            PortalError::LastNameNeeded => lang.guard().err_last_name_needed.into(),
+            PortalError::AddressMismatch => lang.guard().err_address_mismatch.into(),
             PortalError::ControllerUnreachable => t.err_controller_unreachable.into(),
             PortalError::SessionExpired => t.err_session_expired.into(),
             PortalError::InvalidRequest => t.err_invalid_request.into(),
@@ -75,9 +87,11 @@ impl PortalError {
             | PortalError::CodeNotYetValid
             | PortalError::DeviceLimitReached
             | PortalError::UnknownNetwork => 403,
-            PortalError::TermsNotAccepted | PortalError::InvalidRequest => 400,
-            PortalError::SessionExpired => 403,
-            PortalError::TooManyAttempts { .. } => 429,
+            PortalError::TermsNotAccepted
+            | PortalError::InvalidRequest
+            | PortalError::LastNameNeeded => 400,
+            PortalError::SessionExpired | PortalError::AddressMismatch => 403,
+            PortalError::TooManyAttempts { .. } | PortalError::ShortCodesPaused { .. } => 429,
             PortalError::ControllerUnreachable => 502,
             PortalError::Internal => 500,
         }
@@ -86,7 +100,8 @@ impl PortalError {
     /// Seconds for a `Retry-After` header, for [`PortalError::TooManyAttempts`].
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            PortalError::TooManyAttempts { retry_after } => Some(
+            PortalError::TooManyAttempts { retry_after }
+            | PortalError::ShortCodesPaused { retry_after } => Some(
                 retry_after
                     .as_secs()
                     .saturating_add(u64::from(retry_after.subsec_nanos() > 0)),
@@ -116,8 +131,16 @@ impl From<CsrfError> for PortalError {
 
 impl From<Lockout> for PortalError {
     fn from(l: Lockout) -> Self {
-        PortalError::TooManyAttempts {
-            retry_after: l.retry_after,
+        match l.scope {
+            // Only short codes are stopped: the guest can do something about it now.
+            Scope::UnitShortCodes | Scope::UnitShortCodesNamed | Scope::Global => {
+                PortalError::ShortCodesPaused {
+                    retry_after: l.retry_after,
+                }
+            }
+            Scope::Device | Scope::Address | Scope::Network => PortalError::TooManyAttempts {
+                retry_after: l.retry_after,
+            },
         }
     }
 }
@@ -168,7 +191,7 @@ mod tests {
         );
         let l = Lockout {
             retry_after: Duration::from_secs(30),
-            global: false,
+            scope: crate::portal::limiter::Scope::Device,
         };
         assert_eq!(
             PortalError::from(l),
@@ -176,5 +199,26 @@ mod tests {
                 retry_after: Duration::from_secs(30)
             }
         );
+        // A spent short-code budget says so, and what still works.
+        let l = Lockout {
+            retry_after: Duration::from_secs(3_600),
+            scope: crate::portal::limiter::Scope::UnitShortCodes,
+        };
+        let e = PortalError::from(l);
+        assert_eq!(
+            e,
+            PortalError::ShortCodesPaused {
+                retry_after: Duration::from_secs(3_600)
+            }
+        );
+        assert_eq!(e.http_status(), 429);
+        assert_eq!(e.retry_after_secs(), Some(3_600));
+        assert!(
+            e.message(Lang::En).contains("longer"),
+            "{}",
+            e.message(Lang::En)
+        );
+        assert_eq!(PortalError::AddressMismatch.http_status(), 403);
+        assert_eq!(PortalError::LastNameNeeded.http_status(), 400);
     }
 }

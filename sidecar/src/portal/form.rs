@@ -1,8 +1,9 @@
 //! The login form as posted (`application/x-www-form-urlencoded`): the guest's fields plus
 //! the redirect context that travelled in hidden inputs (DESIGN §5).
 //!
-//! Field names are the contract: `code`, `accept_terms` (checkbox, value `1`), `csrf`, and the
-//! canonical redirect names of [`RedirectContext::to_hidden_fields`].
+//! Field names are the contract: `code`, `accept_terms` (checkbox, value `1`), `csrf`,
+//! `last_name` (the second factor a unit may require with short codes), and the canonical
+//! redirect names of [`RedirectContext::to_hidden_fields`].
 //!
 //! `code` and `csrf` take the first occurrence (a browser sends each once; a crafted body
 //! with two gains nothing, since the CSRF token and the limiter still apply). The code is
@@ -13,6 +14,8 @@ use super::redirect::{RedirectContext, RedirectError};
 
 /// Longest code input kept (characters); the input's `maxlength` is 64 too.
 pub const MAX_CODE_INPUT: usize = 64;
+/// Longest last name kept (characters); the input's `maxlength` is 100 too.
+pub const MAX_NAME_INPUT: usize = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginForm {
@@ -22,6 +25,8 @@ pub struct LoginForm {
     pub csrf: String,
     /// The terms checkbox was ticked (`1`, `on` or `true`).
     pub accept_terms: bool,
+    /// As typed (trimmed, at most [`MAX_NAME_INPUT`] characters); empty when missing.
+    pub last_name: String,
     /// The redirect context from the hidden fields; an error shows the "invalid request" page.
     pub context: Result<RedirectContext, RedirectError>,
 }
@@ -48,6 +53,12 @@ impl LoginForm {
             .chars()
             .take(256)
             .collect();
+        let last_name = first("last_name")
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(MAX_NAME_INPUT)
+            .collect();
         let accept_terms = pairs
             .iter()
             .any(|(k, v)| k == "accept_terms" && matches!(v.trim(), "1" | "on" | "true"));
@@ -57,6 +68,7 @@ impl LoginForm {
             code,
             csrf,
             accept_terms,
+            last_name,
             context,
         }
     }
@@ -76,6 +88,7 @@ mod tests {
             ("csrf", "1700000000.tag".into()),
             ("code", " k7m2-p9qx 4t ".into()),
             ("accept_terms", "1".into()),
+            ("last_name", " García López ".into()),
         ];
         fields.extend(ctx.to_hidden_fields());
         let body = serde_urlencoded::to_string(&fields).unwrap();
@@ -83,6 +96,7 @@ mod tests {
         assert_eq!(form.code, "k7m2-p9qx 4t");
         assert_eq!(form.csrf, "1700000000.tag");
         assert!(form.accept_terms);
+        assert_eq!(form.last_name, "García López");
         assert_eq!(form.context, Ok(ctx));
     }
 
@@ -91,6 +105,7 @@ mod tests {
         let form = LoginForm::parse(b"");
         assert_eq!(form.code, "");
         assert_eq!(form.csrf, "");
+        assert_eq!(form.last_name, "");
         assert!(!form.accept_terms);
         assert_eq!(form.context, Err(RedirectError::MissingClientMac));
 

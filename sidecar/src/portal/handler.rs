@@ -15,17 +15,18 @@ use http::{header, HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use super::csrf::CsrfError;
 use super::errors::PortalError;
 use super::form::LoginForm;
 use super::i18n::{self, Lang};
-use super::page::{self, LoginPage, SuccessPage};
+use super::identity::{Asker, Refused};
+use super::limiter::Attempt;
+use super::page::{self, LoginExtras, LoginPage, SuccessPage};
 use super::probe;
 use super::redirect::{Attachment as RedirectAttachment, RedirectContext, RedirectError};
 use crate::app::AppState;
 use crate::serve::{full, read_body, Body};
-use crate::usecase::redemption::RedeemError;
-use crate::vouchers::model::{Actor, Unit};
+use crate::usecase::redemption::{self, RedeemError, RedeemRequest};
+use crate::vouchers::model::{Actor, SecondFactor, Unit};
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::{code, Ctx};
 use tracing::Instrument;
@@ -85,11 +86,11 @@ async fn handle_in_span(
     let method = req.method().clone();
     match (&method, path.as_str()) {
         (&Method::GET | &Method::HEAD, "/portal") => {
-            get_portal(&state, req.uri().query().unwrap_or(""), lang).await
+            get_portal(&state, req.uri().query().unwrap_or(""), peer.ip(), lang).await
         }
         // Controllers configured with the bare portal host redirect to `/?clientMac=…`.
         (&Method::GET | &Method::HEAD, "/") if req.uri().query().is_some() => {
-            get_portal(&state, req.uri().query().unwrap_or(""), lang).await
+            get_portal(&state, req.uri().query().unwrap_or(""), peer.ip(), lang).await
         }
         (&Method::POST, "/portal" | "/") => {
             post_portal(&state, req, peer.ip(), lang, request_id).await
@@ -151,18 +152,106 @@ fn status_of(err: &PortalError) -> StatusCode {
     StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
-/// The unit whose networks this redirect comes from (for its name and terms).
-async fn unit_for(state: &AppState, ctx: &RedirectContext) -> Option<Unit> {
-    let device = device_of(ctx).ok()?;
-    let units = state.units().await.ok()?;
-    units.iter().find(|u| on_unit_network(u, &device)).cloned()
+/// The units whose networks a redirect names (DESIGN §3: a unit's site, SSIDs / VLANs, APs),
+/// in the order of the unit list; the first names the page. Empty when the redirect cannot be
+/// turned into a device, or the units cannot be read.
+struct Network {
+    units: Arc<Vec<Unit>>,
+    device: Option<Device>,
+}
+
+impl Network {
+    async fn of(state: &AppState, ctx: &RedirectContext) -> Network {
+        let units = match state.units().await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(error = %e, "portal: units cannot be read");
+                Arc::new(Vec::new())
+            }
+        };
+        Network {
+            units,
+            device: device_of(ctx).ok(),
+        }
+    }
+
+    /// The units on this network.
+    fn units(&self) -> Vec<&Unit> {
+        match &self.device {
+            Some(d) => self
+                .units
+                .iter()
+                .filter(|u| on_unit_network(u, d))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The unit that names the page (its name, terms and second-factor field).
+    fn unit(&self) -> Option<&Unit> {
+        self.units().into_iter().next()
+    }
 }
 
 fn now_unix(state: &AppState) -> i64 {
     state.clock.now().unix_timestamp()
 }
 
-async fn get_portal(state: &AppState, query: &str, lang: Lang) -> Response<Body> {
+/// Who is asking for a page (DESIGN §10): the address check of [`WhoIsAsking::page`]. The
+/// status page and the Captive Portal API of issue 17 call this too.
+///
+/// [`WhoIsAsking::page`]: super::identity::WhoIsAsking::page
+fn identify_page(
+    state: &AppState,
+    ctx: &RedirectContext,
+    peer: IpAddr,
+    net: &Network,
+) -> Result<Asker, Refused> {
+    state.who.page(
+        ctx.client_mac,
+        ctx.client_ip,
+        peer,
+        &net.units(),
+        state.clock.now(),
+    )
+}
+
+/// Who is asking with a form (DESIGN §10): the address check, then the page token bound to
+/// (MAC, peer), [`WhoIsAsking::form`]. "Disconnect this device" (issue 17) calls this too.
+///
+/// [`WhoIsAsking::form`]: super::identity::WhoIsAsking::form
+fn identify_form(
+    state: &AppState,
+    ctx: &RedirectContext,
+    peer: IpAddr,
+    token: &str,
+    net: &Network,
+) -> Result<Asker, Refused> {
+    state.who.form(
+        ctx.client_mac,
+        ctx.client_ip,
+        peer,
+        token,
+        &net.units(),
+        state.clock.now(),
+    )
+}
+
+/// What a guest is told when the portal does not take the request as the device's.
+fn refusal(state: &AppState, r: Refused) -> PortalError {
+    match r {
+        Refused::AddressMismatch(_) => {
+            state.metrics.redemption("address_mismatch");
+            PortalError::AddressMismatch
+        }
+        Refused::Token(_) => {
+            state.metrics.redemption("session_expired");
+            PortalError::SessionExpired
+        }
+    }
+}
+
+async fn get_portal(state: &AppState, query: &str, peer: IpAddr, lang: Lang) -> Response<Body> {
     let ctx = match RedirectContext::from_query(query) {
         Ok(c) => c,
         Err(e) => {
@@ -170,30 +259,57 @@ async fn get_portal(state: &AppState, query: &str, lang: Lang) -> Response<Body>
             return error_page(lang, PortalError::InvalidRequest, StatusCode::BAD_REQUEST);
         }
     };
-    let unit = unit_for(state, &ctx).await;
-    login(state, lang, &ctx, unit.as_ref(), None, "", StatusCode::OK)
+    let net = Network::of(state, &ctx).await;
+    let asker = match identify_page(state, &ctx, peer, &net) {
+        Ok(a) => a,
+        // Refused with a page that says what to do; logged and counted by `identity`.
+        Err(_) => {
+            let err = PortalError::AddressMismatch;
+            return error_page(lang, err, status_of(&err));
+        }
+    };
+    login(
+        state,
+        lang,
+        &ctx,
+        &asker,
+        net.unit(),
+        None,
+        ("", ""),
+        StatusCode::OK,
+    )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn login(
     state: &AppState,
     lang: Lang,
     ctx: &RedirectContext,
+    asker: &Asker,
     unit: Option<&Unit>,
     error: Option<PortalError>,
-    typed: &str,
+    (typed, last_name): (&str, &str),
     status: StatusCode,
 ) -> Response<Body> {
-    let csrf = state.csrf.issue(&ctx.client_mac, now_unix(state));
+    let csrf = state.who.token_for(asker, now_unix(state));
     let hidden = ctx.to_hidden_fields();
-    let body = page::render_login(&LoginPage {
-        lang,
-        unit_name: unit.map(|u| u.name.as_str()),
-        terms_url: unit.and_then(|u| u.terms_url.as_deref()),
-        error,
-        csrf: &csrf,
-        hidden: &hidden,
-        code_value: typed,
-    });
+    let body = page::render_login_with(
+        &LoginPage {
+            lang,
+            unit_name: unit.map(|u| u.name.as_str()),
+            terms_url: unit.and_then(|u| u.terms_url.as_deref()),
+            error,
+            csrf: &csrf,
+            hidden: &hidden,
+            code_value: typed,
+        },
+        &LoginExtras {
+            last_name: unit
+                .is_some_and(|u| u.guest_checks.short_code_second_factor != SecondFactor::None)
+                .then_some(last_name),
+            ..LoginExtras::default()
+        },
+    );
     let mut r = html(status, body);
     if let Some(secs) = error.and_then(|e| e.retry_after_secs()) {
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -218,6 +334,7 @@ async fn post_portal(
                     (StatusCode::PAYLOAD_TOO_LARGE, !drained)
                 }
                 crate::serve::BodyError::Broken => (StatusCode::BAD_REQUEST, true),
+                crate::serve::BodyError::TimedOut => (StatusCode::REQUEST_TIMEOUT, true),
             };
             let mut r = error_page(lang, PortalError::InvalidRequest, status);
             if close {
@@ -236,41 +353,92 @@ async fn post_portal(
         }
     };
     let typed: String = form.code.chars().take(64).collect();
-    let unit = unit_for(state, &ctx).await;
+    let net = Network::of(state, &ctx).await;
+    let unit = net.unit();
+
+    // Who is asking, before anything else: a mismatch costs no attempt (DESIGN §10).
+    let asker = match identify_form(state, &ctx, peer_ip, &form.csrf, &net) {
+        Ok(a) => a,
+        Err(r @ Refused::AddressMismatch(_)) => {
+            let err = refusal(state, r);
+            return error_page(lang, err, status_of(&err));
+        }
+        Err(r) => {
+            // A stale token: show the page again with a fresh one for this device.
+            let err = refusal(state, r);
+            let page_asker = match identify_page(state, &ctx, peer_ip, &net) {
+                Ok(a) => a,
+                Err(_) => return error_page(lang, err, status_of(&err)),
+            };
+            let typed = (typed.as_str(), form.last_name.as_str());
+            return login(
+                state,
+                lang,
+                &ctx,
+                &page_asker,
+                unit,
+                Some(err),
+                typed,
+                status_of(&err),
+            );
+        }
+    };
     let fail = |err: PortalError| {
         login(
             state,
             lang,
             &ctx,
-            unit.as_ref(),
+            &asker,
+            unit,
             Some(err),
-            &typed,
+            (&typed, &form.last_name),
             status_of(&err),
         )
     };
-
-    if let Err(e) = state
-        .csrf
-        .verify(&form.csrf, &ctx.client_mac, now_unix(state))
-    {
-        let _: CsrfError = e;
-        state.metrics.redemption("session_expired");
-        return fail(PortalError::SessionExpired);
-    }
-    let now = Instant::now();
-    if let Err(lockout) = state.limiter.check(&ctx.client_mac, Some(peer_ip), now) {
-        state.metrics.rate_limit_hits.inc();
-        state.metrics.redemption("locked_out");
-        return fail(PortalError::from(lockout));
-    }
-    if unit.as_ref().is_some_and(|u| u.terms_url.is_some()) && !form.accept_terms {
+    if unit.is_some_and(|u| u.terms_url.is_some()) && !form.accept_terms {
         state.metrics.redemption("terms_not_accepted");
         return fail(PortalError::TermsNotAccepted);
     }
-    let Some(code) = code::normalize(&form.code) else {
-        state
-            .limiter
-            .record_failure(&ctx.client_mac, Some(peer_ip), now);
+    let normalised = code::normalize(&form.code);
+    let device = match &net.device {
+        Some(d) => d.clone(),
+        None => {
+            state.metrics.redemption("invalid_request");
+            return fail(PortalError::InvalidRequest);
+        }
+    };
+    // Which budgets the attempt falls under, from the redemption use case's units.
+    let scope = redemption::attempt_scope(
+        &net.units,
+        &device,
+        normalised.as_deref().unwrap_or(""),
+        &form.last_name,
+    );
+    if normalised.is_some() && scope.second_factor_missing {
+        // Decided by the code's length and the units' settings alone: nothing is looked up,
+        // nothing is counted.
+        state.metrics.redemption("second_factor_missing");
+        return fail(PortalError::LastNameNeeded);
+    }
+    // Pay for the attempt before the code is looked at (issue 13, finding 2).
+    let units: Vec<&str> = scope.units.iter().map(String::as_str).collect();
+    let attempt = Attempt {
+        mac: &asker.mac,
+        peer: asker.peer,
+        units: &units,
+        short: normalised.is_some() && scope.short,
+        second_factor: scope.second_factor.as_deref(),
+    };
+    let reservation = match state.limiter.reserve(&attempt, Instant::now()) {
+        Ok(r) => r,
+        Err(lockout) => {
+            state.metrics.rate_limit_hits.inc();
+            state.metrics.redemption("locked_out");
+            return fail(PortalError::from(lockout));
+        }
+    };
+    let Some(code) = normalised else {
+        reservation.failed();
         state.metrics.redemption("invalid_code");
         return fail(PortalError::InvalidCode);
     };
@@ -278,15 +446,23 @@ async fn post_portal(
         correlation_id: request_id,
         actor: Actor::Portal,
     };
-    let redeemed = match device_of(&ctx) {
-        Ok(device) => state.rentals.redeem(&actor, &code, &device).await,
-        Err(e) => Err(RedeemError::InvalidRequest(e.to_string())),
+    let req = RedeemRequest {
+        code,
+        device,
+        last_name: form.last_name.clone(),
+        // Hook for the `stays-devices` slice (issue 13 finding 6): its
+        // `holder_proven: asker.holder_proven()` goes here.
     };
-    match redeemed {
+    match state.rentals.redeem(&actor, &req).await {
         Ok(done) => {
-            state.limiter.record_success(&ctx.client_mac);
+            reservation.succeeded();
             state.metrics.redemption("success");
-            tracing::info!(request_id = %actor.correlation_id, unit_id = %done.unit.unit_id, "guest device let in");
+            tracing::info!(
+                request_id = %actor.correlation_id,
+                unit_id = %done.unit.unit_id,
+                holder_proven = asker.holder_proven(),
+                "guest device let in"
+            );
             let continue_url = ctx.safe_continue_url();
             html(
                 StatusCode::OK,
@@ -300,9 +476,11 @@ async fn post_portal(
         }
         Err(e) => {
             if e.is_guess() {
-                state
-                    .limiter
-                    .record_failure(&ctx.client_mac, Some(peer_ip), now);
+                reservation.failed();
+            } else {
+                // Not a verdict on the code (controller down, device limit, store error):
+                // it costs nothing.
+                reservation.succeeded();
             }
             let (err, outcome) = match &e {
                 RedeemError::InvalidCode => (PortalError::InvalidCode, "invalid_code"),

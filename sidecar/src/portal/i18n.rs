@@ -684,6 +684,92 @@ pub fn duration_words(lang: Lang, secs: u64) -> String {
     }
 }
 
+/// Strings of the portal's checks of who is asking and what they type (issue 13): the
+/// last-name field a unit may require with short codes, and what a guest is told when short
+/// codes are paused or the page belongs to another address. No placeholders.
+#[derive(Debug)]
+pub struct GuardTexts {
+    pub last_name_label: &'static str,
+    /// Under the last-name input.
+    pub last_name_hint: &'static str,
+    pub err_last_name_needed: &'static str,
+    /// The unit's short-code budget (or the global ceiling) is spent: what still works.
+    pub err_short_codes_paused: &'static str,
+    /// The redirect's address is not the one the portal sees.
+    pub err_address_mismatch: &'static str,
+}
+
+impl Lang {
+    /// The strings of the portal's checks.
+    pub fn guard(self) -> &'static GuardTexts {
+        match self {
+            Lang::En => &GUARD_EN,
+            Lang::De => &GUARD_DE,
+            Lang::Fr => &GUARD_FR,
+            Lang::Es => &GUARD_ES,
+            Lang::Nl => &GUARD_NL,
+            Lang::It => &GUARD_IT,
+            Lang::Pt => &GUARD_PT,
+        }
+    }
+}
+
+pub static GUARD_EN: GuardTexts = GuardTexts {
+    last_name_label: "Last name on the booking",
+    last_name_hint: "Only needed with a short booking code, such as a 4-digit door code.",
+    err_last_name_needed: "With a short booking code, please also enter the last name on the booking.",
+    err_short_codes_paused: "Short booking codes can't be used on this Wi-Fi for a while because of too many wrong attempts. Please use the longer access code from your host's messages, or try again later.",
+    err_address_mismatch: "This page was opened for another device or connection. Please disconnect from the Wi-Fi, connect again and open any web page.",
+};
+
+pub static GUARD_DE: GuardTexts = GuardTexts {
+    last_name_label: "Nachname laut Buchung",
+    last_name_hint: "Nur mit einem kurzen Buchungscode nötig, etwa einem 4-stelligen Türcode.",
+    err_last_name_needed: "Bitte geben Sie zu einem kurzen Buchungscode auch den Nachnamen laut Buchung ein.",
+    err_short_codes_paused: "Kurze Buchungscodes können in diesem WLAN wegen zu vieler falscher Versuche eine Weile nicht verwendet werden. Bitte nutzen Sie den längeren Zugangscode aus den Nachrichten Ihres Gastgebers oder versuchen Sie es später erneut.",
+    err_address_mismatch: "Diese Seite wurde für ein anderes Gerät oder eine andere Verbindung geöffnet. Bitte trennen Sie die Verbindung zum WLAN, verbinden Sie sich erneut und öffnen Sie eine beliebige Webseite.",
+};
+
+pub static GUARD_FR: GuardTexts = GuardTexts {
+    last_name_label: "Nom de famille de la réservation",
+    last_name_hint: "Nécessaire uniquement avec un code de réservation court, comme un code de porte à 4 chiffres.",
+    err_last_name_needed: "Avec un code de réservation court, saisissez aussi le nom de famille de la réservation.",
+    err_short_codes_paused: "Les codes de réservation courts ne peuvent pas être utilisés sur ce Wi-Fi pendant un moment, à cause de trop de tentatives erronées. Utilisez le code d'accès plus long figurant dans les messages de votre hôte, ou réessayez plus tard.",
+    err_address_mismatch: "Cette page a été ouverte pour un autre appareil ou une autre connexion. Déconnectez-vous du Wi-Fi, reconnectez-vous, puis ouvrez une page web.",
+};
+
+pub static GUARD_ES: GuardTexts = GuardTexts {
+    last_name_label: "Apellido de la reserva",
+    last_name_hint: "Solo es necesario con un código de reserva corto, como un código de puerta de 4 cifras.",
+    err_last_name_needed: "Con un código de reserva corto, introduzca también el apellido de la reserva.",
+    err_short_codes_paused: "Los códigos de reserva cortos no se pueden usar en esta red wifi durante un tiempo por demasiados intentos fallidos. Use el código de acceso más largo de los mensajes de su anfitrión o inténtelo de nuevo más tarde.",
+    err_address_mismatch: "Esta página se abrió para otro dispositivo u otra conexión. Desconéctese de la red wifi, vuelva a conectarse y abra cualquier página web.",
+};
+
+pub static GUARD_NL: GuardTexts = GuardTexts {
+    last_name_label: "Achternaam op de boeking",
+    last_name_hint: "Alleen nodig bij een korte boekingscode, zoals een deurcode van 4 cijfers.",
+    err_last_name_needed: "Voer bij een korte boekingscode ook de achternaam op de boeking in.",
+    err_short_codes_paused: "Korte boekingscodes kunnen door te veel foute pogingen een tijdje niet op deze wifi worden gebruikt. Gebruik de langere toegangscode uit de berichten van uw verhuurder, of probeer het later opnieuw.",
+    err_address_mismatch: "Deze pagina is geopend voor een ander apparaat of een andere verbinding. Verbreek de verbinding met de wifi, maak opnieuw verbinding en open een willekeurige webpagina.",
+};
+
+pub static GUARD_IT: GuardTexts = GuardTexts {
+    last_name_label: "Cognome della prenotazione",
+    last_name_hint: "Serve solo con un codice di prenotazione breve, come un codice porta di 4 cifre.",
+    err_last_name_needed: "Con un codice di prenotazione breve, inserisci anche il cognome della prenotazione.",
+    err_short_codes_paused: "I codici di prenotazione brevi non si possono usare su questa rete Wi-Fi per un po', a causa di troppi tentativi errati. Usa il codice di accesso più lungo che trovi nei messaggi del tuo host, oppure riprova più tardi.",
+    err_address_mismatch: "Questa pagina è stata aperta per un altro dispositivo o un'altra connessione. Disconnettiti dal Wi-Fi, riconnettiti e apri una pagina web qualsiasi.",
+};
+
+pub static GUARD_PT: GuardTexts = GuardTexts {
+    last_name_label: "Sobrenome (apelido) da reserva",
+    last_name_hint: "Só é necessário com um código de reserva curto, como um código de porta de 4 dígitos.",
+    err_last_name_needed: "Com um código de reserva curto, insira também o sobrenome (apelido) da reserva.",
+    err_short_codes_paused: "Os códigos de reserva curtos não podem ser usados neste Wi-Fi durante algum tempo, por causa de demasiadas tentativas erradas. Use o código de acesso mais longo das mensagens do seu anfitrião ou tente novamente mais tarde.",
+    err_address_mismatch: "Esta página foi aberta para outro dispositivo ou outra conexão. Desconecte-se do Wi-Fi, conecte-se novamente e abra qualquer página da web.",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -921,5 +1007,39 @@ mod guest_tests {
         );
         assert_eq!(duration_words(Lang::Nl, 2 * 3600), "2 uur");
         assert_eq!(duration_words(Lang::Pt, 30), "menos de um minuto");
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    fn fields(t: &GuardTexts) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("last_name_label", t.last_name_label),
+            ("last_name_hint", t.last_name_hint),
+            ("err_last_name_needed", t.err_last_name_needed),
+            ("err_short_codes_paused", t.err_short_codes_paused),
+            ("err_address_mismatch", t.err_address_mismatch),
+        ]
+    }
+
+    #[test]
+    fn every_language_is_complete_translated_and_without_placeholders() {
+        for lang in Lang::ALL {
+            for (name, s) in fields(lang.guard()) {
+                assert!(!s.trim().is_empty(), "{lang:?}.{name} is empty");
+                assert!(!s.contains('{'), "{lang:?}.{name} has a placeholder: {s}");
+            }
+        }
+        for lang in Lang::ALL.into_iter().filter(|l| *l != Lang::En) {
+            let same: Vec<&str> = fields(lang.guard())
+                .into_iter()
+                .zip(fields(&GUARD_EN))
+                .filter(|((_, a), (_, b))| a == b)
+                .map(|((n, _), _)| n)
+                .collect();
+            assert!(same.is_empty(), "{lang:?} copies English for {same:?}");
+        }
     }
 }

@@ -9,8 +9,11 @@
 //! * [`i18n`]: languages, `Accept-Language` negotiation, every visible string.
 //! * [`errors`]: [`errors::PortalError`], what a guest can be told.
 //! * [`page`]: the login, success and error pages (maud).
-//! * [`csrf`]: stateless CSRF tokens bound to the client MAC and time.
-//! * [`limiter`]: brute-force limits per MAC, per IP and overall, bounded memory.
+//! * [`csrf`]: stateless page tokens bound to the client MAC, the peer address and time.
+//! * `identity`: who is asking (DESIGN §10) — the redirect's MAC at the peer address, the
+//!   `clientIp` check and the page token; what every handler acting for a device calls.
+//! * [`limiter`]: attempt limits per device, address, IPv6 /64, per unit for short codes and
+//!   overall, paid before the code is evaluated; bounded memory.
 //! * [`probe`]: answers for OS captive-network probes (`/generate_204`, …).
 //! * [`markdown`]: the host's welcome text and terms, a safe Markdown subset.
 //! * [`branding`]: accent colour (WCAG contrast) and logo checks.
@@ -26,6 +29,7 @@ pub mod errors;
 pub mod form;
 pub mod handler;
 pub mod i18n;
+pub(crate) mod identity;
 pub mod limiter;
 pub mod markdown;
 pub mod page;

@@ -23,8 +23,29 @@ pub const FORM_ACTION: &str = "/portal";
 /// A `Content-Security-Policy` that fits these pages; also sent as `<meta>`. Send it as a
 /// header too (with `frame-ancestors 'none'`, which only works as a header).
 /// Note for browser tests: inject scripts with CSP bypassed (Playwright `bypassCSP: true`).
+/// `form-action 'self'`: the login form can only ever post back to the portal (`default-src`
+/// does not cover form targets), whatever markup an injection might add.
 pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'";
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'";
+
+/// What a guest typed, made fit to show again: control characters (C0, DEL, C1) and the
+/// invisible formatting characters that reorder or hide text (bidi embeddings, overrides and
+/// isolates, zero-width characters) are dropped; maud escapes the rest for HTML.
+pub fn echo_safe(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(
+                    c,
+                    '\u{200B}'..='\u{200F}'
+                        | '\u{202A}'..='\u{202E}'
+                        | '\u{2060}'..='\u{2069}'
+                        | '\u{FEFF}'
+                )
+        })
+        .collect()
+}
 
 /// The login page with the code form.
 #[derive(Debug, Clone)]
@@ -134,7 +155,9 @@ label{{display:block;font-weight:600;margin-bottom:.375rem}}\
 .code{{display:block;width:100%;min-height:3rem;padding:.625rem .75rem;font:inherit;font-size:1.375rem;\
 letter-spacing:.12em;text-transform:uppercase;font-family:ui-monospace,\"SF Mono\",Menlo,Consolas,monospace;\
 color:var(--text);background:var(--surface);border:2px solid var(--border);border-radius:.5rem}}\
-.code[aria-invalid=true]{{border-color:var(--error-border)}}\
+.code[aria-invalid=true],.name[aria-invalid=true]{{border-color:var(--error-border)}}\
+.name{{display:block;width:100%;min-height:3rem;padding:.625rem .75rem;font:inherit;\
+color:var(--text);background:var(--surface);border:2px solid var(--border);border-radius:.5rem}}\
 .hint,.help{{color:var(--muted);font-size:.9375rem}}\
 .terms{{display:flex;gap:.75rem;align-items:flex-start;margin-bottom:1.25rem}}\
 .terms input{{flex:none;width:1.5rem;height:1.5rem;margin:.125rem 0 0;accent-color:var(--accent)}}\
@@ -233,12 +256,24 @@ pub fn render_login_with(p: &LoginPage<'_>, x: &LoginExtras<'_>) -> String {
             }
             div class="field" {
                 label for="code" { (t.code_label) }
-                input id="code" class="code" name="code" type="text" value=(p.code_value)
+                input id="code" class="code" name="code" type="text" value=(echo_safe(p.code_value))
                     autocomplete="one-time-code" autocapitalize="characters" autocorrect="off"
                     inputmode="text" spellcheck="false" required maxlength="64"
                     aria-describedby=(code_described)
                     aria-invalid=[(code_error && p.error.is_some_and(|e| e.concerns_code())).then_some("true")];
                 p id="code-hint" class="hint" { (t.code_hint) }
+            }
+            @if let Some(typed) = x.last_name {
+                @let g = p.lang.guard();
+                @let name_error = p.error == Some(PortalError::LastNameNeeded);
+                div class="field" {
+                    label for="last_name" { (g.last_name_label) }
+                    input id="last_name" class="name" name="last_name" type="text"
+                        value=(echo_safe(typed)) autocomplete="family-name" maxlength="100"
+                        aria-describedby=(if name_error { "last-name-hint portal-error" } else { "last-name-hint" })
+                        aria-invalid=[name_error.then_some("true")];
+                    p id="last-name-hint" class="hint" { (g.last_name_hint) }
+                }
             }
             @if p.terms_url.is_some() || x.terms_text.is_some() {
                 div class="terms" {
@@ -348,6 +383,9 @@ pub struct LoginExtras<'a> {
     /// the required checkbox, instead of the `terms_url` link.
     pub terms_text: Option<&'a str>,
     pub accent: Option<&'a Accent>,
+    /// The unit requires the guest's last name with short codes: the `last_name` field,
+    /// holding what the guest typed last time.
+    pub last_name: Option<&'a str>,
 }
 
 /// What the success page shows beyond [`SuccessPage`]; all optional.
@@ -969,6 +1007,57 @@ mod tests {
                 && CSS.contains(&format!("--text:{}", DARK.text))
         );
     }
+
+    #[test]
+    fn echoed_input_loses_control_and_invisible_characters() {
+        assert_eq!(echo_safe("AB\u{0}C\u{7}D\u{1b}[31m\r\n\u{85}"), "ABCD[31m");
+        assert_eq!(echo_safe("\u{202E}4711\u{202C}\u{200B}"), "4711");
+        assert_eq!(echo_safe("Zoë-1234 ✓"), "Zoë-1234 ✓");
+        let html = render_login(&LoginPage {
+            lang: Lang::En,
+            unit_name: None,
+            terms_url: None,
+            error: Some(PortalError::InvalidCode),
+            csrf: "t",
+            hidden: &[],
+            code_value: "12\u{0}34\u{202E}<x>",
+        });
+        assert!(html.contains("value=\"1234&lt;x&gt;\""), "{html}");
+        assert!(!html.contains('\u{0}') && !html.contains('\u{202E}'));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nothing_echoed_is_a_control_character(typed in proptest::prelude::any::<String>()) {
+            let shown = echo_safe(&typed);
+            let hidden = |c: char| {
+                c.is_control()
+                    || ('\u{202A}'..='\u{202E}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c)
+            };
+            proptest::prop_assert!(!shown.chars().any(hidden), "{:?}", shown);
+            // What is shown is what was typed, minus the dropped characters, in order.
+            let mut rest = typed.chars();
+            proptest::prop_assert!(shown.chars().all(|c| rest.any(|t| t == c)));
+            let printable = typed.chars().filter(|c| c.is_alphanumeric()).count();
+            proptest::prop_assert_eq!(shown.chars().filter(|c| c.is_alphanumeric()).count(), printable);
+        }
+    }
+
+    #[test]
+    fn csp_keeps_forms_on_the_portal() {
+        assert!(CONTENT_SECURITY_POLICY.contains("form-action 'self'"));
+        let html = render_login(&LoginPage {
+            lang: Lang::En,
+            unit_name: None,
+            terms_url: None,
+            error: None,
+            csrf: "t",
+            hidden: &[],
+            code_value: "",
+        });
+        assert!(html.contains("form-action &#39;self&#39;") || html.contains("form-action 'self'"));
+    }
 }
 
 #[cfg(test)]
@@ -1126,7 +1215,7 @@ mod guest_tests {
             &base,
             &LoginExtras {
                 terms_text: Some(terms),
-                accent: None,
+                ..LoginExtras::default()
             },
         );
         // The checkbox appears with terms text alone, and the text is in <details>.
@@ -1144,7 +1233,7 @@ mod guest_tests {
             &with_url,
             &LoginExtras {
                 terms_text: Some(terms),
-                accent: None,
+                ..LoginExtras::default()
             },
         );
         assert!(html.contains("<details>") && !html.contains("example.com/terms"));
@@ -1159,7 +1248,7 @@ mod guest_tests {
             &base,
             &LoginExtras {
                 terms_text: Some("<script>alert(1)</script>"),
-                accent: None,
+                ..LoginExtras::default()
             },
         );
         assert!(!html.contains("<script"), "{html}");

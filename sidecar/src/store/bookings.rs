@@ -96,6 +96,22 @@ pub fn with_code(conn: &Connection, code: &str) -> Result<Vec<Booking>, StoreErr
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// Every guest code of at most `max_len` characters of a booking that has a voucher:
+/// (unit id, code, the booking's voucher code). Bookings are few; the caller keeps those whose
+/// voucher is live.
+pub fn short_codes(
+    conn: &Connection,
+    max_len: usize,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.unit_id, c.code, b.voucher_code
+         FROM booking_codes c JOIN bookings b ON b.unit_id = c.unit_id AND b.booking_ref = c.booking_ref
+         WHERE b.voucher_code IS NOT NULL AND length(c.code) <= ?1",
+    )?;
+    let rows = stmt.query_map([max_len as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// A removed booking, remembered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tombstone {

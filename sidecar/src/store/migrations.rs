@@ -159,7 +159,15 @@ const MIGRATIONS: &[&str] = &[
         result TEXT
     ) STRICT;
     "#,
-    // 7: a unit's access mode and PPSK profile (issue 18); one Wi-Fi password per voucher
+    // 7: a unit's portal checks (issue 13, DESIGN §10 "Who is asking"): whether the guest
+    // network translates addresses on the way to the portal (then the redirect's `clientIp`
+    // is not compared with the address the portal sees), and the second factor short codes
+    // need on the unit (`none` or `last_name`).
+    r#"
+    ALTER TABLE units ADD COLUMN address_translation INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE units ADD COLUMN short_code_second_factor TEXT NOT NULL DEFAULT 'none';
+    "#,
+    // 8: a unit's access mode and PPSK profile (issue 18); one Wi-Fi password per voucher
     // (and per device-bound key) of a password-mode unit. Keys outlive their vouchers and
     // units (no foreign keys): a key that may still be on the controller must be deleted
     // there even after its voucher or unit is gone. `password` is sealed like the settings'

@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 
 use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
-use crate::vouchers::model::{Access, AccessMode, AuditEntry, Unit, Voucher, VoucherStatus};
+use crate::vouchers::model::{
+    Access, AccessMode, AuditEntry, GuestChecks, SecondFactor, Unit, Voucher, VoucherStatus,
+};
 
 // ---- meta ----
 
@@ -24,7 +26,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id";
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id, address_translation, short_code_second_factor";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -48,12 +50,37 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
         terms_url: r.get(10)?,
         created_at: from_ms(r.get(11)?),
         updated_at: from_ms(r.get(12)?),
+        guest_checks: guest_checks_from_row(r)?,
         omada_site_id: r.get(13)?,
         access: Access {
             mode: AccessMode::parse(&r.get::<_, String>(14)?).unwrap_or_default(),
             ppsk_profile_id: r.get(15)?,
         },
     })
+}
+
+// A unit's portal checks (issue 13): columns of their own migration, read by name and
+// written by their own statement, so other unit columns can be added beside them.
+fn guest_checks_from_row(r: &Row<'_>) -> rusqlite::Result<GuestChecks> {
+    Ok(GuestChecks {
+        address_translation: r.get("address_translation")?,
+        short_code_second_factor: SecondFactor::parse(
+            &r.get::<_, String>("short_code_second_factor")?,
+        )
+        .unwrap_or_default(),
+    })
+}
+
+fn guest_checks_put(conn: &Connection, unit_id: &str, c: &GuestChecks) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE units SET address_translation = ?2, short_code_second_factor = ?3 WHERE unit_id = ?1",
+    )?
+    .execute(params![
+        unit_id,
+        c.address_translation,
+        c.short_code_second_factor.as_str()
+    ])?;
+    Ok(())
 }
 
 pub fn unit_get(conn: &Connection, unit_id: &str) -> Result<Unit, StoreError> {
@@ -111,7 +138,7 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
     );
     match res {
         Ok(0) => Err(StoreError::NotFound),
-        Ok(_) => Ok(()),
+        Ok(_) => guest_checks_put(conn, &u.unit_id, &u.guest_checks),
         Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(format!(
             "unit_id '{}' is taken",
             u.unit_id
@@ -427,6 +454,7 @@ mod tests {
             access: Default::default(),
             created_at: at,
             updated_at: at,
+            guest_checks: Default::default(),
             omada_site_id: None,
         }
     }

@@ -53,6 +53,15 @@ impl Rentals {
         self.store.read(move |c| g::list(c, &filter)).await
     }
 
+    /// Short guest codes of bookings that have a voucher: (unit id, code, voucher code).
+    pub async fn short_booking_codes(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.store
+            .read(|c| {
+                crate::store::bookings::short_codes(c, crate::vouchers::code::SHORT_CODE_MAX_LEN)
+            })
+            .await
+    }
+
     /// Active grants per unit.
     pub async fn active_grant_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
         self.store

@@ -12,8 +12,14 @@
 //!   grant ends and the unauthorise is queued in the confirm transaction, after the
 //!   authorisation landed.
 //!
+//! * A short code on a unit that requires a second factor lets the device in only together
+//!   with the last name on its booking or voucher (`vouchers::guest_checks`); a wrong or
+//!   missing name reads like a wrong code.
+//!
 //! Issue 13b makes the decision refuse to shorten or move another voucher's active grant of
-//! the same MAC: one more input to the reserve decision, the shape stays.
+//! the same MAC: one more input to the reserve decision, the shape stays. [`attempt_scope`]
+//! tells the portal's limiter which budgets an attempt falls under, from the same units the
+//! reserve transaction looks at.
 
 use std::time::Duration;
 
@@ -28,12 +34,35 @@ use crate::store::{from_ms, grants as g, rows, to_ms, StoreError};
 use crate::usecase::bookings::voucher_of;
 use crate::usecase::{Rentals, Tx, UseCase};
 use crate::vouchers::booking::pick_for_code;
+use crate::vouchers::guest_checks::{self, AttemptScope};
 use crate::vouchers::model::{
     AccessMode, AuditAction, EndReason, Grant, GrantState, Unit, Voucher,
 };
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::slots::{self, Refusal, Slot, SlotRequest};
 use crate::vouchers::Ctx;
+
+/// What a guest's device asks for on the portal.
+#[derive(Clone, Debug)]
+pub struct RedeemRequest {
+    /// The typed code, normalised.
+    pub code: String,
+    pub device: Device,
+    /// The last name typed beside the code (empty: none); needed with a short code on a unit
+    /// that requires the second factor.
+    pub last_name: String,
+}
+
+/// The budgets an attempt with `code` (normalised) and `last_name` from `device` falls under:
+/// the units whose networks the redirect names (`units`: every unit), as the reserve
+/// transaction will look them up.
+pub fn attempt_scope(units: &[Unit], device: &Device, code: &str, last_name: &str) -> AttemptScope {
+    let on_network: Vec<&Unit> = units
+        .iter()
+        .filter(|u| on_unit_network(u, device))
+        .collect();
+    guest_checks::attempt_scope(&on_network, code, last_name)
+}
 
 /// Why a redemption did not let the device in. The portal turns these into guest messages.
 #[derive(Debug, thiserror::Error)]
@@ -97,15 +126,10 @@ pub struct Reservation {
 }
 
 impl Rentals {
-    /// Redeem `code` (already normalised) for `device`: reserve, ask the controller, confirm
-    /// or release.
-    pub async fn redeem(
-        &self,
-        ctx: &Ctx,
-        code: &str,
-        device: &Device,
-    ) -> Result<Redeemed, RedeemError> {
-        let r = self.reserve(ctx, code, device).await?;
+    /// Redeem a code for a device: reserve, ask the controller, confirm or release.
+    pub async fn redeem(&self, ctx: &Ctx, req: &RedeemRequest) -> Result<Redeemed, RedeemError> {
+        let r = self.reserve(ctx, req).await?;
+        let device = &req.device;
         let end = r.voucher.end_if_redeemed_at(r.at);
         let remaining = (end - r.at).max(time::Duration::seconds(60));
         let req = AuthorizeRequest {
@@ -144,15 +168,11 @@ impl Rentals {
     pub async fn reserve(
         &self,
         ctx: &Ctx,
-        code: &str,
-        device: &Device,
+        req: &RedeemRequest,
     ) -> Result<Reservation, RedeemError> {
-        let code = code.to_owned();
-        let device = device.clone();
-        self.run(UseCase::RedeemReserve, ctx, move |tx| {
-            reserve(tx, &code, &device)
-        })
-        .await
+        let req = req.clone();
+        self.run(UseCase::RedeemReserve, ctx, move |tx| reserve(tx, &req))
+            .await
     }
 
     /// The controller let the device in: make the grant active (or, when the voucher was
@@ -234,14 +254,22 @@ fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, Red
     }
 }
 
-fn reserve(tx: &mut Tx<'_>, code: &str, device: &Device) -> Result<Reservation, RedeemError> {
+fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reservation, RedeemError> {
     let now = tx.now;
+    let (code, device) = (req.code.as_str(), &req.device);
     let voucher = resolve_code(tx, code, device)?;
     let unit = rows::unit_get(tx.db, &voucher.unit_id)?;
     // A password-mode unit's guests join with their Wi-Fi password, never on the portal.
     if !on_unit_network(&unit, device) || unit.access.mode == AccessMode::Password {
         return Err(RedeemError::InvalidCode);
     }
+    guest_checks::check_second_factor(
+        &unit.guest_checks,
+        code,
+        voucher.guest_name.as_deref(),
+        &req.last_name,
+    )
+    .map_err(|_| RedeemError::InvalidCode)?;
     let previous = g::latest_for(tx.db, &voucher.code, device.client_mac)?;
     let slot = slots::reserve(SlotRequest {
         voucher: &voucher,

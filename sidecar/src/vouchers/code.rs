@@ -6,6 +6,18 @@ pub const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// Longest input we even look at; anything longer is not a code.
 pub const MAX_INPUT: usize = 64;
 
+/// Codes of at most this many characters (after normalisation) are "short": booking and door
+/// codes of 4–7 characters (Rental Control's door codes are 4 digits by default), and custom
+/// codes that short. Generated vouchers have 8–12. Short codes live in a space small enough
+/// to walk, so their wrong attempts have a budget per unit and a unit may require a second
+/// factor with them (docs/security.md §3).
+pub const SHORT_CODE_MAX_LEN: usize = 7;
+
+/// Whether a normalised code is short (see [`SHORT_CODE_MAX_LEN`]).
+pub fn is_short(normalised: &str) -> bool {
+    normalised.chars().count() <= SHORT_CODE_MAX_LEN
+}
+
 /// A fresh random code of `len` characters, uniformly drawn (rejection sampling, no modulo bias).
 pub fn generate(len: usize) -> String {
     let n = ALPHABET.len() as u8; // 31

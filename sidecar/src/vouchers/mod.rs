@@ -11,6 +11,8 @@
 //! * [`unit`], [`voucher`], [`booking`]: checked inputs and the rules of each noun (access
 //!   windows and booking codes live with bookings).
 //! * [`network`]: where a guest's device is, and whether that is one of a unit's networks.
+//! * [`guest_checks`]: a unit's portal checks — the `clientIp` address check, the budgets a
+//!   code attempt falls under, the short-code second factor.
 //! * [`slots`]: may this device take a slot on this voucher now.
 //! * [`follow`]: expiry, and what an open grant does when its voucher changes.
 //! * [`password`]: password-mode units (issue 18): a key's window, the current password,
@@ -19,6 +21,7 @@
 pub mod booking;
 pub mod code;
 pub mod follow;
+pub mod guest_checks;
 pub mod model;
 pub mod network;
 pub mod password;

@@ -27,6 +27,48 @@ pub struct Unit {
     pub updated_at: OffsetDateTime,
     /// The 24-hex id of `omada_site` on the controller (issue 12b), when known.
     pub omada_site_id: Option<String>,
+    /// How the portal checks who is asking and what they type on this unit (issue 13).
+    pub guest_checks: GuestChecks,
+}
+
+/// A unit's portal checks (issue 13, DESIGN §10 "Who is asking"), kept together. The rules
+/// that use them are in [`crate::vouchers::guest_checks`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuestChecks {
+    /// The guest network's addresses are translated (NAT) on the way to the portal, so the
+    /// address the portal sees is not the guest's: the redirect's `clientIp` is not compared
+    /// with it. Off by default: the usual Omada set-up routes guests to the portal as they are.
+    pub address_translation: bool,
+    /// What a guest must type besides a short code (at most
+    /// [`crate::vouchers::code::SHORT_CODE_MAX_LEN`] characters) on this unit.
+    pub short_code_second_factor: SecondFactor,
+}
+
+/// The second factor a unit may require with short codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A short code alone lets a guest in (its wrong attempts have a budget per unit).
+    #[default]
+    None,
+    /// A short code works only together with the last name of its booking's (or voucher's)
+    /// guest.
+    LastName,
+}
+
+impl SecondFactor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactor::None => "none",
+            SecondFactor::LastName => "last_name",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" => SecondFactor::None,
+            "last_name" => SecondFactor::LastName,
+            _ => return None,
+        })
+    }
 }
 
 /// How a unit's guests get on the Wi-Fi (issue 18): `portal` (a voucher or booking code on

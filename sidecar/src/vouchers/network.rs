@@ -78,6 +78,7 @@ mod tests {
             created_at: t,
             updated_at: t,
             omada_site_id: None,
+            guest_checks: Default::default(),
         }
     }
 

@@ -262,6 +262,7 @@ mod tests {
             created_at: T0,
             updated_at: T0,
             omada_site_id: None,
+            guest_checks: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@
 use time::OffsetDateTime;
 
 use crate::net::Mac;
-use crate::vouchers::model::{AccessMode, Unit};
+use crate::vouchers::model::{AccessMode, GuestChecks, SecondFactor, Unit};
 use crate::vouchers::{invalid, Error};
 
 /// Unit fields as given by a caller; `None` = not given (create: default, change: unchanged).
@@ -30,6 +30,9 @@ pub struct UnitInput {
     pub ppsk_profile_id: Option<Option<String>>,
     /// `Some(None)` clears it.
     pub omada_site_id: Option<Option<String>>,
+    /// The portal's checks (issue 13).
+    pub address_translation: Option<bool>,
+    pub short_code_second_factor: Option<String>,
 }
 
 /// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
@@ -49,6 +52,41 @@ pub struct UnitChanges {
     access_mode: Option<AccessMode>,
     ppsk_profile_id: Option<Option<String>>,
     omada_site_id: Option<Option<String>>,
+    guest_checks: GuestCheckChanges,
+}
+
+/// Checked changes of a unit's [`GuestChecks`].
+#[derive(Clone, Debug, Default, PartialEq)]
+struct GuestCheckChanges {
+    address_translation: Option<bool>,
+    short_code_second_factor: Option<SecondFactor>,
+}
+
+impl GuestCheckChanges {
+    fn parse(input: &UnitInput) -> Result<GuestCheckChanges, Error> {
+        let short_code_second_factor = match input.short_code_second_factor.as_deref() {
+            None => None,
+            Some(s) => Some(SecondFactor::parse(s.trim()).ok_or_else(|| {
+                invalid(
+                    "short_code_second_factor",
+                    "short_code_second_factor must be 'none' or 'last_name'",
+                )
+            })?),
+        };
+        Ok(GuestCheckChanges {
+            address_translation: input.address_translation,
+            short_code_second_factor,
+        })
+    }
+
+    fn apply(&self, c: &mut GuestChecks) {
+        if let Some(v) = self.address_translation {
+            c.address_translation = v;
+        }
+        if let Some(v) = self.short_code_second_factor {
+            c.short_code_second_factor = v;
+        }
+    }
 }
 
 /// A checked unit to create: a name, and a `unit_id` when the caller chose one.
@@ -124,6 +162,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         created_at: now,
         updated_at: now,
         omada_site_id: None,
+        guest_checks: GuestChecks::default(),
     }
 }
 
@@ -257,6 +296,7 @@ impl UnitChanges {
     /// Check every given field on its own.
     pub fn parse(input: UnitInput) -> Result<UnitChanges, Error> {
         check_unit_id(input.unit_id.as_deref())?;
+        let guest_checks = GuestCheckChanges::parse(&input)?;
         let name = match input.name {
             None => None,
             Some(name) => {
@@ -385,6 +425,7 @@ impl UnitChanges {
             access_mode,
             ppsk_profile_id,
             omada_site_id,
+            guest_checks,
         })
     }
 
@@ -449,6 +490,7 @@ impl UnitChanges {
             None if u.omada_site != unit.omada_site => u.omada_site_id = None,
             None => {}
         }
+        self.guest_checks.apply(&mut u.guest_checks);
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
             return Err(invalid(
                 "plume_location_id",
@@ -561,6 +603,13 @@ mod tests {
         );
         assert_eq!(
             bad(UnitInput {
+                short_code_second_factor: Some("birthday".into()),
+                ..Default::default()
+            }),
+            Some("short_code_second_factor")
+        );
+        assert_eq!(
+            bad(UnitInput {
                 plume_customer_id: Some(Some("c1".into())),
                 ..Default::default()
             }),
@@ -654,13 +703,39 @@ mod tests {
         .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
         .unwrap();
         let before = u.clone();
+        assert_eq!(
+            u.guest_checks,
+            GuestChecks::default(),
+            "address check on, no second factor"
+        );
         let c = UnitChanges::parse(UnitInput {
             checkout_grace_minutes: Some(60),
+            short_code_second_factor: Some("last_name".into()),
             ..Default::default()
         })
         .unwrap();
         c.apply(&mut u).unwrap();
         assert_eq!(u.checkout_grace_minutes, 60);
+        assert_eq!(
+            u.guest_checks.short_code_second_factor,
+            SecondFactor::LastName
+        );
+        assert!(
+            !u.guest_checks.address_translation,
+            "not named, not changed"
+        );
+        UnitChanges::parse(UnitInput {
+            address_translation: Some(true),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert!(u.guest_checks.address_translation);
+        assert_eq!(
+            u.guest_checks.short_code_second_factor,
+            SecondFactor::LastName
+        );
         assert_eq!(u.ssids, before.ssids);
         assert!(!same_settings(&u, &before));
         let mut later = before.clone();

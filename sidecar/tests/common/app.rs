@@ -226,8 +226,13 @@ impl PortalEnv {
 
     /// On a data dir the caller keeps (for restart tests).
     pub async fn start_at(dir: &std::path::Path, clock: Clock) -> PortalEnv {
+        Self::start_with(config_for(dir), clock).await
+    }
+
+    /// With this configuration (its data dir is the caller's to keep).
+    pub async fn start_with(config: Config, clock: Clock) -> PortalEnv {
         let sim = super::omada_sim().await;
-        let app = TestApp::spawn_full(config_for(dir), clock, super::fast_policy()).await;
+        let app = TestApp::spawn_full(config, clock, super::fast_policy()).await;
         app.use_controller(&sim).await;
         let (s, b) = app.post("/api/v1/units", serde_json::json!({"unit_id": "beach", "name": "Beach House", "ssids": ["Beach Guest"]})).await;
         assert_eq!(s, 201, "{b}");

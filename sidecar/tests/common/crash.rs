@@ -44,6 +44,13 @@ pub fn mac(n: usize) -> String {
     )
 }
 
+/// The rig's bursts come from 127.0.0.1: [`super::process::CROWD_ON_LOOPBACK`], then `env`.
+fn crowd<'a>(env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = super::process::CROWD_ON_LOOPBACK.to_vec();
+    all.extend_from_slice(env);
+    all
+}
+
 impl Rig {
     /// A fresh data dir with the sidecar running, wired to a fresh simulator, with unit `u`
     /// (SSID [`SSID`]).
@@ -122,7 +129,8 @@ impl Rig {
     pub fn start(&mut self, env: &[(&str, &str)]) {
         assert!(self.proc.is_none(), "one sidecar at a time");
         let dir = self.dir.path().to_owned();
-        let p = tokio::task::block_in_place(|| Sidecar::start(&dir, env));
+        let env = crowd(env);
+        let p = tokio::task::block_in_place(|| Sidecar::start(&dir, &env));
         self.proc = Some(p);
     }
 
@@ -130,7 +138,8 @@ impl Rig {
     pub fn try_start(&mut self, env: &[(&str, &str)]) -> Result<(), Exited> {
         assert!(self.proc.is_none(), "one sidecar at a time");
         let dir = self.dir.path().to_owned();
-        let p = tokio::task::block_in_place(|| Sidecar::try_start(&dir, env))?;
+        let env = crowd(env);
+        let p = tokio::task::block_in_place(|| Sidecar::try_start(&dir, &env))?;
         self.proc = Some(p);
         Ok(())
     }

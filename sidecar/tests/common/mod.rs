@@ -22,7 +22,10 @@ pub mod process;
 
 pub use app::{config_for, PortalEnv, TestApp};
 pub use logs::Capture;
-pub use portal::{hidden_fields, redirect_query, result_of, submit_form, PortalResult};
+pub use portal::{
+    hidden_fields, redirect_query, redirect_query_from, result_of, submit_form, Phone,
+    PortalResult, LOOPBACK,
+};
 pub use process::Sidecar;
 
 use serde_json::Value;

@@ -9,6 +9,18 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rental-wifi-sidecar");
 
+/// Settings for tests that send a whole house of guests from 127.0.0.1, where a real portal
+/// sees one address per phone: the per-address limits of issue 13 (connections on the portal,
+/// wrong attempts and attempts in flight per address) and the API's connection budget lifted.
+pub const CROWD_ON_LOOPBACK: &[(&str, &str)] = &[
+    (
+        "RENTAL_WIFI_SERVER_PORTAL_MAX_CONNECTIONS_PER_ADDRESS",
+        "1024",
+    ),
+    ("RENTAL_WIFI_SERVER_API_MAX_CONNECTIONS", "1024"),
+    ("RENTAL_WIFI_PORTAL_MAX_FAILURES_PER_ADDRESS", "100000"),
+];
+
 /// A running sidecar process.
 pub struct Sidecar {
     pub child: Child,
@@ -17,6 +29,8 @@ pub struct Sidecar {
     pub portal: String,
     /// The `ready` line (JSON unless the text format was asked for).
     pub ready: String,
+    /// stdout lines before `ready`.
+    pub before_ready: Vec<String>,
     /// stdout lines after `ready`.
     pub lines: mpsc::Receiver<String>,
     stderr: Arc<Mutex<String>>,
@@ -38,6 +52,7 @@ fn command(dir: &Path, env: &[(&str, &str)]) -> Command {
         "127.0.0.1:0",
     ]);
     cmd.env_remove("RENTAL_WIFI_LOG_FORMAT")
+        .env_remove("RENTAL_WIFI_LOG_LEVEL")
         .env_remove("RENTAL_WIFI_FAILPOINT")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -102,6 +117,7 @@ impl Sidecar {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut before_ready = Vec::new();
         loop {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) if line.contains("ready") && line.contains("api_addr") => {
@@ -109,12 +125,13 @@ impl Sidecar {
                         api: addr(&line, "api_addr"),
                         portal: addr(&line, "portal_addr"),
                         ready: line,
+                        before_ready,
                         child,
                         lines: rx,
                         stderr,
                     });
                 }
-                Ok(_) => continue,
+                Ok(line) => before_ready.push(line),
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Ok(Some(status)) = child.try_wait() {
                         std::thread::sleep(Duration::from_millis(50));
@@ -174,6 +191,31 @@ impl Sidecar {
         self.sigterm();
         self.wait_exit(Duration::from_secs(20))
             .expect("the sidecar stops within 20 s of SIGTERM")
+    }
+
+    /// SIGTERM, wait for a clean exit, and every stdout line the process printed (before
+    /// `ready`, `ready`, and the lines not read yet).
+    pub fn stop_with_lines(mut self) -> Vec<String> {
+        let mut seen = std::mem::take(&mut self.before_ready);
+        seen.push(self.ready.clone());
+        self.sigterm();
+        let status = self
+            .wait_exit(Duration::from_secs(20))
+            .expect("the sidecar stops within 20 s of SIGTERM");
+        assert!(status.success(), "clean stop: {status}");
+        // The reader thread ends at EOF, which closes the channel.
+        seen.extend(self.lines.iter());
+        seen
+    }
+}
+
+impl Drop for Sidecar {
+    // A failed assertion must not leave the sidecar running (and holding the test's pipes).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
