@@ -1320,3 +1320,81 @@ async fn short_codes_of_a_password_unit_are_no_guessing_risk() {
     assert_eq!(loft["guest_checks"]["short_codes"], 0, "{loft}");
     assert_eq!(loft["guest_checks"]["short_codes_weak"], false, "{loft}");
 }
+
+/// The unit's "let this device in" route gives a password-mode unit's TV a key bound to its
+/// MAC on the current stay; a booking missing from the calendar before its stay keeps its
+/// password off the controller at check-in, and it is back once the booking is.
+#[tokio::test]
+async fn the_unit_device_route_and_a_blank_calendar_in_password_mode() {
+    let (env, _tmp) = start().await;
+    let clock = env.app.clock.clone();
+    let view = |bookings: Value| json!({"from": at(&clock, -86_400), "until": at(&clock, 30 * 86_400), "bookings": bookings});
+    let stay = json!({"booking_ref": "B1", "start": at(&clock, -60), "end": at(&clock, 90_000), "guest_name": "Ana", "codes": []});
+    let (s, b) = env
+        .app
+        .put("/api/v1/units/loft/bookings", view(json!([stay])))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let p = env.unit_password("loft").await;
+    let code = p["code"].as_str().unwrap().to_owned();
+    let (s, d) = env
+        .app
+        .post(
+            "/api/v1/units/loft/devices",
+            json!({"mac": "AA-BB-CC-00-11-22", "name": "TV"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["code"], code.as_str(), "the stay in progress");
+    assert_eq!(d["wifi"]["mac"], "AA-BB-CC-00-11-22");
+
+    // A second booking in two days vanishes from the calendar before its stay.
+    let next = json!({"booking_ref": "B2", "start": at(&clock, 172_800), "end": at(&clock, 259_200), "guest_name": "Bo", "codes": []});
+    let (s, _) = env
+        .app
+        .put("/api/v1/units/loft/bookings", view(json!([stay, next])))
+        .await;
+    assert_eq!(s, 200);
+    let (s, b2) = env.app.get("/api/v1/units/loft/bookings/B2").await;
+    assert_eq!(s, 200, "{b2}");
+    let code2 = b2["voucher"]["code"].as_str().unwrap().to_owned();
+    let (_, p2) = env
+        .app
+        .get(&format!("/api/v1/vouchers/{code2}/password"))
+        .await;
+    let password2 = p2["wifi"]["password"].as_str().unwrap().to_owned();
+    let (s, _) = env
+        .app
+        .put("/api/v1/units/loft/bookings", view(json!([stay])))
+        .await;
+    assert_eq!(s, 200);
+    let (_, v2) = env.app.get(&format!("/api/v1/vouchers/{code2}")).await;
+    assert_eq!(v2["status"], "suspended", "{v2}");
+    // Its check-in comes (the unit's limit keeps it from counting as cancelled yet):
+    // no password on the controller for a booking that is not in the calendar.
+    let (s, u) = env
+        .app
+        .patch("/api/v1/units/loft", json!({"vanish_cancel_minutes": 600}))
+        .await;
+    assert_eq!(s, 200, "{u}");
+    env.advance(172_800 + 60);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !env.has_password(&password2),
+        "a suspended voucher's password stays off the controller"
+    );
+    // The booking is back: the same code, and its password goes on.
+    let next_now = json!({"booking_ref": "B2", "start": at(&clock, -60), "end": at(&clock, 86_400), "guest_name": "Bo", "codes": []});
+    let (s, b) = env
+        .app
+        .put("/api/v1/units/loft/bookings", view(json!([next_now])))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, v2) = env.app.get(&format!("/api/v1/vouchers/{code2}")).await;
+    assert_eq!(v2["code"], code2.as_str());
+    assert_ne!(v2["status"], "suspended", "{v2}");
+    env.wait("the restored booking's password is on", |e| {
+        e.has_password(&password2)
+    })
+    .await;
+}

@@ -26,6 +26,7 @@ from custom_components.rental_wifi.models import (
     Unit,
     UnitState,
     UpstreamStatus,
+    VanishedBooking,
     Voucher,
     WifiPasswordState,
 )
@@ -38,7 +39,11 @@ UNMODELLED = {
     "grant",
     "grants",
     "booking",
+    "booking_vanished",
     "bookings",
+    "calendar",
+    "unit_revoked",
+    "devices",
     "audit",
     "settings_omada",
     "settings_plume",
@@ -172,7 +177,13 @@ def test_state_snapshot() -> None:
                 WifiPasswordState, unit_state.wifi_password, raw["wifi_password"]
             )
             assert unit_state.password_voucher is not None
+        assert len(unit_state.vanished_bookings) == len(raw["vanished_bookings"])
+        for model, booking in zip(
+            unit_state.vanished_bookings, raw["vanished_bookings"], strict=True
+        ):
+            _assert_mirrors(VanishedBooking, model, booking)
     assert any(u["wifi_password"] for u in data["units"]), "a password-mode unit is shown"
+    assert any(u["vanished_bookings"] for u in data["units"]), "a vanished booking is shown"
 
 
 def test_error_body() -> None:

@@ -9,7 +9,7 @@ use hyper::Response;
 
 use super::wire::{
     ControllerStatusOut, GuestChecksStateOut, HealthOut, InfoOut, PlumeStatusOut, StateOut,
-    TotalsOut, UnitOut, UnitStateOut, VoucherOut, WifiPasswordStateOut,
+    TotalsOut, UnitOut, UnitStateOut, VanishedBookingOut, VoucherOut, WifiPasswordStateOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
@@ -40,6 +40,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         .filter(|v| !tests.contains(&v.code))
         .collect();
     let mut passwords = s.rentals.current_passwords().await?;
+    let vanished = s.rentals.vanished_bookings().await?;
     let short_codes = short_codes_live(&live, &s.rentals.short_booking_codes().await?);
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
@@ -59,6 +60,11 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             wifi_password: passwords
                 .remove(&u.unit_id)
                 .map(|c| WifiPasswordStateOut::new(&c.voucher, c.on_controller)),
+            vanished_bookings: vanished
+                .iter()
+                .filter(|b| b.unit_id == u.unit_id)
+                .map(VanishedBookingOut::from)
+                .collect(),
             guest_checks: guest_checks_state(s, u, &short_codes, now),
         })
         .collect();

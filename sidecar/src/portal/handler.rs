@@ -450,8 +450,9 @@ async fn post_portal(
         code,
         device,
         last_name: form.last_name.clone(),
-        // Hook for the `stays-devices` slice (issue 13 finding 6): its
-        // `holder_proven: asker.holder_proven()` goes here.
+        // The page token and the peer address prove the request comes from the device
+        // itself (DESIGN §10): only then may it move the device from another voucher.
+        holder_proven: asker.holder_proven(),
     };
     match state.rentals.redeem(&actor, &req).await {
         Ok(done) => {

@@ -72,7 +72,9 @@ pub fn follow(tx: &mut Tx<'_>, v: &Voucher) -> Result<(), Error> {
         .as_ref()
         .filter(|u| u.access.mode == AccessMode::Password);
     if let Some(u) = password_unit {
-        let live = v.revoked_at.is_none() && rules::end(v).is_some_and(|e| tx.now < e);
+        let live = v.revoked_at.is_none()
+            && v.suspended_at.is_none()
+            && rules::end(v).is_some_and(|e| tx.now < e);
         if live && !list.iter().any(|k| k.device_mac.is_none()) {
             list.insert(0, create(tx, u, v, None, None)?.0);
         }

@@ -99,7 +99,8 @@ pub fn end(v: &Voucher) -> Option<OffsetDateTime> {
 }
 
 /// Is the password of `v` to be on the controller at `now`? Only on a unit in password mode
-/// (with a profile), for a voucher not revoked, inside its window.
+/// (with a profile), for a voucher not revoked and not suspended (its booking missing from the
+/// calendar before the stay, issue 14), inside its window.
 pub fn wanted(unit: Option<&Unit>, v: Option<&Voucher>, now: OffsetDateTime) -> bool {
     let (Some(unit), Some(v)) = (unit, v) else {
         return false;
@@ -107,6 +108,7 @@ pub fn wanted(unit: Option<&Unit>, v: Option<&Voucher>, now: OffsetDateTime) -> 
     unit.access.profile().is_some()
         && v.unit_id == unit.unit_id
         && v.revoked_at.is_none()
+        && v.suspended_at.is_none()
         && v.valid_from <= now
         && end(v).is_some_and(|e| now < e)
 }
@@ -162,7 +164,9 @@ pub fn fold_duration(before: &Voucher, after: &mut Voucher) {
 /// progress (latest start), else the next booking (earliest start), else a voucher in
 /// progress, else the next voucher. Over and revoked vouchers are never current.
 pub fn current(vouchers: &[Voucher], now: OffsetDateTime) -> Option<&Voucher> {
-    let live = |v: &&Voucher| v.revoked_at.is_none() && end(v).is_some_and(|e| now < e);
+    let live = |v: &&Voucher| {
+        v.revoked_at.is_none() && v.suspended_at.is_none() && end(v).is_some_and(|e| now < e)
+    };
     let pick = |booking: bool| {
         let mine = || {
             vouchers
@@ -262,6 +266,7 @@ mod tests {
             created_at: T0,
             updated_at: T0,
             omada_site_id: None,
+            stay: Default::default(),
             guest_checks: Default::default(),
         }
     }
@@ -283,6 +288,10 @@ mod tests {
             created_at: T0 - Duration::days(1),
             first_used_at: None,
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: None,
+            devices_active: 0,
         }
     }
 
@@ -301,6 +310,12 @@ mod tests {
         let mut revoked = v.clone();
         revoked.revoked_at = Some(at(3));
         assert!(!wanted(Some(&u), Some(&revoked), at(5)));
+        let mut suspended = v.clone();
+        suspended.suspended_at = Some(at(1));
+        assert!(
+            !wanted(Some(&u), Some(&suspended), at(5)),
+            "its booking is missing from the calendar"
+        );
         let mut no_profile = u.clone();
         no_profile.access.ppsk_profile_id = None;
         assert!(!wanted(Some(&no_profile), Some(&v), at(5)));
