@@ -1,4 +1,6 @@
-"""Image: the card of a unit's current stay (in progress, else the next), from the sidecar."""
+"""Image: the sidecar's printable QR card of a unit's current stay (in progress, else the
+next); in password mode, the current password's card (its QR code joins the Wi-Fi with the
+password)."""
 
 from __future__ import annotations
 
@@ -62,7 +64,15 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         """Note when the card to show changes; it is fetched when asked for."""
         units = self.coordinator.data.units
         unit = units.get(self.unit_id)
-        voucher = unit.card_voucher if unit is not None else None
+        voucher = None
+        if unit is not None:
+            # Password mode: the sidecar names the current password's voucher; else the
+            # voucher of the stay in progress, else the next (the sidecar's choice too).
+            voucher = (
+                unit.password_voucher
+                if unit.unit.access_mode == "password"
+                else unit.card_voucher
+            )
         if voucher is None or unit is None:
             shown = None
         else:

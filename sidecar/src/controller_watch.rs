@@ -666,6 +666,7 @@ mod tests {
             omada_site_id: None,
             guest_checks: Default::default(),
             stay: Default::default(),
+            access: Default::default(),
         };
         assert!(WatchTarget::of(&u).is_none());
         u.ssids = vec!["Guest".into()];

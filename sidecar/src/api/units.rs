@@ -38,6 +38,9 @@ pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<R
         let id = s.rentals.verify_site(site, id).await?;
         new.set_site_id(id);
     }
+    // Password mode: the controller must be able to take its keys (issue 18 item 4).
+    let wanted = new.build(new.unit_id.clone().unwrap_or_default(), s.clock.now())?;
+    super::passwords::check_before_save(s, None, &wanted, validate).await?;
     let plume_check = match new.plume_ids() {
         Some((c, l)) => Some(verify_plume(s, c, l, validate).await?),
         None => None,
@@ -68,13 +71,13 @@ pub async fn patch(
     let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
     let mut changes = UnitChanges::parse(b.into())?;
+    let before = s.rentals.get_unit(id).await?;
     if validate && changes.touches_site() {
         // Check the site the unit would have, when it is another one than it has.
-        let stored = s.rentals.get_unit(id).await?;
-        let mut would = stored.clone();
+        let mut would = before.clone();
         changes.apply(&mut would)?;
-        let moved = !would.omada_site.eq_ignore_ascii_case(&stored.omada_site)
-            || would.omada_site_id != stored.omada_site_id
+        let moved = !would.omada_site.eq_ignore_ascii_case(&before.omada_site)
+            || would.omada_site_id != before.omada_site_id
             || would.omada_site_id.is_none();
         if moved {
             let site_id = s
@@ -84,16 +87,18 @@ pub async fn patch(
             changes.set_site_id(site_id);
         }
     }
-    let plume_check = if changes.touches_plume() {
-        // The ids the unit will have (a change may name only one of them).
-        let mut after = s.rentals.get_unit(id).await?;
-        changes.apply(&mut after)?;
-        match (&after.plume_customer_id, &after.plume_location_id) {
-            (Some(c), Some(l)) => Some(verify_plume(s, c, l, validate).await?),
-            _ => None,
-        }
-    } else {
-        None
+    // The unit as it would be: password mode must fit the controller (issue 18 item 4), and
+    // Plume ids the change sets are verified (issue 15 item 1; a change may name only one).
+    let mut wanted = before.clone();
+    changes.apply(&mut wanted)?;
+    super::passwords::check_before_save(s, Some(&before), &wanted, validate).await?;
+    let plume_check = match (
+        changes.touches_plume(),
+        &wanted.plume_customer_id,
+        &wanted.plume_location_id,
+    ) {
+        (true, Some(c), Some(l)) => Some(verify_plume(s, c, l, validate).await?),
+        _ => None,
     };
     let unit = s.rentals.patch_unit(ctx, id, changes).await?;
     s.units_changed().await;

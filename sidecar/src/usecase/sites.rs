@@ -187,6 +187,7 @@ mod tests {
             checkout_grace_minutes: 0,
             terms_url: None,
             time_zone: None,
+            access: Default::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             omada_site_id: site_id.map(str::to_owned),

@@ -75,6 +75,7 @@ mod tests {
             checkout_grace_minutes: 0,
             terms_url: None,
             time_zone: None,
+            access: Default::default(),
             created_at: t,
             updated_at: t,
             omada_site_id: None,
