@@ -2,7 +2,8 @@
 //! unit's upcoming bookings (issue 17 item 5), nine to a page, A4 or Letter, with times in the
 //! unit's zone. `from` and `to` are dates (`YYYY-MM-DD`, days of the unit's zone, `to`
 //! included) or RFC 3339 instants; by default from now for 31 days. Which bookings: the pure
-//! [`crate::vouchers::cards::sheet`].
+//! [`crate::vouchers::cards::sheet`]. On a password-mode unit each card carries its stay's
+//! Wi-Fi password, as a single card does (issue 18): each one read is audited.
 
 use std::borrow::Cow;
 
@@ -18,6 +19,9 @@ use crate::card::sheet::{self, Paper, SheetError};
 use crate::card::CardInput;
 use crate::serve::{full, Body};
 use crate::tz::Zone;
+use crate::usecase::passwords::Reader;
+use crate::vouchers::model::AccessMode;
+use crate::vouchers::Ctx;
 
 /// The default and the longest range of a sheet.
 const DEFAULT_DAYS: i64 = 31;
@@ -52,7 +56,12 @@ fn bound(q: &Query, key: &str, zone: &Zone, end: bool) -> Result<Option<OffsetDa
         })
 }
 
-pub async fn sheet(s: &AppState, unit_id: &str, req: &Request<Incoming>) -> Result<Response<Body>> {
+pub async fn sheet(
+    s: &AppState,
+    ctx: &Ctx,
+    unit_id: &str,
+    req: &Request<Incoming>,
+) -> Result<Response<Body>> {
     let q = Query::of(req)?;
     let unit = s.rentals.get_unit(unit_id).await?;
     let zone = s.zone_for(&unit);
@@ -74,11 +83,22 @@ pub async fn sheet(s: &AppState, unit_id: &str, req: &Request<Incoming>) -> Resu
         ));
     }
     let bookings = s.rentals.list_bookings(&unit.unit_id).await?;
-    let cards: Vec<CardInput> = crate::vouchers::cards::sheet(&bookings, from, to, now)
-        .into_iter()
-        .filter_map(|(_, v)| v.as_ref())
-        .map(|v| CardInput::new(&unit, v).with_times(|t| zone.to_local(t)))
-        .collect();
+    let mut cards: Vec<CardInput> = Vec::new();
+    for (_, v) in crate::vouchers::cards::sheet(&bookings, from, to, now) {
+        let Some(v) = v else { continue };
+        let mut card = CardInput::new(&unit, v);
+        if unit.access.mode == AccessMode::Password {
+            // The guest joins with the password, not a code (the portal refuses those).
+            if let Some(sh) = s
+                .rentals
+                .voucher_password(ctx, &v.code, Reader::Card)
+                .await?
+            {
+                card = card.with_password(sh.password, crate::vouchers::password::end(v));
+            }
+        }
+        cards.push(card.with_times(|t| zone.to_local(t)));
+    }
     let pdf = sheet::pdf(paper, &cards).map_err(|e| match e {
         SheetError::Empty => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -288,7 +288,7 @@ async fn route(
             controller::create_host_test(s, &ctx, id).await
         }
         (&Method::GET, ["units", id, "network"]) => network::get(s, id).await,
-        (&Method::GET, ["units", id, "cards.pdf"]) => cards::sheet(s, id, &req).await,
+        (&Method::GET, ["units", id, "cards.pdf"]) => cards::sheet(s, &ctx, id, &req).await,
         (_, ["units", _, "cards.pdf"]) => Err(ApiError::method_not_allowed()),
         (_, ["units", _, "health" | "network"]) => Err(ApiError::method_not_allowed()),
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
