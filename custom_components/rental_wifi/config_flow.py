@@ -93,6 +93,9 @@ from .models import Unit
 from .snapshot import MARKER_NAME
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+DOCS = "https://github.com/rental-wifi/rental-wifi/blob/main/docs/omada-setup.md"
+DOCS_CERTIFICATE = f"{DOCS}#5-the-certificate"
+DOCS_SITE_IDS = f"{DOCS}#site-ids"
 
 # Controller settings (PUT /api/v1/settings/omada).
 CONF_BASE_URL = "base_url"
@@ -291,6 +294,34 @@ def _omada_suggested(stored: Mapping[str, Any]) -> dict[str, Any]:
     return {**shown, SECTION_ADVANCED: advanced}
 
 
+def _untrusted(err: RentalWifiApiError) -> bool:
+    """A refusal the host can settle by pinning the certificate it names."""
+    return (
+        err.code == "tls_untrusted"
+        and isinstance(err.certificate, dict)
+        and bool(err.certificate.get("sha256"))
+    )
+
+
+def _certificate_step(certificate: Mapping[str, Any]) -> str:
+    """Which "trust this certificate?" words fit: TP-Link's own, one with names, one without.
+
+    Only a certificate with names (subject alternative names) can be verified by a CA file,
+    so only that step mentions one.
+    """
+    if certificate.get("factory_default"):
+        return "omada_factory_certificate"
+    if certificate.get("san"):
+        return "omada_certificate"
+    return "omada_certificate_no_names"
+
+
+def _fingerprint(sha256: str) -> str:
+    """A SHA-256 the way browsers show it (AB:CD:…), easier to compare by eye."""
+    digits = sha256.upper()
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+
+
 def _api_error(err: RentalWifiError) -> tuple[dict[str, str], dict[str, str]]:
     """Map a client error to form errors (base) and the placeholder with the message."""
     if isinstance(err, RentalWifiAuthError):
@@ -346,6 +377,12 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._sidecar: ManagedSidecar | None = None
         self._stored: Mapping[str, Any] | None = None
+        # A PUT refused for an untrusted certificate: (login, form, body, certificate).
+        self._untrusted: (
+            tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]] | None
+        ) = None
+        # The form to show again after "do not trust".
+        self._retry_input: dict[str, Any] | None = None
 
     @classmethod
     @callback
@@ -546,13 +583,20 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             try:
                 await put(body)
+            except RentalWifiApiError as err:
+                if kind == "omada" and login is not None and _untrusted(err):
+                    self._untrusted = (login, user_input, body, err.certificate or {})
+                    return await self.async_step_omada_certificate()
+                errors, found = _api_error(err)
+                placeholders.update(found)
             except RentalWifiError as err:
                 errors, found = _api_error(err)
                 placeholders.update(found)
             else:
-                self._stored = None
-                return await self._async_settings_saved(kind)
+                return await self._async_settings_saved(kind, login)
             suggested = user_input
+        elif self._retry_input is not None:
+            suggested, self._retry_input = self._retry_input, None
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
@@ -560,7 +604,60 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=placeholders,
         )
 
-    async def _async_settings_saved(self, kind: str) -> ConfigFlowResult:
+    # --- an untrusted controller certificate (CONTRACTS §4) ------------------------------
+
+    async def async_step_omada_certificate(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The controller's certificate is not trusted: show it, offer to pin it."""
+        assert self._untrusted is not None
+        certificate = self._untrusted[3]
+        names = [str(name) for name in certificate.get("san") or []]
+        return self.async_show_menu(
+            step_id=_certificate_step(certificate),
+            menu_options=["omada_trust", "omada_retry"],
+            description_placeholders={
+                "subject": str(certificate.get("subject") or "?"),
+                "sha256": _fingerprint(str(certificate.get("sha256") or "")),
+                "san": ", ".join(names) or "-",
+                "docs": DOCS_CERTIFICATE,
+            },
+        )
+
+    async_step_omada_factory_certificate = async_step_omada_certificate
+    async_step_omada_certificate_no_names = async_step_omada_certificate
+
+    async def async_step_omada_trust(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pin the certificate shown: the same settings again with its SHA-256."""
+        assert self._untrusted is not None
+        login, form, body, certificate = self._untrusted
+        self._untrusted = None
+        form = {
+            **form,
+            SECTION_ADVANCED: {
+                **form.get(SECTION_ADVANCED, {}),
+                CONF_VERIFY_TLS: True,
+                CONF_CERT_SHA256: certificate.get("sha256"),
+            },
+        }
+        return await self._async_settings_form("omada", login, form)
+
+    async def async_step_omada_retry(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Do not trust it: back to the controller form, as it was filled in."""
+        assert self._untrusted is not None
+        login, form, _body, _certificate = self._untrusted
+        self._untrusted = None
+        self._retry_input = form
+        return await self._async_settings_form("omada", login, None)
+
+    async def _async_settings_saved(
+        self, kind: str, login: str | None = None
+    ) -> ConfigFlowResult:
+        self._stored = None
         if self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
             if entry.state is ConfigEntryState.LOADED:
