@@ -781,17 +781,109 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
 # --- rental units (subentries) ------------------------------------------------------------
 
 
-def _unit_schema(*, new: bool) -> vol.Schema:
+# Unit settings the sidecar keeps (docs/api.md "Unit"); the form's keys are the API's.
+CONF_OMADA_SITE_ID = "omada_site_id"
+CONF_TERMS_URL = "terms_url"
+CONF_VANISH_CANCEL = "vanish_cancel_minutes"
+CONF_DEVICE_POLICY = "device_policy"
+CONF_ADDRESS_TRANSLATION = "address_translation"
+CONF_SECOND_FACTOR = "short_code_second_factor"
+SECTION_GUESTS = "guests"
+_UNIT_SECTIONS = (
+    SECTION_NETWORKS,
+    SECTION_PLUME,
+    SECTION_BOOKINGS,
+    SECTION_GUESTS,
+    SECTION_ADVANCED,
+)
+DEVICE_POLICIES = ["replace_oldest", "refuse"]
+SECOND_FACTORS = ["none", "last_name"]
+_VANISH = NumberSelector(
+    NumberSelectorConfig(
+        min=0, max=10080, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
+    )
+)
+
+
+def _site_selector(sites: list[dict[str, Any]] | None) -> Any:
+    """The controller's sites as a dropdown (a name not listed may still be typed)."""
+    if not sites:
+        return _TEXT
+    names = sorted({str(site.get("name")) for site in sites if site.get("name")})
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=names, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+def _ssid_selector(sites: list[dict[str, Any]] | None) -> Any:
+    """The controller's SSIDs (of every site) to pick from; others may be typed."""
+    if not sites:
+        return _LIST
+    options: dict[str, str] = {}
+    for site in sites:
+        for ssid in site.get("ssids") or []:
+            if isinstance(ssid, dict) and (name := ssid.get("name")):
+                label = f"{name} ({site.get('name')})" if len(sites) > 1 else str(name)
+                options.setdefault(str(name), label)
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[{"value": value, "label": label} for value, label in options.items()],
+            multiple=True,
+            custom_value=True,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _unit_schema(*, new: bool, sites: list[dict[str, Any]] | None = None) -> vol.Schema:
+    """The unit form; ``sites`` is the controller's listing (None: free text, with the id)."""
     fields: dict[Any, Any] = {vol.Required(CONF_NAME): _TEXT}
     if new:
         fields[vol.Optional(CONF_UNIT_ID)] = _TEXT
-    fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _TEXT
+    fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _site_selector(sites)
     fields[vol.Required(SECTION_NETWORKS)] = section(
         vol.Schema(
             {
-                vol.Optional(CONF_SSIDS): _LIST,
+                vol.Optional(CONF_SSIDS): _ssid_selector(sites),
                 vol.Optional(CONF_VLANS): _LIST,
                 vol.Optional(CONF_AP_MACS): _LIST,
+            }
+        ),
+        {"collapsed": True},
+    )
+    fields[vol.Required(SECTION_BOOKINGS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_CALENDAR_ENTITY): EntitySelector(
+                    EntitySelectorConfig(domain="calendar")
+                ),
+                vol.Optional(CONF_CHECKIN_GRACE, default=0): _GRACE,
+                vol.Optional(CONF_CHECKOUT_GRACE, default=0): _GRACE,
+                vol.Optional(CONF_VANISH_CANCEL, default=0): _VANISH,
+            }
+        ),
+        {"collapsed": False},
+    )
+    fields[vol.Required(SECTION_GUESTS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_DEVICE_POLICY, default="replace_oldest"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=DEVICE_POLICIES,
+                        translation_key="device_policy",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_SECOND_FACTOR, default="none"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=SECOND_FACTORS,
+                        translation_key="short_code_second_factor",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_TERMS_URL): _URL,
             }
         ),
         {"collapsed": True},
@@ -805,17 +897,12 @@ def _unit_schema(*, new: bool) -> vol.Schema:
         ),
         {"collapsed": True},
     )
-    fields[vol.Required(SECTION_BOOKINGS)] = section(
-        vol.Schema(
-            {
-                vol.Optional(CONF_CALENDAR_ENTITY): EntitySelector(
-                    EntitySelectorConfig(domain="calendar")
-                ),
-                vol.Optional(CONF_CHECKIN_GRACE, default=0): _GRACE,
-                vol.Optional(CONF_CHECKOUT_GRACE, default=0): _GRACE,
-            }
-        ),
-        {"collapsed": False},
+    advanced: dict[Any, Any] = {}
+    if not sites:
+        advanced[vol.Optional(CONF_OMADA_SITE_ID)] = _TEXT
+    advanced[vol.Optional(CONF_ADDRESS_TRANSLATION, default=False)] = BooleanSelector()
+    fields[vol.Required(SECTION_ADVANCED)] = section(
+        vol.Schema(advanced), {"collapsed": True}
     )
     return vol.Schema(fields)
 
@@ -824,22 +911,37 @@ def _flat(user_input: Mapping[str, Any]) -> dict[str, Any]:
     """The form's values with the sections' fields lifted to the top."""
     flat: dict[str, Any] = {}
     for key, value in user_input.items():
-        if key in (SECTION_NETWORKS, SECTION_PLUME, SECTION_BOOKINGS):
+        if key in _UNIT_SECTIONS:
             flat.update(value or {})
         else:
             flat[key] = value
     return flat
 
 
-def _unit_body(user_input: Mapping[str, Any]) -> dict[str, Any]:
+def _site_id(sites: list[dict[str, Any]] | None, name: str) -> str | None:
+    """The listed id of the site called ``name`` (None: not listed)."""
+    for site in sites or []:
+        if site.get("name") == name and site.get("id"):
+            return str(site["id"])
+    return None
+
+
+def _unit_body(
+    user_input: Mapping[str, Any], sites: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The unit as the sidecar wants it (the calendar link is Home Assistant's only).
 
+    With the controller's listing the site id is the chosen site's (a site typed in that
+    is not listed: none, the sidecar looks it up); without it, what the host typed.
     Raises ValueError on a VLAN id that is not a number.
     """
     flat = _flat(user_input)
+    site = flat.get(CONF_OMADA_SITE) or "Default"
+    site_id = _site_id(sites, site) if sites else flat.get(CONF_OMADA_SITE_ID)
     return {
         CONF_NAME: flat[CONF_NAME],
-        CONF_OMADA_SITE: flat.get(CONF_OMADA_SITE) or "Default",
+        CONF_OMADA_SITE: site,
+        CONF_OMADA_SITE_ID: (site_id or "").strip() or None,
         CONF_SSIDS: [s for s in flat.get(CONF_SSIDS, []) if s],
         CONF_VLANS: [int(v) for v in flat.get(CONF_VLANS, []) if str(v).strip()],
         CONF_AP_MACS: [m for m in flat.get(CONF_AP_MACS, []) if m],
@@ -847,6 +949,11 @@ def _unit_body(user_input: Mapping[str, Any]) -> dict[str, Any]:
         CONF_PLUME_LOCATION_ID: flat.get(CONF_PLUME_LOCATION_ID) or None,
         CONF_CHECKIN_GRACE: int(flat.get(CONF_CHECKIN_GRACE) or 0),
         CONF_CHECKOUT_GRACE: int(flat.get(CONF_CHECKOUT_GRACE) or 0),
+        CONF_VANISH_CANCEL: int(flat.get(CONF_VANISH_CANCEL) or 0),
+        CONF_DEVICE_POLICY: flat.get(CONF_DEVICE_POLICY) or "replace_oldest",
+        CONF_SECOND_FACTOR: flat.get(CONF_SECOND_FACTOR) or "none",
+        CONF_ADDRESS_TRANSLATION: bool(flat.get(CONF_ADDRESS_TRANSLATION, False)),
+        CONF_TERMS_URL: (flat.get(CONF_TERMS_URL) or "").strip() or None,
     }
 
 
@@ -871,9 +978,67 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
         SECTION_BOOKINGS: {
             CONF_CHECKIN_GRACE: unit.checkin_grace_minutes,
             CONF_CHECKOUT_GRACE: unit.checkout_grace_minutes,
+            CONF_VANISH_CANCEL: unit.vanish_cancel_minutes,
             **({CONF_CALENDAR_ENTITY: calendar} if calendar else {}),
         },
+        SECTION_GUESTS: {
+            CONF_DEVICE_POLICY: unit.device_policy,
+            CONF_SECOND_FACTOR: unit.short_code_second_factor,
+            **({CONF_TERMS_URL: unit.terms_url} if unit.terms_url else {}),
+        },
+        SECTION_ADVANCED: {
+            CONF_ADDRESS_TRANSLATION: unit.address_translation,
+            **({CONF_OMADA_SITE_ID: unit.omada_site_id} if unit.omada_site_id else {}),
+        },
     }
+
+
+# Where each unit setting sits in the form: a sidecar error's `field` is shown there.
+_UNIT_FIELDS = {
+    CONF_NAME,
+    CONF_UNIT_ID,
+    CONF_OMADA_SITE,
+    CONF_OMADA_SITE_ID,
+    CONF_SSIDS,
+    CONF_VLANS,
+    CONF_AP_MACS,
+    CONF_PLUME_CUSTOMER_ID,
+    CONF_PLUME_LOCATION_ID,
+    CONF_CHECKIN_GRACE,
+    CONF_CHECKOUT_GRACE,
+    CONF_VANISH_CANCEL,
+    CONF_DEVICE_POLICY,
+    CONF_SECOND_FACTOR,
+    CONF_TERMS_URL,
+    CONF_ADDRESS_TRANSLATION,
+}
+
+
+def _unit_error(
+    err: RentalWifiError, schema: vol.Schema
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A sidecar refusal naming a field the form shows lands there, with its message.
+
+    Home Assistant's form shows errors of top-level keys only: a field inside a section
+    gets its error on that section (shown above the section's fields).
+    """
+    errors, placeholders = _api_error(err)
+    if isinstance(err, RentalWifiApiError) and err.field and err.status < 500:
+        if (where := _field_places(schema).get(err.field)) is not None:
+            return {where: "invalid_field"}, {"message": err.message}
+    return errors, placeholders
+
+
+def _field_places(schema: vol.Schema) -> dict[str, str]:
+    """Each unit setting the form shows → the top-level key its error goes on."""
+    places: dict[str, str] = {}
+    for key, value in schema.schema.items():
+        inner = getattr(getattr(value, "schema", None), "schema", None)
+        if isinstance(inner, dict):
+            places.update({str(sub): str(key) for sub in inner})
+        else:
+            places[str(key)] = str(key)
+    return {field: where for field, where in places.items() if field in _UNIT_FIELDS}
 
 
 def _subentry_data(unit_id: str, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -887,8 +1052,29 @@ def _subentry_data(unit_id: str, user_input: Mapping[str, Any]) -> dict[str, Any
 class UnitSubentryFlow(ConfigSubentryFlow):
     """Add or change a rental unit; every setting is read from and written to the sidecar."""
 
+    _sites: list[dict[str, Any]] | None = None
+    _sites_read = False
+
     def _client(self) -> RentalWifiClient | None:
         return loaded_client(self.hass, self._get_entry())
+
+    async def _async_sites(self, client: RentalWifiClient) -> list[dict[str, Any]] | None:
+        """The controller's sites and SSIDs, once per flow (None: free text instead).
+
+        Listing needs Open API credentials; without them, or when the controller does
+        not answer, the form takes names as typed and asks for the site id.
+        """
+        if not self._sites_read:
+            self._sites_read = True
+            try:
+                self._sites = await client.get_controller_sites() or None
+            except RentalWifiError as err:
+                LOGGER.debug("No site listing for the unit form: %s", err)
+                self._sites = None
+        return self._sites
+
+    def _placeholders(self, **extra: str) -> dict[str, str]:
+        return {"message": "", "docs": DOCS_SITE_IDS, **extra}
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -896,28 +1082,28 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         """Create a unit (POST /api/v1/units)."""
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
+        sites = await self._async_sites(client)
+        schema = _unit_schema(new=True, sites=sites)
         errors: dict[str, str] = {}
-        placeholders = {"message": ""}
+        placeholders = self._placeholders()
         if user_input is not None:
             try:
-                body = _unit_body(user_input)
+                body = _unit_body(user_input, sites)
             except ValueError:
-                errors["base"] = "invalid_vlan"
+                errors[SECTION_NETWORKS] = "invalid_vlan"
             else:
                 if unit_id := user_input.get(CONF_UNIT_ID):
                     body[CONF_UNIT_ID] = unit_id
                 try:
                     unit = await client.create_unit(body)
                 except RentalWifiError as err:
-                    errors, found = _api_error(err)
+                    errors, found = _unit_error(err, schema)
                     placeholders.update(found)
                 else:
                     return self._async_created(unit, user_input)
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                _unit_schema(new=True), user_input
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -943,18 +1129,20 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         unit_id = subentry.data[CONF_UNIT_ID]
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
+        sites = await self._async_sites(client)
+        schema = _unit_schema(new=False, sites=sites)
         errors: dict[str, str] = {}
-        placeholders = {"message": "", CONF_UNIT_ID: unit_id}
+        placeholders = self._placeholders(unit_id=unit_id)
         if user_input is not None:
             try:
-                body = _unit_body(user_input)
+                body = _unit_body(user_input, sites)
             except ValueError:
-                errors["base"] = "invalid_vlan"
+                errors[SECTION_NETWORKS] = "invalid_vlan"
             else:
                 try:
                     unit = await client.update_unit(unit_id, body)
                 except RentalWifiError as err:
-                    errors, found = _api_error(err)
+                    errors, found = _unit_error(err, schema)
                     placeholders.update(found)
                 else:
                     return self.async_update_and_abort(
@@ -972,10 +1160,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             suggested = _unit_suggested(unit, subentry.data.get(CONF_CALENDAR_ENTITY))
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                _unit_schema(new=False), suggested
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
             description_placeholders=placeholders,
         )
-

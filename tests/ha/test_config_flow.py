@@ -406,6 +406,8 @@ def unit_form(**changes: Any) -> dict[str, Any]:
             "checkout_grace_minutes": 60,
             CONF_CALENDAR_ENTITY: "calendar.beach_house",
         },
+        "guests": {},
+        "advanced": {},
     }
     form.update(changes)
     return form
@@ -426,14 +428,14 @@ async def test_unit_subentry_lifecycle(
     bad_vlan = unit_form(networks={CONF_VLANS: ["twenty"]})
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], bad_vlan)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "invalid_vlan"}
+    assert result["errors"] == {"networks": "invalid_vlan"}
 
-    # The sidecar's own validation (a unit id outside [a-z0-9_-]).
+    # The sidecar's own validation (a unit id outside [a-z0-9_-]): on the field it names.
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**unit_form(), CONF_UNIT_ID: "Bad Id!"}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "invalid_settings"}
+    assert result["errors"] == {CONF_UNIT_ID: "invalid_field"}
     assert result["description_placeholders"]["message"]
 
     result = await hass.config_entries.subentries.async_configure(
@@ -493,11 +495,13 @@ async def test_unit_subentry_lifecycle(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**changed, "networks": {CONF_VLANS: ["x"]}}
     )
-    assert result["errors"] == {"base": "invalid_vlan"}
+    assert result["errors"] == {"networks": "invalid_vlan"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**changed, "networks": {"ap_macs": ["not-a-mac"]}}
     )
-    assert result["errors"] == {"base": "invalid_settings"}
+    # The section holding the access point MACs shows the sidecar's message.
+    assert result["errors"] == {"networks": "invalid_field"}
+    assert result["description_placeholders"]["message"]
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], changed
     )

@@ -131,6 +131,8 @@ async def test_managed_end_to_end_from_the_wheel(
             "networks": {"ap_macs": ["AA-BB-CC-00-00-01"]},
             "plume": {},
             "bookings": {},
+            "guests": {},
+            "advanced": {},
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
