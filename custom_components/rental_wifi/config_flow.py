@@ -658,11 +658,73 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         self, kind: str, login: str | None = None
     ) -> ConfigFlowResult:
         self._stored = None
+        if login == OPENAPI and await self._async_units_with_sites():
+            return await self.async_step_omada_operator_offer()
+        return await self._async_omada_or_plume_done(kind)
+
+    async def async_step_omada_operator_offer(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer to create the sidecar's own hotspot operator (optional)."""
+        return self.async_show_menu(
+            step_id="omada_operator_offer",
+            menu_options=["omada_operator", "omada_done"],
+        )
+
+    async def _async_units_with_sites(self) -> bool:
+        """Whether the sidecar has units (the operator is created for their sites)."""
+        if (client := self._client()) is None:
+            return False
+        try:
+            return bool((await client.get_state()).units)
+        except RentalWifiError:
+            return False
+
+    async def async_step_omada_operator(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create the sidecar's own hotspot operator through the Open API app.
+
+        With it the sidecar lets guests in through the hotspot API with each stay's own
+        duration (``mode`` becomes ``auto``); its password never leaves the sidecar.
+        """
+        client = self._client()
+        if client is None:
+            return self.async_abort(reason="not_running")
+        try:
+            created = await client.create_hotspot_operator()
+        except RentalWifiError as err:
+            _errors, found = _api_error(err)
+            return self.async_show_menu(
+                step_id="omada_operator_failed",
+                menu_options=["omada_operator", "omada_done"],
+                description_placeholders={"message": found.get("message", str(err))},
+            )
+        name = str(created.get("name") or "")
         if self.source == SOURCE_RECONFIGURE:
-            entry = self._get_reconfigure_entry()
-            if entry.state is ConfigEntryState.LOADED:
-                # Settings live in the sidecar: refresh the entities, nothing to store here.
-                await entry.runtime_data.coordinator.async_request_refresh()
+            await self._async_refresh_reconfigured()
+            return self.async_abort(
+                reason="operator_created", description_placeholders={"name": name}
+            )
+        return await self.async_step_plume_menu()
+
+    async_step_omada_operator_failed = async_step_omada_operator
+
+    async def async_step_omada_done(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No dedicated operator now (it can be created later: reconfigure → controller)."""
+        return await self._async_omada_or_plume_done("omada")
+
+    async def _async_refresh_reconfigured(self) -> None:
+        entry = self._get_reconfigure_entry()
+        if entry.state is ConfigEntryState.LOADED:
+            # Settings live in the sidecar: refresh the entities, nothing to store here.
+            await entry.runtime_data.coordinator.async_request_refresh()
+
+    async def _async_omada_or_plume_done(self, kind: str) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            await self._async_refresh_reconfigured()
             return self.async_abort(reason="reconfigure_successful")
         if kind == "omada":
             return await self.async_step_plume_menu()

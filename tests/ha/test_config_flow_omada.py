@@ -141,3 +141,69 @@ def test_factory_certificate_has_its_own_words() -> None:
     assert _certificate_step(named) == "omada_certificate"
     assert _certificate_step({**named, "san": []}) == "omada_certificate_no_names"
     assert _fingerprint("0a" * 32) == ":".join(["0A"] * 32)
+
+
+async def test_open_api_offers_the_dedicated_hotspot_operator(
+    hass: HomeAssistant, sidecar: Sidecar, sim: Sim, api: Api, config_entry
+) -> None:
+    """With units on a site, saving the Open API app offers to create the sidecar's own
+    hotspot operator; a refusal is shown with the sidecar's words, then it is created."""
+    from .conftest import setup_entry
+    from .test_config_flow import openapi_form
+
+    await setup_entry(hass, config_entry)
+    # No unit yet: nothing to create the operator for, so nothing is offered.
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], openapi_form(sim)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+
+    await api.request(
+        "POST",
+        "/api/v1/units",
+        {"name": "Beach House", "omada_site": "Default"},
+        expect=201,
+    )
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], openapi_form(sim, client_secret=None)
+    )
+    assert result["type"] is FlowResultType.MENU, result
+    assert result["step_id"] == "omada_operator_offer"
+    assert result["menu_options"] == ["omada_operator", "omada_done"]
+
+    # A unit on a site the controller does not have: the sidecar's words, and a retry.
+    await api.request(
+        "POST",
+        "/api/v1/units?validate=false",
+        {"name": "Lake", "omada_site": "Nowhere"},
+        expect=201,
+    )
+    result = await choose(hass, result, "omada_operator")
+    assert result["type"] is FlowResultType.MENU, result
+    assert result["step_id"] == "omada_operator_failed"
+    assert "Nowhere" in result["description_placeholders"]["message"]
+    await api.request("DELETE", "/api/v1/units/lake", expect=204)
+    result = await choose(hass, result, "omada_operator")
+    assert result["type"] is FlowResultType.ABORT, result
+    assert result["reason"] == "operator_created"
+    name = result["description_placeholders"]["name"]
+    assert name.startswith("rental-wifi")
+    stored = await api.request("GET", "/api/v1/settings/omada")
+    assert stored["username"] == name
+    assert stored["password"] == "***"
+    assert stored["mode"] == "auto"
+
+    # "Not now" leaves the settings as saved.
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], openapi_form(sim, client_secret=None)
+    )
+    assert result["step_id"] == "omada_operator_offer"
+    result = await choose(hass, result, "omada_done")
+    assert result["reason"] == "reconfigure_successful"
