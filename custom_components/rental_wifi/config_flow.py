@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
+from yarl import URL
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -77,7 +78,7 @@ from .const import (
     SECRET_PLACEHOLDER,
     SUBENTRY_UNIT,
 )
-from .helpers import client_for_entry, is_managed
+from .helpers import client_for_entry, is_managed, managed_entries
 from .managed import (
     DEFAULT_PORTAL_PORT,
     ManagedConfig,
@@ -357,6 +358,15 @@ async def _validate_connection(
     return info.instance_id, {}
 
 
+def _entry_title(data: Mapping[str, Any]) -> str:
+    """The sidecar Home Assistant runs is "Rental Wi-Fi"; one elsewhere says where it is
+    (a host with two properties has two entries)."""
+    if data.get(CONF_MODE) == MODE_MANAGED:
+        return "Rental Wi-Fi"
+    host = URL(str(data.get(CONF_URL, ""))).host
+    return f"Rental Wi-Fi ({host})" if host else "Rental Wi-Fi"
+
+
 def loaded_client(hass: HomeAssistant, entry: ConfigEntry) -> RentalWifiClient | None:
     """The client a flow on an existing entry talks through (None: no sidecar to talk to)."""
     if entry.state is ConfigEntryState.LOADED:
@@ -421,7 +431,13 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_managed(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Start the sidecar here: the portal port; data under the config dir."""
+        """Start the sidecar here: the portal port; data under the config dir.
+
+        Only once per Home Assistant: it has one data directory and one portal port. A
+        second property (another controller) connects to a sidecar running elsewhere.
+        """
+        if managed_entries(self.hass):
+            return self.async_abort(reason="managed_already")
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"message": "", "path": "", "version": ""}
         if user_input is not None:
@@ -737,7 +753,7 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         if self._sidecar is not None:
             sidecar, self._sidecar = self._sidecar, None
             await sidecar.async_stop()
-        return self.async_create_entry(title="Rental Wi-Fi", data=self._data)
+        return self.async_create_entry(title=_entry_title(self._data), data=self._data)
 
     # --- reauthentication -------------------------------------------------------------
 
