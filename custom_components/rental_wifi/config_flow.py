@@ -667,7 +667,8 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._untrusted is not None
         login, form, _body, _certificate = self._untrusted
         self._untrusted = None
-        self._retry_input = form
+        # As filled in, but the secret is never sent back to the browser: typed again.
+        self._retry_input = {k: v for k, v in form.items() if k != _OMADA_SECRET[login]}
         return await self._async_settings_form("omada", login, None)
 
     async def _async_settings_saved(

@@ -95,6 +95,7 @@ async def test_untrusted_certificate_declined_returns_to_the_form(
     }
     assert values["base_url"] == tls_sim.info["omada_url"]
     assert values["username"] == tls_sim.info["omada_username"]
+    assert "password" not in values  # a secret is never sent back to the browser
     await api.request("GET", "/api/v1/settings/omada", expect=404)
 
     # The same form once more: the same question (it was not pinned).
