@@ -76,6 +76,15 @@ pub const ALL: &[&str] = &[
     "host_test_create.after_commit",
     "host_test_result.before_commit",
     "host_test_result.after_commit",
+    "wifi_key_place.before_commit",
+    "wifi_key_place.after_commit",
+    "wifi_key.sent",
+    "wifi_key_done.before_commit",
+    "wifi_key_done.after_commit",
+    "password_read.before_commit",
+    "password_read.after_commit",
+    "device_key.before_commit",
+    "device_key.after_commit",
 ];
 
 /// The environment variable that arms one fail point.

@@ -189,6 +189,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX bookings_cancel_due ON bookings(cancel_at)
         WHERE cancel_at IS NOT NULL AND cancelled_at IS NULL;
     "#,
+    // 9: a unit's access mode and PPSK profile (issue 18); one Wi-Fi password per voucher
+    // (and per device-bound key) of a password-mode unit. Keys outlive their vouchers and
+    // units (no foreign keys): a key that may still be on the controller must be deleted
+    // there even after its voucher or unit is gone. `password` is sealed like the settings'
+    // secrets; `placement` is where the key is or may be on the controller (JSON: site,
+    // profile, SSIDs, VLAN, bound MAC), NULL when it surely is not.
+    r#"
+    ALTER TABLE units ADD COLUMN access_mode TEXT NOT NULL DEFAULT 'portal';
+    ALTER TABLE units ADD COLUMN ppsk_profile_id TEXT;
+    CREATE TABLE wifi_keys (
+        key_name TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        unit_id TEXT NOT NULL,
+        device_mac TEXT,
+        device_name TEXT,
+        password BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        placement TEXT,
+        live_since INTEGER,
+        removed_at INTEGER
+    ) STRICT;
+    CREATE INDEX wifi_keys_code ON wifi_keys(code);
+    CREATE INDEX wifi_keys_unit ON wifi_keys(unit_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
