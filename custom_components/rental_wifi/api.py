@@ -202,6 +202,14 @@ class RentalWifiClient:
         sites = data.get("sites") if isinstance(data, dict) else None
         return [site for site in sites or [] if isinstance(site, dict)]
 
+    async def get_ppsk_profiles(self, site: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/controller/sites/{site}/ppsk-profiles`` (Open API credentials)."""
+        data = await self._request(
+            "GET", f"/api/v1/controller/sites/{quote(site, safe='')}/ppsk-profiles"
+        )
+        profiles = data.get("profiles") if isinstance(data, dict) else None
+        return [p for p in profiles or [] if isinstance(p, dict) and p.get("id")]
+
     async def create_hotspot_operator(self) -> dict[str, Any]:
         """``POST /api/v1/controller/hotspot-operator``: the sidecar's own operator."""
         return await self._request(

@@ -867,14 +867,19 @@ CONF_VANISH_CANCEL = "vanish_cancel_minutes"
 CONF_DEVICE_POLICY = "device_policy"
 CONF_ADDRESS_TRANSLATION = "address_translation"
 CONF_SECOND_FACTOR = "short_code_second_factor"
+CONF_ACCESS_MODE = "access_mode"
+CONF_PPSK_PROFILE = "ppsk_profile_id"
 SECTION_GUESTS = "guests"
+SECTION_PASSWORDS = "wifi_passwords"
 _UNIT_SECTIONS = (
     SECTION_NETWORKS,
     SECTION_PLUME,
     SECTION_BOOKINGS,
     SECTION_GUESTS,
+    SECTION_PASSWORDS,
     SECTION_ADVANCED,
 )
+ACCESS_MODES = ["portal", "password"]
 DEVICE_POLICIES = ["replace_oldest", "refuse"]
 SECOND_FACTORS = ["none", "last_name"]
 _VANISH = NumberSelector(
@@ -916,8 +921,30 @@ def _ssid_selector(sites: list[dict[str, Any]] | None) -> Any:
     )
 
 
-def _unit_schema(*, new: bool, sites: list[dict[str, Any]] | None = None) -> vol.Schema:
-    """The unit form; ``sites`` is the controller's listing (None: free text, with the id)."""
+def _profile_selector(profiles: list[dict[str, Any]] | None) -> Any:
+    """The controller's PPSK profiles (of the listed sites) to pick from; an id may be typed."""
+    if not profiles:
+        return _TEXT
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[
+                {"value": str(p["id"]), "label": str(p.get("label") or p["id"])}
+                for p in profiles
+            ],
+            custom_value=True,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _unit_schema(
+    *,
+    new: bool,
+    sites: list[dict[str, Any]] | None = None,
+    profiles: list[dict[str, Any]] | None = None,
+) -> vol.Schema:
+    """The unit form; ``sites`` is the controller's listing (None: free text, with the id),
+    ``profiles`` its PPSK profiles."""
     fields: dict[Any, Any] = {vol.Required(CONF_NAME): _TEXT}
     if new:
         fields[vol.Optional(CONF_UNIT_ID)] = _TEXT
@@ -963,6 +990,21 @@ def _unit_schema(*, new: bool, sites: list[dict[str, Any]] | None = None) -> vol
                     )
                 ),
                 vol.Optional(CONF_TERMS_URL): _URL,
+            }
+        ),
+        {"collapsed": True},
+    )
+    fields[vol.Required(SECTION_PASSWORDS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_ACCESS_MODE, default="portal"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=ACCESS_MODES,
+                        translation_key="access_mode",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_PPSK_PROFILE): _profile_selector(profiles),
             }
         ),
         {"collapsed": True},
@@ -1033,6 +1075,8 @@ def _unit_body(
         CONF_SECOND_FACTOR: flat.get(CONF_SECOND_FACTOR) or "none",
         CONF_ADDRESS_TRANSLATION: bool(flat.get(CONF_ADDRESS_TRANSLATION, False)),
         CONF_TERMS_URL: (flat.get(CONF_TERMS_URL) or "").strip() or None,
+        CONF_ACCESS_MODE: flat.get(CONF_ACCESS_MODE) or "portal",
+        CONF_PPSK_PROFILE: (flat.get(CONF_PPSK_PROFILE) or "").strip() or None,
     }
 
 
@@ -1065,6 +1109,10 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
             CONF_SECOND_FACTOR: unit.short_code_second_factor,
             **({CONF_TERMS_URL: unit.terms_url} if unit.terms_url else {}),
         },
+        SECTION_PASSWORDS: {
+            CONF_ACCESS_MODE: unit.access_mode,
+            **({CONF_PPSK_PROFILE: unit.ppsk_profile_id} if unit.ppsk_profile_id else {}),
+        },
         SECTION_ADVANCED: {
             CONF_ADDRESS_TRANSLATION: unit.address_translation,
             **({CONF_OMADA_SITE_ID: unit.omada_site_id} if unit.omada_site_id else {}),
@@ -1090,6 +1138,8 @@ _UNIT_FIELDS = {
     CONF_SECOND_FACTOR,
     CONF_TERMS_URL,
     CONF_ADDRESS_TRANSLATION,
+    CONF_ACCESS_MODE,
+    CONF_PPSK_PROFILE,
 }
 
 
@@ -1128,10 +1178,29 @@ def _subentry_data(unit_id: str, user_input: Mapping[str, Any]) -> dict[str, Any
     return data
 
 
+async def _async_profiles(
+    client: RentalWifiClient, sites: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """Every listed site's PPSK profiles, labelled "name (site)" (None: none to offer)."""
+    found: list[dict[str, Any]] = []
+    for site in sites or []:
+        name = str(site.get("name") or "")
+        try:
+            profiles = await client.get_ppsk_profiles(str(site.get("id") or name))
+        except RentalWifiError as err:
+            LOGGER.debug("No PPSK profiles of site %s: %s", name, err)
+            continue
+        for profile in profiles:
+            label = str(profile.get("name") or profile["id"])
+            found.append({"id": profile["id"], "label": f"{label} ({name})"})
+    return found or None
+
+
 class UnitSubentryFlow(ConfigSubentryFlow):
     """Add or change a rental unit; every setting is read from and written to the sidecar."""
 
     _sites: list[dict[str, Any]] | None = None
+    _profiles: list[dict[str, Any]] | None = None
     _sites_read = False
 
     def _client(self) -> RentalWifiClient | None:
@@ -1150,6 +1219,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             except RentalWifiError as err:
                 LOGGER.debug("No site listing for the unit form: %s", err)
                 self._sites = None
+            self._profiles = await _async_profiles(client, self._sites)
         return self._sites
 
     def _placeholders(self, **extra: str) -> dict[str, str]:
@@ -1162,7 +1232,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
         sites = await self._async_sites(client)
-        schema = _unit_schema(new=True, sites=sites)
+        schema = _unit_schema(new=True, sites=sites, profiles=self._profiles)
         errors: dict[str, str] = {}
         placeholders = self._placeholders()
         if user_input is not None:
@@ -1209,7 +1279,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
         sites = await self._async_sites(client)
-        schema = _unit_schema(new=False, sites=sites)
+        schema = _unit_schema(new=False, sites=sites, profiles=self._profiles)
         errors: dict[str, str] = {}
         placeholders = self._placeholders(unit_id=unit_id)
         if user_input is not None:

@@ -449,6 +449,7 @@ def unit_form(**changes: Any) -> dict[str, Any]:
             CONF_CALENDAR_ENTITY: "calendar.beach_house",
         },
         "guests": {},
+        "wifi_passwords": {},
         "advanced": {},
     }
     form.update(changes)

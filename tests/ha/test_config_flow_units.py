@@ -178,3 +178,58 @@ async def test_unit_form_offers_the_controllers_sites_and_ssids(
     assert stored["omada_site"] == "Default"
     assert stored["omada_site_id"] == sim.info["omada_site_id"]
     assert stored["ssids"] == ["Guest"]
+
+
+async def test_wifi_passwords_with_the_controllers_ppsk_profiles(
+    hass: HomeAssistant,
+    sidecar: Sidecar,
+    sim: Sim,
+    api: Api,
+    http,
+    config_entry: MockConfigEntry,
+) -> None:
+    """The PPSK profile is picked from the controller's list; password mode is saved (the
+    sidecar's set-up check passes) and shown again from the sidecar."""
+    async with http.post(
+        f"{sim.info['omada_control_url']}/ppsk_profiles",
+        json={"site": "Default", "name": "Guest keys", "ssids": ["Guest"]},
+    ) as response:
+        assert response.status == 200, await response.text()
+        profile = (await response.json())["id"]
+    await api.request(
+        "PUT",
+        "/api/v1/settings/omada",
+        {
+            **sim.omada_settings,
+            "client_id": sim.info["omada_client_id"],
+            "client_secret": sim.info["omada_client_secret"],
+        },
+    )
+    await setup_entry(hass, config_entry)
+    result = await _add_unit_form(hass, config_entry)
+    choice = fields(result)["ppsk_profile_id"]
+    assert isinstance(choice, SelectSelector)
+    assert [(o["value"], o["label"]) for o in choice.config["options"]] == [
+        (profile, "Guest keys (Default)")
+    ]
+    form = unit_form(
+        networks={"ssids": ["Guest"]},
+        wifi_passwords={"access_mode": "password", "ppsk_profile_id": profile},
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    stored = await api.request("GET", "/api/v1/units/beach-house")
+    assert stored["access_mode"] == "password"
+    assert stored["ppsk_profile_id"] == profile
+
+    subentry_id = next(iter(config_entry.subentries))
+    result = await config_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    values = suggested(result)
+    assert values["access_mode"] == "password"
+    assert values["ppsk_profile_id"] == profile
+    # Back to the portal.
+    form["wifi_passwords"] = {"access_mode": "portal"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+    assert result["reason"] == "reconfigure_successful"
+    stored = await api.request("GET", "/api/v1/units/beach-house")
+    assert stored["access_mode"] == "portal"

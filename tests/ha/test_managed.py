@@ -132,6 +132,7 @@ async def test_managed_end_to_end_from_the_wheel(
             "plume": {},
             "bookings": {},
             "guests": {},
+            "wifi_passwords": {},
             "advanced": {},
         },
     )
