@@ -63,6 +63,10 @@ pub const ALL: &[&str] = &[
     "host_test_create.after_commit",
     "host_test_result.before_commit",
     "host_test_result.after_commit",
+    "unit_logo.before_commit",
+    "unit_logo.after_commit",
+    "guest_disconnect.before_commit",
+    "guest_disconnect.after_commit",
 ];
 
 /// The environment variable that arms one fail point.

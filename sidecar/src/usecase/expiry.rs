@@ -73,7 +73,7 @@ impl Rentals {
         }
     }
 
-    /// Hourly: forget audit rows and booking tombstones past retention, and finished outbox
+    /// Hourly: forget audit rows, terms consents and booking tombstones past retention, and finished outbox
     /// rows past theirs. Returns the rows removed.
     pub async fn maintenance(&self) -> Result<usize, StoreError> {
         let ctx = Ctx::new(Actor::Scheduler);
@@ -83,6 +83,7 @@ impl Rentals {
             Ok::<_, StoreError>(
                 rows::audit_prune(tx.db, audit_before)?
                     + rows_b::tombstone_prune(tx.db, audit_before)?
+                    + crate::store::guest_page::consent_prune(tx.db, audit_before)?
                     + outbox::prune(tx.db, outbox_before)?,
             )
         })

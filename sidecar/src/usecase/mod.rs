@@ -24,6 +24,7 @@
 pub mod bookings;
 pub mod expiry;
 pub mod grants;
+pub mod guest;
 pub mod host_test;
 pub mod outbox_ops;
 pub mod reads;
@@ -107,6 +108,8 @@ pub enum UseCase {
     Reconcile,
     HostTestCreate,
     HostTestResult,
+    UnitLogo,
+    GuestDisconnect,
 }
 
 impl UseCase {
@@ -136,6 +139,8 @@ impl UseCase {
             UseCase::Reconcile => "reconcile",
             UseCase::HostTestCreate => "host_test_create",
             UseCase::HostTestResult => "host_test_result",
+            UseCase::UnitLogo => "unit_logo",
+            UseCase::GuestDisconnect => "guest_disconnect",
         }
     }
 }

@@ -190,6 +190,7 @@ mod tests {
             updated_at: OffsetDateTime::UNIX_EPOCH,
             omada_site_id: site_id.map(str::to_owned),
             guest_checks: Default::default(),
+            guest_page: Default::default(),
         }
     }
 

@@ -78,6 +78,7 @@ mod tests {
             updated_at: t,
             omada_site_id: None,
             guest_checks: Default::default(),
+            guest_page: Default::default(),
         }
     }
 
