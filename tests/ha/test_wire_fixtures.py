@@ -47,6 +47,8 @@ UNMODELLED = {
     "reconcile",
     "outbox",
     "host_test",
+    # A unit's terms consents (issue 17): passed on as the list_consents action's response.
+    "consents",
 }
 
 
