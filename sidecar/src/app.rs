@@ -257,7 +257,10 @@ impl App {
         };
         // The host's certificate is read at start: a wrong file stops the start with the key
         // to fix, not the first guest's handshake.
-        let portal_tls = match (&config.server.portal_tls_cert, &config.server.portal_tls_key) {
+        let portal_tls = match (
+            &config.server.portal_tls_cert,
+            &config.server.portal_tls_key,
+        ) {
             (Some(cert), Some(key)) => Some(crate::portal::tls::acceptor(cert, key)?),
             _ => None,
         };

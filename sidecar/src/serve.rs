@@ -229,7 +229,12 @@ async fn serve_any<H: Handler>(
             match tls {
                 None => {
                     let io = TokioIo::new(Stalls::new(stream, write_timeout));
-                    drive(builder.serve_connection(io, service), &cancel, &mut close_rx).await;
+                    drive(
+                        builder.serve_connection(io, service),
+                        &cancel,
+                        &mut close_rx,
+                    )
+                    .await;
                 }
                 Some(acceptor) => {
                     let shake = tokio::select! {
@@ -240,7 +245,12 @@ async fn serve_any<H: Handler>(
                         return;
                     };
                     let io = TokioIo::new(Stalls::new(stream, write_timeout));
-                    drive(builder.serve_connection(io, service), &cancel, &mut close_rx).await;
+                    drive(
+                        builder.serve_connection(io, service),
+                        &cancel,
+                        &mut close_rx,
+                    )
+                    .await;
                 }
             }
         });

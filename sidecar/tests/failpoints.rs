@@ -601,7 +601,9 @@ async fn run(point: &str) {
             }
             rig.stop();
             if arm(&mut rig, point) {
-                let _ = rig.api_raw("PUT", "/api/v1/units/u/logo", file.clone()).await;
+                let _ = rig
+                    .api_raw("PUT", "/api/v1/units/u/logo", file.clone())
+                    .await;
                 dies(&mut rig, point, 10);
             }
             restart(&mut rig, point);
@@ -615,7 +617,10 @@ async fn run(point: &str) {
                         |r| r.get(0),
                     )
                     .unwrap();
-                assert_eq!(dangling, 0, "a unit never points at a logo that is not stored");
+                assert_eq!(
+                    dangling, 0,
+                    "a unit never points at a logo that is not stored"
+                );
             }
             let u = rig
                 .api_raw("PUT", "/api/v1/units/u/logo", file.clone())
@@ -647,9 +652,15 @@ async fn run(point: &str) {
             let form = common::hidden_fields(&html);
             if form.iter().any(|(k, _)| k == "csrf") {
                 let (s, html) = rig.portal_post("/portal/disconnect", &form).await.unwrap();
-                assert_eq!((s, common::result_of(&html).as_str()), (200, "disconnected"));
+                assert_eq!(
+                    (s, common::result_of(&html).as_str()),
+                    (200, "disconnected")
+                );
             }
-            assert!(rig.active_grants(&code).is_empty(), "the device's access ended");
+            assert!(
+                rig.active_grants(&code).is_empty(),
+                "the device's access ended"
+            );
             rig.converge(10).await;
             assert!(rig.sim.authorized().is_empty(), "and the device is off");
         }

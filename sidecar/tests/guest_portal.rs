@@ -133,17 +133,57 @@ async fn unit_guest_page_fields_are_checked_and_bad_input_changes_nothing() {
     let before = unit(&env).await;
 
     for (body, field, says) in [
-        (json!({"accent_color": "#ffff00"}), "accent_color", "contrast"),
-        (json!({"accent_color": "blue"}), "accent_color", "not a colour"),
-        (json!({"welcome_text": "<script>alert(1)</script>"}), "welcome_text", "HTML is not allowed"),
-        (json!({"welcome_text": "**bold"}), "welcome_text", "not closed"),
-        (json!({"welcome_text": "[x](javascript:alert(1))"}), "welcome_text", "links can only go to"),
-        (json!({"welcome_text": "a".repeat(9000)}), "welcome_text", "too long"),
-        (json!({"welcome_title": "t".repeat(81)}), "welcome_title", "too long"),
-        (json!({"host_contact": "two\nlines"}), "host_contact", "one line"),
+        (
+            json!({"accent_color": "#ffff00"}),
+            "accent_color",
+            "contrast",
+        ),
+        (
+            json!({"accent_color": "blue"}),
+            "accent_color",
+            "not a colour",
+        ),
+        (
+            json!({"welcome_text": "<script>alert(1)</script>"}),
+            "welcome_text",
+            "HTML is not allowed",
+        ),
+        (
+            json!({"welcome_text": "**bold"}),
+            "welcome_text",
+            "not closed",
+        ),
+        (
+            json!({"welcome_text": "[x](javascript:alert(1))"}),
+            "welcome_text",
+            "links can only go to",
+        ),
+        (
+            json!({"welcome_text": "a".repeat(9000)}),
+            "welcome_text",
+            "too long",
+        ),
+        (
+            json!({"welcome_title": "t".repeat(81)}),
+            "welcome_title",
+            "too long",
+        ),
+        (
+            json!({"host_contact": "two\nlines"}),
+            "host_contact",
+            "one line",
+        ),
         (json!({"checkout_time": "25:00"}), "checkout_time", "HH:MM"),
-        (json!({"terms_text": "<b>x</b>"}), "terms_text", "HTML is not allowed"),
-        (json!({"terms_text": "x".repeat(70 * 1024)}), "terms_text", "too long"),
+        (
+            json!({"terms_text": "<b>x</b>"}),
+            "terms_text",
+            "HTML is not allowed",
+        ),
+        (
+            json!({"terms_text": "x".repeat(70 * 1024)}),
+            "terms_text",
+            "too long",
+        ),
     ] {
         let (s, e) = env.app.patch("/api/v1/units/beach", body.clone()).await;
         assert_eq!(s, 400, "{body}: {e}");
@@ -166,7 +206,10 @@ async fn unit_guest_page_fields_are_checked_and_bad_input_changes_nothing() {
     assert_eq!(u["terms_sha256"], Value::Null);
     assert_eq!(u["accent_color"], Value::Null);
     assert_eq!(u["checkout_time"], Value::Null);
-    assert_eq!(u["welcome_title"], "Welcome to the Beach House", "untouched");
+    assert_eq!(
+        u["welcome_title"], "Welcome to the Beach House",
+        "untouched"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,7 +222,11 @@ async fn the_logo_has_its_own_route_and_is_served_by_the_portal() {
     let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
     for (bytes, status, says) in [
         (gif, 400, "PNG, JPEG or WebP"),
-        (b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(), 400, "PNG, JPEG or WebP"),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            400,
+            "PNG, JPEG or WebP",
+        ),
         (Vec::new(), 400, "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00".to_vec(), 400, "damaged"),
         (png(2049, 1), 400, "2048"),
@@ -259,7 +306,10 @@ async fn terms_served_by_the_portal_record_a_consent_per_grant() {
     // The terms are in the page, collapsible, with the required box and their hash.
     let (form, html) = login_page(&phone, MAC).await;
     assert!(html.contains("<details>"), "{html}");
-    assert!(html.contains("Quiet after <strong>22:00</strong>"), "{html}");
+    assert!(
+        html.contains("Quiet after <strong>22:00</strong>"),
+        "{html}"
+    );
     assert!(html.contains(r#"name="accept_terms""#) && html.contains("required"));
     assert!(form.iter().any(|(k, v)| k == "terms_sha256" && *v == hash));
 
@@ -271,7 +321,10 @@ async fn terms_served_by_the_portal_record_a_consent_per_grant() {
     // The host changes the terms while the page is open: the old tick does not count.
     let (s, _) = env
         .app
-        .patch("/api/v1/units/beach", json!({"terms_text": "No parties at all."}))
+        .patch(
+            "/api/v1/units/beach",
+            json!({"terms_text": "No parties at all."}),
+        )
         .await;
     assert_eq!(s, 200);
     let (s, body) = post(&phone, &form, &[("code", &code), ("accept_terms", "1")]).await;
@@ -296,9 +349,10 @@ async fn terms_served_by_the_portal_record_a_consent_per_grant() {
     assert_eq!(list[0]["code"], code.as_str());
     assert_eq!(list[0]["terms_sha256"], new_hash.as_str());
     assert!(list[0]["at"].as_str().unwrap().ends_with('Z'));
-    assert!(audit_actions(&env).await.iter().any(|(a, d)| a == "terms.consent"
-        && d.contains(MAC)
-        && d.contains(&new_hash)));
+    assert!(audit_actions(&env)
+        .await
+        .iter()
+        .any(|(a, d)| a == "terms.consent" && d.contains(MAC) && d.contains(&new_hash)));
 
     // An older set-up that links its terms keeps working, and records the link.
     let (s, _) = env
@@ -316,16 +370,16 @@ async fn terms_served_by_the_portal_record_a_consent_per_grant() {
     assert_eq!(result_of(&body), "error", "the box is still required");
     let (_, body) = post(&other, &form, &[("code", &code), ("accept_terms", "1")]).await;
     assert_eq!(result_of(&body), "success", "{body}");
-    let (_, c) = env
-        .app
-        .get("/api/v1/units/beach/consents?limit=1")
-        .await;
+    let (_, c) = env.app.get("/api/v1/units/beach/consents?limit=1").await;
     assert_eq!(c["consents"][0]["terms_url"], "https://example.com/terms");
     assert_eq!(c["consents"][0]["client_mac"], OTHER_MAC);
     assert_eq!(c["consents"].as_array().unwrap().len(), 1, "limit");
 
     // The export refuses what it cannot read, and an unknown unit.
-    let (s, e) = env.app.get("/api/v1/units/beach/consents?since=yesterday").await;
+    let (s, e) = env
+        .app
+        .get("/api/v1/units/beach/consents?since=yesterday")
+        .await;
     assert_eq!(s, 400, "{e}");
     let (s, _) = env.app.get("/api/v1/units/nope/consents").await;
     assert_eq!(s, 404);
@@ -377,16 +431,25 @@ async fn the_status_page_shows_the_asking_device_and_disconnects_only_it() {
     assert_eq!(result_of(&html), "success", "{html}");
     assert!(html.contains(r#"href="/portal/status""#), "{html}");
     assert!(html.contains("Welcome!") && html.contains("<strong>fast</strong>"));
-    assert!(html.contains(&format!(r#"src="/portal/logo/{sha}""#)), "{html}");
+    assert!(
+        html.contains(&format!(r#"src="/portal/logo/{sha}""#)),
+        "{html}"
+    );
     assert!(csp.contains("img-src 'self' data:"), "{csp}");
-    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     assert!(html.contains("--accent:#7a1f5c"), "the accent");
 
     // The status page of the same device: time left, end, devices, contact, welcome, button.
     let (s, h, html) = get_page(&phone, "/portal/status").await;
     assert_eq!((s, result_of(&html).as_str()), (200, "status"), "{html}");
     assert!(html.contains("Time left"), "{html}");
-    assert!(html.contains("1 hour") || html.contains("2 hours"), "{html}");
+    assert!(
+        html.contains("1 hour") || html.contains("2 hours"),
+        "{html}"
+    );
     assert!(html.contains("UTC"), "the end time is labelled");
     assert!(html.contains("1 of 3"), "{html}");
     assert!(html.contains("Anna, +49 170 1234567") && html.contains("11:00"));
@@ -461,7 +524,10 @@ async fn the_status_page_shows_the_asking_device_and_disconnects_only_it() {
     assert_eq!(g["grants"][0]["end_reason"], "guest_disconnected", "{g}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !env.sim.authorized().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "device still authorised");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "device still authorised"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(audit_actions(&env)
@@ -534,7 +600,10 @@ fn https_phone(ca_pem: &str, https: &str, addr: [u8; 4]) -> reqwest::Client {
     let port: u16 = https.rsplit(':').next().unwrap().parse().unwrap();
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .resolve("wifi.test", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .resolve(
+            "wifi.test",
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        )
         .local_address(IpAddr::from(addr))
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -25,7 +25,8 @@ use crate::omada::{Capabilities, OmadaSettings, ResolvedMode};
 use crate::plume::{HealthReport, HealthStatus, PlumeSettings, PlumeStatus};
 use crate::unit_health::{Finding, FindingCode, Severity, Source, SourceState};
 use crate::vouchers::model::{
-    AuditEntry, Booking, EndReason, Grant, GrantState, GuestChecks, GuestPage, SecondFactor, Unit, Voucher,
+    AuditEntry, Booking, EndReason, Grant, GrantState, GuestChecks, GuestPage, SecondFactor, Unit,
+    Voucher,
 };
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);

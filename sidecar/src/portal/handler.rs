@@ -15,13 +15,13 @@ use http::{header, HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
+use super::branding::{self, Accent};
+use super::captive_api::{self, CaptiveStatus, DeviceState};
 use super::errors::PortalError;
 use super::form::LoginForm;
 use super::i18n::{self, Lang};
 use super::identity::{Asker, Refused};
 use super::limiter::Attempt;
-use super::branding::{self, Accent};
-use super::captive_api::{self, CaptiveStatus, DeviceState};
 use super::page::{self, LoginExtras, LoginPage, StatusPage, SuccessExtras, SuccessPage, Welcome};
 use super::probe;
 use super::redirect::{Attachment as RedirectAttachment, RedirectContext, RedirectError};
@@ -585,11 +585,7 @@ fn welcome_of<'a>(u: &'a Unit, logo: Option<&'a str>) -> Welcome<'a> {
 
 /// A time as the guest sees it: in UTC (labelled "UTC" on the page) until the property's
 /// time zone setting is wired here.
-fn local_time(
-    _state: &AppState,
-    _unit: &Unit,
-    at: time::OffsetDateTime,
-) -> time::OffsetDateTime {
+fn local_time(_state: &AppState, _unit: &Unit, at: time::OffsetDateTime) -> time::OffsetDateTime {
     at
 }
 
@@ -607,7 +603,11 @@ async fn who_is_online(
 ) -> Result<Option<(DeviceAccess, Unit)>, Response<Body>> {
     let units = state.units().await.map_err(|e| {
         tracing::error!(error = %e, "portal: units cannot be read");
-        error_page(lang, PortalError::Internal, StatusCode::INTERNAL_SERVER_ERROR)
+        error_page(
+            lang,
+            PortalError::Internal,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
     })?;
     if let Some(ctx) = ctx {
         let net = Network {
@@ -630,7 +630,11 @@ async fn who_is_online(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "portal: grants cannot be read");
-            error_page(lang, PortalError::Internal, StatusCode::INTERNAL_SERVER_ERROR)
+            error_page(
+                lang,
+                PortalError::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
         })?;
     Ok(access.and_then(|a| {
         let unit = units.iter().find(|u| u.unit_id == a.grant.unit_id)?.clone();
@@ -728,7 +732,11 @@ async fn post_disconnect(
     let units = match state.units().await {
         Ok(u) => u,
         Err(_) => {
-            return error_page(lang, PortalError::Internal, StatusCode::INTERNAL_SERVER_ERROR)
+            return error_page(
+                lang,
+                PortalError::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
         }
     };
     let eligible: Vec<String> = units
@@ -740,7 +748,11 @@ async fn post_disconnect(
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %e, "portal: grants cannot be read");
-            return error_page(lang, PortalError::Internal, StatusCode::INTERNAL_SERVER_ERROR);
+            return error_page(
+                lang,
+                PortalError::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            );
         }
     };
     let Some(access) = access else {
@@ -769,7 +781,11 @@ async fn post_disconnect(
         }
         Err(e) => {
             tracing::error!(error = %e, "portal: disconnect failed");
-            error_page(lang, PortalError::Internal, StatusCode::INTERNAL_SERVER_ERROR)
+            error_page(
+                lang,
+                PortalError::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
         }
     }
 }
@@ -796,7 +812,11 @@ async fn get_logo(state: &AppState, sha: &str, lang: Lang) -> Response<Body> {
         Ok(None) => error_page(lang, PortalError::InvalidRequest, StatusCode::NOT_FOUND),
         Err(e) => {
             tracing::error!(error = %e, "portal: logo cannot be read");
-            error_page(lang, PortalError::Internal, StatusCode::INTERNAL_SERVER_ERROR)
+            error_page(
+                lang,
+                PortalError::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
         }
     }
 }

@@ -210,7 +210,14 @@ fn document(lang: Lang, title: &str, result: &str, body: Markup) -> String {
 /// [`document`] with `extra_css` appended to the one stylesheet (the pages after login, a
 /// unit's accent colour).
 fn document_with(lang: Lang, title: &str, result: &str, body: Markup, extra_css: &str) -> String {
-    document_csp(lang, title, result, body, extra_css, CONTENT_SECURITY_POLICY)
+    document_csp(
+        lang,
+        title,
+        result,
+        body,
+        extra_css,
+        CONTENT_SECURITY_POLICY,
+    )
 }
 
 /// [`document_with`] under the policy `csp` ([`policy_for`]).

@@ -20,7 +20,9 @@ pub enum PortalTlsError {
         path: String,
         source: std::io::Error,
     },
-    #[error("server.portal_tls_cert: {path} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")")]
+    #[error(
+        "server.portal_tls_cert: {path} holds no PEM certificate (\"-----BEGIN CERTIFICATE-----\")"
+    )]
     NoCertificate { path: String },
     #[error("server.portal_tls_key: {path} holds no PEM private key (PKCS#8, RSA or EC)")]
     NoKey { path: String },
@@ -52,13 +54,12 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, Po
     let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| PortalTlsError::NoKey {
         path: key.display().to_string(),
     })?;
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(crate::omada::tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| PortalTlsError::Mismatch(e.to_string()))?
-            .with_no_client_auth()
-            .with_single_cert(chain, private)
-            .map_err(|e| PortalTlsError::Mismatch(e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(crate::omada::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PortalTlsError::Mismatch(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| PortalTlsError::Mismatch(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
@@ -72,7 +73,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pem");
         let e = acceptor(&missing, &missing).err().expect("refused");
-        assert!(e.to_string().starts_with("server.portal_tls_cert: cannot read"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("server.portal_tls_cert: cannot read"),
+            "{e}"
+        );
 
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "not pem").unwrap();

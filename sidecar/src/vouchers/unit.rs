@@ -80,12 +80,15 @@ impl GuestPageChanges {
     /// Each field through the portal's checks; every refusal names the field.
     fn parse(input: &UnitInput) -> Result<GuestPageChanges, Error> {
         use crate::portal::{branding, terms, welcome};
-        let line = |field: &'static str, v: &Option<Option<String>>, check: fn(&str) -> Result<Option<String>, welcome::WelcomeError>| {
-            given(v)
-                .map(|o| o.map(check).transpose().map(Option::flatten))
-                .transpose()
-                .map_err(|e| invalid(field, format!("{field}: {e}")))
-        };
+        let line =
+            |field: &'static str,
+             v: &Option<Option<String>>,
+             check: fn(&str) -> Result<Option<String>, welcome::WelcomeError>| {
+                given(v)
+                    .map(|o| o.map(check).transpose().map(Option::flatten))
+                    .transpose()
+                    .map_err(|e| invalid(field, format!("{field}: {e}")))
+            };
         let welcome_title = line("welcome_title", &input.welcome_title, welcome::check_title)?;
         let welcome_text = line("welcome_text", &input.welcome_text, welcome::check_text)?;
         let host_contact = line("host_contact", &input.host_contact, welcome::check_contact)?;
@@ -94,7 +97,10 @@ impl GuestPageChanges {
             .transpose()
             .map_err(|e| invalid("checkout_time", format!("checkout_time: {e}")))?;
         let accent_color = given(&input.accent_color)
-            .map(|o| o.map(|c| branding::check_accent(c).map(|a| a.colour)).transpose())
+            .map(|o| {
+                o.map(|c| branding::check_accent(c).map(|a| a.colour))
+                    .transpose()
+            })
             .transpose()
             .map_err(|e| invalid("accent_color", format!("accent_color: {e}")))?;
         let terms = given(&input.terms_text)

@@ -207,7 +207,11 @@ impl Rig {
     }
 
     /// A form posted to the portal; `None` when the process died.
-    pub async fn portal_post(&self, path: &str, form: &[(String, String)]) -> Option<(u16, String)> {
+    pub async fn portal_post(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+    ) -> Option<(u16, String)> {
         let (_, portal) = self.base();
         let r = self
             .http
