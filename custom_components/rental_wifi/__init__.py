@@ -16,6 +16,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
@@ -49,9 +50,10 @@ from .managed import (
     async_raise_issue,
     data_dir_for,
 )
+from .booking_issues import async_clear_booking_issues, async_update_booking_issues
 from .services import async_setup_services
 from .snapshot import MARKER_NAME
-from .sync import BookingSync, SyncStore
+from .sync import BookingSync
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -151,13 +153,10 @@ async def _async_setup_runtime(
     coordinator = RentalWifiCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
 
-    sync_store = SyncStore(hass, entry.entry_id)
-    await sync_store.async_load()
     entry.runtime_data = RentalWifiData(
         client=client,
         coordinator=coordinator,
         unit_ids=set(unit_subentries(entry)),
-        sync_store=sync_store,
         entry_data=dict(entry.data),
         sidecar=sidecar,
     )
@@ -167,6 +166,7 @@ async def _async_setup_runtime(
         # Registered before the platforms: a new unit has its subentry before its entities.
         _async_adopt_units(hass, entry)
         async_remove_stale_devices(hass, entry)
+        async_update_booking_issues(hass, entry)
         if coordinator.last_update_success:
             async_update_unit_issues(hass, entry.entry_id, coordinator.data)
             # The sidecar answers again: retry a booking sync that failed.
@@ -179,6 +179,7 @@ async def _async_setup_runtime(
     async_setup_controller_issue(hass, entry)
     _async_adopt_units(hass, entry)
     async_remove_stale_devices(hass, entry)
+    async_update_booking_issues(hass, entry)
     async_update_unit_issues(hass, entry.entry_id, coordinator.data)
 
     if sidecar is not None:
@@ -249,14 +250,12 @@ def _async_start_syncs(hass: HomeAssistant, entry: RentalWifiConfigEntry) -> Non
         sync = BookingSync(
             hass,
             client=data.client,
-            store=data.sync_store,
             unit_id=unit_id,
             calendar_entity_id=calendar,
             on_change=data.coordinator.async_request_refresh,
         )
         data.syncs[unit_id] = sync
         sync.async_start()
-    data.sync_store.async_forget_units(data.syncs)
 
 
 @callback
@@ -301,7 +300,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: RentalWifiConfigEntry) 
     if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         data = entry.runtime_data
         _async_stop_syncs(entry)
-        await data.sync_store.async_flush()
+        async_clear_booking_issues(hass, entry)
         # Nothing may talk to the sidecar while it stops (no errors logged for a reload).
         await data.coordinator.async_shutdown()
         if data.sidecar is not None:
@@ -310,8 +309,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: RentalWifiConfigEntry) 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: RentalWifiConfigEntry) -> None:
-    """The entry is deleted: forget which bookings it mirrored (the sidecar's data stays)."""
-    await SyncStore(hass, entry.entry_id).async_remove()
+    """The entry is deleted (the sidecar's data stays)."""
+    # Versions before the whole-calendar sync kept a copy of the bookings here.
+    await Store(hass, 1, f"{DOMAIN}.bookings.{entry.entry_id}").async_remove()
     if is_managed(entry):
         async_clear_issues(hass)
 

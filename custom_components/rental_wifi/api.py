@@ -309,22 +309,32 @@ class RentalWifiClient:
             self._decode(response, raw.decode("utf-8", errors="replace"))
         return raw
 
+    async def revoke_unit(self, unit_id: str) -> dict[str, Any]:
+        """``POST /api/v1/units/{unit_id}/revoke``: every voucher of the unit, one call."""
+        return await self._request("POST", f"/api/v1/units/{_quote(unit_id)}/revoke")
+
+    async def authorize_device(
+        self,
+        mac: str,
+        *,
+        code: str | None = None,
+        unit_id: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Let a device in by its MAC: on voucher ``code``, else on the unit's current stay."""
+        path = (
+            f"/api/v1/vouchers/{_quote(code)}/devices"
+            if code is not None
+            else f"/api/v1/units/{_quote(unit_id or '')}/devices"
+        )
+        return await self._request("POST", path, body=_clean({"mac": mac, "name": name}))
+
     # --- bookings (Rental Control sync) -----------------------------------------------
 
-    async def put_booking(
-        self, unit_id: str, booking_ref: str, booking: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """``PUT /api/v1/units/{unit_id}/bookings/{booking_ref}``: create or update."""
+    async def put_calendar(self, unit_id: str, view: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /api/v1/units/{unit_id}/bookings``: the unit's whole calendar view."""
         return await self._request(
-            "PUT",
-            f"/api/v1/units/{_quote(unit_id)}/bookings/{_quote(booking_ref)}",
-            body=booking,
-        )
-
-    async def delete_booking(self, unit_id: str, booking_ref: str) -> None:
-        """``DELETE /api/v1/units/{unit_id}/bookings/{booking_ref}`` (404 when unknown)."""
-        await self._request(
-            "DELETE", f"/api/v1/units/{_quote(unit_id)}/bookings/{_quote(booking_ref)}"
+            "PUT", f"/api/v1/units/{_quote(unit_id)}/bookings", body=view
         )
 
     # --- events -----------------------------------------------------------------------

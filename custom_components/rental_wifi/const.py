@@ -52,6 +52,9 @@ BUS_EVENTS: Final = frozenset(
         "voucher_revoked",
         "grant_expired",
         "health_changed",
+        "booking_vanished",
+        "booking_restored",
+        "booking_cancelled",
         "controller_problem",
         "controller_check",
         "host_test_result",
@@ -60,7 +63,8 @@ BUS_EVENTS: Final = frozenset(
 EVENT_PREFIX: Final = f"{DOMAIN}_"
 
 HEALTH_STATES: Final = ["green", "yellow", "orange", "red", "unknown"]
-VOUCHER_STATUSES: Final = ["unused", "active", "expired", "revoked"]
+VOUCHER_STATUSES: Final = ["unused", "active", "suspended", "expired", "revoked"]
+DEVICE_POLICIES: Final = ["replace_oldest", "refuse"]
 
 ATTR_UNIT_ID: Final = "unit_id"
 ATTR_DEVICE_ID: Final = "device_id"

@@ -32,7 +32,7 @@ from .models import SseEvent, State
 
 if TYPE_CHECKING:
     from .managed import ManagedSidecar
-    from .sync import BookingSync, SyncStore
+    from .sync import BookingSync
 
 
 @dataclass
@@ -43,13 +43,14 @@ class RentalWifiData:
     coordinator: RentalWifiCoordinator
     unit_ids: set[str]
     """Unit ids of the entry's unit subentries, to spot a removed subentry."""
-    sync_store: SyncStore
     entry_data: dict[str, Any]
     """The entry data this runtime was built from: a change means a reload, never a patch."""
     sidecar: ManagedSidecar | None = None
     """The supervised child process in managed mode."""
     syncs: dict[str, BookingSync] = field(default_factory=dict)
     """Rental Control booking sync per unit (units whose subentry names a calendar)."""
+    booking_issues: set[str] = field(default_factory=set)
+    """Ids of the repair issues raised for bookings that vanished during a stay."""
 
 
 type RentalWifiConfigEntry = ConfigEntry[RentalWifiData]

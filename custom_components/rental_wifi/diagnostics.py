@@ -65,7 +65,7 @@ async def async_get_config_entry_diagnostics(
                     "calendar": sync.calendar_entity_id,
                     "sensors_from": "registry" if sync.from_registry else "pattern",
                     "sensors_followed": len(sync.sensor_ids),
-                    "bookings_mirrored": len(data.sync_store.unit(unit_id)),
+                    "last_result": sync.last_result,
                     "needs_retry": sync.needs_retry,
                     "last_error": sync.last_error,
                 }

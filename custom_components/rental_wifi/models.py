@@ -59,6 +59,8 @@ class Unit:
     checkout_grace_minutes: int = 0
     terms_url: str | None = None
     omada_site_id: str | None = None
+    vanish_cancel_minutes: int = 0
+    device_policy: str = "replace_oldest"
     address_translation: bool = False
     short_code_second_factor: str = "none"
     welcome_title: str | None = None
@@ -88,6 +90,8 @@ class Unit:
             checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
             terms_url=data.get("terms_url"),
             omada_site_id=data.get("omada_site_id"),
+            vanish_cancel_minutes=int(data.get("vanish_cancel_minutes") or 0),
+            device_policy=str(data.get("device_policy") or "replace_oldest"),
             address_translation=bool(data.get("address_translation", False)),
             short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
             welcome_title=data.get("welcome_title"),
@@ -116,12 +120,15 @@ class Voucher:
     expires_at: datetime | None = None
     max_devices: int | None = None
     devices_used: int = 0
+    devices_active: int = 0
     guest_name: str | None = None
     booking_ref: str | None = None
     note: str | None = None
     created_at: datetime | None = None
     first_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    suspended_at: datetime | None = None
+    device_policy: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -137,13 +144,44 @@ class Voucher:
             expires_at=_dt(data.get("expires_at")),
             max_devices=data.get("max_devices"),
             devices_used=int(data.get("devices_used") or 0),
+            devices_active=int(data.get("devices_active") or 0),
             guest_name=data.get("guest_name"),
             booking_ref=data.get("booking_ref"),
             note=data.get("note"),
             created_at=_dt(data.get("created_at")),
             first_used_at=_dt(data.get("first_used_at")),
             revoked_at=_dt(data.get("revoked_at")),
+            suspended_at=_dt(data.get("suspended_at")),
+            device_policy=data.get("device_policy"),
             raw=data,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VanishedBooking:
+    """A booking missing from its unit's calendar (the snapshot's ``vanished_bookings``)."""
+
+    booking_ref: str
+    guest_name: str | None = None
+    code: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    vanished_at: datetime | None = None
+    during_stay: bool = False
+    cancel_at: datetime | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        return cls(
+            booking_ref=str(data["booking_ref"]),
+            guest_name=data.get("guest_name"),
+            code=data.get("code"),
+            start=_dt(data.get("start")),
+            end=_dt(data.get("end")),
+            vanished_at=_dt(data.get("vanished_at")),
+            during_stay=bool(data.get("during_stay", False)),
+            cancel_at=_dt(data.get("cancel_at")),
         )
 
 
@@ -213,6 +251,7 @@ class UnitState:
     vouchers: list[Voucher]
     active_grants: int
     health: Health
+    vanished_bookings: list[VanishedBooking] = field(default_factory=list)
     guest_checks: GuestChecks = field(default_factory=GuestChecks)
 
     @property
@@ -228,6 +267,9 @@ class UnitState:
             vouchers=[Voucher.from_dict(v) for v in data.get("vouchers") or []],
             active_grants=int(data.get("active_grants") or 0),
             health=Health.from_dict(data.get("health")),
+            vanished_bookings=[
+                VanishedBooking.from_dict(b) for b in data.get("vanished_bookings") or []
+            ],
             guest_checks=GuestChecks.from_dict(data.get("guest_checks")),
         )
 

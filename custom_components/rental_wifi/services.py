@@ -1,4 +1,4 @@
-"""Actions: issue, revoke, extend and list vouchers; revoke a unit's access; a unit's guest page (welcome, terms, branding, logo) and its guests' terms consents."""
+"""Actions: issue, revoke, extend and list vouchers; revoke a unit's access; let a device in; a unit's guest page (welcome, terms, branding, logo) and its guests' terms consents."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from .const import (
     ATTR_DEVICE_ID,
     ATTR_STATUS,
     ATTR_UNIT_ID,
+    DEVICE_POLICIES,
     DOMAIN,
     VOUCHER_STATUSES,
 )
@@ -42,6 +43,7 @@ SERVICE_REVOKE_VOUCHER = "revoke_voucher"
 SERVICE_EXTEND_VOUCHER = "extend_voucher"
 SERVICE_REVOKE_UNIT_ACCESS = "revoke_unit_access"
 SERVICE_LIST_VOUCHERS = "list_vouchers"
+SERVICE_AUTHORIZE_DEVICE = "authorize_device"
 SERVICE_SET_GUEST_PAGE = "set_guest_page"
 SERVICE_SET_UNIT_LOGO = "set_unit_logo"
 SERVICE_LIST_CONSENTS = "list_consents"
@@ -55,6 +57,9 @@ ATTR_BOOKING_REF = "booking_ref"
 ATTR_DOWN_KBPS = "down_kbps"
 ATTR_UP_KBPS = "up_kbps"
 ATTR_NOTE = "note"
+ATTR_DEVICE_POLICY = "device_policy"
+ATTR_MAC = "mac"
+ATTR_NAME = "name"
 ATTR_PATH = "path"
 ATTR_SINCE = "since"
 # The unit's guest page (issue 17), as the sidecar names the fields.
@@ -92,6 +97,7 @@ CREATE_VOUCHER_SCHEMA = vol.Schema(
         vol.Optional(ATTR_UP_KBPS): vol.Coerce(int),
         vol.Optional(ATTR_NOTE): cv.string,
         vol.Optional(ATTR_CODE): cv.string,
+        vol.Optional(ATTR_DEVICE_POLICY): vol.In(DEVICE_POLICIES),
     }
 )
 REVOKE_VOUCHER_SCHEMA = vol.Schema({**_ENTRY, vol.Required(ATTR_CODE): cv.string})
@@ -108,6 +114,14 @@ EXTEND_VOUCHER_SCHEMA = vol.All(
     cv.has_at_least_one_key(ATTR_VALID_UNTIL, ATTR_DURATION_MINUTES, ATTR_MAX_DEVICES),
 )
 REVOKE_UNIT_ACCESS_SCHEMA = vol.Schema(_TARGET)
+AUTHORIZE_DEVICE_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Required(ATTR_MAC): cv.string,
+        vol.Optional(ATTR_NAME): cv.string,
+        vol.Optional(ATTR_CODE): cv.string,
+    }
+)
 SET_GUEST_PAGE_SCHEMA = vol.All(
     vol.Schema(
         {
@@ -259,6 +273,7 @@ async def _async_create_voucher(call: ServiceCall) -> ServiceResponse:
         ATTR_UP_KBPS,
         ATTR_NOTE,
         ATTR_CODE,
+        ATTR_DEVICE_POLICY,
     ):
         if key in call.data:
             body[key] = call.data[key]
@@ -295,16 +310,34 @@ async def _async_extend_voucher(call: ServiceCall) -> ServiceResponse:
 
 async def _async_revoke_unit_access(call: ServiceCall) -> ServiceResponse:
     entry, unit_id = _resolve(call, unit_required=True)
-    client = entry.runtime_data.client
-    revoked: list[str] = []
-    for status in ("active", "unused"):
-        for voucher in await _call(
-            entry, client.list_vouchers(unit_id=unit_id, status=status)
-        ):
-            await _call(entry, client.revoke_voucher(voucher.code))
-            revoked.append(voucher.code)
+    result = await _call(entry, entry.runtime_data.client.revoke_unit(cast(str, unit_id)))
     await entry.runtime_data.coordinator.async_request_refresh()
-    return {"unit_id": unit_id, "revoked": revoked}
+    return result
+
+
+async def _async_authorize_device(call: ServiceCall) -> ServiceResponse:
+    """Let a device without a browser in by its MAC: on a voucher, or the unit's stay."""
+    code = call.data.get(ATTR_CODE)
+    if code is None and not (call.data.get(ATTR_UNIT_ID) or call.data.get(ATTR_DEVICE_ID)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="code_or_unit"
+        )
+    entry, unit_id = _resolve(call, unit_required=False)
+    if code is not None and unit_id is not None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="code_and_unit"
+        )
+    grant = await _call(
+        entry,
+        entry.runtime_data.client.authorize_device(
+            call.data[ATTR_MAC],
+            code=code,
+            unit_id=unit_id,
+            name=call.data.get(ATTR_NAME),
+        ),
+    )
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return grant
 
 
 async def _async_list_vouchers(call: ServiceCall) -> ServiceResponse:
@@ -414,6 +447,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_REVOKE_UNIT_ACCESS,
         _async_revoke_unit_access,
         schema=REVOKE_UNIT_ACCESS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_AUTHORIZE_DEVICE,
+        _async_authorize_device,
+        schema=AUTHORIZE_DEVICE_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(

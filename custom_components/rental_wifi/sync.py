@@ -1,26 +1,25 @@
-"""Mirror a unit's Rental Control bookings into the sidecar (no rules here).
+"""Send a unit's Rental Control calendar to the sidecar, whole (no rules, no copies here).
 
-Rental Control exposes the next N reservations of a calendar as event sensors
+Rental Control shows the next N reservations of a calendar as event sensors
 (``sensor.<calendar object id>_event_<n>``). For every unit subentry with a calendar we follow
-those sensors with state-change listeners and mirror what they show:
+those sensors and, when they change, send what they show as one view: ``PUT
+/api/v1/units/{unit_id}/bookings`` with the bookings (``start``, ``end``, ``guest_name`` from
+``slot_name``, ``codes`` from ``slot_code`` and ``last_four``) and the time span the view
+covers. The sidecar decides what is new, moved, missing or cancelled — and that a booking
+missing from the view is not a cancellation (calendars blank out: Rental Control clears its
+sensors to "No reservation" after two empty fetches). Nothing about the bookings is kept
+here; the sidecar answers a repeated view without writing anything.
 
-* each sensor with a reservation (``start``/``end`` set) → ``PUT
-  /api/v1/units/{unit_id}/bookings/{booking_ref}`` with ``start``, ``end``, ``guest_name``
-  (``slot_name``) and ``codes`` (``slot_code``, ``last_four``);
-* a booking we mirrored earlier that no sensor shows any more → ``DELETE`` on the same path.
-
-The sidecar owns every rule (grace, extend/shorten, revoke, overlap; a DELETE after the
-booking's end is "ended", before it "cancelled"). The only judgement made here is about what
-the sensors *can* show: when every event sensor holds a reservation, a booking that starts
-after the last one shown may just have been pushed out of sight by an earlier one, so it is
-not deleted.
+The span: from now, open-ended — unless every sensor holds a reservation, when a booking
+after the last one shown may just be out of sight, so the view covers only up to that
+booking's start. While Rental Control is (re)loading (sensors unavailable or unknown) no view
+is sent: it would show nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 import hashlib
 import re
@@ -41,7 +40,6 @@ from homeassistant.helpers.event import (
     async_call_later,
     async_track_state_change_event,
 )
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api import RentalWifiApiError, RentalWifiClient, RentalWifiError
@@ -52,12 +50,10 @@ NO_RESERVATION = "No reservation"
 # Rental Control's default is 5 event sensors; hosts raise it. Without the entity registry we
 # listen to this many per naming scheme (listening to an entity that does not exist is free).
 PATTERN_SLOTS = 20
-# Rental Control refreshes its sensors one after the other: let a burst settle before
-# comparing, so that a booking moving from event_1 to event_0 is not seen as cancelled.
+# Rental Control refreshes its sensors one after the other: let a burst settle before sending
+# the view, so that a booking moving from event_1 to event_0 is never seen missing.
 SYNC_DELAY = 2.0
 MAX_REF_LENGTH = 100
-
-STORAGE_VERSION = 1
 
 _EVENT_ENTITY = re.compile(r"_event_(\d+)$")
 _EVENT_NAME = re.compile(r"\bevent (\d+)$", re.IGNORECASE)
@@ -89,20 +85,8 @@ def booking_ref_for(attributes: Mapping[str, Any], start: datetime) -> str:
     return f"rc-{digest[:24]}"
 
 
-@dataclass(frozen=True)
-class Booking:
-    """One reservation as an event sensor shows it."""
-
-    ref: str
-    start: datetime
-    end: datetime
-    body: dict[str, Any]
-
-
-def booking_from_state(state: State | None) -> Booking | None:
-    """The reservation an event sensor shows, None for "No reservation" or no data."""
-    if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
-        return None
+def booking_from_state(state: State) -> dict[str, Any] | None:
+    """The reservation an event sensor shows (a view entry), None for "No reservation"."""
     if state.state.endswith(NO_RESERVATION):  # also with an event prefix
         return None
     attributes = state.attributes
@@ -117,17 +101,37 @@ def booking_from_state(state: State | None) -> Booking | None:
             continue
         codes.append(code)
     guest = attributes.get("slot_name")
-    body = {
+    return {
+        "booking_ref": booking_ref_for(attributes, start),
         "start": rfc3339(start),
         "end": rfc3339(end),
         "guest_name": str(guest) if guest else None,
         "codes": codes,
     }
-    return Booking(booking_ref_for(attributes, start), start, end, body)
 
 
-def _shows_real_state(state: State | None) -> bool:
-    return state is not None and state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+def calendar_view(states: list[State | None], now: datetime) -> dict[str, Any] | None:
+    """The view to send for these event sensor states, or None when nothing can be said.
+
+    Sensors that do not exist (None) are ignored; while any existing one is unavailable or
+    unknown, Rental Control is not ready and no view is built.
+    """
+    existing = [state for state in states if state is not None]
+    if not existing or any(
+        state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN) for state in existing
+    ):
+        return None
+    bookings: dict[str, dict[str, Any]] = {}
+    shown = 0
+    for state in existing:
+        if (booking := booking_from_state(state)) is not None:
+            shown += 1
+            bookings.setdefault(booking["booking_ref"], booking)
+    until = None
+    if bookings and shown >= len(existing):
+        # Every slot is taken: a booking after the last one shown may be out of sight.
+        until = max(b["start"] for b in bookings.values())
+    return {"from": rfc3339(now), "until": until, "bookings": list(bookings.values())}
 
 
 def pattern_sensor_ids(calendar_entity_id: str, slots: int = PATTERN_SLOTS) -> list[str]:
@@ -176,58 +180,14 @@ def registry_sensor_ids(hass: HomeAssistant, calendar_entity_id: str) -> list[st
     return [entity_id for _, entity_id in sorted(found)]
 
 
-class SyncStore:
-    """Which bookings each unit's sync has mirrored, kept across restarts.
-
-    A booking cancelled while Home Assistant was down is then still deleted afterwards.
-    """
-
-    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        """Bind to one config entry."""
-        self._store: Store[dict[str, dict[str, dict[str, str]]]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.bookings.{entry_id}"
-        )
-        self.data: dict[str, dict[str, dict[str, str]]] = {}
-
-    async def async_load(self) -> None:
-        """Read the stored state."""
-        self.data = await self._store.async_load() or {}
-
-    def unit(self, unit_id: str) -> dict[str, dict[str, str]]:
-        """booking_ref → {"start", "end"} of the bookings mirrored for a unit."""
-        return self.data.setdefault(unit_id, {})
-
-    @callback
-    def async_forget_units(self, keep: Iterable[str]) -> None:
-        """Drop the units that have no sync any more."""
-        keep = set(keep)
-        for unit_id in [u for u in self.data if u not in keep]:
-            del self.data[unit_id]
-        self.async_save()
-
-    @callback
-    def async_save(self) -> None:
-        """Write soon (batched)."""
-        self._store.async_delay_save(lambda: self.data, 1.0)
-
-    async def async_flush(self) -> None:
-        """Write now."""
-        await self._store.async_save(self.data)
-
-    async def async_remove(self) -> None:
-        """Delete the file (the entry is being removed)."""
-        await self._store.async_remove()
-
-
 class BookingSync:
-    """Mirror one unit's Rental Control event sensors into the sidecar."""
+    """Send one unit's Rental Control calendar to the sidecar whenever it changes."""
 
     def __init__(
         self,
         hass: HomeAssistant,
         *,
         client: RentalWifiClient,
-        store: SyncStore,
         unit_id: str,
         calendar_entity_id: str,
         on_change: Callable[[], Awaitable[None]],
@@ -235,13 +195,11 @@ class BookingSync:
         """Prepare (nothing runs before async_start)."""
         self.hass = hass
         self.client = client
-        self.store = store
         self.unit_id = unit_id
         self.calendar_entity_id = calendar_entity_id
         self._on_change = on_change
         self.sensor_ids: list[str] = []
         self.from_registry = False
-        self._sent: dict[str, dict[str, Any]] = {}
         self._lock = asyncio.Lock()
         self._unsubs: list[CALLBACK_TYPE] = []
         self._unsub_track: CALLBACK_TYPE | None = None
@@ -249,12 +207,16 @@ class BookingSync:
         self._job = HassJob(self._async_timer_fired, f"{DOMAIN} booking sync")
         self.needs_retry = False
         self.last_error: str | None = None
+        self.last_result: dict[str, Any] | None = None
+        # Refusals already logged (booking and message), so a view sent again every refresh
+        # does not log them again.
+        self._logged: set[tuple[str, str]] = set()
 
     # --- lifecycle --------------------------------------------------------------------
 
     @callback
     def async_start(self) -> None:
-        """Follow the sensors; mirror what they show now."""
+        """Follow the sensors; send what they show now."""
         self._async_follow()
         self._unsubs.append(
             self.hass.bus.async_listen(
@@ -267,7 +229,7 @@ class BookingSync:
 
     @callback
     def async_stop(self) -> None:
-        """Stop listening (bookings already mirrored stay in the sidecar)."""
+        """Stop listening (the sidecar keeps the bookings it was sent)."""
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
@@ -316,7 +278,7 @@ class BookingSync:
 
     @callback
     def async_schedule(self, delay: float | None = None) -> None:
-        """Mirror after the sensors have settled (each change restarts the wait)."""
+        """Send after the sensors have settled (each change restarts the wait)."""
         if self._unsub_timer:
             self._unsub_timer()
         self._unsub_timer = async_call_later(
@@ -327,111 +289,58 @@ class BookingSync:
         self._unsub_timer = None
         await self.async_sync()
 
-    # --- mirroring --------------------------------------------------------------------
-
-    def _read_sensors(self) -> tuple[dict[str, Booking], int, int] | None:
-        """Bookings shown now, slots with a real state, slots holding a booking.
-
-        None while no sensor has a real state (Rental Control not loaded yet): then nothing
-        can be concluded, least of all that every booking was cancelled.
-        """
-        states = [self.hass.states.get(entity_id) for entity_id in self.sensor_ids]
-        real = [state for state in states if _shows_real_state(state)]
-        if not real:
-            return None
-        bookings: dict[str, Booking] = {}
-        for state in real:
-            if (booking := booking_from_state(state)) is not None:
-                bookings.setdefault(booking.ref, booking)
-        shown = sum(1 for state in real if booking_from_state(state) is not None)
-        return bookings, len(real), shown
+    # --- sending ----------------------------------------------------------------------
 
     async def async_sync(self) -> None:
-        """Compare the sensors with what was mirrored; PUT and DELETE the difference."""
+        """Send the calendar as the sensors show it now (one call)."""
         async with self._lock:
-            read = self._read_sensors()
-            if read is None:
+            states = [self.hass.states.get(entity_id) for entity_id in self.sensor_ids]
+            view = calendar_view(states, dt_util.utcnow())
+            if view is None:
                 return
-            bookings, slots, shown = read
-            mirrored = self.store.unit(self.unit_id)
-            changed = False
-            failed = False
-
-            for ref, booking in bookings.items():
-                if self._sent.get(ref) == booking.body:
-                    continue
-                try:
-                    await self.client.put_booking(self.unit_id, ref, booking.body)
-                except RentalWifiApiError as err:
-                    if err.status >= 500:
-                        failed = True
-                        self._failed(f"PUT booking {ref}", err)
-                        continue
-                    # Refused (the sidecar's rules, e.g. a stay that is too long): not
-                    # retried until the reservation changes.
+            try:
+                result = await self.client.put_calendar(self.unit_id, view)
+            except RentalWifiError as err:
+                if isinstance(err, RentalWifiApiError) and err.status < 500:
+                    # The sidecar refused the view itself (it says why); not retried until
+                    # the sensors change.
+                    LOGGER.warning(
+                        "The sidecar refused the calendar of unit %s: %s",
+                        self.unit_id,
+                        err.message,
+                    )
+                    self.last_error = str(err)
+                    self.needs_retry = False
+                    return
+                self._failed(err)
+                return
+            if self.needs_retry:
+                LOGGER.info("Booking sync for unit %s works again", self.unit_id)
+            self.needs_retry = False
+            self.last_error = None
+            self.last_result = result
+            for refused in result.get("refused") or []:
+                ref, message = str(refused.get("booking_ref")), str(refused.get("message"))
+                self.last_error = f"booking {ref}: {message}"
+                if (ref, message) not in self._logged:
+                    self._logged.add((ref, message))
                     LOGGER.warning(
                         "The sidecar refused booking %s of unit %s: %s",
                         ref,
                         self.unit_id,
-                        err.message,
+                        message,
                     )
-                    self._sent[ref] = booking.body
-                    self.last_error = f"PUT booking {ref}: {err}"
-                    continue
-                except RentalWifiError as err:
-                    failed = True
-                    self._failed(f"PUT booking {ref}", err)
-                    continue
-                self._sent[ref] = booking.body
-                mirrored[ref] = {"start": booking.body["start"], "end": booking.body["end"]}
-                changed = True
-
-            # All slots full: a booking after the last one shown may just be out of sight.
-            window_end = (
-                max(b.start for b in bookings.values())
-                if bookings and shown >= slots
-                else None
-            )
-            for ref in [ref for ref in mirrored if ref not in bookings]:
-                start = dt_util.parse_datetime(mirrored[ref]["start"])
-                if window_end is not None and start is not None and start >= window_end:
-                    continue
-                try:
-                    await self.client.delete_booking(self.unit_id, ref)
-                except RentalWifiApiError as err:
-                    if err.status >= 500:
-                        failed = True
-                        self._failed(f"DELETE booking {ref}", err)
-                        continue
-                    if err.status != 404:  # 404: already gone, which is what we want
-                        LOGGER.warning(
-                            "The sidecar refused to delete booking %s of unit %s: %s",
-                            ref,
-                            self.unit_id,
-                            err.message,
-                        )
-                except RentalWifiError as err:
-                    failed = True
-                    self._failed(f"DELETE booking {ref}", err)
-                    continue
-                del mirrored[ref]
-                self._sent.pop(ref, None)
-                changed = True
-
-            if changed:
-                self.store.async_save()
+            if any(
+                result.get(key) for key in ("created", "updated", "vanished", "restored")
+            ):
                 await self._on_change()
-            if not failed and self.needs_retry:
-                LOGGER.info("Booking sync for unit %s works again", self.unit_id)
-            self.needs_retry = failed
 
-    def _failed(self, what: str, err: RentalWifiError) -> None:
+    def _failed(self, err: RentalWifiError) -> None:
         if not self.needs_retry:
             LOGGER.warning(
-                "Booking sync for unit %s: %s failed (retrying when the sidecar answers): %s",
+                "Booking sync for unit %s failed (retrying when the sidecar answers): %s",
                 self.unit_id,
-                what,
                 err,
             )
         self.needs_retry = True
-        self.last_error = f"{what}: {err}"
+        self.last_error = str(err)

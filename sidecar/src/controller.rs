@@ -477,6 +477,52 @@ impl Controller {
         Ok(())
     }
 
+    /// Let a device in by its MAC alone on `site`, connected to one of `ssids` (issue 14 item
+    /// 4; only the Open API can). `None` when no controller is configured.
+    pub async fn authorize_mac(
+        &self,
+        site: &str,
+        mac: Mac,
+        ssids: &[String],
+    ) -> Option<Result<crate::omada::ConnectedClient, crate::omada::MacAuthError>> {
+        let client = self.client()?;
+        let started = Instant::now();
+        let res = client.authorize_connected_mac(site, mac, ssids).await;
+        self.metrics.controller_latency.observe(started.elapsed());
+        match &res {
+            Ok(_) => self.record(Call::Authorize, Ok(())),
+            Err(crate::omada::MacAuthError::Omada(e)) => {
+                self.metrics.controller_errors.inc();
+                self.record(Call::Authorize, Err(e));
+            }
+            Err(_) => {}
+        }
+        Some(res)
+    }
+
+    /// Authorise a device the host let in by its MAC again (its Open API authorisation lasts
+    /// the portal timeout): as [`authorize_mac`](Self::authorize_mac), its answers in the
+    /// outbox's terms — a device away reads as the controller's "does not exist" (retried on
+    /// its own), missing Open API credentials as a problem for the host.
+    pub async fn reauthorize_mac(&self, site: &str, mac: Mac) -> Result<(), ControllerError> {
+        use crate::omada::MacAuthError as M;
+        match self.authorize_mac(site, mac, &[]).await {
+            None => Err(ControllerError::NotConfigured),
+            Some(Ok(_)) => Ok(()),
+            Some(Err(M::Omada(e))) => Err(e.into()),
+            Some(Err(e @ (M::NotConnected { .. } | M::OtherNetwork { .. }))) => {
+                Err(OmadaError::Rejected {
+                    code: -41010,
+                    message: format!("This client does not exist. ({e})"),
+                }
+                .into())
+            }
+            Some(Err(e @ M::NeedsOpenApi { .. })) => {
+                Err(OmadaError::Misconfigured(e.to_string()).into())
+            }
+        }
+    }
+
     /// End a device's authorisation on `site` (its id when known): every valid record of the
     /// MAC is disconnected. Returns how many were (0: none was valid any more).
     pub async fn unauthorize_device(

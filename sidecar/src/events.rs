@@ -7,7 +7,7 @@
 //! directly. `api/events.rs` is the only place an event becomes JSON. A slow SSE client lags
 //! and loses old events rather than slowing the producers down (tokio broadcast semantics).
 //!
-//! Issue 14 adds `booking_vanished`, `booking_restored`, `booking_cancelled`; issue 12b adds
+//! Issue 14 added `booking_vanished`, `booking_restored`, `booking_cancelled`; issue 12b
 //! `controller_problem`, `controller_check`, `host_test_result`: each is one more variant
 //! here and one more arm in `api/events.rs`.
 
@@ -34,6 +34,27 @@ pub struct GrantRef {
     pub client_mac: Mac,
 }
 
+/// A booking, as booking events name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BookingEventRef {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub guest_name: Option<String>,
+    /// Its voucher's code, when it has one.
+    pub code: Option<String>,
+    pub start: OffsetDateTime,
+    pub end: OffsetDateTime,
+}
+
+/// Why a booking was cancelled (`booking_cancelled`'s `cause`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelCause {
+    /// `DELETE /api/v1/units/{unit_id}/bookings/{booking_ref}`: a script or the host.
+    Deleted,
+    /// Missing from the calendar past the unit's limit (it may still come back).
+    Absent,
+}
+
 /// One event of the contract.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -47,6 +68,8 @@ pub enum Event {
     VoucherRedeemed {
         grant: GrantRef,
         booking_ref: Option<String>,
+        /// The host let the device in by its MAC (not a guest on the portal).
+        by_host: bool,
     },
     VoucherRevoked {
         unit_id: String,
@@ -82,6 +105,23 @@ pub enum Event {
     UnitChanged {
         unit_id: String,
         change: UnitChange,
+    },
+    /// A booking went missing from the calendar view: during its stay access runs on to its
+    /// end (`during_stay`); before it the voucher is suspended and the booking counts as
+    /// cancelled at `cancel_at` if still missing.
+    BookingVanished {
+        booking: BookingEventRef,
+        during_stay: bool,
+        cancel_at: Option<OffsetDateTime>,
+    },
+    /// A missing (or for that cancelled) booking is in the calendar again, with its code.
+    BookingRestored {
+        booking: BookingEventRef,
+        was_cancelled: bool,
+    },
+    BookingCancelled {
+        booking: BookingEventRef,
+        cause: CancelCause,
     },
     /// The controller's `problem` changed (null: resolved).
     ControllerProblem {

@@ -259,6 +259,123 @@ async fn run(point: &str) {
             rig.converge(10).await;
             assert!(rig.sim.authorized().is_empty());
         }
+        "bookings_sync" => {
+            let code = booking_with_guest(&rig).await;
+            rig.stop();
+            // The calendar goes blank during B1's stay and shows a new booking B2.
+            let body = json!({"from": at(0), "bookings": [
+                {"booking_ref": "B2", "start": at(86_400 * 3), "end": at(86_400 * 4)}]});
+            let path = "/api/v1/units/u/bookings";
+            if arm(&mut rig, point) {
+                doomed(&rig, "PUT", path, Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            rig.must("PUT", path, Some(body), &[200]).await;
+            let b1 = rig
+                .must("GET", "/api/v1/units/u/bookings/B1", None, &[200])
+                .await;
+            assert_eq!(b1["state"], "vanished");
+            assert_eq!(b1["voucher"]["status"], "active", "the guest stays in");
+            let b2 = rig
+                .must("GET", "/api/v1/units/u/bookings/B2", None, &[200])
+                .await;
+            assert_eq!(b2["voucher"]["status"], "unused");
+            assert_eq!(rig.active_grants(&code).len(), 1);
+            rig.converge(10).await;
+            assert_eq!(
+                rig.sim.authorized().len(),
+                1,
+                "the guest is still on the controller"
+            );
+        }
+        "vanish_cancel" => {
+            // A booking that starts in 3 s goes missing: it is cancelled at its start.
+            rig.must(
+                "PUT",
+                "/api/v1/units/u/bookings",
+                Some(json!({"from": at(0), "bookings": [
+                    {"booking_ref": "B3", "start": at(3), "end": at(86_400)}]})),
+                &[200],
+            )
+            .await;
+            let b = rig
+                .must(
+                    "PUT",
+                    "/api/v1/units/u/bookings",
+                    Some(json!({"from": at(0), "bookings": []})),
+                    &[200],
+                )
+                .await;
+            assert_eq!(b["vanished"], json!(["B3"]));
+            rig.stop();
+            if arm(&mut rig, point) {
+                dies(&mut rig, point, 15);
+            }
+            restart(&mut rig, point);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let b = rig
+                    .must("GET", "/api/v1/units/u/bookings/B3", None, &[200])
+                    .await;
+                if b["state"] == "cancelled" {
+                    assert_eq!(b["voucher"]["status"], "revoked");
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "not cancelled: {b}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        "unit_revoke" => {
+            let a = voucher_with_two(&rig, json!({})).await;
+            let b = rig.voucher(json!({})).await;
+            rig.stop();
+            let path = "/api/v1/units/u/revoke";
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", path, Some(json!({}))).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            rig.must("POST", path, Some(json!({})), &[200]).await;
+            for code in [&a, &b] {
+                let v = rig
+                    .must("GET", &format!("/api/v1/vouchers/{code}"), None, &[200])
+                    .await;
+                assert_eq!(status_of(&v), "revoked");
+            }
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty(), "every device taken off");
+        }
+        "device_reserve" | "device" | "device_confirm" | "device_release" => {
+            let code = rig.voucher(json!({"max_devices": 2})).await;
+            let tv = "A4-77-33-0E-51-C2";
+            rig.sim
+                .join_wifi("Default", common::crash::SSID, tv.parse().unwrap(), None)
+                .unwrap();
+            rig.stop();
+            let path = format!("/api/v1/vouchers/{code}/devices");
+            let body = json!({"mac": tv, "name": "TV"});
+            if arm(&mut rig, point) {
+                if scope == "device_release" {
+                    // The controller fails: the slot is given back.
+                    rig.sim.set_openapi_http500(true);
+                }
+                doomed(&rig, "POST", &path, Some(body.clone())).await;
+                dies(&mut rig, point, 15);
+                rig.sim.set_openapi_http500(false);
+            }
+            restart(&mut rig, point);
+            let g = rig.must("POST", &path, Some(body), &[200, 201]).await;
+            assert_eq!(
+                (g["status"].as_str(), g["by_host"].as_bool()),
+                (Some("active"), Some(true))
+            );
+            let on: Vec<String> = rig.active_grants(&code).into_iter().map(|g| g.1).collect();
+            assert_eq!(on, vec![tv.to_owned()]);
+            rig.check("after the host's retry");
+            rig.converge(20).await;
+            assert!(rig.sim.authorized().iter().any(|c| c.mac.to_string() == tv));
+        }
         "redeem_reserve" | "redeem" | "redeem_confirm" | "redeem_release" => {
             let code = rig.voucher(json!({"max_devices": 1})).await;
             rig.stop();
@@ -715,6 +832,19 @@ cases! {
     booking_put_after_commit => "booking_put.after_commit",
     booking_delete_before_commit => "booking_delete.before_commit",
     booking_delete_after_commit => "booking_delete.after_commit",
+    bookings_sync_before_commit => "bookings_sync.before_commit",
+    bookings_sync_after_commit => "bookings_sync.after_commit",
+    vanish_cancel_before_commit => "vanish_cancel.before_commit",
+    vanish_cancel_after_commit => "vanish_cancel.after_commit",
+    unit_revoke_before_commit => "unit_revoke.before_commit",
+    unit_revoke_after_commit => "unit_revoke.after_commit",
+    device_reserve_before_commit => "device_reserve.before_commit",
+    device_reserve_after_commit => "device_reserve.after_commit",
+    device_authorized => "device.authorized",
+    device_confirm_before_commit => "device_confirm.before_commit",
+    device_confirm_after_commit => "device_confirm.after_commit",
+    device_release_before_commit => "device_release.before_commit",
+    device_release_after_commit => "device_release.after_commit",
     redeem_reserve_before_commit => "redeem_reserve.before_commit",
     redeem_reserve_after_commit => "redeem_reserve.after_commit",
     redeem_authorized => "redeem.authorized",

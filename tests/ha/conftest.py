@@ -219,12 +219,23 @@ def auto_enable(enable_custom_integrations: None, socket_enabled: None) -> None:
     """Load custom_components/ and allow loopback sockets (the sidecar is real)."""
 
 
+def _info_line(line: str) -> bool:
+    """The simulator's JSON line, complete (the log may be read while it is written)."""
+    if not (line.lstrip().startswith("{") and "omada_url" in line):
+        return False
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[Sim]:
     """Start `rental-wifi-sidecar sim`; it prints one JSON line with its URLs."""
     process = Process([SIDECAR_BIN, "sim"], tmp_path / "sim.log")
     try:
-        line = process.wait_for_line(lambda line: line.lstrip().startswith("{") and "omada_url" in line)
+        line = process.wait_for_line(_info_line)
         yield Sim(process=process, info=json.loads(line))
     finally:
         process.stop()

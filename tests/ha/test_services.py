@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -204,8 +205,112 @@ async def test_revoke_unit_access(
     result = await _call(hass, "revoke_unit_access", {"device_id": device.id})
     assert result["unit_id"] == "beach-house"
     assert sorted(result["revoked"]) == sorted([a["code"], b["code"]])
+    assert result["devices"] == 0
     live = await _call(hass, "list_vouchers", {"status": "unused"})
     assert [v["code"] for v in live["vouchers"]] == [c["code"]]
+    # One call to the sidecar, not one per voucher.
+    audit = await api.request("GET", "/api/v1/audit?limit=50")
+    actions = [e["action"] for e in audit["entries"]]
+    assert actions.count("unit.revoke") == 1
+    again = await _call(hass, "revoke_unit_access", {"unit_id": "beach-house"})
+    assert again["revoked"] == []
+
+
+async def test_create_voucher_device_policy(
+    hass: HomeAssistant, config_entry: MockConfigEntry, api: Api, sim: Sim
+) -> None:
+    """The voucher's own device policy goes through; a suspended status can be listed."""
+    await loaded_entry(hass, config_entry, api, sim)
+    voucher = await _call(
+        hass,
+        "create_voucher",
+        {"unit_id": "beach-house", "duration_minutes": 60, "device_policy": "refuse"},
+    )
+    assert voucher["device_policy"] == "refuse"
+    assert voucher["devices_active"] == 0
+    listed = await _call(hass, "list_vouchers", {"status": "suspended"})
+    assert listed["vouchers"] == []
+
+
+async def _join(http: aiohttp.ClientSession, sim: Sim, mac: str) -> None:
+    async with http.post(
+        f"{sim.info['omada_control_url']}/wifi",
+        json={"site": "Default", "ssid": "Guest", "mac": mac},
+    ) as response:
+        assert response.status == 200, await response.text()
+
+
+async def test_authorize_device(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    api: Api,
+    sim: Sim,
+    http: aiohttp.ClientSession,
+) -> None:
+    """A TV in by its MAC: on a voucher, or on the unit's stay in progress; what the
+    controller cannot do comes back as the sidecar says it."""
+    entry = await loaded_entry(hass, config_entry, api, sim)
+    tv = "A4-77-33-0E-51-C2"
+    voucher = await _call(
+        hass, "create_voucher", {"unit_id": "beach-house", "duration_minutes": 600}
+    )
+    # Operator credentials only: the controller admits devices only through the portal.
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "authorize_device", {"code": voucher["code"], "mac": tv})
+    assert err.value.translation_key == "sidecar_rejected"
+    assert "hotspot-operator mode" in err.value.translation_placeholders["message"]
+    # With the Open API credentials too, a device not on the Wi-Fi yet is told so.
+    await api.request(
+        "PUT",
+        "/api/v1/settings/omada",
+        {
+            **sim.omada_settings,
+            "client_id": sim.info["omada_client_id"],
+            "client_secret": sim.info["omada_client_secret"],
+        },
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "authorize_device", {"code": voucher["code"], "mac": tv})
+    assert "connect it to the guest Wi-Fi first" in err.value.translation_placeholders["message"]
+    await _join(http, sim, tv)
+    grant = await _call(
+        hass,
+        "authorize_device",
+        {"code": voucher["code"], "mac": tv, "name": "Living room TV"},
+    )
+    assert grant["client_mac"] == tv
+    assert grant["by_host"] is True
+    assert grant["name"] == "Living room TV"
+    devices = await api.request("GET", f"/api/v1/vouchers/{voucher['code']}/devices")
+    assert [d["client_mac"] for d in devices["devices"]] == [tv]
+    # By the unit: its stay in progress (a booking now), by the unit's device.
+    now = datetime.now(UTC).replace(microsecond=0)
+    stay = await api.request(
+        "PUT",
+        "/api/v1/units/beach-house/bookings/STAY",
+        {
+            "start": (now - timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+            "end": (now + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        },
+    )
+    console = "A4-77-33-0E-51-C3"
+    await _join(http, sim, console)
+    device = dr.async_get(hass).async_get_device(
+        identifiers={(DOMAIN, f"{entry.unique_id}_beach-house")}
+    )
+    grant = await _call(hass, "authorize_device", {"device_id": device.id, "mac": console})
+    assert grant["code"] == stay["voucher"]["code"]
+    # Neither or both: told what to give.
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "authorize_device", {"mac": tv})
+    assert err.value.translation_key == "code_or_unit"
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "authorize_device",
+            {"mac": tv, "code": voucher["code"], "unit_id": "beach-house"},
+        )
+    assert err.value.translation_key == "code_and_unit"
 
 
 async def test_actions_sidecar_down_and_auth(

@@ -1,9 +1,11 @@
 """Rental Control → sidecar booking sync, driven by Rental Control-shaped sensor states.
 
 The event sensors are written with hass.states.async_set exactly as Rental Control writes
-them (state "<summary> - <D> <Month YYYY> <HH:MM>" or "No reservation", attributes summary,
-description, location, start, end, uid, eta_*, slot_name, slot_code, slot_number, and the
-parsed ones such as last_four). Every assertion is on the real sidecar.
+them (`../shared/reference/rental-control.md` §2.2: state "<summary> - <D> <Month YYYY>
+<HH:MM>" or "No reservation", attributes summary, description, location, start, end, uid,
+eta_*, slot_name, slot_code, slot_number, and the parsed ones such as last_four), because
+Rental Control itself needs a newer Home Assistant than the one installable here. The
+integration sends each unit's whole calendar view; every assertion is on the real sidecar.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import CONF_NAME, CONF_URL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
 from custom_components.rental_wifi import sync as sync_module
 from custom_components.rental_wifi.const import (
@@ -31,9 +33,13 @@ from custom_components.rental_wifi.const import (
     DOMAIN,
     SUBENTRY_UNIT,
 )
-from custom_components.rental_wifi.sync import booking_ref_for, pattern_sensor_ids
+from custom_components.rental_wifi.sync import (
+    booking_ref_for,
+    calendar_view,
+    pattern_sensor_ids,
+)
 
-from .conftest import Api, Sidecar, Sim, eventually, instance_id, redeem, setup_entry
+from .conftest import Api, Sidecar, Sim, eventually, instance_id, redeem, setup_entry, wait_for
 
 CURRENT = "calendar.beach_rental_control"  # Rental Control >= 2.8 (has_entity_name)
 LEGACY = "calendar.rental_control_cabin"  # Rental Control <= 2.7, ids kept by the registry
@@ -130,6 +136,22 @@ async def vouchers_of(api: Api, booking_ref: str) -> list[dict[str, Any]]:
     return data["vouchers"]
 
 
+async def booking(api: Api, unit_id: str, booking_ref: str) -> dict[str, Any]:
+    """The sidecar's booking (GET /api/v1/units/{unit_id}/bookings/{booking_ref})."""
+    return await api.request(
+        "GET", f"/api/v1/units/{unit_id}/bookings/{quote(booking_ref, safe='')}"
+    )
+
+
+def booking_issues(hass: HomeAssistant) -> list[ir.IssueEntry]:
+    """Our repair issues for bookings that vanished during a stay."""
+    return [
+        issue
+        for (domain, issue_id), issue in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and issue_id.startswith("booking_vanished_")
+    ]
+
+
 async def live_voucher(api: Api, booking_ref: str) -> dict[str, Any] | None:
     """The booking's unused/active voucher, if any."""
     for voucher in await vouchers_of(api, booking_ref):
@@ -203,11 +225,46 @@ def test_booking_ref() -> None:
     assert a != booking_ref_for({"summary": "Reserved - Bob"}, start)
 
 
+async def test_calendar_view(hass: HomeAssistant) -> None:
+    """The view is what the sensors show, and the span they can speak for."""
+    ids = sensors("beach_rental_control", 2)
+    now = _now()
+    a = (now + timedelta(days=1), now + timedelta(days=2))
+    b = (now + timedelta(days=4), now + timedelta(days=5))
+    rc_event(hass, ids[0], summary="A", start=a[0], end=a[1], uid="a", slot_code="1111")
+    rc_empty(hass, ids[1])
+    states = [hass.states.get(i) for i in ids]
+    view = calendar_view([*states, None], now)  # a sensor that does not exist: ignored
+    assert view == {
+        "from": _z(now),
+        "until": None,
+        "bookings": [
+            {"booking_ref": "a", "start": _z(a[0]), "end": _z(a[1]), "guest_name": None,
+             "codes": ["1111"]},
+        ],
+    }
+    # Every slot holds a booking: the view covers only up to the last one's start.
+    rc_event(hass, ids[1], summary="B", start=b[0], end=b[1], uid="b", slot_name="Bo")
+    view = calendar_view([hass.states.get(i) for i in ids], now)
+    assert view["until"] == _z(b[0])
+    assert [x["booking_ref"] for x in view["bookings"]] == ["a", "b"]
+    # Rental Control (re)loading: nothing can be said.
+    hass.states.async_set(ids[1], STATE_UNAVAILABLE, {})
+    assert calendar_view([hass.states.get(i) for i in ids], now) is None
+    assert calendar_view([None, None], now) is None
+    # All "No reservation": an empty view that covers everything from now on.
+    for entity_id in ids:
+        rc_empty(hass, entity_id)
+    assert calendar_view([hass.states.get(i) for i in ids], now) == {
+        "from": _z(now), "until": None, "bookings": [],
+    }
+
+
 async def test_sync_current_scheme(
     hass: HomeAssistant, api: Api, sim: Sim, sidecar: Sidecar, http: aiohttp.ClientSession
 ) -> None:
-    """New → PUT (voucher over the stay), codes work on the portal, moved → same voucher
-    moved, cancelled → revoked. Sensors named after `calendar.<cal>_rental_control`."""
+    """New → the sidecar issues a voucher, codes work on the portal, moved → same voucher
+    moved. Sensors named after `calendar.<cal>_rental_control`."""
     ids = sensors("beach_rental_control")
     for entity_id in ids:
         rc_empty(hass, entity_id)
@@ -236,6 +293,7 @@ async def test_sync_current_scheme(
     bob = await live_voucher(api, "bob-2@airbnb.com")
     assert _ts(bob["valid_from"]) == later[0]
     assert _ts(bob["valid_until"]) == later[1]
+    assert (await booking(api, "beach-house", "ada-1@airbnb.com"))["codes"] == ["4821", "7765"]
 
     # The guest types the door code (slot_code) on the portal during the stay.
     status, page = await redeem(http, sidecar, "4821", client_mac="AA-BB-CC-DD-EE-21")
@@ -254,23 +312,93 @@ async def test_sync_current_scheme(
     assert (await live_voucher(api, "bob-2@airbnb.com"))["code"] == bob["code"]
     assert _ts((await live_voucher(api, "bob-2@airbnb.com"))["valid_until"]) == moved[1]
 
-    # Ada cancels (her sensor shows "No reservation"): her voucher is revoked, devices out.
-    rc_empty(hass, ids[0])
 
-    async def ada_revoked() -> bool:
-        return [v["status"] for v in await vouchers_of(api, "ada-1@airbnb.com")] == ["revoked"]
+async def test_a_blank_calendar_is_not_a_cancellation(
+    hass: HomeAssistant, api: Api, sim: Sim, sidecar: Sidecar, http: aiohttp.ClientSession
+) -> None:
+    """Rental Control clears its sensors to "No reservation" (two empty fetches): the guest
+    in the house keeps access, Home Assistant gets an event and a repair issue naming the
+    booking; a future booking is suspended and keeps its code; both come back."""
+    ids = sensors("beach_rental_control", 3)
+    now = _now()
+    stay = (now - timedelta(hours=5), now + timedelta(days=2))
+    soon = (now + timedelta(days=3), now + timedelta(days=5))
+    rc_event(hass, ids[0], summary="Reserved - Ada", start=stay[0], end=stay[1],
+             uid="ada", slot_name="Ada", slot_code="4821")
+    rc_event(hass, ids[1], summary="Reserved - Bo", start=soon[0], end=soon[1],
+             uid="bo", slot_name="Bo", slot_code="9130")
+    rc_empty(hass, ids[2])
+    entry = await synced_entry(hass, api, sim, sidecar, http, {"beach-house": CURRENT})
 
-    await eventually(hass, ada_revoked)
+    async def synced() -> bool:
+        return bool(await live_voucher(api, "ada")) and bool(await live_voucher(api, "bo"))
+
+    await eventually(hass, synced)
+    ada_code = (await live_voucher(api, "ada"))["code"]
+    bo_code = (await live_voucher(api, "bo"))["code"]
+    status, page = await redeem(http, sidecar, "4821", client_mac="AA-BB-CC-DD-EE-31")
+    assert 'data-result="success"' in page, page
+    fired: list[tuple[str, dict[str, Any]]] = []
+    for name in ("booking_vanished", "booking_restored", "booking_cancelled", "voucher_revoked"):
+        hass.bus.async_listen(
+            f"{DOMAIN}_{name}", lambda e, n=name: fired.append((n, dict(e.data)))
+        )
+
+    for entity_id in ids:
+        rc_empty(hass, entity_id)
+
+    async def vanished() -> bool:
+        return (await booking(api, "beach-house", "ada"))["state"] == "vanished"
+
+    await eventually(hass, vanished)
     grants = await api.request("GET", "/api/v1/grants?active=true")
-    assert grants["grants"] == []
-    assert await live_voucher(api, "bob-2@airbnb.com")
+    assert [g["client_mac"] for g in grants["grants"]] == ["AA-BB-CC-DD-EE-31"]
+    assert (await booking(api, "beach-house", "ada"))["voucher"]["status"] == "active"
+    bo = await booking(api, "beach-house", "bo")
+    assert bo["state"] == "vanished"
+    assert bo["voucher"]["status"] == "suspended"
+    await wait_for(hass, lambda: len(booking_issues(hass)) == 1)
+    issue = booking_issues(hass)[0]
+    assert issue.translation_key == "booking_vanished"
+    assert issue.translation_placeholders["booking"] == "ada"
+    assert issue.translation_placeholders["guest"] == "Ada"
+    assert issue.translation_placeholders["unit"] == "Beach-House"
+    # Raised once, whatever the refreshes; gone while unloaded, back from the snapshot.
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert len(booking_issues(hass)) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert booking_issues(hass) == []
+    await setup_entry(hass, entry)
+    await wait_for(hass, lambda: len(booking_issues(hass)) == 1)
+    await wait_for(hass, lambda: sorted(n for n, _ in fired) == ["booking_vanished"] * 2)
+    during = {d["booking_ref"]: d["during_stay"] for _, d in fired}
+    assert during == {"ada": True, "bo": False}
+    assert all(d["config_entry_id"] == entry.entry_id for _, d in fired)
+
+    # The calendar answers again: same codes, the issue goes away.
+    rc_event(hass, ids[0], summary="Reserved - Ada", start=stay[0], end=stay[1],
+             uid="ada", slot_name="Ada", slot_code="4821")
+    rc_event(hass, ids[1], summary="Reserved - Bo", start=soon[0], end=soon[1],
+             uid="bo", slot_name="Bo", slot_code="9130")
+
+    async def back() -> bool:
+        return (await booking(api, "beach-house", "bo"))["state"] == "present"
+
+    await eventually(hass, back)
+    assert (await live_voucher(api, "ada"))["code"] == ada_code
+    assert (await live_voucher(api, "bo"))["code"] == bo_code
+    await wait_for(hass, lambda: not booking_issues(hass))
+    await wait_for(hass, lambda: [n for n, _ in fired].count("booking_restored") == 2)
+    assert not [n for n, _ in fired if n in ("booking_cancelled", "voucher_revoked")]
 
 
 async def test_sync_legacy_scheme_without_uid(
     hass: HomeAssistant, api: Api, sim: Sim, sidecar: Sidecar, http: aiohttp.ClientSession
 ) -> None:
     """`calendar.rental_control_<cal>` → `sensor.rental_control_<cal>_event_<n>`; no uid:
-    the ref is a hash of summary and start, so a moved stay is a new booking."""
+    the ref is a hash of summary and start, so a moved stay is a new booking (the old one is
+    missing from the view)."""
     ids = sensors("rental_control_cabin", 3)
     now = _now()
     start, end = now + timedelta(days=1), now + timedelta(days=3)
@@ -287,14 +415,15 @@ async def test_sync_legacy_scheme_without_uid(
     await eventually(hass, synced)
     assert (await live_voucher(api, ref))["guest_name"] == "Cleo"
 
-    # Moved: a new summary/start pair, so the old booking goes and a new one comes.
     start2 = start + timedelta(days=7)
     rc_event(hass, ids[0], summary="Reserved - Cleo", start=start2, end=end + timedelta(days=7),
              slot_code="5150", slot_name="Cleo")
     ref2 = booking_ref_for({"summary": "Reserved - Cleo"}, start2)
 
     async def swapped() -> bool:
-        return await live_voucher(api, ref2) is not None and await live_voucher(api, ref) is None
+        return await live_voucher(api, ref2) is not None and (
+            await booking(api, "cabin", ref)
+        )["state"] == "vanished"
 
     await eventually(hass, swapped)
 
@@ -359,7 +488,7 @@ async def test_back_to_back_with_grace(
     hass: HomeAssistant, api: Api, sim: Sim, sidecar: Sidecar, http: aiohttp.ClientSession
 ) -> None:
     """Check-out 11:00 and check-in 11:00 the same day: the sidecar keeps the windows apart
-    (grace never overlaps a neighbour) — we only mirror the two stays."""
+    (grace never overlaps a neighbour) — we only send the two stays."""
     ids = sensors("beach_rental_control", 2)
     day = (_now() + timedelta(days=3)).replace(hour=11, minute=0, second=0)
     first = (day - timedelta(days=2), day)
@@ -387,8 +516,8 @@ async def test_back_to_back_with_grace(
 async def test_window_full_and_unavailable(
     hass: HomeAssistant, api: Api, sim: Sim, sidecar: Sidecar, http: aiohttp.ClientSession
 ) -> None:
-    """A booking pushed past the last sensor is kept; unavailable sensors delete nothing;
-    all slots empty deletes everything."""
+    """A booking pushed past the last sensor is untouched; unavailable sensors send nothing;
+    all slots empty makes every booking missing — never cancelled."""
     ids = sensors("beach_rental_control", 2)
     now = _now()
     a = (now + timedelta(days=2), now + timedelta(days=3))
@@ -396,13 +525,14 @@ async def test_window_full_and_unavailable(
     rc_event(hass, ids[0], summary="A", start=a[0], end=a[1], uid="a")
     rc_event(hass, ids[1], summary="B", start=b[0], end=b[1], uid="b")
     entry = await synced_entry(hass, api, sim, sidecar, http, {"beach-house": CURRENT})
+    sync = entry.runtime_data.syncs["beach-house"]
 
     async def both() -> bool:
         return bool(await live_voucher(api, "a")) and bool(await live_voucher(api, "b"))
 
     await eventually(hass, both)
 
-    # A new earlier stay: the two sensors now show new + a; b is out of sight, not cancelled.
+    # A new earlier stay: the two sensors now show new + a; b is out of sight, not missing.
     n = (now + timedelta(hours=20), now + timedelta(hours=40))
     rc_event(hass, ids[0], summary="N", start=n[0], end=n[1], uid="n")
     rc_event(hass, ids[1], summary="A", start=a[0], end=a[1], uid="a")
@@ -411,28 +541,36 @@ async def test_window_full_and_unavailable(
         return bool(await live_voucher(api, "n"))
 
     await eventually(hass, new_one)
-    await entry.runtime_data.syncs["beach-house"].async_sync()
-    assert await live_voucher(api, "b")
+    await sync.async_sync()
+    assert (await booking(api, "beach-house", "b"))["state"] == "present"
+    assert sync.last_result["vanished"] == []
 
-    # Rental Control reloading: sensors unavailable. Nothing is concluded.
+    # Rental Control reloading: sensors unavailable. Nothing is sent.
+    requests = sync.last_result
     for entity_id in ids:
         hass.states.async_set(entity_id, STATE_UNAVAILABLE, {})
     await hass.async_block_till_done()
-    await entry.runtime_data.syncs["beach-house"].async_sync()
+    await sync.async_sync()
+    assert sync.last_result is requests
     for ref in ("n", "a", "b"):
-        assert await live_voucher(api, ref), ref
+        assert (await booking(api, "beach-house", ref))["state"] == "present", ref
 
-    # Everything cancelled.
+    # Every sensor "No reservation": all three are missing, none is cancelled.
     for entity_id in ids:
         rc_empty(hass, entity_id)
 
-    async def none_left() -> bool:
-        return all([await live_voucher(api, ref) is None for ref in ("n", "a", "b")])
+    async def all_missing() -> bool:
+        return all(
+            [(await booking(api, "beach-house", r))["state"] == "vanished" for r in "nab"]
+        )
 
-    await eventually(hass, none_left)
+    await eventually(hass, all_missing)
+    for ref in ("n", "a", "b"):
+        voucher = (await booking(api, "beach-house", ref))["voucher"]
+        assert voucher["status"] == "suspended", ref
 
 
-async def test_cancelled_while_unloaded_and_sidecar_down(
+async def test_sidecar_down_and_back(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
     api: Api,
@@ -441,39 +579,21 @@ async def test_cancelled_while_unloaded_and_sidecar_down(
     http: aiohttp.ClientSession,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """What was mirrored is remembered across a reload; a sidecar that is down is retried."""
+    """A calendar change while the sidecar is away is sent once it answers (logged once);
+    nothing about the bookings is stored in Home Assistant."""
     ids = sensors("beach_rental_control", 2)
     now = _now()
-    rc_event(hass, ids[0], summary="H", start=now + timedelta(days=1), end=now + timedelta(days=2), uid="h")
+    rc_event(hass, ids[0], summary="K", start=now + timedelta(days=2), end=now + timedelta(days=3), uid="k")
     rc_empty(hass, ids[1])
     entry = await synced_entry(hass, api, sim, sidecar, http, {"beach-house": CURRENT})
-
-    async def h_synced() -> bool:
-        return bool(await live_voucher(api, "h"))
-
-    await eventually(hass, h_synced)
-
-    # Cancelled while the integration is not loaded.
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    rc_empty(hass, ids[0])
-    await setup_entry(hass, entry)
-
-    async def h_gone() -> bool:
-        return await live_voucher(api, "h") is None
-
-    await eventually(hass, h_gone)
-
-    rc_event(hass, ids[0], summary="K", start=now + timedelta(days=2), end=now + timedelta(days=3), uid="k")
 
     async def k_synced() -> bool:
         return bool(await live_voucher(api, "k"))
 
     await eventually(hass, k_synced)
 
-    # The sidecar goes away; a cancellation and a new stay wait for it.
     caplog.set_level(logging.WARNING, logger="custom_components.rental_wifi")
     await hass.async_add_executor_job(sidecar.kill)
-    rc_empty(hass, ids[0])
     rc_event(hass, ids[1], summary="I", start=now + timedelta(days=4), end=now + timedelta(days=5), uid="i")
     sync = entry.runtime_data.syncs["beach-house"]
     await eventually(hass, _async(lambda: sync.needs_retry))
@@ -485,13 +605,27 @@ async def test_cancelled_while_unloaded_and_sidecar_down(
         return bool(await live_voucher(api, "i"))
 
     await eventually(hass, i_synced, timeout=30)
-    assert await live_voucher(api, "k") is None
     assert not sync.needs_retry
+    assert sync.last_error is None
+    await hass.async_block_till_done()
+    assert not [key for key in hass_storage if key.startswith(f"{DOMAIN}.bookings")]
 
-    # Removing the entry forgets what it mirrored.
+
+async def test_legacy_booking_copy_removed_with_the_entry(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    api: Api,
+    sim: Sim,
+    sidecar: Sidecar,
+    http: aiohttp.ClientSession,
+) -> None:
+    """The booking copy older versions kept is deleted with the entry."""
+    entry = await synced_entry(hass, api, sim, sidecar, http, {"beach-house": CURRENT})
+    key = f"{DOMAIN}.bookings.{entry.entry_id}"
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": {}}
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
-    assert f"{DOMAIN}.bookings.{entry.entry_id}" not in hass_storage
+    assert key not in hass_storage
 
 
 async def test_odd_sensor_states(
@@ -503,7 +637,7 @@ async def test_odd_sensor_states(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Times as strings (a restored state), a reservation without an end (ignored), and a
-    stay the sidecar refuses (logged once, not retried until it changes)."""
+    stay the sidecar refuses (logged once, the rest of the view still counts)."""
     ids = sensors("beach_rental_control", 3)
     now = _now()
     start, end = now + timedelta(days=1), now + timedelta(days=2)
@@ -514,7 +648,7 @@ async def test_odd_sensor_states(
          "uid": "lu", "slot_code": 7331, "slot_name": "Lu", "last_four": "7331"},
     )
     hass.states.async_set(ids[1], "Reserved - Mo - soon", {"summary": "Reserved - Mo", "start": start.isoformat()})
-    # Ends before it starts: the sidecar's validation refuses it.
+    # Ends before it starts: the sidecar's rules refuse it.
     rc_event(hass, ids[2], summary="Reserved - Ny", start=end, end=start, uid="ny")
     caplog.set_level(logging.WARNING, logger="custom_components.rental_wifi")
     entry = await synced_entry(hass, api, sim, sidecar, http, {"beach-house": CURRENT})
@@ -540,10 +674,32 @@ async def test_odd_sensor_states(
     diag = (await async_get_config_entry_diagnostics(hass, entry))["booking_sync"]
     assert diag["beach-house"]["calendar"] == CURRENT
     assert diag["beach-house"]["sensors_from"] == "pattern"
-    assert diag["beach-house"]["bookings_mirrored"] == 1
-    booking = await api.request("GET", "/api/v1/units/beach-house/bookings/lu")
-    assert booking["codes"] == ["7331"]  # slot_code and last_four, once
-    assert booking["guest_name"] == "Lu"
+    assert diag["beach-house"]["last_result"]["refused"][0]["booking_ref"] == "ny"
+    b = await booking(api, "beach-house", "lu")
+    assert b["codes"] == ["7331"]  # slot_code and last_four, once
+    assert b["guest_name"] == "Lu"
+
+
+async def test_a_refused_view_is_logged(
+    hass: HomeAssistant,
+    api: Api,
+    sim: Sim,
+    sidecar: Sidecar,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A view the sidecar refuses as a whole (here: the unit is gone) is logged, not retried."""
+    ids = sensors("beach_rental_control", 1)
+    rc_empty(hass, ids[0])
+    entry = await synced_entry(hass, api, sim, sidecar, http, {"beach-house": CURRENT})
+    sync = entry.runtime_data.syncs["beach-house"]
+    await eventually(hass, _async(lambda: sync.last_result is not None))
+    await api.request("DELETE", "/api/v1/units/beach-house?force=true", expect=204)
+    caplog.set_level(logging.WARNING, logger="custom_components.rental_wifi")
+    await sync.async_sync()
+    assert "refused the calendar of unit beach-house" in caplog.text
+    assert not sync.needs_retry
+    assert "404" in (sync.last_error or "")
 
 
 async def test_subentry_calendar_change_restarts_sync(

@@ -26,6 +26,7 @@ from custom_components.rental_wifi.models import (
     Unit,
     UnitState,
     UpstreamStatus,
+    VanishedBooking,
     Voucher,
 )
 
@@ -37,7 +38,11 @@ UNMODELLED = {
     "grant",
     "grants",
     "booking",
+    "booking_vanished",
     "bookings",
+    "calendar",
+    "unit_revoked",
+    "devices",
     "audit",
     "settings_omada",
     "settings_plume",
@@ -147,6 +152,11 @@ def test_state_snapshot() -> None:
         assert unit_state.live_voucher == Voucher.from_dict(raw["vouchers"][0])
         _assert_mirrors(Health, unit_state.health, raw["health"])
         _assert_mirrors(Unit, unit_state.unit, raw["unit"])
+        assert len(unit_state.vanished_bookings) == len(raw["vanished_bookings"]) > 0
+        for model, data in zip(
+            unit_state.vanished_bookings, raw["vanished_bookings"], strict=True
+        ):
+            _assert_mirrors(VanishedBooking, model, data)
 
 
 def test_error_body() -> None:

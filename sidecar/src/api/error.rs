@@ -218,6 +218,28 @@ impl From<crate::controller::ControllerError> for ApiError {
     }
 }
 
+impl From<usecase::devices::DeviceError> for ApiError {
+    fn from(e: usecase::devices::DeviceError) -> Self {
+        use crate::omada::MacAuthError as M;
+        use usecase::devices::DeviceError as D;
+        match e {
+            D::Rule(r) => r.into(),
+            D::NotFound(what) => ApiError::not_found(what),
+            D::Store(s) => s.into(),
+            D::NotConfigured => crate::controller::ControllerError::NotConfigured.into(),
+            // What the controller cannot do, in its client's words (the mode; "connect the
+            // device to the guest Wi-Fi first"): the host can act on it, nothing changed.
+            D::Controller(m @ M::NeedsOpenApi { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, m.kind(), m.to_string())
+            }
+            D::Controller(m @ (M::NotConnected { .. } | M::OtherNetwork { .. })) => {
+                ApiError::new(StatusCode::CONFLICT, m.kind(), m.to_string()).with_field("mac")
+            }
+            D::Controller(M::Omada(o)) => crate::controller::ControllerError::Omada(o).into(),
+        }
+    }
+}
+
 impl From<crate::usecase::sites::SiteError> for ApiError {
     fn from(e: crate::usecase::sites::SiteError) -> Self {
         use crate::usecase::sites::SiteError as S;

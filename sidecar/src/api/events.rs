@@ -14,12 +14,14 @@ use hyper::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::wire::{
-    ConnectivityOut, ControllerCheckEventOut, ControllerProblemOut, FailedStepOut, GrantEndedOut,
-    HealthChangedOut, HostTestResultOut, UnitChangedOut, VoucherIssuedOut, VoucherRedeemedOut,
-    VoucherRevokedOut, VoucherUpdatedOut,
+    BookingCancelledOut, BookingRestoredOut, BookingVanishedOut, ConnectivityOut,
+    ControllerCheckEventOut, ControllerProblemOut, FailedStepOut, GrantEndedOut, HealthChangedOut,
+    HostTestResultOut, UnitChangedOut, VoucherIssuedOut, VoucherRedeemedOut, VoucherRevokedOut,
+    VoucherUpdatedOut,
 };
 use crate::app::AppState;
 use crate::clock::rfc3339 as ts;
+use crate::events::{BookingEventRef, CancelCause};
 use crate::events::{Event, GrantRef, Published, UnitChange};
 use crate::serve::Body;
 
@@ -60,7 +62,11 @@ pub fn encode(p: &Published) -> (&'static str, String) {
                 at,
             })),
         ),
-        Event::VoucherRedeemed { grant, booking_ref } => (
+        Event::VoucherRedeemed {
+            grant,
+            booking_ref,
+            by_host,
+        } => (
             "voucher_redeemed",
             json(serde_json::to_string(&VoucherRedeemedOut {
                 unit_id: grant.unit_id.clone(),
@@ -68,6 +74,7 @@ pub fn encode(p: &Published) -> (&'static str, String) {
                 grant_id: grant.grant_id.clone(),
                 client_mac: grant.client_mac.to_string(),
                 booking_ref: booking_ref.clone(),
+                by_host: *by_host,
                 at,
             })),
         ),
@@ -201,7 +208,87 @@ pub fn encode(p: &Published) -> (&'static str, String) {
                 at,
             })),
         ),
+        Event::BookingVanished {
+            booking: b,
+            during_stay,
+            cancel_at,
+        } => {
+            let (unit_id, booking_ref, guest_name, code, start, end) = booking_fields(b);
+            (
+                "booking_vanished",
+                json(serde_json::to_string(&BookingVanishedOut {
+                    unit_id,
+                    booking_ref,
+                    guest_name,
+                    code,
+                    start,
+                    end,
+                    during_stay: *during_stay,
+                    cancel_at: cancel_at.map(ts),
+                    at,
+                })),
+            )
+        }
+        Event::BookingRestored {
+            booking: b,
+            was_cancelled,
+        } => {
+            let (unit_id, booking_ref, guest_name, code, start, end) = booking_fields(b);
+            (
+                "booking_restored",
+                json(serde_json::to_string(&BookingRestoredOut {
+                    unit_id,
+                    booking_ref,
+                    guest_name,
+                    code,
+                    start,
+                    end,
+                    was_cancelled: *was_cancelled,
+                    at,
+                })),
+            )
+        }
+        Event::BookingCancelled { booking: b, cause } => {
+            let (unit_id, booking_ref, guest_name, code, start, end) = booking_fields(b);
+            (
+                "booking_cancelled",
+                json(serde_json::to_string(&BookingCancelledOut {
+                    unit_id,
+                    booking_ref,
+                    guest_name,
+                    code,
+                    start,
+                    end,
+                    cause: Cow::Borrowed(match cause {
+                        CancelCause::Deleted => "deleted",
+                        CancelCause::Absent => "absent",
+                    }),
+                    at,
+                })),
+            )
+        }
     }
+}
+
+type BookingFields = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
+/// unit_id, booking_ref, guest_name, code, start, end.
+fn booking_fields(b: &BookingEventRef) -> BookingFields {
+    (
+        b.unit_id.clone(),
+        b.booking_ref.clone(),
+        b.guest_name.clone(),
+        b.code.clone(),
+        ts(b.start),
+        ts(b.end),
+    )
 }
 
 pub fn stream(state: &AppState) -> Response<Body> {

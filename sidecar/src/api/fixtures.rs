@@ -19,14 +19,18 @@ use super::events::encode;
 use super::wire::*;
 use crate::controller::ControllerStatus;
 use crate::events::{
-    AuthState, CheckFailure, Event, GrantRef, HostTestReport, Published, UnitChange,
+    AuthState, BookingEventRef, CancelCause, CheckFailure, Event, GrantRef, HostTestReport,
+    Published, UnitChange,
 };
 use crate::omada::{Capabilities, OmadaSettings, ResolvedMode};
 use crate::plume::{HealthReport, HealthStatus, PlumeSettings, PlumeStatus};
 use crate::unit_health::{Finding, FindingCode, Severity, Source, SourceState};
+use crate::usecase::bookings::Synced;
+use crate::usecase::units::UnitRevoked;
+use crate::vouchers::booking::Refused;
 use crate::vouchers::model::{
-    AuditEntry, Booking, EndReason, Grant, GrantState, GuestChecks, GuestPage, SecondFactor, Unit,
-    Voucher,
+    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, GuestChecks, GuestPage, SecondFactor,
+    StayRules, Unit, Voucher,
 };
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
@@ -80,6 +84,10 @@ fn unit() -> Unit {
         created_at: T0,
         updated_at: T0,
         omada_site_id: Some("640effd1b3f2ae5b912275ec".into()),
+        stay: StayRules {
+            vanish_cancel_minutes: 60,
+            device_policy: DevicePolicy::ReplaceOldest,
+        },
         guest_checks: GuestChecks {
             address_translation: false,
             short_code_second_factor: SecondFactor::LastName,
@@ -114,6 +122,10 @@ fn voucher() -> Voucher {
         created_at: T0,
         first_used_at: Some(datetime!(2026-11-20 16:05 UTC)),
         revoked_at: None,
+        suspended_at: None,
+        revoke_cause: None,
+        device_policy: Some(DevicePolicy::Refuse),
+        devices_active: 1,
     }
 }
 
@@ -135,6 +147,23 @@ fn grant(state: GrantState, end: Option<EndReason>) -> Grant {
         expires_at: datetime!(2026-11-23 12:00 UTC),
         ended_at: end.map(|_| datetime!(2026-11-21 09:00 UTC)),
         end_reason: end,
+        by_host: false,
+        name: None,
+    }
+}
+
+/// A TV the host let in by its MAC.
+fn tv_grant() -> Grant {
+    Grant {
+        grant_id: "0193b0c4-7d2e-7c61-9c1f-5b2a3e4d5f61".into(),
+        client_mac: "A4-77-33-0E-51-C2".parse().unwrap(),
+        client_ip: None,
+        ap_mac: None,
+        ssid: None,
+        radio_id: None,
+        by_host: true,
+        name: Some("Living room TV".into()),
+        ..grant(GrantState::Active, None)
     }
 }
 
@@ -148,6 +177,24 @@ fn booking() -> Booking {
         codes: vec!["4711".into()],
         updated_at: T0,
         voucher_code: Some("K7M2P9QX4T".into()),
+        vanished_at: None,
+        cancel_at: None,
+        cancelled_at: None,
+    }
+}
+
+/// A booking that went missing from the calendar before its stay.
+fn vanished_booking() -> Booking {
+    Booking {
+        booking_ref: "HMZZXY9876".into(),
+        start: datetime!(2026-11-24 16:00 UTC),
+        end: datetime!(2026-11-27 11:00 UTC),
+        guest_name: Some("Bo".into()),
+        codes: vec![],
+        voucher_code: Some("P4X7K2M9QT".into()),
+        vanished_at: Some(datetime!(2026-11-21 09:10 UTC)),
+        cancel_at: Some(datetime!(2026-11-24 15:00 UTC)),
+        ..booking()
     }
 }
 
@@ -279,6 +326,53 @@ fn resources() {
         "booking",
         BookingOut::new(&booking(), Some(&voucher()), NOW),
     );
+    let mut suspended = voucher();
+    suspended.code = "P4X7K2M9QT".into();
+    suspended.suspended_at = Some(datetime!(2026-11-21 09:10 UTC));
+    suspended.first_used_at = None;
+    suspended.devices_used = 0;
+    suspended.devices_active = 0;
+    suspended.device_policy = None;
+    round_trip(
+        "booking_vanished",
+        BookingOut::new(&vanished_booking(), Some(&suspended), NOW),
+    );
+    round_trip(
+        "calendar",
+        CalendarOut::from(Synced {
+            created: vec!["HMNEW12345".into()],
+            updated: vec!["HMABCDEF12".into()],
+            unchanged: 1,
+            vanished: vec!["HMZZXY9876".into()],
+            restored: vec![],
+            refused: vec![Refused {
+                booking_ref: "HMLONG0000".into(),
+                field: Some("end"),
+                message:
+                    "a booking may be at most 43200 minutes long (vouchers.max_duration_minutes)"
+                        .into(),
+            }],
+        }),
+    );
+    round_trip(
+        "unit_revoked",
+        UnitRevokedOut::new(
+            "beach-house",
+            UnitRevoked {
+                revoked: vec!["K7M2P9QX4T".into(), "P4X7K2M9QT".into()],
+                devices: 2,
+            },
+        ),
+    );
+    round_trip(
+        "devices",
+        DevicesOut {
+            devices: vec![
+                GrantOut::new(&tv_grant(), NOW),
+                GrantOut::new(&grant(GrantState::Ended, Some(EndReason::Replaced)), NOW),
+            ],
+        },
+    );
     round_trip(
         "bookings",
         BookingsOut {
@@ -329,6 +423,7 @@ fn snapshot_and_status() {
                 vouchers: vec![VoucherOut::new(&voucher(), NOW)],
                 active_grants: 1,
                 health: HealthOut::new("beach-house", health()),
+                vanished_bookings: vec![VanishedBookingOut::from(&vanished_booking())],
                 guest_checks: GuestChecksStateOut {
                     short_codes: 1,
                     short_codes_weak: false,
@@ -438,6 +533,14 @@ fn events() {
         grant_id: "0193b0c4-7d2e-7c61-9c1f-5b2a3e4d5f60".into(),
         client_mac: "52-DE-63-F1-E3-3B".parse().unwrap(),
     };
+    let stay = BookingEventRef {
+        unit_id: "beach-house".into(),
+        booking_ref: "HMABCDEF12".into(),
+        guest_name: Some("Ana".into()),
+        code: Some("K7M2P9QX4T".into()),
+        start: datetime!(2026-11-20 16:00 UTC),
+        end: datetime!(2026-11-23 11:00 UTC),
+    };
     let all = [
         Event::VoucherIssued {
             unit_id: "beach-house".into(),
@@ -449,6 +552,7 @@ fn events() {
         Event::VoucherRedeemed {
             grant: g.clone(),
             booking_ref: Some("HMABCDEF12".into()),
+            by_host: false,
         },
         Event::VoucherRevoked {
             unit_id: "beach-house".into(),
@@ -481,6 +585,19 @@ fn events() {
         Event::UnitChanged {
             unit_id: "beach-house".into(),
             change: UnitChange::Created,
+        },
+        Event::BookingVanished {
+            booking: stay.clone(),
+            during_stay: true,
+            cancel_at: None,
+        },
+        Event::BookingRestored {
+            booking: stay.clone(),
+            was_cancelled: false,
+        },
+        Event::BookingCancelled {
+            booking: stay,
+            cause: CancelCause::Absent,
         },
         Event::ControllerProblem {
             problem: Some("1 controller operation waits for a fix (the oldest since 2026-11-21T09:00:00Z): taking 52-DE-63-F1-E3-3B off site \"Default\": the Open API app may not use this site (errorCode -1505)".into()),
@@ -523,7 +640,7 @@ fn events() {
     names.dedup();
     assert_eq!(
         names.len(),
-        13,
+        16,
         "every event kind has its own name: {names:?}"
     );
 }
@@ -626,7 +743,11 @@ fn no_stray_fixtures() {
         "grant",
         "grants",
         "booking",
+        "booking_vanished",
         "bookings",
+        "calendar",
+        "unit_revoked",
+        "devices",
         "audit",
         "health",
         "controller_status",

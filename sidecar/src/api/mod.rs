@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod bookings;
 pub mod controller;
+pub mod devices;
 pub mod error;
 pub mod events;
 #[cfg(test)]
@@ -287,6 +288,19 @@ async fn route(
             controller::create_host_test(s, &ctx, id).await
         }
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
+        // Stays and devices (issue 14).
+        (&Method::POST, ["units", id, "revoke"]) => units::revoke(s, &ctx, id).await,
+        (&Method::PUT, ["units", id, "bookings"]) => bookings::put_all(s, &ctx, id, req).await,
+        (&Method::POST, ["units", id, "devices"]) => {
+            devices::authorize_for_unit(s, &ctx, id, req).await
+        }
+        (&Method::POST, ["vouchers", code, "devices"]) => {
+            devices::authorize(s, &ctx, code, req).await
+        }
+        (&Method::GET, ["vouchers", code, "devices"]) => devices::list(s, code).await,
+        (_, ["units", _, "revoke" | "devices"] | ["vouchers", _, "devices"]) => {
+            Err(ApiError::method_not_allowed())
+        }
 
         (&Method::GET, ["units", id, "bookings"]) => bookings::list(s, id).await,
         (&Method::GET, ["units", id, "bookings", r]) => bookings::get(s, id, r).await,

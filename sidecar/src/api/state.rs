@@ -9,7 +9,7 @@ use hyper::Response;
 
 use super::wire::{
     ControllerStatusOut, GuestChecksStateOut, HealthOut, InfoOut, PlumeStatusOut, StateOut,
-    TotalsOut, UnitOut, UnitStateOut, VoucherOut,
+    TotalsOut, UnitOut, UnitStateOut, VanishedBookingOut, VoucherOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
@@ -39,6 +39,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         .into_iter()
         .filter(|v| !tests.contains(&v.code))
         .collect();
+    let vanished = s.rentals.vanished_bookings().await?;
     let short_codes = short_codes_live(&live, &s.rentals.short_booking_codes().await?);
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
     for v in &live {
@@ -55,6 +56,11 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             vouchers: by_unit.remove(u.unit_id.as_str()).unwrap_or_default(),
             active_grants: grants.get(&u.unit_id).copied().unwrap_or(0),
             health: HealthOut::new(&u.unit_id, s.plume.board.get(&u.unit_id, now)),
+            vanished_bookings: vanished
+                .iter()
+                .filter(|b| b.unit_id == u.unit_id)
+                .map(VanishedBookingOut::from)
+                .collect(),
             guest_checks: guest_checks_state(s, u, &short_codes, now),
         })
         .collect();

@@ -1,10 +1,12 @@
-//! `/api/v1/units` and `/api/v1/units/{unit_id}/health`.
+//! `/api/v1/units`, `/api/v1/units/{unit_id}/health` and `/api/v1/units/{unit_id}/revoke`.
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::error::ApiError;
-use super::wire::{ConsentOut, ConsentsOut, HealthOut, UnitBody, UnitOut, UnitsOut};
+use super::wire::{
+    ConsentOut, ConsentsOut, HealthOut, UnitBody, UnitOut, UnitRevokedOut, UnitsOut,
+};
 use super::{body, created_or_ok, no_content, ok, Query, Result};
 use crate::app::AppState;
 use crate::serve::Body;
@@ -89,6 +91,13 @@ pub async fn health(s: &AppState, id: &str) -> Result<Response<Body>> {
         &unit.unit_id,
         s.plume.board.get(&unit.unit_id, now),
     ))
+}
+
+/// `POST /api/v1/units/{unit_id}/revoke`: every voucher of the unit that is not over, and
+/// every device, in one transaction.
+pub async fn revoke(s: &AppState, ctx: &Ctx, id: &str) -> Result<Response<Body>> {
+    let r = s.rentals.revoke_unit(ctx, id).await?;
+    ok(&UnitRevokedOut::new(id, r))
 }
 
 /// `PUT /api/v1/units/{unit_id}/logo`: the image file itself as the body (PNG, JPEG or WebP,

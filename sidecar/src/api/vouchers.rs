@@ -30,7 +30,7 @@ pub async fn list(s: &AppState, req: &Request<Incoming>) -> Result<Response<Body
         Some(st) => Some(VoucherStatus::parse(&st).ok_or_else(|| {
             ApiError::validation(
                 Some("status"),
-                "status must be unused, active, expired or revoked",
+                "status must be unused, active, suspended, expired or revoked",
             )
         })?),
     };

@@ -21,7 +21,9 @@ use crate::omada::{
 use crate::plume::{HealthReport, PlumeSettings, PlumeStatus};
 use crate::store::outbox::Summary as OutboxSummary;
 use crate::unit_health::{Finding, Source, SourceState};
-use crate::vouchers::booking::BookingRequest;
+use crate::usecase::bookings::Synced;
+use crate::usecase::units::UnitRevoked;
+use crate::vouchers::booking::{BookingRequest, CalendarRequest};
 use crate::vouchers::model::{AuditEntry, Booking, Grant, Unit, Voucher};
 use crate::vouchers::unit::UnitInput;
 use crate::vouchers::voucher::{VoucherPatch, VoucherRequest};
@@ -85,6 +87,9 @@ pub struct UnitBody {
     /// The site's 24-hex id (issue 12b); null clears it (looked up again when possible).
     #[serde(default, deserialize_with = "nullable")]
     pub omada_site_id: Option<Option<String>>,
+    // Stays and devices (issue 14).
+    pub vanish_cancel_minutes: Option<u32>,
+    pub device_policy: Option<String>,
     // The portal's checks (issue 13).
     pub address_translation: Option<bool>,
     pub short_code_second_factor: Option<String>,
@@ -118,6 +123,8 @@ impl From<UnitBody> for UnitInput {
             checkout_grace_minutes: b.checkout_grace_minutes,
             terms_url: b.terms_url,
             omada_site_id: b.omada_site_id,
+            vanish_cancel_minutes: b.vanish_cancel_minutes,
+            device_policy: b.device_policy,
             address_translation: b.address_translation,
             short_code_second_factor: b.short_code_second_factor,
             welcome_title: b.welcome_title,
@@ -147,6 +154,7 @@ pub struct VoucherBody {
     pub down_kbps: Option<i64>,
     pub up_kbps: Option<i64>,
     pub note: Option<String>,
+    pub device_policy: Option<String>,
 }
 
 impl From<VoucherBody> for VoucherRequest {
@@ -163,6 +171,7 @@ impl From<VoucherBody> for VoucherRequest {
             down_kbps: b.down_kbps,
             up_kbps: b.up_kbps,
             note: b.note,
+            device_policy: b.device_policy,
         }
     }
 }
@@ -177,6 +186,9 @@ pub struct VoucherPatchBody {
     pub max_devices: Option<i64>,
     pub guest_name: Option<String>,
     pub note: Option<String>,
+    /// `null`: back to the unit's policy.
+    #[serde(default, deserialize_with = "nullable")]
+    pub device_policy: Option<Option<String>>,
 }
 
 impl From<VoucherPatchBody> for VoucherPatch {
@@ -187,6 +199,7 @@ impl From<VoucherPatchBody> for VoucherPatch {
             max_devices: b.max_devices,
             guest_name: b.guest_name,
             note: b.note,
+            device_policy: b.device_policy,
         }
     }
 }
@@ -214,6 +227,66 @@ impl From<BookingBody> for BookingRequest {
             codes: b.codes.unwrap_or_default(),
         }
     }
+}
+
+/// One booking of a calendar view: a booking body with its reference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarBookingBody {
+    pub booking_ref: String,
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub start: OffsetDateTime,
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub end: OffsetDateTime,
+    #[serde(default)]
+    pub guest_name: Option<String>,
+    #[serde(default)]
+    pub codes: Option<Vec<String>>,
+}
+
+/// `PUT /api/v1/units/{unit_id}/bookings`: the whole calendar as Home Assistant sees it, and
+/// the time span it covers (`until` null: no end).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarBody {
+    #[serde(deserialize_with = "rfc3339_req")]
+    pub from: OffsetDateTime,
+    #[serde(default, deserialize_with = "rfc3339_opt")]
+    pub until: Option<OffsetDateTime>,
+    pub bookings: Vec<CalendarBookingBody>,
+}
+
+impl From<CalendarBody> for CalendarRequest {
+    fn from(b: CalendarBody) -> Self {
+        CalendarRequest {
+            from: b.from,
+            until: b.until,
+            bookings: b
+                .bookings
+                .into_iter()
+                .map(|x| {
+                    (
+                        x.booking_ref,
+                        BookingRequest {
+                            start: x.start,
+                            end: x.end,
+                            guest_name: x.guest_name,
+                            codes: x.codes.unwrap_or_default(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST /api/v1/vouchers/{code}/devices`, `POST /api/v1/units/{unit_id}/devices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceBody {
+    pub mac: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 // ---------------------------------------------------------------- responses
@@ -245,6 +318,8 @@ pub struct UnitOut {
     pub created_at: String,
     pub updated_at: String,
     pub omada_site_id: Option<String>,
+    pub vanish_cancel_minutes: u32,
+    pub device_policy: Word,
     pub address_translation: bool,
     pub short_code_second_factor: Word,
     pub welcome_title: Option<String>,
@@ -277,6 +352,8 @@ impl From<&Unit> for UnitOut {
             created_at: ts(u.created_at),
             updated_at: ts(u.updated_at),
             omada_site_id: u.omada_site_id.clone(),
+            vanish_cancel_minutes: u.stay.vanish_cancel_minutes,
+            device_policy: Cow::Borrowed(u.stay.device_policy.as_str()),
             address_translation: u.guest_checks.address_translation,
             short_code_second_factor: Cow::Borrowed(
                 u.guest_checks.short_code_second_factor.as_str(),
@@ -363,6 +440,11 @@ pub struct VoucherOut {
     pub created_at: String,
     pub first_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    pub suspended_at: Option<String>,
+    /// Its own policy; null: its unit's.
+    pub device_policy: Option<Word>,
+    /// Devices on it now (`devices_used` counts every device it ever let in).
+    pub devices_active: u32,
 }
 
 impl VoucherOut {
@@ -385,6 +467,9 @@ impl VoucherOut {
             created_at: ts(v.created_at),
             first_used_at: ts_opt(v.first_used_at),
             revoked_at: ts_opt(v.revoked_at),
+            suspended_at: ts_opt(v.suspended_at),
+            device_policy: v.device_policy.map(|p| Cow::Borrowed(p.as_str())),
+            devices_active: v.devices_active,
         }
     }
 }
@@ -416,6 +501,9 @@ pub struct GrantOut {
     pub expires_at: String,
     pub ended_at: Option<String>,
     pub end_reason: Option<Word>,
+    /// The host let it in by its MAC.
+    pub by_host: bool,
+    pub name: Option<String>,
 }
 
 impl GrantOut {
@@ -437,6 +525,8 @@ impl GrantOut {
             expires_at: ts(g.expires_at),
             ended_at: ts_opt(g.ended_at),
             end_reason: g.end_reason.map(|r| Cow::Borrowed(r.as_str())),
+            by_host: g.by_host,
+            name: g.name.clone(),
         }
     }
 }
@@ -459,6 +549,13 @@ pub struct BookingOut {
     pub codes: Vec<String>,
     pub updated_at: String,
     pub voucher: Option<VoucherOut>,
+    /// `present`, `vanished` (missing from the calendar), `cancelled` (missing past the
+    /// unit's limit).
+    pub state: Word,
+    pub vanished_at: Option<String>,
+    /// When it counts as cancelled if still missing (null: not missing, or missing during
+    /// its stay).
+    pub cancel_at: Option<String>,
 }
 
 impl BookingOut {
@@ -472,6 +569,109 @@ impl BookingOut {
             codes: b.codes.clone(),
             updated_at: ts(b.updated_at),
             voucher: v.map(|v| VoucherOut::new(v, now)),
+            state: Cow::Borrowed(b.presence().as_str()),
+            vanished_at: ts_opt(b.vanished_at),
+            cancel_at: ts_opt(b.cancel_at),
+        }
+    }
+}
+
+/// A booking of a calendar view that a rule refused.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct RefusedOut {
+    pub booking_ref: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// `PUT /api/v1/units/{unit_id}/bookings`: what the view changed, by booking reference.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct CalendarOut {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: usize,
+    pub vanished: Vec<String>,
+    pub restored: Vec<String>,
+    pub refused: Vec<RefusedOut>,
+}
+
+impl From<Synced> for CalendarOut {
+    fn from(s: Synced) -> Self {
+        CalendarOut {
+            created: s.created,
+            updated: s.updated,
+            unchanged: s.unchanged,
+            vanished: s.vanished,
+            restored: s.restored,
+            refused: s
+                .refused
+                .into_iter()
+                .map(|r| RefusedOut {
+                    booking_ref: r.booking_ref,
+                    field: r.field.map(str::to_owned),
+                    message: r.message,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST /api/v1/units/{unit_id}/revoke`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct UnitRevokedOut {
+    pub unit_id: String,
+    /// The codes revoked.
+    pub revoked: Vec<String>,
+    /// Devices taken off.
+    pub devices: usize,
+}
+
+impl UnitRevokedOut {
+    pub fn new(unit_id: &str, r: UnitRevoked) -> Self {
+        UnitRevokedOut {
+            unit_id: unit_id.to_owned(),
+            revoked: r.revoked,
+            devices: r.devices,
+        }
+    }
+}
+
+/// `GET /api/v1/vouchers/{code}/devices`: the devices let in on a voucher, newest first.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct DevicesOut {
+    pub devices: Vec<GrantOut>,
+}
+
+/// A booking missing from its calendar, in the snapshot (Home Assistant's repair issue).
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct VanishedBookingOut {
+    pub booking_ref: String,
+    pub guest_name: Option<String>,
+    pub code: Option<String>,
+    pub start: String,
+    pub end: String,
+    pub vanished_at: Option<String>,
+    /// Went missing while the guest may be in the house: access runs on to its end.
+    pub during_stay: bool,
+    pub cancel_at: Option<String>,
+}
+
+impl From<&Booking> for VanishedBookingOut {
+    fn from(b: &Booking) -> Self {
+        VanishedBookingOut {
+            booking_ref: b.booking_ref.clone(),
+            guest_name: b.guest_name.clone(),
+            code: b.voucher_code.clone(),
+            start: ts(b.start),
+            end: ts(b.end),
+            vanished_at: ts_opt(b.vanished_at),
+            during_stay: b.cancel_at.is_none(),
+            cancel_at: ts_opt(b.cancel_at),
         }
     }
 }
@@ -640,6 +840,8 @@ pub struct UnitStateOut {
     pub vouchers: Vec<VoucherOut>,
     pub active_grants: u64,
     pub health: HealthOut,
+    /// Bookings missing from the unit's calendar (not cancelled), by start.
+    pub vanished_bookings: Vec<VanishedBookingOut>,
     /// What the portal's checks see on this unit (issue 13).
     pub guest_checks: GuestChecksStateOut,
 }
@@ -830,6 +1032,8 @@ pub struct VoucherRedeemedOut {
     pub grant_id: String,
     pub client_mac: String,
     pub booking_ref: Option<String>,
+    /// The host let the device in by its MAC (not a guest on the portal).
+    pub by_host: bool,
     pub at: String,
 }
 
@@ -892,6 +1096,50 @@ pub struct ConnectivityOut {
 pub struct UnitChangedOut {
     pub unit_id: String,
     pub change: Word,
+    pub at: String,
+}
+
+/// `booking_vanished`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct BookingVanishedOut {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub guest_name: Option<String>,
+    pub code: Option<String>,
+    pub start: String,
+    pub end: String,
+    pub during_stay: bool,
+    pub cancel_at: Option<String>,
+    pub at: String,
+}
+
+/// `booking_restored`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct BookingRestoredOut {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub guest_name: Option<String>,
+    pub code: Option<String>,
+    pub start: String,
+    pub end: String,
+    pub was_cancelled: bool,
+    pub at: String,
+}
+
+/// `booking_cancelled`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct BookingCancelledOut {
+    pub unit_id: String,
+    pub booking_ref: String,
+    pub guest_name: Option<String>,
+    pub code: Option<String>,
+    pub start: String,
+    pub end: String,
+    /// `deleted` (the per-booking DELETE) or `absent` (missing past the unit's limit).
+    pub cause: Word,
     pub at: String,
 }
 

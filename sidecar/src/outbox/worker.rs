@@ -276,25 +276,19 @@ async fn target(r: &Rentals, item: &OutboxItem) -> Result<Option<Target>, StoreE
             site,
             client_mac,
             grant_id,
-            queued_at_ms,
             ..
         } => {
             if client_mac.parse::<Mac>().is_err() {
                 tracing::error!(id = item.id, "outbox item with a bad MAC dropped");
                 return Ok(None);
             }
-            // The same device may have been let in again since (another voucher): then this
-            // old unauthorise must not throw it off.
-            let (s2, m2, g2, q) = (
-                site.clone(),
-                client_mac.clone(),
-                grant_id.clone(),
-                *queued_at_ms,
-            );
+            // The same device may have been let in again since, or moved to another voucher:
+            // while it holds an active grant, this old unauthorise must not throw it off.
+            let (s2, m2, g2) = (site.clone(), client_mac.clone(), grant_id.clone());
             let (superseded, grant) = r
                 .store
                 .read(move |c| {
-                    let superseded = g::authorized_since(c, &m2, &s2, q)?;
+                    let superseded = g::holds_active_grant(c, &m2, &s2)?;
                     let grant = match g::get(c, &g2) {
                         Ok(grant) => Some(grant),
                         Err(StoreError::NotFound) => None,
@@ -382,7 +376,9 @@ async fn send(r: &Rentals, t: &Target) -> Result<Sent, StoreError> {
             let Some(grant) = &t.grant else {
                 return Ok(Sent::Done);
             };
-            let renews = r.controller.renews();
+            // A device the host let in by its MAC has an Open API authorisation whatever the
+            // mode: renewed through the Open API before the portal timeout.
+            let renews = r.controller.renews() || grant.by_host;
             if !renews && !r.controller.takes_duration() {
                 return Ok(Sent::Done);
             }
@@ -406,7 +402,14 @@ async fn send(r: &Rentals, t: &Target) -> Result<Sent, StoreError> {
                 down_kbps: voucher.as_ref().and_then(|v| v.down_kbps),
                 up_kbps: voucher.as_ref().and_then(|v| v.up_kbps),
             };
-            if let Err(e) = r.controller.authorize(&req).await {
+            let authorized = if grant.by_host {
+                r.controller
+                    .reauthorize_mac(&grant.site, grant.client_mac)
+                    .await
+            } else {
+                r.controller.authorize(&req).await
+            };
+            if let Err(e) = authorized {
                 return Ok(Sent::Failed(e));
             }
             if !renews {

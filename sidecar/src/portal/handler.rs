@@ -484,8 +484,9 @@ async fn post_portal(
             terms_sha256: Some(form.terms_sha256.clone()).filter(|h| !h.is_empty()),
             terms_url: None,
         }),
-        // Hook for the `stays-devices` slice (issue 13 finding 6): its
-        // `holder_proven: asker.holder_proven()` goes here.
+        // The page token and the peer address prove the request comes from the device
+        // itself (DESIGN §10): only then may it move the device from another voucher.
+        holder_proven: asker.holder_proven(),
     };
     match state.rentals.redeem(&actor, &req).await {
         Ok(done) => {

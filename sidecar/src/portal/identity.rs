@@ -241,6 +241,7 @@ mod tests {
             created_at: t,
             updated_at: t,
             omada_site_id: None,
+            stay: Default::default(),
             guest_checks: GuestChecks {
                 address_translation: translation,
                 short_code_second_factor: SecondFactor::None,

@@ -7,7 +7,7 @@ use super::{from_ms, to_ms, StoreError};
 use crate::vouchers::model::Booking;
 
 const BOOKING_COLS: &str =
-    "unit_id, booking_ref, start_at, end_at, guest_name, codes, updated_at, voucher_code";
+    "unit_id, booking_ref, start_at, end_at, guest_name, codes, updated_at, voucher_code, vanished_at, cancel_at, cancelled_at";
 
 fn booking_from_row(r: &Row<'_>) -> rusqlite::Result<Booking> {
     let codes: String = r.get(5)?;
@@ -22,6 +22,9 @@ fn booking_from_row(r: &Row<'_>) -> rusqlite::Result<Booking> {
         })?,
         updated_at: from_ms(r.get(6)?),
         voucher_code: r.get(7)?,
+        vanished_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        cancel_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+        cancelled_at: r.get::<_, Option<i64>>(10)?.map(from_ms),
     })
 }
 
@@ -43,7 +46,8 @@ pub fn list_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<Booking>, S
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Insert or replace a booking and its codes (the voucher link is kept on replace).
+/// Insert or replace a booking and its codes (the voucher link and where it stands with the
+/// calendar are kept on replace: [`set_presence`] changes those).
 pub fn put(conn: &Connection, b: &Booking) -> Result<(), StoreError> {
     let codes = serde_json::to_string(&b.codes).expect("strings serialize");
     conn.prepare_cached(
@@ -88,11 +92,59 @@ pub fn delete(conn: &Connection, unit_id: &str, booking_ref: &str) -> Result<(),
 /// Bookings (on any unit) that list `code` among their guest codes.
 pub fn with_code(conn: &Connection, code: &str) -> Result<Vec<Booking>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT b.unit_id, b.booking_ref, b.start_at, b.end_at, b.guest_name, b.codes, b.updated_at, b.voucher_code
+        "SELECT b.unit_id, b.booking_ref, b.start_at, b.end_at, b.guest_name, b.codes, b.updated_at, b.voucher_code, b.vanished_at, b.cancel_at, b.cancelled_at
          FROM booking_codes c JOIN bookings b ON b.unit_id = c.unit_id AND b.booking_ref = c.booking_ref
          WHERE c.code = ?1",
     )?;
     let rows = stmt.query_map([code], booking_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Where a booking stands with the calendar: `b.vanished_at`, `b.cancel_at`,
+/// `b.cancelled_at` as given.
+pub fn set_presence(conn: &Connection, b: &Booking) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE bookings SET vanished_at = ?3, cancel_at = ?4, cancelled_at = ?5 WHERE unit_id = ?1 AND booking_ref = ?2",
+    )?
+    .execute(params![
+        b.unit_id,
+        b.booking_ref,
+        b.vanished_at.map(to_ms),
+        b.cancel_at.map(to_ms),
+        b.cancelled_at.map(to_ms)
+    ])?;
+    Ok(())
+}
+
+/// Missing bookings whose cancellation is due at `now` (at most `limit`).
+pub fn cancel_due(
+    conn: &Connection,
+    now: time::OffsetDateTime,
+    limit: usize,
+) -> Result<Vec<Booking>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {BOOKING_COLS} FROM bookings WHERE cancel_at IS NOT NULL AND cancelled_at IS NULL AND cancel_at <= ?1 ORDER BY cancel_at LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![to_ms(now), limit as i64], booking_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// When the next missing booking's cancellation is due.
+pub fn next_cancel(conn: &Connection) -> Result<Option<time::OffsetDateTime>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(cancel_at) FROM bookings WHERE cancel_at IS NOT NULL AND cancelled_at IS NULL",
+        )?
+        .query_row([], |r| r.get::<_, Option<i64>>(0))?
+        .map(from_ms))
+}
+
+/// Every booking missing from its calendar (not cancelled), by unit and start.
+pub fn vanished(conn: &Connection) -> Result<Vec<Booking>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {BOOKING_COLS} FROM bookings WHERE vanished_at IS NOT NULL AND cancelled_at IS NULL ORDER BY unit_id, start_at, booking_ref"
+    ))?;
+    let rows = stmt.query_map([], booking_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 

@@ -8,7 +8,7 @@ use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
 use crate::vouchers::model::{EndReason, Grant, GrantState};
 
-const GRANT_COLS: &str = "grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, authorized_at, expires_at, ended_at, end_reason";
+const GRANT_COLS: &str = "grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, authorized_at, expires_at, ended_at, end_reason, by_host, name";
 
 fn mac(s: Option<String>) -> Option<Mac> {
     s.and_then(|m| m.parse().ok())
@@ -43,16 +43,19 @@ fn grant_from_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
                 )
             })?),
         },
+        by_host: r.get(16)?,
+        name: r.get(17)?,
     })
 }
 
 pub fn insert(conn: &Connection, g: &Grant, now: OffsetDateTime) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO grants (grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, created_at, authorized_at, expires_at, ended_at, end_reason) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+        "INSERT INTO grants (grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, created_at, authorized_at, expires_at, ended_at, end_reason, by_host, name) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
     )?
     .execute(params![
         g.grant_id, g.code, g.unit_id, g.client_mac.to_string(), g.client_ip, g.ap_mac.map(|m| m.to_string()), g.gateway_mac.map(|m| m.to_string()),
-        g.ssid, g.vid, g.radio_id, g.site, g.state.as_str(), to_ms(now), g.authorized_at.map(to_ms), to_ms(g.expires_at), g.ended_at.map(to_ms), g.end_reason.map(EndReason::as_str)
+        g.ssid, g.vid, g.radio_id, g.site, g.state.as_str(), to_ms(now), g.authorized_at.map(to_ms), to_ms(g.expires_at), g.ended_at.map(to_ms), g.end_reason.map(EndReason::as_str),
+        g.by_host, g.name
     ])?;
     Ok(())
 }
@@ -97,6 +100,13 @@ pub fn open_for_code(conn: &Connection, code: &str) -> Result<Vec<Grant>, StoreE
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// How many grants of a voucher are open (pending or active).
+pub fn count_open_for_code(conn: &Connection, code: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM grants WHERE code = ?1 AND state != 'ended'")?
+        .query_row([code], |r| r.get::<_, i64>(0))? as usize)
+}
+
 pub fn set_active(
     conn: &Connection,
     grant_id: &str,
@@ -105,6 +115,13 @@ pub fn set_active(
 ) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE grants SET state = 'active', authorized_at = ?2, expires_at = ?3, ended_at = NULL, end_reason = NULL WHERE grant_id = ?1")?
         .execute(params![grant_id, to_ms(authorized_at), to_ms(expires_at)])?;
+    Ok(())
+}
+
+/// The host vouches for this device now: never replaced by a guest's, named as given.
+pub fn set_host(conn: &Connection, grant_id: &str, name: Option<&str>) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE grants SET by_host = 1, name = ?2 WHERE grant_id = ?1")?
+        .execute(params![grant_id, name])?;
     Ok(())
 }
 
@@ -172,17 +189,31 @@ pub fn next_expiry(conn: &Connection) -> Result<Option<OffsetDateTime>, StoreErr
         .map(from_ms))
 }
 
-/// Is an active grant of this device on this site newer than `since`? (An unauthorise queued
-/// at `since` must then not throw it off: it was let in again afterwards.)
-pub fn authorized_since(
+/// Does this device hold an active grant on this site? Then an unauthorise queued for one of
+/// its ended grants must not throw it off: it was let in again afterwards, or it moved to
+/// another voucher (the controller authorises a device, not a grant).
+pub fn holds_active_grant(
     conn: &Connection,
     client_mac: &str,
     site: &str,
-    since_ms: i64,
 ) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active' AND authorized_at > ?3")?
-        .exists(params![client_mac, site, since_ms])?)
+        .prepare_cached(
+            "SELECT 1 FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active'",
+        )?
+        .exists(params![client_mac, site])?)
+}
+
+/// This device's active grant on this site (on any voucher), the latest if several.
+pub fn active_for_mac(
+    conn: &Connection,
+    client_mac: Mac,
+    site: &str,
+) -> Result<Option<Grant>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active' ORDER BY expires_at DESC LIMIT 1"))?
+        .query_row(params![client_mac.to_string(), site], grant_from_row)
+        .optional()?)
 }
 
 pub fn delete(conn: &Connection, grant_id: &str) -> Result<(), StoreError> {

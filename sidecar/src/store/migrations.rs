@@ -167,7 +167,29 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE units ADD COLUMN address_translation INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE units ADD COLUMN short_code_second_factor TEXT NOT NULL DEFAULT 'none';
     "#,
-    // 8: what the portal shows a unit's guests (issue 17): welcome title and text, check-out
+    // 8: stays and devices (issues 14 and 13). A unit's rules: when a booking that vanished
+    // from the calendar before its stay counts as cancelled, and what a new device over a
+    // voucher's limit does (a voucher may override it). Suspended vouchers (booking missing
+    // before the stay) and why a voucher was revoked (a booking cancelled for staying missing
+    // comes back with the same code). Grants the host made by MAC, and their names. Bookings
+    // missing from the calendar: since when, and when that counts as a cancellation. An
+    // index to find a device's open grant on any voucher, and one for the next cancellation.
+    r#"
+    ALTER TABLE units ADD COLUMN vanish_cancel_minutes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE units ADD COLUMN device_policy TEXT NOT NULL DEFAULT 'replace_oldest';
+    ALTER TABLE vouchers ADD COLUMN suspended_at INTEGER;
+    ALTER TABLE vouchers ADD COLUMN revoke_cause TEXT;
+    ALTER TABLE vouchers ADD COLUMN device_policy TEXT;
+    ALTER TABLE grants ADD COLUMN by_host INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE grants ADD COLUMN name TEXT;
+    ALTER TABLE bookings ADD COLUMN vanished_at INTEGER;
+    ALTER TABLE bookings ADD COLUMN cancel_at INTEGER;
+    ALTER TABLE bookings ADD COLUMN cancelled_at INTEGER;
+    CREATE INDEX grants_mac_active ON grants(client_mac, site) WHERE state = 'active';
+    CREATE INDEX bookings_cancel_due ON bookings(cancel_at)
+        WHERE cancel_at IS NOT NULL AND cancelled_at IS NULL;
+    "#,
+    // 9: what the portal shows a unit's guests (issue 17): welcome title and text, check-out
     // time (minutes after midnight), host contact, accent colour, the logo (by SHA-256 into
     // `logos`, one row per distinct image), the terms text with its SHA-256; and the consent
     // each grant recorded (time, terms hash or URL, device MAC), kept after the grant ends.

@@ -7,7 +7,10 @@ use time::OffsetDateTime;
 
 use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
-use crate::vouchers::model::{AuditEntry, GuestChecks, SecondFactor, Unit, Voucher, VoucherStatus};
+use crate::vouchers::model::{
+    AuditEntry, DevicePolicy, GuestChecks, RevokeCause, SecondFactor, StayRules, Unit, Voucher,
+    VoucherStatus,
+};
 
 // ---- meta ----
 
@@ -24,7 +27,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256";
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -51,6 +54,7 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
         guest_checks: guest_checks_from_row(r)?,
         guest_page: super::guest_page::from_row(r)?,
         omada_site_id: r.get(13)?,
+        stay: stay_rules_from_row(r)?,
     })
 }
 
@@ -74,6 +78,28 @@ fn guest_checks_put(conn: &Connection, unit_id: &str, c: &GuestChecks) -> Result
         unit_id,
         c.address_translation,
         c.short_code_second_factor.as_str()
+    ])?;
+    Ok(())
+}
+
+// A unit's stay rules (issue 14): columns of their own migration, read by name and written
+// by their own statement, so other unit columns can be added beside them.
+fn stay_rules_from_row(r: &Row<'_>) -> rusqlite::Result<StayRules> {
+    Ok(StayRules {
+        vanish_cancel_minutes: r.get("vanish_cancel_minutes")?,
+        device_policy: DevicePolicy::parse(&r.get::<_, String>("device_policy")?)
+            .unwrap_or_default(),
+    })
+}
+
+fn stay_rules_put(conn: &Connection, unit_id: &str, s: &StayRules) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE units SET vanish_cancel_minutes = ?2, device_policy = ?3 WHERE unit_id = ?1",
+    )?
+    .execute(params![
+        unit_id,
+        s.vanish_cancel_minutes,
+        s.device_policy.as_str()
     ])?;
     Ok(())
 }
@@ -132,6 +158,7 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
     match res {
         Ok(0) => Err(StoreError::NotFound),
         Ok(_) => {
+            stay_rules_put(conn, &u.unit_id, &u.stay)?;
             guest_checks_put(conn, &u.unit_id, &u.guest_checks)?;
             super::guest_page::put(conn, &u.unit_id, &u.guest_page)
         }
@@ -152,7 +179,7 @@ pub fn unit_delete(conn: &Connection, unit_id: &str) -> Result<(), StoreError> {
 
 // ---- vouchers ----
 
-const VOUCHER_COLS: &str = "code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at";
+const VOUCHER_COLS: &str = "code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at, suspended_at, revoke_cause, device_policy, (SELECT COUNT(*) FROM grants WHERE grants.code = vouchers.code AND grants.state = 'active') AS devices_active";
 
 fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
     Ok(Voucher {
@@ -171,6 +198,16 @@ fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
         created_at: from_ms(r.get(12)?),
         first_used_at: r.get::<_, Option<i64>>(13)?.map(from_ms),
         revoked_at: r.get::<_, Option<i64>>(14)?.map(from_ms),
+        suspended_at: r.get::<_, Option<i64>>("suspended_at")?.map(from_ms),
+        revoke_cause: r
+            .get::<_, Option<String>>("revoke_cause")?
+            .as_deref()
+            .and_then(RevokeCause::parse),
+        device_policy: r
+            .get::<_, Option<String>>("device_policy")?
+            .as_deref()
+            .and_then(DevicePolicy::parse),
+        devices_active: r.get("devices_active")?,
     })
 }
 
@@ -202,7 +239,8 @@ pub fn voucher_live_by_booking(
     let rows = stmt.query_map([unit_id, booking_ref], voucher_from_row)?;
     for v in rows {
         let v = v?;
-        if v.is_live(now) {
+        // A suspended one is the booking's too: it comes back with the same code.
+        if v.is_live(now) || v.status(now) == VoucherStatus::Suspended {
             return Ok(Some(v));
         }
     }
@@ -211,11 +249,12 @@ pub fn voucher_live_by_booking(
 
 pub fn voucher_insert(conn: &Connection, v: &Voucher, source: &str) -> Result<(), StoreError> {
     let res = conn.prepare_cached(
-        "INSERT INTO vouchers (code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at, source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+        "INSERT INTO vouchers (code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at, source, suspended_at, revoke_cause, device_policy) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
     )?
     .execute(params![
         v.code, v.unit_id, to_ms(v.valid_from), v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used,
-        v.guest_name, v.booking_ref, v.down_kbps, v.up_kbps, v.note, to_ms(v.created_at), v.first_used_at.map(to_ms), v.revoked_at.map(to_ms), source
+        v.guest_name, v.booking_ref, v.down_kbps, v.up_kbps, v.note, to_ms(v.created_at), v.first_used_at.map(to_ms), v.revoked_at.map(to_ms), source,
+        v.suspended_at.map(to_ms), v.revoke_cause.map(RevokeCause::as_str), v.device_policy.map(DevicePolicy::as_str)
     ]);
     match res {
         Ok(_) => Ok(()),
@@ -229,9 +268,10 @@ pub fn voucher_insert(conn: &Connection, v: &Voucher, source: &str) -> Result<()
 /// Update the mutable fields of a voucher.
 pub fn voucher_update(conn: &Connection, v: &Voucher) -> Result<(), StoreError> {
     let n = conn.prepare_cached(
-        "UPDATE vouchers SET valid_until=?2, duration_minutes=?3, max_devices=?4, devices_used=?5, guest_name=?6, note=?7, first_used_at=?8, revoked_at=?9, valid_from=?10 WHERE code=?1",
+        "UPDATE vouchers SET valid_until=?2, duration_minutes=?3, max_devices=?4, devices_used=?5, guest_name=?6, note=?7, first_used_at=?8, revoked_at=?9, valid_from=?10, suspended_at=?11, revoke_cause=?12, device_policy=?13 WHERE code=?1",
     )?
-    .execute(params![v.code, v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used, v.guest_name, v.note, v.first_used_at.map(to_ms), v.revoked_at.map(to_ms), to_ms(v.valid_from)])?;
+    .execute(params![v.code, v.valid_until.map(to_ms), v.duration_minutes, v.max_devices, v.devices_used, v.guest_name, v.note, v.first_used_at.map(to_ms), v.revoked_at.map(to_ms), to_ms(v.valid_from),
+        v.suspended_at.map(to_ms), v.revoke_cause.map(RevokeCause::as_str), v.device_policy.map(DevicePolicy::as_str)])?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
@@ -277,16 +317,20 @@ pub struct VoucherFilter {
 const SQL_END: &str = "MIN(COALESCE(valid_until, 9223372036854775807), COALESCE(first_used_at + duration_minutes * 60000, 9223372036854775807))";
 
 /// The SQL condition for a status at `?{now}` (the same rules as [`Voucher::status`]:
-/// revoked, else expired once `now >= end`, else active once first used, else unused).
+/// revoked, else expired once `now >= end`, else suspended, else active once first used,
+/// else unused).
 fn status_sql(status: VoucherStatus, now: usize) -> String {
     match status {
         VoucherStatus::Revoked => "revoked_at IS NOT NULL".to_owned(),
         VoucherStatus::Expired => format!("revoked_at IS NULL AND {SQL_END} <= ?{now}"),
+        VoucherStatus::Suspended => {
+            format!("revoked_at IS NULL AND suspended_at IS NOT NULL AND {SQL_END} > ?{now}")
+        }
         VoucherStatus::Active => {
-            format!("revoked_at IS NULL AND first_used_at IS NOT NULL AND {SQL_END} > ?{now}")
+            format!("revoked_at IS NULL AND suspended_at IS NULL AND first_used_at IS NOT NULL AND {SQL_END} > ?{now}")
         }
         VoucherStatus::Unused => {
-            format!("revoked_at IS NULL AND first_used_at IS NULL AND {SQL_END} > ?{now}")
+            format!("revoked_at IS NULL AND suspended_at IS NULL AND first_used_at IS NULL AND {SQL_END} > ?{now}")
         }
     }
 }
@@ -343,22 +387,36 @@ pub fn voucher_list(
 /// first. The liveness test is done in SQL.
 pub fn vouchers_live(conn: &Connection, now: OffsetDateTime) -> Result<Vec<Voucher>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {VOUCHER_COLS} FROM vouchers WHERE revoked_at IS NULL AND {SQL_END} > ?1 ORDER BY created_at DESC, code"
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE revoked_at IS NULL AND suspended_at IS NULL AND {SQL_END} > ?1 ORDER BY created_at DESC, code"
     ))?;
     let rows = stmt.query_map([to_ms(now)], voucher_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Live (unused or active at `now`) vouchers of one unit.
+/// Vouchers of one unit that are not over: live (unused or active at `now`) or suspended
+/// (they come back with their booking) — what revoking a unit's access must reach.
 pub fn vouchers_live_for_unit(
     conn: &Connection,
     unit_id: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<Voucher>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {VOUCHER_COLS} FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NULL AND {SQL_END} > ?2"
+        "SELECT {VOUCHER_COLS} FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NULL AND {SQL_END} > ?2 ORDER BY created_at, code"
     ))?;
     let rows = stmt.query_map(params![unit_id, to_ms(now)], voucher_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Codes of a unit's vouchers revoked for a reason that is not final (a booking that
+/// stayed missing: they come back with it).
+pub fn vouchers_restorable_for_unit(
+    conn: &Connection,
+    unit_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT code FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NOT NULL AND revoke_cause IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([unit_id], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -452,6 +510,7 @@ mod tests {
             guest_checks: Default::default(),
             guest_page: Default::default(),
             omada_site_id: None,
+            stay: Default::default(),
         }
     }
 
@@ -487,6 +546,10 @@ mod tests {
                             created_at: t0 - ms(1_000 + (n % 7) as i64),
                             first_used_at: first,
                             revoked_at: revoked,
+                            suspended_at: (n % 5 == 0).then_some(t0 - ms(10)),
+                            revoke_cause: None,
+                            device_policy: None,
+                            devices_active: 0,
                         });
                     }
                 }
@@ -510,6 +573,7 @@ mod tests {
             None,
             Some(VoucherStatus::Unused),
             Some(VoucherStatus::Active),
+            Some(VoucherStatus::Suspended),
             Some(VoucherStatus::Expired),
             Some(VoucherStatus::Revoked),
         ];
@@ -565,7 +629,8 @@ mod tests {
                     live.len(),
                     sorted
                         .iter()
-                        .filter(|v| v.unit_id == u && v.is_live(now))
+                        .filter(|v| v.unit_id == u
+                            && (v.is_live(now) || v.status(now) == VoucherStatus::Suspended))
                         .count()
                 );
             }

@@ -1,5 +1,7 @@
-//! The expiry timer's use case (grants whose end came are ended and their devices queued
-//! for unauthorisation, in one transaction), its schedule, and the hourly maintenance.
+//! The expiry timer's use cases — grants whose end came are ended and their devices queued
+//! for unauthorisation; bookings missing from the calendar past their unit's limit are
+//! cancelled (`usecase::bookings`) — each in one transaction, their schedule, and the
+//! hourly maintenance.
 
 use std::sync::Arc;
 
@@ -47,11 +49,22 @@ impl Rentals {
         self.store.read(g::next_expiry).await
     }
 
-    /// The expiry timer: end what is due, then sleep until the next grant's end (or until a
-    /// use case sets an earlier one). Returns at `stop`.
+    /// The expiry timer: end what is due, then sleep until the next grant's end or missing
+    /// booking's cancellation (or until a use case sets an earlier one). Returns at `stop`.
     pub async fn run_expiry(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         loop {
             self.expiry_alarm.arm();
+            let cancel = match self.cancel_due_bookings().await {
+                Ok(n) if n > 0 => Some(self.clock.now()),
+                Ok(_) => self.next_booking_cancel().await.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "next booking cancellation unknown");
+                    Some(self.clock.now() + time::Duration::seconds(5))
+                }),
+                Err(e) => {
+                    tracing::error!(error = %e, "cancelling missing bookings failed");
+                    Some(self.clock.now() + time::Duration::seconds(5))
+                }
+            };
             let next = match self.expire_due().await {
                 Ok(n) if n >= EXPIRY_BATCH => Some(self.clock.now()),
                 Ok(_) => self.next_expiry().await.unwrap_or_else(|e| {
@@ -62,6 +75,10 @@ impl Rentals {
                     tracing::error!(error = %e, "grant expiry failed");
                     Some(self.clock.now() + time::Duration::seconds(5))
                 }
+            };
+            let next = match (next, cancel) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
             };
             if !self
                 .expiry_alarm

@@ -2,8 +2,9 @@
 //! controller before the first guest arrives.
 //!
 //! The host asks for a code for a unit and types it on their own phone on that unit's guest
-//! Wi-Fi. The code is an ordinary one-time voucher (one device, 60 seconds from first use,
-//! usable for an hour) marked as a test, so everything on its way is the guests' own path:
+//! Wi-Fi. The code is an ordinary one-time voucher (one device — a second one is refused,
+//! never swapped in — 60 seconds from first use, usable for an hour) marked as a test, so
+//! everything on its way is the guests' own path:
 //! the portal lets the phone in, the expiry timer ends the grant after 60 s and queues the
 //! unauthorise in the same transaction (durable across restarts), and the outbox worker sends
 //! it. Once the controller confirmed the disconnect, the worker asks it what it knows about
@@ -26,7 +27,7 @@ use crate::store::host_tests::{self, HostTest};
 use crate::store::{from_ms, grants as g, outbox, rows, to_ms, StoreError};
 use crate::usecase::{not_found, Error, Rentals, UseCase};
 use crate::vouchers::code;
-use crate::vouchers::model::{AuditAction, Grant, GrantState, Voucher};
+use crate::vouchers::model::{AuditAction, DevicePolicy, Grant, GrantState, Voucher};
 use crate::vouchers::voucher::{NewVoucher, VoucherRequest};
 use crate::vouchers::Ctx;
 
@@ -135,6 +136,9 @@ impl Rentals {
                         booking_ref: None,
                         down_kbps: None,
                         up_kbps: None,
+                        // One phone: a second one is refused, never swapped in for the
+                        // first (issue 14's `replace_oldest` is for guests' rotating MACs).
+                        device_policy: Some(DevicePolicy::Refuse.as_str().into()),
                         note: Some(
                             "Host test code: lets one phone in for 60 seconds, then takes it off and reports what the controller says"
                                 .into(),
@@ -378,6 +382,10 @@ mod tests {
             created_at: NOW,
             first_used_at: first_used,
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: None,
+            devices_active: first_used.map_or(0, |_| 1),
         }
     }
 
@@ -399,6 +407,8 @@ mod tests {
             expires_at: NOW + time::Duration::minutes(1),
             ended_at: None,
             end_reason: None,
+            by_host: false,
+            name: None,
         }
     }
 

@@ -14,14 +14,16 @@
 //! the controller call between them and no transaction open across it.
 //!
 //! Files: [`units`], [`vouchers`](mod@vouchers), [`grants`], [`bookings`], [`redemption`],
-//! [`expiry`] (the expiry timer's use case), [`recovery`] (start-up recovery and repair),
-//! [`reads`] (queries, no transaction); the controller's operations (issue 12b):
+//! [`devices`] (the host lets a device in by its MAC), [`expiry`] (the expiry timer's use
+//! cases), [`recovery`] (start-up recovery and repair), [`reads`] (queries, no transaction);
+//! the controller's operations (issue 12b):
 //! [`sites`] (a unit's site checked at the controller before it is saved), [`outbox_ops`]
 //! (what waits for the controller, shown and discarded by the host), [`reconcile`]
 //! (authorisations the controller holds without a grant), [`host_test`] (the host's
 //! one-time test code).
 
 pub mod bookings;
+pub mod devices;
 pub mod expiry;
 pub mod grants;
 pub mod guest;
@@ -93,6 +95,12 @@ pub enum UseCase {
     GrantRevoke,
     BookingPut,
     BookingDelete,
+    BookingsSync,
+    VanishCancel,
+    UnitRevoke,
+    DeviceReserve,
+    DeviceConfirm,
+    DeviceRelease,
     RedeemReserve,
     RedeemConfirm,
     RedeemRelease,
@@ -124,6 +132,12 @@ impl UseCase {
             UseCase::GrantRevoke => "grant_revoke",
             UseCase::BookingPut => "booking_put",
             UseCase::BookingDelete => "booking_delete",
+            UseCase::BookingsSync => "bookings_sync",
+            UseCase::VanishCancel => "vanish_cancel",
+            UseCase::UnitRevoke => "unit_revoke",
+            UseCase::DeviceReserve => "device_reserve",
+            UseCase::DeviceConfirm => "device_confirm",
+            UseCase::DeviceRelease => "device_release",
             UseCase::RedeemReserve => "redeem_reserve",
             UseCase::RedeemConfirm => "redeem_confirm",
             UseCase::RedeemRelease => "redeem_release",
@@ -152,7 +166,8 @@ pub struct Effects {
     events: Vec<Event>,
     /// The earliest outbox item it queued.
     outbox_due: Option<OffsetDateTime>,
-    /// The earliest grant end it set.
+    /// The earliest time the expiry timer must look again (a grant's end, a missing
+    /// booking's cancellation).
     expiry_due: Option<OffsetDateTime>,
     /// Why each grant it ended ended.
     ended: Vec<EndReason>,
@@ -309,6 +324,11 @@ impl Tx<'_> {
 
     /// A grant now ends at `at` (the expiry timer hears of it after the commit).
     pub fn grant_ends_at(&mut self, at: OffsetDateTime) {
+        earliest(&mut self.effects.expiry_due, at);
+    }
+
+    /// A missing booking counts as cancelled at `at` (the same timer looks then).
+    pub fn cancel_due_at(&mut self, at: OffsetDateTime) {
         earliest(&mut self.effects.expiry_due, at);
     }
 }

@@ -9,7 +9,7 @@ use crate::usecase::bookings::voucher_of;
 use crate::usecase::{not_found, Error, Rentals};
 use crate::vouchers::booking::WithVoucher;
 use crate::vouchers::code;
-use crate::vouchers::model::{AuditEntry, Grant, Unit, Voucher};
+use crate::vouchers::model::{AuditEntry, Booking, Grant, Unit, Voucher};
 
 impl Rentals {
     pub async fn get_unit(&self, unit_id: &str) -> Result<Unit, Error> {
@@ -132,6 +132,38 @@ impl Rentals {
             })
             .await
             .map_err(not_found("unit"))
+    }
+
+    /// Bookings missing from their calendar that are not over, by unit and start.
+    pub async fn vanished_bookings(&self) -> Result<Vec<Booking>, StoreError> {
+        let now = self.clock.now();
+        self.store
+            .read(move |c| {
+                Ok(rows_b::vanished(c)?
+                    .into_iter()
+                    .filter(|b| b.end > now)
+                    .collect())
+            })
+            .await
+    }
+
+    /// The devices let in on a voucher (every grant, newest first).
+    pub async fn voucher_devices(&self, code: &str) -> Result<Vec<Grant>, Error> {
+        let c = code::normalize(code).ok_or(Error::NotFound("voucher"))?;
+        self.store
+            .read(move |conn| {
+                rows::voucher_get(conn, &c)?;
+                g::list(
+                    conn,
+                    &GrantFilter {
+                        code: Some(c.clone()),
+                        limit: 1000,
+                        ..GrantFilter::default()
+                    },
+                )
+            })
+            .await
+            .map_err(not_found("voucher"))
     }
 
     pub async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

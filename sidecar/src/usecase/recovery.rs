@@ -17,7 +17,8 @@
 //!    (unauthorise queued); a window that moved moves it.
 //!
 //! A booking that merely vanished from the calendar is not cancelled (DESIGN §10): only an
-//! explicit cancellation is acted on here. What was repaired is counted in one log line and
+//! explicit cancellation is acted on here (one that stayed missing past its unit's limit is
+//! cancelled by the expiry timer, which runs right after). What was repaired is counted in one log line and
 //! the `rental_wifi_startup_repairs_total` metric.
 
 use std::collections::BTreeMap;
@@ -68,7 +69,7 @@ fn repair(tx: &mut Tx<'_>, in_flight_grace: time::Duration) -> Result<Repaired, 
             continue;
         };
         if v.revoked_at.is_none() && !linked_to_a_booking(tx, &v.unit_id, &code)? {
-            uv::revoke(tx, &code, EndReason::BookingCancelled)?;
+            uv::revoke(tx, &code, EndReason::BookingCancelled, None)?;
         }
     }
     for unit in rows::unit_list(tx.db)? {

@@ -12,14 +12,20 @@
 //!   grant ends and the unauthorise is queued in the confirm transaction, after the
 //!   authorisation landed.
 //!
+//! * No guest can change another device's access, and success is throttled
+//!   (`vouchers::slots`): a redemption for a device that holds an active grant on another
+//!   voucher never shortens or (without proof of holding it) moves that grant, and the same
+//!   code for the same device again within a short window is answered from its grant. Both
+//!   are answered in the reserve transaction, without the controller, an audit row or an
+//!   event.
+//! * A new device over the voucher's limit replaces the least recently authorised one in the
+//!   reserve transaction (its unauthorise queued), or is refused (`device_policy`).
 //! * A short code on a unit that requires a second factor lets the device in only together
 //!   with the last name on its booking or voucher (`vouchers::guest_checks`); a wrong or
 //!   missing name reads like a wrong code.
 //!
-//! Issue 13b makes the decision refuse to shorten or move another voucher's active grant of
-//! the same MAC: one more input to the reserve decision, the shape stays. [`attempt_scope`]
-//! tells the portal's limiter which budgets an attempt falls under, from the same units the
-//! reserve transaction looks at.
+//! [`attempt_scope`] tells the portal's limiter which budgets an attempt falls under, from the
+//! same units the reserve transaction looks at.
 
 use std::time::Duration;
 
@@ -37,7 +43,7 @@ use crate::vouchers::booking::pick_for_code;
 use crate::vouchers::guest_checks::{self, AttemptScope};
 use crate::vouchers::model::{AuditAction, EndReason, Grant, GrantState, Unit, Voucher};
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
-use crate::vouchers::slots::{self, Refusal, Slot, SlotRequest};
+use crate::vouchers::slots::{self, Decision, Refusal, Requester, Slot, SlotRequest};
 use crate::vouchers::Ctx;
 
 /// What a guest's device asks for on the portal.
@@ -46,6 +52,9 @@ pub struct RedeemRequest {
     /// The typed code, normalised.
     pub code: String,
     pub device: Device,
+    /// The page token and the peer address show the request comes from the device itself
+    /// (DESIGN §10 "Who is asking"): it may then move the device from another voucher.
+    pub holder_proven: bool,
     /// The last name typed beside the code (empty: none); needed with a short code on a unit
     /// that requires the second factor.
     pub last_name: String,
@@ -111,7 +120,9 @@ impl RedeemError {
 impl From<Refusal> for RedeemError {
     fn from(r: Refusal) -> Self {
         match r {
-            Refusal::InvalidCode => RedeemError::InvalidCode,
+            // A suspended code (its booking is missing from the calendar) reads like a wrong
+            // one: nothing about the booking is given away.
+            Refusal::InvalidCode | Refusal::Suspended => RedeemError::InvalidCode,
             Refusal::Expired => RedeemError::Expired,
             Refusal::NotYetValid => RedeemError::NotYetValid,
             Refusal::DeviceLimit => RedeemError::DeviceLimit,
@@ -133,16 +144,30 @@ pub struct Reservation {
     pub unit: Unit,
     pub grant: Grant,
     pub slot: Slot,
+    /// The device's grant on another voucher that ends once this one is confirmed.
+    pub moves: Option<Grant>,
     /// When the reservation was made (a first use counts from here).
     pub at: OffsetDateTime,
     /// The consent to record with the grant (the unit has terms).
     pub consent: Option<ConsentGiven>,
 }
 
+/// What the reserve transaction decided.
+#[derive(Clone, Debug)]
+pub enum Reserved {
+    /// Answered from an existing grant: nothing to tell the controller.
+    Answered(Box<Redeemed>),
+    /// A slot is held: ask the controller, then confirm or release.
+    Held(Box<Reservation>),
+}
+
 impl Rentals {
     /// Redeem a code for a device: reserve, ask the controller, confirm or release.
     pub async fn redeem(&self, ctx: &Ctx, req: &RedeemRequest) -> Result<Redeemed, RedeemError> {
-        let r = self.reserve(ctx, req).await?;
+        let r = match self.reserve(ctx, req).await? {
+            Reserved::Answered(done) => return Ok(*done),
+            Reserved::Held(r) => *r,
+        };
         let device = &req.device;
         let end = r.voucher.end_if_redeemed_at(r.at);
         let remaining = (end - r.at).max(time::Duration::seconds(60));
@@ -178,12 +203,9 @@ impl Rentals {
         }
     }
 
-    /// Check everything and take a slot, in one short write transaction.
-    pub async fn reserve(
-        &self,
-        ctx: &Ctx,
-        req: &RedeemRequest,
-    ) -> Result<Reservation, RedeemError> {
+    /// Check everything and take a slot (or answer from a grant), in one short write
+    /// transaction.
+    pub async fn reserve(&self, ctx: &Ctx, req: &RedeemRequest) -> Result<Reserved, RedeemError> {
         let req = req.clone();
         self.run(UseCase::RedeemReserve, ctx, move |tx| reserve(tx, &req))
             .await
@@ -268,7 +290,7 @@ fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, Red
     }
 }
 
-fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reservation, RedeemError> {
+fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError> {
     let now = tx.now;
     let (code, device) = (req.code.as_str(), &req.device);
     let voucher = resolve_code(tx, code, device)?;
@@ -284,12 +306,74 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reservation, RedeemEr
     )
     .map_err(|_| RedeemError::InvalidCode)?;
     let consent = consent_for(&unit, req.consent.as_ref())?;
+    // The unit's own spelling: the redirect's site matched it case-insensitively.
+    let site = unit.omada_site.clone();
     let previous = g::latest_for(tx.db, &voucher.code, device.client_mac)?;
-    let slot = slots::reserve(SlotRequest {
+    let held = g::active_for_mac(tx.db, device.client_mac, &site)?;
+    let open_count = g::count_open_for_code(tx.db, &voucher.code)?;
+    let open = if slots::needs_open_grants(&voucher, open_count) {
+        g::open_for_code(tx.db, &voucher.code)?
+    } else {
+        Vec::new()
+    };
+    let decision = slots::reserve(SlotRequest {
         voucher: &voucher,
+        policy: voucher.device_policy.unwrap_or(unit.stay.device_policy),
         previous: previous.as_ref(),
+        open_count,
+        open: &open,
+        held_elsewhere: held.as_ref(),
+        requester: Requester::Guest {
+            holder_proven: req.holder_proven,
+        },
         now,
     })?;
+    let (slot, replaces, moves) = match decision {
+        Decision::Answer(id) => {
+            let grant = [previous.as_ref(), held.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|g| g.grant_id == id)
+                .cloned()
+                .expect("the decision answers from a grant it was given");
+            return Ok(Reserved::Answered(Box::new(Redeemed { grant, unit })));
+        }
+        Decision::Admit {
+            slot,
+            replaces,
+            moves,
+        } => (slot, replaces, moves),
+    };
+    if let Some(old) = replaces.and_then(|id| open.iter().find(|g| g.grant_id == id)) {
+        tx.end_grant(old, EndReason::Replaced)?;
+    }
+    let moves = moves.and(held);
+    let grant = take_slot(tx, &voucher, device, site, slot, previous)?;
+    let mut voucher = voucher;
+    if slot == Slot::Take {
+        voucher.devices_used += 1;
+    }
+    Ok(Reserved::Held(Box::new(Reservation {
+        voucher,
+        unit,
+        grant,
+        slot,
+        moves,
+        at: now,
+        consent,
+    })))
+}
+
+/// Write the slot's grant row (`pending` for a new or reopened slot).
+pub(crate) fn take_slot(
+    tx: &mut Tx<'_>,
+    voucher: &Voucher,
+    device: &Device,
+    site: String,
+    slot: Slot,
+    previous: Option<Grant>,
+) -> Result<Grant, StoreError> {
+    let now = tx.now;
     let end = voucher.end_if_redeemed_at(now);
     let (ap_mac, gateway_mac, ssid, vid, radio_id) = match &device.attachment {
         Attachment::Ap {
@@ -299,10 +383,7 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reservation, RedeemEr
         } => (Some(*ap_mac), None, ssid.clone(), None, *radio_id),
         Attachment::Gateway { gateway_mac, vid } => (None, Some(*gateway_mac), None, *vid, None),
     };
-    // The unit's own spelling: the redirect's site matched it case-insensitively.
-    let site = unit.omada_site.clone();
-    let mut voucher = voucher;
-    let grant = match (slot, previous) {
+    Ok(match (slot, previous) {
         (Slot::Reuse, Some(p)) => p,
         (Slot::Reopen, Some(mut p)) => {
             p.grant_id = uuid::Uuid::now_v7().to_string();
@@ -313,6 +394,7 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reservation, RedeemEr
             p.expires_at = end;
             p.site = site;
             p.client_ip = device.client_ip.map(|ip| ip.to_string());
+            p.by_host = false;
             g::insert(tx.db, &p, now)?;
             p
         }
@@ -334,20 +416,13 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reservation, RedeemEr
                 expires_at: end,
                 ended_at: None,
                 end_reason: None,
+                by_host: false,
+                name: None,
             };
             g::insert(tx.db, &grant, now)?;
-            voucher.devices_used += 1;
             rows::voucher_take_slot(tx.db, &voucher.code)?;
             grant
         }
-    };
-    Ok(Reservation {
-        voucher,
-        unit,
-        grant,
-        slot,
-        at: now,
-        consent,
     })
 }
 
@@ -423,6 +498,13 @@ fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemErr
     tx.grant_ends_at(end);
     // Open API: renewed before the portal timeout when the stay outlasts it (issue 12b).
     tx.grant_authorized(&r.grant.grant_id, &r.grant.site, confirmed_at, end)?;
+    // The device leaves the voucher it was on (its unauthorise is skipped: it holds this
+    // grant now).
+    if let Some(old) = &r.moves {
+        if g::state_of(tx.db, &old.grant_id)? == GrantState::Active {
+            tx.end_grant(old, EndReason::Moved)?;
+        }
+    }
     tx.audit(
         AuditAction::VoucherRedeem,
         Some(&v.unit_id),
@@ -465,6 +547,7 @@ fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemErr
             client_mac: grant.client_mac,
         },
         booking_ref: v.booking_ref.clone(),
+        by_host: false,
     });
     Ok(Ok(Redeemed {
         grant,

@@ -189,6 +189,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             omada_site_id: site_id.map(str::to_owned),
+            stay: Default::default(),
             guest_checks: Default::default(),
             guest_page: Default::default(),
         }

@@ -1,4 +1,5 @@
-//! Unit use cases: create, change, delete — each one transaction.
+//! Unit use cases: create, change, delete, revoke every guest's access — each one
+//! transaction.
 
 use crate::events::{Event, UnitChange};
 use crate::store::{grants as g, rows};
@@ -9,6 +10,15 @@ use crate::vouchers::{invalid, Ctx};
 
 /// The outcome of a create: the unit, and whether it is new (false: an identical replay).
 pub type Created = (Unit, bool);
+
+/// What revoking a unit's access did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnitRevoked {
+    /// The vouchers revoked (live or suspended ones; oldest first).
+    pub revoked: Vec<String>,
+    /// Devices taken off.
+    pub devices: usize,
+}
 
 impl Rentals {
     /// Create a unit. An identical create of a unit that exists (a client retrying) answers
@@ -33,6 +43,16 @@ impl Rentals {
             patch(tx, &unit_id, &changes)
         })
         .await
+    }
+
+    /// Revoke every voucher of the unit that is not over (unused, active or suspended) and
+    /// take every device off, in one transaction (Home Assistant's "revoke unit access").
+    /// Vouchers revoked because their booking went missing become final too: the booking
+    /// coming back does not bring them back. Revoking again revokes nothing more.
+    pub async fn revoke_unit(&self, ctx: &Ctx, unit_id: &str) -> Result<UnitRevoked, Error> {
+        let unit_id = unit_id.to_owned();
+        self.run(UseCase::UnitRevoke, ctx, move |tx| revoke_all(tx, &unit_id))
+            .await
     }
 
     /// Delete a unit. With live vouchers it is refused unless `force`, which revokes them
@@ -111,7 +131,7 @@ fn delete(tx: &mut Tx<'_>, unit_id: &str, force: bool) -> Result<(), Error> {
         ));
     }
     for v in &live {
-        vouchers::revoke(tx, &v.code, EndReason::VoucherRevoked)?;
+        vouchers::revoke(tx, &v.code, EndReason::VoucherRevoked, None)?;
     }
     // Devices still in on vouchers that are no longer live (their end came, the expiry timer
     // has not run yet) go off too: the delete removes their rows, never their unauthorise.
@@ -130,6 +150,40 @@ fn delete(tx: &mut Tx<'_>, unit_id: &str, force: bool) -> Result<(), Error> {
         change: UnitChange::Deleted,
     });
     Ok(())
+}
+
+fn revoke_all(tx: &mut Tx<'_>, unit_id: &str) -> Result<UnitRevoked, Error> {
+    rows::unit_get(tx.db, unit_id).map_err(not_found("unit"))?;
+    let before = tx.ended().len();
+    let mut out = UnitRevoked::default();
+    for v in rows::vouchers_live_for_unit(tx.db, unit_id, tx.now)? {
+        vouchers::revoke(tx, &v.code, EndReason::VoucherRevoked, None)?;
+        out.revoked.push(v.code);
+    }
+    for code in rows::vouchers_restorable_for_unit(tx.db, unit_id)? {
+        vouchers::revoke(tx, &code, EndReason::VoucherRevoked, None)?;
+    }
+    // Devices still in on vouchers whose end came a moment ago (the expiry timer has not run).
+    for grant in g::open_for_unit(tx.db, unit_id)? {
+        let reason = if crate::vouchers::follow::is_due(grant.expires_at, tx.now) {
+            EndReason::Expired
+        } else {
+            EndReason::VoucherRevoked
+        };
+        tx.end_grant(&grant, reason)?;
+    }
+    out.devices = tx.ended().len() - before;
+    tx.audit(
+        AuditAction::UnitRevoke,
+        Some(unit_id),
+        None,
+        Some(format!(
+            "{} vouchers, {} devices",
+            out.revoked.len(),
+            out.devices
+        )),
+    )?;
+    Ok(out)
 }
 
 fn domain_conflict(m: &str) -> Error {

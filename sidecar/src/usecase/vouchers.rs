@@ -9,7 +9,7 @@ use crate::store::{grants as g, rows, StoreError};
 use crate::usecase::{not_found, Error, Rentals, Tx, UseCase};
 use crate::vouchers::code;
 use crate::vouchers::follow::{follow as decide, Follow};
-use crate::vouchers::model::{AuditAction, EndReason, GrantState, Voucher};
+use crate::vouchers::model::{AuditAction, EndReason, GrantState, RevokeCause, Voucher};
 use crate::vouchers::voucher::{NewVoucher, VoucherChanges};
 use crate::vouchers::{Ctx, Error as Rule};
 
@@ -65,7 +65,7 @@ impl Rentals {
     pub async fn revoke_voucher(&self, ctx: &Ctx, code: &str) -> Result<Voucher, Error> {
         let code = code::normalize(code).ok_or(Error::NotFound("voucher"))?;
         self.run(UseCase::VoucherRevoke, ctx, move |tx| {
-            revoke(tx, &code, EndReason::VoucherRevoked)
+            revoke(tx, &code, EndReason::VoucherRevoked, None)
         })
         .await
     }
@@ -130,16 +130,29 @@ pub fn patch(tx: &mut Tx<'_>, code: &str, changes: &VoucherChanges) -> Result<Vo
         valid_until: v.valid_until,
         max_devices: v.max_devices,
     });
-    follow(tx, &v)?;
+    let ended = follow(tx, &v)?;
+    v.devices_active = v.devices_active.saturating_sub(ended as u32);
     Ok(v)
 }
 
-/// Revoke voucher `code` in this transaction, ending its open grants with `reason`.
-pub fn revoke(tx: &mut Tx<'_>, code: &str, reason: EndReason) -> Result<Voucher, Error> {
+/// Revoke voucher `code` in this transaction, ending its open grants with `reason`. `cause`
+/// says when the revoke is not final (a booking cancelled for staying missing comes back with
+/// its code); a revoke without one makes an earlier such revoke final.
+pub fn revoke(
+    tx: &mut Tx<'_>,
+    code: &str,
+    reason: EndReason,
+    cause: Option<RevokeCause>,
+) -> Result<Voucher, Error> {
     let mut v = rows::voucher_get(tx.db, code).map_err(not_found("voucher"))?;
     let newly = v.revoked_at.is_none();
+    if !newly && cause.is_none() && v.revoke_cause.is_some() {
+        v.revoke_cause = None;
+        rows::voucher_update(tx.db, &v)?;
+    }
     if newly {
         v.revoked_at = Some(tx.now);
+        v.revoke_cause = cause;
         rows::voucher_update(tx.db, &v)?;
         tx.audit(
             AuditAction::VoucherRevoke,
@@ -152,6 +165,7 @@ pub fn revoke(tx: &mut Tx<'_>, code: &str, reason: EndReason) -> Result<Voucher,
     for grant in &open {
         tx.end_grant(grant, reason)?;
     }
+    v.devices_active = 0;
     if newly {
         tx.publish(Event::VoucherRevoked {
             unit_id: v.unit_id.clone(),

@@ -6,13 +6,19 @@
 //! grace clamped so that back-to-back stays never overlap ([`access_windows`]). What a sync
 //! must do to a booking's voucher is [`reconcile_step`]; which booking a typed guest code
 //! stands for is [`pick_for_code`]. The use cases in `usecase::bookings` apply these inside
-//! one transaction. Issue 14 adds vanished bookings and whole-calendar views: both are more
-//! inputs to the same pure functions (a booking's presence in the view, the view's span).
+//! one transaction.
+//!
+//! Calendars blank out for minutes to hours (Rental Control clears its sensors after two
+//! empty fetches), so a booking missing from Home Assistant's whole-calendar view is not a
+//! cancellation (DESIGN §10): [`plan_view`] says what a view means for each stored booking
+//! (new, changed, back, missing, untouched), and [`cancel_at`] when a booking that went
+//! missing before its stay counts as cancelled. One that goes missing during its stay runs
+//! to its end.
 
 use time::{Duration, OffsetDateTime};
 
 use crate::config::VoucherConfig;
-use crate::vouchers::model::{Booking, Voucher};
+use crate::vouchers::model::{Booking, Presence, StayRules, Voucher};
 use crate::vouchers::{code, invalid, Error};
 
 /// Most guest codes a booking may carry.
@@ -245,6 +251,168 @@ pub fn reconcile_step(
 /// A booking with its voucher, as the API shows it.
 pub type WithVoucher = (Booking, Option<Voucher>);
 
+/// Most bookings one calendar view may carry.
+pub const MAX_VIEW: usize = 200;
+
+/// A unit's calendar as Home Assistant sees it (`PUT /api/v1/units/{unit_id}/bookings`),
+/// as given.
+#[derive(Clone, Debug)]
+pub struct CalendarRequest {
+    pub from: OffsetDateTime,
+    pub until: Option<OffsetDateTime>,
+    pub bookings: Vec<(String, BookingRequest)>,
+}
+
+/// A checked calendar view: the bookings it shows, and the time span it covers (`until`
+/// `None`: everything from `from` on).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalendarView {
+    pub from: OffsetDateTime,
+    pub until: Option<OffsetDateTime>,
+    pub shown: Vec<(BookingRef, BookingSpec)>,
+    /// Shown, but refused by a rule: left as they are (neither changed nor missing).
+    pub refused: Vec<Refused>,
+}
+
+/// A booking of a view that a rule refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refused {
+    pub booking_ref: String,
+    pub field: Option<&'static str>,
+    pub message: String,
+}
+
+impl CalendarView {
+    /// Check a view. What makes the whole view meaningless (a span that ends before it
+    /// starts, too many bookings, one reference twice) is an error; a booking a rule refuses
+    /// (too long, ends before it starts, bad codes) is listed in `refused` and the rest of
+    /// the view still counts.
+    pub fn parse(
+        r: CalendarRequest,
+        limits: &VoucherConfig,
+        now: OffsetDateTime,
+    ) -> Result<CalendarView, Error> {
+        if r.until.is_some_and(|u| u <= r.from) {
+            return Err(invalid("until", "until must be after from"));
+        }
+        if r.bookings.len() > MAX_VIEW {
+            return Err(invalid(
+                "bookings",
+                format!("a calendar view may carry at most {MAX_VIEW} bookings"),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (booking_ref, _) in &r.bookings {
+            if !seen.insert(booking_ref.as_str()) {
+                return Err(invalid(
+                    "bookings",
+                    format!(
+                        "booking_ref {:?} appears twice",
+                        booking_ref.chars().take(100).collect::<String>()
+                    ),
+                ));
+            }
+        }
+        let mut shown = Vec::new();
+        let mut refused = Vec::new();
+        for (booking_ref, req) in r.bookings {
+            let checked = BookingRef::parse(&booking_ref)
+                .and_then(|br| BookingSpec::parse(req, limits, now).map(|spec| (br, spec)));
+            match checked {
+                Ok(ok) => shown.push(ok),
+                Err(e) => {
+                    let (field, message) = match e {
+                        Error::Validation { field, message } => (field, message),
+                        Error::Conflict(m) => (None, m),
+                    };
+                    refused.push(Refused {
+                        booking_ref: booking_ref.chars().take(100).collect(),
+                        field,
+                        message,
+                    });
+                }
+            }
+        }
+        Ok(CalendarView {
+            from: crate::clock::to_millis(r.from),
+            until: r.until.map(crate::clock::to_millis),
+            shown,
+            refused,
+        })
+    }
+
+    /// Does the view cover this stored booking, so that its absence means something? It
+    /// covers a booking that is not over at `from` and starts before `until`.
+    pub fn covers(&self, b: &Booking) -> bool {
+        b.end > self.from && self.until.is_none_or(|u| b.start < u)
+    }
+}
+
+/// What a calendar view means for one booking.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ViewStep {
+    /// New: store it (its voucher is issued by the reconcile that follows).
+    Create(BookingRef, BookingSpec),
+    /// Shown with other content: replace it.
+    Update(BookingRef, BookingSpec),
+    /// Shown again after it went missing (or was cancelled for it): bring it back, with
+    /// this content.
+    Restore(BookingRef, BookingSpec),
+    /// Shown as stored: nothing to do.
+    Unchanged,
+    /// Covered by the view but missing from it: it vanished (not a cancellation).
+    Vanish(String),
+}
+
+/// What `view` means for each booking: one step per shown booking (in the view's order),
+/// then one per stored booking that went missing. Stored bookings the view does not cover,
+/// the ones it shows but a rule refused, and the ones already missing get no step.
+pub fn plan_view(stored: &[Booking], view: &CalendarView) -> Vec<ViewStep> {
+    let find = |r: &str| stored.iter().find(|b| b.booking_ref == r);
+    let mut steps: Vec<ViewStep> = view
+        .shown
+        .iter()
+        .map(|(r, spec)| match find(r.as_str()) {
+            None => ViewStep::Create(r.clone(), spec.clone()),
+            Some(b) if b.presence() != Presence::Present => {
+                ViewStep::Restore(r.clone(), spec.clone())
+            }
+            Some(b) if spec.same_as(b) => ViewStep::Unchanged,
+            Some(_) => ViewStep::Update(r.clone(), spec.clone()),
+        })
+        .collect();
+    for b in stored {
+        let shown = view.shown.iter().any(|(r, _)| r.as_str() == b.booking_ref)
+            || view.refused.iter().any(|r| r.booking_ref == b.booking_ref);
+        if !shown && b.presence() == Presence::Present && view.covers(b) {
+            steps.push(ViewStep::Vanish(b.booking_ref.clone()));
+        }
+    }
+    steps
+}
+
+/// When a booking that goes missing now, with access window `w`, counts as cancelled if it
+/// stays missing: `w.from` + the unit's limit. `None` when its access window has begun (the
+/// guest may be in the house): then it runs to its end, and only the host cuts it short.
+pub fn cancel_at(w: Window, rules: &StayRules, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    (now < w.from).then(|| w.from + Duration::minutes(rules.vanish_cancel_minutes as i64))
+}
+
+/// The voucher of the stay in progress, among a unit's bookings with their vouchers: valid
+/// now (not revoked, not suspended, inside its window); of several, the one that began last.
+pub fn current_voucher(candidates: Vec<WithVoucher>, now: OffsetDateTime) -> Option<Voucher> {
+    candidates
+        .into_iter()
+        .filter_map(|(b, v)| v.filter(|_| b.presence() != Presence::Cancelled))
+        .filter(|v| {
+            v.revoked_at.is_none()
+                && v.suspended_at.is_none()
+                && v.valid_from <= now
+                && v.expires_at().is_none_or(|e| now < e)
+        })
+        .max_by_key(|v| v.valid_from)
+}
+
 /// Which voucher a typed booking code stands for. `candidates` are the bookings with that
 /// code on units whose networks the guest is on, each with its voucher. Preference: a voucher
 /// valid now; else the next one to become valid; else the latest that ended; a revoked one
@@ -257,7 +425,7 @@ pub fn pick_for_code(
 ) -> Result<Option<Voucher>, ()> {
     let rank = |(b, v): &WithVoucher| -> (u8, i128) {
         match v {
-            Some(v) if v.revoked_at.is_some() => (3, 0),
+            Some(v) if v.revoked_at.is_some() || v.suspended_at.is_some() => (3, 0),
             Some(v) if now < v.valid_from => (1, v.valid_from.unix_timestamp_nanos()),
             Some(v) if v.expires_at().is_none_or(|e| now < e) => (0, 0),
             Some(v) => (2, -v.expires_at().unwrap_or(b.end).unix_timestamp_nanos()),
@@ -286,6 +454,9 @@ mod tests {
             codes: vec![],
             updated_at: start,
             voucher_code: None,
+            vanished_at: None,
+            cancel_at: None,
+            cancelled_at: None,
         }
     }
 
@@ -486,6 +657,10 @@ mod tests {
             created_at: from,
             first_used_at: None,
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: None,
+            devices_active: 0,
         }
     }
 
@@ -561,5 +736,274 @@ mod tests {
         );
         assert_eq!(pick(vec![None]), Err(()), "over before it had a voucher");
         assert_eq!(pick(vec![]), Ok(None));
+    }
+
+    fn spec(start: OffsetDateTime, end: OffsetDateTime) -> BookingSpec {
+        BookingSpec {
+            start,
+            end,
+            guest_name: None,
+            codes: vec![],
+        }
+    }
+
+    fn view(
+        from: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+        shown: Vec<(&str, BookingSpec)>,
+    ) -> CalendarView {
+        CalendarView {
+            from,
+            until,
+            shown: shown
+                .into_iter()
+                .map(|(r, s)| (BookingRef::parse(r).unwrap(), s))
+                .collect(),
+            refused: vec![],
+        }
+    }
+
+    #[test]
+    fn a_view_decides_new_changed_back_and_missing() {
+        let now = datetime!(2026-11-20 12:00 UTC);
+        let d = Duration::days;
+        let stay = b("stay", now - d(1), now + d(2));
+        let next = b("next", now + d(3), now + d(5));
+        let far = b("far", now + d(40), now + d(42));
+        let over = b("over", now - d(5), now - d(1));
+        let mut gone = b("gone", now + d(6), now + d(8));
+        gone.vanished_at = Some(now - Duration::hours(1));
+        let mut cancelled = b("cancelled", now + d(9), now + d(10));
+        cancelled.vanished_at = Some(now - d(3));
+        cancelled.cancelled_at = Some(now - d(1));
+        let stored = [
+            stay.clone(),
+            next.clone(),
+            far,
+            over,
+            gone.clone(),
+            cancelled.clone(),
+        ];
+        // The view shows the stay unchanged, `next` moved, `gone` back, one new booking; it
+        // covers the next 30 days. `far` is beyond it, `over` ended before it: untouched.
+        let moved = spec(next.start + d(1), next.end + d(1));
+        let v = view(
+            now,
+            Some(now + d(30)),
+            vec![
+                ("stay", spec(stay.start, stay.end)),
+                ("next", moved.clone()),
+                ("gone", spec(gone.start, gone.end)),
+                ("new", spec(now + d(11), now + d(12))),
+            ],
+        );
+        let steps = plan_view(&stored, &v);
+        assert_eq!(
+            steps,
+            vec![
+                ViewStep::Unchanged,
+                ViewStep::Update(BookingRef::parse("next").unwrap(), moved),
+                ViewStep::Restore(
+                    BookingRef::parse("gone").unwrap(),
+                    spec(gone.start, gone.end)
+                ),
+                ViewStep::Create(
+                    BookingRef::parse("new").unwrap(),
+                    spec(now + d(11), now + d(12))
+                ),
+            ],
+            "nothing vanishes: `far` is outside the span, `over` ended, `cancelled` is already gone"
+        );
+        // A blank calendar: everything the span covers that is present vanishes, the stay
+        // in progress included (what that means is decided per booking afterwards).
+        let steps = plan_view(&stored, &view(now, None, vec![]));
+        assert_eq!(
+            steps,
+            vec![
+                ViewStep::Vanish("stay".into()),
+                ViewStep::Vanish("next".into()),
+                ViewStep::Vanish("far".into()),
+            ]
+        );
+        // A booking the view shows but a rule refused is neither changed nor missing.
+        let mut v = view(now, None, vec![]);
+        v.refused.push(Refused {
+            booking_ref: "next".into(),
+            field: Some("end"),
+            message: "too long".into(),
+        });
+        assert!(!plan_view(&stored, &v).contains(&ViewStep::Vanish("next".into())));
+        // A cancelled booking shown again comes back.
+        let steps = plan_view(
+            &[cancelled.clone()],
+            &view(
+                now,
+                None,
+                vec![("cancelled", spec(cancelled.start, cancelled.end))],
+            ),
+        );
+        assert!(matches!(steps[..], [ViewStep::Restore(..)]));
+    }
+
+    #[test]
+    fn the_span_is_start_before_until_and_end_after_from() {
+        let now = datetime!(2026-11-20 12:00 UTC);
+        let v = view(now, Some(now + Duration::days(1)), vec![]);
+        assert!(v.covers(&b(
+            "in",
+            now - Duration::days(1),
+            now + Duration::minutes(1)
+        )));
+        assert!(!v.covers(&b("ended", now - Duration::days(1), now)));
+        assert!(!v.covers(&b(
+            "at_until",
+            now + Duration::days(1),
+            now + Duration::days(2)
+        )));
+        assert!(v.covers(&b(
+            "before_until",
+            now + Duration::days(1) - Duration::seconds(1),
+            now + Duration::days(2)
+        )));
+    }
+
+    #[test]
+    fn views_are_checked_as_a_whole_and_per_booking() {
+        let now = datetime!(2026-11-20 12:00 UTC);
+        let limits = VoucherConfig::default();
+        let req = |start: OffsetDateTime, end: OffsetDateTime| BookingRequest {
+            start,
+            end,
+            guest_name: None,
+            codes: vec![],
+        };
+        let ok = req(now, now + Duration::days(1));
+        let field = |r: Result<CalendarView, Error>| match r {
+            Err(Error::Validation { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(CalendarView::parse(
+                CalendarRequest {
+                    from: now,
+                    until: Some(now),
+                    bookings: vec![]
+                },
+                &limits,
+                now
+            )),
+            Some("until")
+        );
+        assert_eq!(
+            field(CalendarView::parse(
+                CalendarRequest {
+                    from: now,
+                    until: None,
+                    bookings: vec![("a".into(), ok.clone()), ("a".into(), ok.clone())]
+                },
+                &limits,
+                now
+            )),
+            Some("bookings"),
+            "one reference twice"
+        );
+        let too_many = (0..=MAX_VIEW)
+            .map(|n| (n.to_string(), ok.clone()))
+            .collect();
+        assert_eq!(
+            field(CalendarView::parse(
+                CalendarRequest {
+                    from: now,
+                    until: None,
+                    bookings: too_many
+                },
+                &limits,
+                now
+            )),
+            Some("bookings")
+        );
+        let v = CalendarView::parse(
+            CalendarRequest {
+                from: now,
+                until: None,
+                bookings: vec![
+                    ("good".into(), ok.clone()),
+                    ("long".into(), req(now, now + Duration::days(40))),
+                    (" bad".into(), ok),
+                ],
+            },
+            &limits,
+            now,
+        )
+        .unwrap();
+        assert_eq!(v.shown.len(), 1);
+        let refused: Vec<(&str, Option<&str>)> = v
+            .refused
+            .iter()
+            .map(|r| (r.booking_ref.as_str(), r.field))
+            .collect();
+        assert_eq!(
+            refused,
+            vec![("long", Some("end")), (" bad", Some("booking_ref"))]
+        );
+    }
+
+    #[test]
+    fn missing_before_the_stay_counts_as_cancelled_at_the_limit_during_it_never() {
+        let now = datetime!(2026-11-20 12:00 UTC);
+        let w = Window {
+            from: now + Duration::minutes(30),
+            until: now + Duration::days(2),
+        };
+        let rules = StayRules::default();
+        assert_eq!(
+            cancel_at(w, &rules, now),
+            Some(w.from),
+            "default: at the start"
+        );
+        let later = StayRules {
+            vanish_cancel_minutes: 90,
+            ..rules
+        };
+        assert_eq!(
+            cancel_at(w, &later, now),
+            Some(w.from + Duration::minutes(90))
+        );
+        assert_eq!(cancel_at(w, &rules, w.from), None, "the window has begun");
+        assert_eq!(cancel_at(w, &later, w.until - Duration::hours(1)), None);
+    }
+
+    #[test]
+    fn the_current_voucher_is_the_one_valid_now() {
+        let now = datetime!(2026-11-20 12:00 UTC);
+        let bk = b("a", now, now);
+        let past = voucher(now - Duration::days(5), now - Duration::days(3));
+        let current = voucher(now - Duration::days(1), now + Duration::days(1));
+        let mut newer = voucher(now - Duration::hours(1), now + Duration::days(1));
+        newer.code = "NEWER234".into();
+        let next = voucher(now + Duration::days(3), now + Duration::days(5));
+        let pick = |list: Vec<Voucher>| {
+            current_voucher(
+                list.into_iter().map(|v| (bk.clone(), Some(v))).collect(),
+                now,
+            )
+            .map(|v| v.code)
+        };
+        assert_eq!(pick(vec![past.clone(), next.clone()]), None);
+        assert_eq!(
+            pick(vec![past.clone(), current.clone(), next.clone()]),
+            Some(current.code.clone())
+        );
+        assert_eq!(
+            pick(vec![current.clone(), newer.clone()]),
+            Some("NEWER234".into()),
+            "overlapping stays: the one that began last"
+        );
+        let mut suspended = current.clone();
+        suspended.suspended_at = Some(now);
+        assert_eq!(pick(vec![suspended]), None);
+        let mut revoked = current;
+        revoked.revoked_at = Some(now);
+        assert_eq!(pick(vec![revoked]), None);
     }
 }

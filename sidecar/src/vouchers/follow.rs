@@ -22,7 +22,8 @@ pub enum Follow {
 
 /// An open grant ending at `grant_end`, of voucher `v`, at `now`:
 /// * a revoked voucher ends it (`voucher_revoked`);
-/// * a window that is over, or that now starts later, ends it (`shortened`);
+/// * a window that is over, or that now starts later, or a suspended voucher (its booking
+///   went missing before the stay) ends it (`shortened`);
 /// * a window that ends at another time moves it there;
 /// * else it is left alone.
 pub fn follow(v: &Voucher, grant_end: OffsetDateTime, now: OffsetDateTime) -> Follow {
@@ -30,7 +31,7 @@ pub fn follow(v: &Voucher, grant_end: OffsetDateTime, now: OffsetDateTime) -> Fo
         return Follow::End(EndReason::VoucherRevoked);
     }
     let end = v.end_if_redeemed_at(now);
-    if end <= now || now < v.valid_from {
+    if end <= now || now < v.valid_from || v.suspended_at.is_some() {
         Follow::End(EndReason::Shortened)
     } else if end != grant_end {
         Follow::Move(end)
@@ -69,6 +70,10 @@ mod tests {
             created_at: NOW - Duration::hours(2),
             first_used_at: Some(NOW - Duration::minutes(30)),
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: None,
+            devices_active: 1,
         }
     }
 
@@ -101,6 +106,9 @@ mod tests {
             Follow::End(EndReason::Shortened),
             "moved to start later"
         );
+        let mut v = voucher(end);
+        v.suspended_at = Some(NOW);
+        assert_eq!(follow(&v, end, NOW), Follow::End(EndReason::Shortened));
         let mut v = voucher(end);
         v.revoked_at = Some(NOW - Duration::minutes(1));
         assert_eq!(follow(&v, end, NOW), Follow::End(EndReason::VoucherRevoked));

@@ -267,6 +267,7 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
             omada_site_id: None,
+            stay: Default::default(),
             guest_checks: GuestChecks {
                 address_translation: translation,
                 short_code_second_factor: factor,
@@ -374,6 +375,10 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
             first_used_at: None,
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: None,
+            devices_active: 0,
         };
         let live = [
             voucher("K7M2P9QX4T", "beach"),

@@ -25,6 +25,8 @@ pub struct Unit {
     pub updated_at: OffsetDateTime,
     /// The 24-hex id of `omada_site` on the controller (issue 12b), when known.
     pub omada_site_id: Option<String>,
+    /// How stays and devices behave on this unit (issue 14).
+    pub stay: StayRules,
     /// How the portal checks who is asking and what they type on this unit (issue 13).
     pub guest_checks: GuestChecks,
     /// What the portal shows a guest of this unit beyond the login form (issue 17).
@@ -90,10 +92,54 @@ impl SecondFactor {
     }
 }
 
+/// A unit's rules for stays and devices (issue 14, DESIGN §10), kept together: when a
+/// booking that vanished from the calendar counts as cancelled, and what a new device over a
+/// voucher's limit does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StayRules {
+    /// A booking that vanished from the calendar before its access window started counts as
+    /// cancelled when it is still missing this many minutes after that start (0 = at the
+    /// start). One that vanished during its stay is never cancelled by absence.
+    pub vanish_cancel_minutes: u32,
+    /// The default of the unit's vouchers (each may override it).
+    pub device_policy: DevicePolicy,
+}
+
+/// Most minutes `vanish_cancel_minutes` may be (7 days).
+pub const MAX_VANISH_CANCEL_MINUTES: u32 = 10_080;
+
+/// What a new device does when a voucher's devices are all in use (DESIGN §10 "Devices").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DevicePolicy {
+    /// The device the guest let in least recently makes room (never one the host added).
+    #[default]
+    ReplaceOldest,
+    /// The new device is refused until one is taken off.
+    Refuse,
+}
+
+impl DevicePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DevicePolicy::ReplaceOldest => "replace_oldest",
+            DevicePolicy::Refuse => "refuse",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "replace_oldest" => DevicePolicy::ReplaceOldest,
+            "refuse" => DevicePolicy::Refuse,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VoucherStatus {
     Unused,
     Active,
+    /// Its booking vanished from the calendar before the stay: not usable until it returns.
+    Suspended,
     Expired,
     Revoked,
 }
@@ -103,6 +149,7 @@ impl VoucherStatus {
         match self {
             VoucherStatus::Unused => "unused",
             VoucherStatus::Active => "active",
+            VoucherStatus::Suspended => "suspended",
             VoucherStatus::Expired => "expired",
             VoucherStatus::Revoked => "revoked",
         }
@@ -111,6 +158,7 @@ impl VoucherStatus {
         Some(match s {
             "unused" => VoucherStatus::Unused,
             "active" => VoucherStatus::Active,
+            "suspended" => VoucherStatus::Suspended,
             "expired" => VoucherStatus::Expired,
             "revoked" => VoucherStatus::Revoked,
             _ => return None,
@@ -136,6 +184,33 @@ pub struct Voucher {
     pub created_at: OffsetDateTime,
     pub first_used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// Set while its booking is missing from the calendar before the stay (DESIGN §10).
+    pub suspended_at: Option<OffsetDateTime>,
+    /// Why it was revoked, where that matters (a booking that came back restores it).
+    pub revoke_cause: Option<RevokeCause>,
+    /// Its own device policy; `None`: the unit's.
+    pub device_policy: Option<DevicePolicy>,
+    /// Devices on it now (active grants), as the store counted them when it was read.
+    pub devices_active: u32,
+}
+
+/// Why a voucher was revoked, when it was not the host's (or the API's) final word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeCause {
+    /// Its booking stayed missing from the calendar past the unit's limit: if the booking
+    /// comes back, so does the voucher (the same code).
+    BookingAbsent,
+}
+
+impl RevokeCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeCause::BookingAbsent => "booking_absent",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "booking_absent").then_some(RevokeCause::BookingAbsent)
+    }
 }
 
 impl Voucher {
@@ -171,6 +246,8 @@ impl Voucher {
             VoucherStatus::Revoked
         } else if self.expires_at().is_some_and(|end| now >= end) {
             VoucherStatus::Expired
+        } else if self.suspended_at.is_some() {
+            VoucherStatus::Suspended
         } else if self.first_used_at.is_some() {
             VoucherStatus::Active
         } else {
@@ -206,6 +283,10 @@ pub struct Grant {
     pub expires_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
     pub end_reason: Option<EndReason>,
+    /// The host let this device in by its MAC (a TV, a console): never replaced by a guest's.
+    pub by_host: bool,
+    /// What the host called the device, if anything.
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,6 +340,10 @@ pub enum EndReason {
     Shortened,
     /// The guest disconnected this device on the portal's status page (issue 17).
     GuestDisconnected,
+    /// A newer device on the same voucher took its place (`device_policy` `replace_oldest`).
+    Replaced,
+    /// The device's holder moved it to another voucher with a later end.
+    Moved,
 }
 
 impl EndReason {
@@ -270,6 +355,8 @@ impl EndReason {
             EndReason::BookingCancelled => "booking_cancelled",
             EndReason::Shortened => "shortened",
             EndReason::GuestDisconnected => "guest_disconnected",
+            EndReason::Replaced => "replaced",
+            EndReason::Moved => "moved",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -280,6 +367,8 @@ impl EndReason {
             "booking_cancelled" => EndReason::BookingCancelled,
             "shortened" => EndReason::Shortened,
             "guest_disconnected" => EndReason::GuestDisconnected,
+            "replaced" => EndReason::Replaced,
+            "moved" => EndReason::Moved,
             _ => return None,
         })
     }
@@ -326,6 +415,16 @@ pub enum AuditAction {
     BookingCreate,
     BookingUpdate,
     BookingDelete,
+    /// A booking went missing from the calendar view.
+    BookingVanish,
+    /// A missing booking is in the calendar again.
+    BookingRestore,
+    /// A missing booking stayed missing past the unit's limit.
+    BookingCancel,
+    /// Every live voucher of a unit revoked at once.
+    UnitRevoke,
+    /// The host let a device in by its MAC.
+    DeviceAuthorize,
     OmadaSettingsPut,
     OmadaSettingsDelete,
     PlumeSettingsPut,
@@ -357,6 +456,11 @@ impl AuditAction {
             AuditAction::BookingCreate => "booking.create",
             AuditAction::BookingUpdate => "booking.update",
             AuditAction::BookingDelete => "booking.delete",
+            AuditAction::BookingVanish => "booking.vanish",
+            AuditAction::BookingRestore => "booking.restore",
+            AuditAction::BookingCancel => "booking.cancel",
+            AuditAction::UnitRevoke => "unit.revoke",
+            AuditAction::DeviceAuthorize => "device.authorize",
             AuditAction::OmadaSettingsPut => "settings.omada.put",
             AuditAction::OmadaSettingsDelete => "settings.omada.delete",
             AuditAction::PlumeSettingsPut => "settings.plume.put",
@@ -401,4 +505,44 @@ pub struct Booking {
     /// The booking's one voucher; `None` until one was issued (never, when the booking was
     /// already over at its first sync).
     pub voucher_code: Option<String>,
+    /// When it went missing from the calendar view (`None`: it is shown).
+    pub vanished_at: Option<OffsetDateTime>,
+    /// When it counts as cancelled if still missing: set only for a booking that vanished
+    /// before its access window (one that vanished during its stay runs to its end).
+    pub cancel_at: Option<OffsetDateTime>,
+    /// When it was cancelled for staying missing (it may still come back).
+    pub cancelled_at: Option<OffsetDateTime>,
+}
+
+/// Where a stored booking stands with the calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// In the calendar (or sent by the per-booking route).
+    Present,
+    /// Missing from the calendar view; not (yet) a cancellation.
+    Vanished,
+    /// Missing past the unit's limit: cancelled, its voucher revoked until it comes back.
+    Cancelled,
+}
+
+impl Presence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Present => "present",
+            Presence::Vanished => "vanished",
+            Presence::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl Booking {
+    pub fn presence(&self) -> Presence {
+        if self.cancelled_at.is_some() {
+            Presence::Cancelled
+        } else if self.vanished_at.is_some() {
+            Presence::Vanished
+        } else {
+            Presence::Present
+        }
+    }
 }

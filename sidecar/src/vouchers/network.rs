@@ -77,6 +77,7 @@ mod tests {
             created_at: t,
             updated_at: t,
             omada_site_id: None,
+            stay: Default::default(),
             guest_checks: Default::default(),
             guest_page: Default::default(),
         }

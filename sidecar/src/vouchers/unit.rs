@@ -8,7 +8,10 @@
 use time::OffsetDateTime;
 
 use crate::net::Mac;
-use crate::vouchers::model::{GuestChecks, GuestPage, SecondFactor, Unit};
+use crate::vouchers::model::{
+    DevicePolicy, GuestChecks, GuestPage, SecondFactor, StayRules, Unit, MAX_VANISH_CANCEL_MINUTES,
+};
+use crate::vouchers::voucher::check_policy;
 use crate::vouchers::{invalid, Error};
 
 /// Unit fields as given by a caller; `None` = not given (create: default, change: unchanged).
@@ -27,6 +30,9 @@ pub struct UnitInput {
     pub terms_url: Option<Option<String>>,
     /// `Some(None)` clears it.
     pub omada_site_id: Option<Option<String>>,
+    /// Stays and devices (issue 14).
+    pub vanish_cancel_minutes: Option<u32>,
+    pub device_policy: Option<String>,
     /// The portal's checks (issue 13).
     pub address_translation: Option<bool>,
     pub short_code_second_factor: Option<String>,
@@ -54,6 +60,7 @@ pub struct UnitChanges {
     checkout_grace_minutes: Option<u32>,
     terms_url: Option<Option<String>>,
     omada_site_id: Option<Option<String>>,
+    stay: StayChanges,
     guest_checks: GuestCheckChanges,
     guest_page: GuestPageChanges,
 }
@@ -139,6 +146,44 @@ impl GuestPageChanges {
         if let Some(v) = &self.terms {
             p.terms_text = v.as_ref().map(|(t, _)| t.clone());
             p.terms_sha256 = v.as_ref().map(|(_, h)| h.clone());
+        }
+    }
+}
+
+/// Checked changes of a unit's [`StayRules`].
+#[derive(Clone, Debug, Default, PartialEq)]
+struct StayChanges {
+    vanish_cancel_minutes: Option<u32>,
+    device_policy: Option<DevicePolicy>,
+}
+
+impl StayChanges {
+    fn parse(input: &UnitInput) -> Result<StayChanges, Error> {
+        if input
+            .vanish_cancel_minutes
+            .is_some_and(|m| m > MAX_VANISH_CANCEL_MINUTES)
+        {
+            return Err(invalid(
+                "vanish_cancel_minutes",
+                format!("vanish_cancel_minutes must be between 0 and {MAX_VANISH_CANCEL_MINUTES}"),
+            ));
+        }
+        Ok(StayChanges {
+            vanish_cancel_minutes: input.vanish_cancel_minutes,
+            device_policy: input
+                .device_policy
+                .as_deref()
+                .map(|p| check_policy("device_policy", p))
+                .transpose()?,
+        })
+    }
+
+    fn apply(&self, s: &mut StayRules) {
+        if let Some(v) = self.vanish_cancel_minutes {
+            s.vanish_cancel_minutes = v;
+        }
+        if let Some(v) = self.device_policy {
+            s.device_policy = v;
         }
     }
 }
@@ -249,6 +294,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         created_at: now,
         updated_at: now,
         omada_site_id: None,
+        stay: StayRules::default(),
         guest_checks: GuestChecks::default(),
         guest_page: GuestPage::default(),
     }
@@ -369,6 +415,7 @@ impl UnitChanges {
     /// Check every given field on its own.
     pub fn parse(input: UnitInput) -> Result<UnitChanges, Error> {
         check_unit_id(input.unit_id.as_deref())?;
+        let stay = StayChanges::parse(&input)?;
         let guest_checks = GuestCheckChanges::parse(&input)?;
         let guest_page = GuestPageChanges::parse(&input)?;
         let name = match input.name {
@@ -489,6 +536,7 @@ impl UnitChanges {
             checkout_grace_minutes,
             terms_url,
             omada_site_id,
+            stay,
             guest_checks,
             guest_page,
         })
@@ -548,6 +596,7 @@ impl UnitChanges {
             None if u.omada_site != unit.omada_site => u.omada_site_id = None,
             None => {}
         }
+        self.stay.apply(&mut u.stay);
         self.guest_checks.apply(&mut u.guest_checks);
         self.guest_page.apply(&mut u.guest_page);
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
@@ -635,10 +684,17 @@ mod tests {
         );
         assert_eq!(
             bad(UnitInput {
-                short_code_second_factor: Some("birthday".into()),
+                vanish_cancel_minutes: Some(MAX_VANISH_CANCEL_MINUTES + 1),
                 ..Default::default()
             }),
-            Some("short_code_second_factor")
+            Some("vanish_cancel_minutes")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                device_policy: Some("kick_everyone".into()),
+                ..Default::default()
+            }),
+            Some("device_policy")
         );
         assert_eq!(
             bad(UnitInput {
@@ -651,29 +707,27 @@ mod tests {
     }
 
     #[test]
-    fn a_change_keeps_what_it_does_not_name() {
-        let mut u = NewUnit::parse(UnitInput {
-            name: Some("Loft".into()),
-            ssids: Some(vec!["Guest".into()]),
-            ..Default::default()
-        })
-        .unwrap()
-        .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
-        .unwrap();
-        let before = u.clone();
+    fn guest_checks_are_checked_and_kept() {
+        assert_eq!(
+            field(UnitChanges::parse(UnitInput {
+                short_code_second_factor: Some("birthday".into()),
+                ..Default::default()
+            })),
+            Some("short_code_second_factor")
+        );
+        let mut u = blank_unit(OffsetDateTime::UNIX_EPOCH);
         assert_eq!(
             u.guest_checks,
             GuestChecks::default(),
             "address check on, no second factor"
         );
-        let c = UnitChanges::parse(UnitInput {
-            checkout_grace_minutes: Some(60),
+        UnitChanges::parse(UnitInput {
             short_code_second_factor: Some("last_name".into()),
             ..Default::default()
         })
+        .unwrap()
+        .apply(&mut u)
         .unwrap();
-        c.apply(&mut u).unwrap();
-        assert_eq!(u.checkout_grace_minutes, 60);
         assert_eq!(
             u.guest_checks.short_code_second_factor,
             SecondFactor::LastName
@@ -694,6 +748,34 @@ mod tests {
             u.guest_checks.short_code_second_factor,
             SecondFactor::LastName
         );
+    }
+
+    #[test]
+    fn a_change_keeps_what_it_does_not_name() {
+        let mut u = NewUnit::parse(UnitInput {
+            name: Some("Loft".into()),
+            ssids: Some(vec!["Guest".into()]),
+            ..Default::default()
+        })
+        .unwrap()
+        .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+        let before = u.clone();
+        assert_eq!(
+            u.stay,
+            StayRules::default(),
+            "replace_oldest, cancel at the start"
+        );
+        let c = UnitChanges::parse(UnitInput {
+            checkout_grace_minutes: Some(60),
+            device_policy: Some("refuse".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        c.apply(&mut u).unwrap();
+        assert_eq!(u.checkout_grace_minutes, 60);
+        assert_eq!(u.stay.device_policy, DevicePolicy::Refuse);
+        assert_eq!(u.stay.vanish_cancel_minutes, 0, "not named, not changed");
         assert_eq!(u.ssids, before.ssids);
         assert!(!same_settings(&u, &before));
         let mut later = before.clone();

@@ -7,7 +7,7 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::config::VoucherConfig;
-use crate::vouchers::model::Voucher;
+use crate::vouchers::model::{DevicePolicy, Voucher};
 use crate::vouchers::unit::valid_unit_id;
 use crate::vouchers::{code, invalid, Error};
 
@@ -25,6 +25,7 @@ pub struct VoucherRequest {
     pub down_kbps: Option<i64>,
     pub up_kbps: Option<i64>,
     pub note: Option<String>,
+    pub device_policy: Option<String>,
 }
 
 /// A checked voucher to issue.
@@ -42,6 +43,8 @@ pub struct NewVoucher {
     pub down_kbps: Option<u32>,
     pub up_kbps: Option<u32>,
     pub note: Option<String>,
+    /// `None`: the unit's policy.
+    pub device_policy: Option<DevicePolicy>,
 }
 
 /// A voucher change as given (`PATCH /api/v1/vouchers/{code}`).
@@ -52,6 +55,8 @@ pub struct VoucherPatch {
     pub max_devices: Option<i64>,
     pub guest_name: Option<String>,
     pub note: Option<String>,
+    /// `Some(None)`: back to the unit's policy.
+    pub device_policy: Option<Option<String>>,
 }
 
 /// A checked voucher change. `None` = unchanged; `Some(None)` clears a text field.
@@ -64,6 +69,13 @@ pub struct VoucherChanges {
     max_devices: Option<u32>,
     guest_name: Option<Option<String>>,
     note: Option<Option<String>>,
+    device_policy: Option<Option<DevicePolicy>>,
+}
+
+/// `replace_oldest` or `refuse` (DESIGN §10 "Devices").
+pub fn check_policy(field: &'static str, v: &str) -> Result<DevicePolicy, Error> {
+    DevicePolicy::parse(v.trim())
+        .ok_or_else(|| invalid(field, format!("{field} must be replace_oldest or refuse")))
 }
 
 fn check_len(field: &'static str, v: Option<&str>, max: usize) -> Result<Option<String>, Error> {
@@ -145,6 +157,11 @@ impl NewVoucher {
         let guest_name = check_len("guest_name", req.guest_name.as_deref(), 100)?;
         let booking_ref = check_len("booking_ref", req.booking_ref.as_deref(), 100)?;
         let note = check_len("note", req.note.as_deref(), 500)?;
+        let device_policy = req
+            .device_policy
+            .as_deref()
+            .map(|p| check_policy("device_policy", p))
+            .transpose()?;
         let valid_from = req.valid_from.unwrap_or(now);
         if req.valid_until.is_none() && duration.is_none() {
             return Err(invalid(
@@ -182,6 +199,7 @@ impl NewVoucher {
             down_kbps: down,
             up_kbps: up,
             note,
+            device_policy,
         })
     }
 
@@ -206,6 +224,7 @@ impl NewVoucher {
             down_kbps: None,
             up_kbps: None,
             note: None,
+            device_policy: None,
         }
     }
 
@@ -227,6 +246,10 @@ impl NewVoucher {
             created_at: now,
             first_used_at: None,
             revoked_at: None,
+            suspended_at: None,
+            revoke_cause: None,
+            device_policy: self.device_policy,
+            devices_active: 0,
         }
     }
 }
@@ -244,6 +267,11 @@ impl VoucherChanges {
             None => None,
             Some(n) => Some(check_len("note", Some(n), 500)?),
         };
+        let device_policy = match &p.device_policy {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) => Some(Some(check_policy("device_policy", v)?)),
+        };
         let c = VoucherChanges {
             valid_from: None,
             valid_until: p.valid_until,
@@ -251,6 +279,7 @@ impl VoucherChanges {
             max_devices,
             guest_name,
             note,
+            device_policy,
         };
         if c == VoucherChanges::default() {
             return Err(Error::Validation {
@@ -302,6 +331,9 @@ impl VoucherChanges {
         }
         if let Some(note) = &self.note {
             n.note.clone_from(note);
+        }
+        if let Some(p) = self.device_policy {
+            n.device_policy = p;
         }
         *v = n;
         Ok(())

@@ -383,8 +383,8 @@ impl Drop for Rig {
 }
 
 /// The invariants of issue 11 item 3, on the database as it is:
-/// * no active grant on a revoked voucher, or on one whose end is (well) past, and every
-///   cancelled booking's voucher is revoked;
+/// * no active grant on a revoked or suspended voucher, or on one whose end is (well) past,
+///   and every cancelled booking's voucher is revoked (deleted, or missing past its limit);
 /// * every ended grant has its unauthorise queued or confirmed in the outbox;
 /// * no voucher has more active grants than its `max_devices` allows;
 /// * slots add up: `devices_used` is the number of distinct devices with a grant on it;
@@ -447,6 +447,24 @@ pub fn check_invariants(db: &rusqlite::Connection, when: &str) {
     assert!(
         bad.is_empty(),
         "{when}: slot counts that do not add up: {bad:?}"
+    );
+    let bad = list(
+        "SELECT g.grant_id FROM grants g JOIN vouchers v ON v.code = g.code
+         WHERE g.state = 'active' AND v.suspended_at IS NOT NULL",
+        &[],
+    );
+    assert!(
+        bad.is_empty(),
+        "{when}: active grants on suspended vouchers: {bad:?}"
+    );
+    let bad = list(
+        "SELECT b.booking_ref FROM bookings b JOIN vouchers v ON v.code = b.voucher_code
+         WHERE b.cancelled_at IS NOT NULL AND v.revoked_at IS NULL",
+        &[],
+    );
+    assert!(
+        bad.is_empty(),
+        "{when}: bookings cancelled for staying missing with live vouchers: {bad:?}"
     );
     let bad = list("SELECT grant_id FROM grants WHERE state = 'pending'", &[]);
     assert!(bad.is_empty(), "{when}: unfinished redemptions: {bad:?}");
