@@ -120,6 +120,8 @@ async def test_set_unit_logo(
     logo.write_bytes(_png(40, 20))
     gif = www / "rental-wifi-test-logo.gif"
     gif.write_bytes(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+    huge = www / "rental-wifi-test-huge.png"
+    huge.write_bytes(b"\x00" * (1024 * 1024 + 1))
     try:
         done = await _call(
             hass,
@@ -140,6 +142,8 @@ async def test_set_unit_logo(
             ("../outside.png", "logo_path_not_allowed"),
             ("www/missing.png", "logo_not_found"),
             ("www/rental-wifi-test-logo.gif", "sidecar_rejected"),
+            # Not even read whole: far over any logo.
+            ("www/rental-wifi-test-huge.png", "logo_too_large"),
         ):
             with pytest.raises(ServiceValidationError) as err:
                 await _call(hass, "set_unit_logo", {"unit_id": "beach-house", "path": path})
@@ -156,6 +160,7 @@ async def test_set_unit_logo(
     finally:
         logo.unlink(missing_ok=True)
         gif.unlink(missing_ok=True)
+        huge.unlink(missing_ok=True)
 
 
 async def test_list_consents(
