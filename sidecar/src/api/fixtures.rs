@@ -29,8 +29,8 @@ use crate::usecase::bookings::Synced;
 use crate::usecase::units::UnitRevoked;
 use crate::vouchers::booking::Refused;
 use crate::vouchers::model::{
-    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, GuestChecks, GuestPage, SecondFactor,
-    StayRules, Unit, Voucher,
+    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, GuestChecks, GuestPage,
+    SecondFactor, StayRules, Unit, Voucher,
 };
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
