@@ -299,6 +299,11 @@ class RentalWifiClient:
         """``POST /api/v1/vouchers/{code}/revoke``: revoke it and let its devices out."""
         await self._request("POST", f"/api/v1/vouchers/{_quote(code)}/revoke")
 
+    async def unit_password(self, unit_id: str) -> dict[str, Any]:
+        """``GET /api/v1/units/{unit_id}/password``: the unit's current Wi-Fi password
+        (password mode; audited by the sidecar). ``wifi`` is null when it has none now."""
+        return await self._request("GET", f"/api/v1/units/{_quote(unit_id)}/password")
+
     async def voucher_card(self, code: str, kind: str = "png") -> bytes:
         """``GET /api/v1/vouchers/{code}/card.png`` (or ``card.svg``): the printable card."""
         content_type = "image/png" if kind == "png" else "image/svg+xml"

@@ -14,6 +14,8 @@ from .coordinator import RentalWifiConfigEntry
 TO_REDACT = {
     CONF_API_TOKEN,
     "password",
+    # Wi-Fi passwords (password mode): the snapshot never has one; the QR payload would.
+    "qr_payload",
     "client_secret",
     "auth_header",
     # Voucher and booking codes are access credentials.

@@ -1,4 +1,5 @@
-"""Image: a unit's live voucher as the sidecar's printable QR card."""
+"""Image: a unit's live voucher as the sidecar's printable QR card (in password mode, the
+current password's card: its QR code joins the Wi-Fi with the password)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,14 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         """Note when the card to show changes; it is fetched when asked for."""
         units = self.coordinator.data.units
         unit = units.get(self.unit_id)
-        voucher = unit.live_voucher if unit is not None else None
+        voucher = None
+        if unit is not None:
+            # Password mode: the sidecar names the current password's voucher.
+            voucher = (
+                unit.password_voucher
+                if unit.unit.access_mode == "password"
+                else unit.live_voucher
+            )
         if voucher is None or unit is None:
             shown = None
         else:

@@ -58,6 +58,8 @@ class Unit:
     checkin_grace_minutes: int = 0
     checkout_grace_minutes: int = 0
     terms_url: str | None = None
+    access_mode: str = "portal"
+    ppsk_profile_id: str | None = None
     omada_site_id: str | None = None
     vanish_cancel_minutes: int = 0
     device_policy: str = "replace_oldest"
@@ -89,6 +91,8 @@ class Unit:
             checkin_grace_minutes=int(data.get("checkin_grace_minutes") or 0),
             checkout_grace_minutes=int(data.get("checkout_grace_minutes") or 0),
             terms_url=data.get("terms_url"),
+            access_mode=str(data.get("access_mode") or "portal"),
+            ppsk_profile_id=data.get("ppsk_profile_id"),
             omada_site_id=data.get("omada_site_id"),
             vanish_cancel_minutes=int(data.get("vanish_cancel_minutes") or 0),
             device_policy=str(data.get("device_policy") or "replace_oldest"),
@@ -104,6 +108,31 @@ class Unit:
             terms_text=data.get("terms_text"),
             terms_sha256=data.get("terms_sha256"),
             raw=data,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WifiPasswordState:
+    """A password-mode unit's current password in the snapshot: which voucher, never the
+    password itself (``GET /api/v1/units/{unit_id}/password`` reads that, audited)."""
+
+    code: str
+    booking_ref: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    on_controller: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self | None:
+        """Build from JSON (``null``: no current password)."""
+        if not data:
+            return None
+        return cls(
+            code=str(data["code"]),
+            booking_ref=data.get("booking_ref"),
+            valid_from=_dt(data.get("valid_from")),
+            valid_until=_dt(data.get("valid_until")),
+            on_controller=bool(data.get("on_controller", False)),
         )
 
 
@@ -251,6 +280,7 @@ class UnitState:
     vouchers: list[Voucher]
     active_grants: int
     health: Health
+    wifi_password: WifiPasswordState | None = None
     vanished_bookings: list[VanishedBooking] = field(default_factory=list)
     guest_checks: GuestChecks = field(default_factory=GuestChecks)
 
@@ -258,6 +288,16 @@ class UnitState:
     def live_voucher(self) -> Voucher | None:
         """The newest live voucher (the sidecar lists them newest first)."""
         return self.vouchers[0] if self.vouchers else None
+
+    @property
+    def password_voucher(self) -> Voucher | None:
+        """Password mode: the voucher of the unit's current password (the sidecar picks it)."""
+        if self.wifi_password is None:
+            return None
+        for voucher in self.vouchers:
+            if voucher.code == self.wifi_password.code:
+                return voucher
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -267,6 +307,7 @@ class UnitState:
             vouchers=[Voucher.from_dict(v) for v in data.get("vouchers") or []],
             active_grants=int(data.get("active_grants") or 0),
             health=Health.from_dict(data.get("health")),
+            wifi_password=WifiPasswordState.from_dict(data.get("wifi_password")),
             vanished_bookings=[
                 VanishedBooking.from_dict(b) for b in data.get("vanished_bookings") or []
             ],

@@ -13,11 +13,12 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
 
-from .const import DOMAIN, HEALTH_STATES
+from .api import RentalWifiError
+from .const import DOMAIN, HEALTH_STATES, LOGGER
 from .coordinator import RentalWifiConfigEntry, RentalWifiCoordinator
 from .entity import RentalWifiEntity, RentalWifiUnitEntity
 from .helpers import async_add_unit_entities
@@ -144,6 +145,12 @@ UNIT_SENSORS: tuple[RentalWifiUnitSensorEntityDescription, ...] = (
     ),
 )
 
+WIFI_PASSWORD = SensorEntityDescription(
+    key="wifi_password",
+    translation_key="wifi_password",
+    entity_registry_enabled_default=False,
+)
+
 SIDECAR_SENSORS: tuple[RentalWifiSensorEntityDescription, ...] = (
     RentalWifiSensorEntityDescription(
         key="active_grants",
@@ -169,8 +176,11 @@ async def async_setup_entry(
         entry,
         async_add_entities,
         lambda unit_id: [
-            RentalWifiUnitSensor(coordinator, description, unit_id, texts)
-            for description in UNIT_SENSORS
+            *(
+                RentalWifiUnitSensor(coordinator, description, unit_id, texts)
+                for description in UNIT_SENSORS
+            ),
+            RentalWifiPasswordSensor(coordinator, WIFI_PASSWORD, unit_id),
         ],
     )
 
@@ -211,3 +221,86 @@ class RentalWifiUnitSensor(RentalWifiUnitEntity, SensorEntity):
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         """Return the attributes."""
         return self.entity_description.attributes_fn(self.unit_state, self._texts)
+
+
+class RentalWifiPasswordSensor(RentalWifiUnitEntity, SensorEntity):
+    """A password-mode unit's current Wi-Fi password, disabled by default.
+
+    Like core's ``unifi`` WLAN password sensor, the password is shown only once the host
+    enables this entity. The snapshot says which password is current (the booking in
+    progress, else the next) but never the password itself: this sensor reads it from the
+    sidecar's dedicated route (``GET /api/v1/units/{unit_id}/password``, audited) when the
+    current one changes, so the audit log holds one read per password, not one per poll. A
+    unit in portal mode, or without a current password, reads unknown.
+    """
+
+    def __init__(
+        self,
+        coordinator: RentalWifiCoordinator,
+        description: SensorEntityDescription,
+        unit_id: str,
+    ) -> None:
+        """Initialize the sensor."""
+        super().__init__(coordinator, description, unit_id)
+        self._wanted: str | None = None
+        self._read: dict[str, Any] | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Read the current password once the (enabled) entity is added."""
+        await super().async_added_to_hass()
+        self._follow()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._follow()
+        super()._handle_coordinator_update()
+
+    @callback
+    def _follow(self) -> None:
+        """Fetch the password when the current one changes."""
+        current = self.unit_state.wifi_password if self.available else None
+        code = current.code if current is not None else None
+        if code == self._wanted:
+            return
+        self._wanted = code
+        self._read = None
+        if code is not None:
+            self.coordinator.config_entry.async_create_background_task(
+                self.hass, self._async_fetch(code), f"{DOMAIN} Wi-Fi password"
+            )
+
+    async def _async_fetch(self, code: str) -> None:
+        try:
+            data = await self.coordinator.client.unit_password(self.unit_id)
+        except RentalWifiError as err:
+            LOGGER.debug("Wi-Fi password of %s not read: %s", self.unit_id, err)
+            self._wanted = None  # try again at the next update
+            return
+        if self._wanted != code:
+            return  # another password became current meanwhile
+        self._read = data if data.get("code") == code else None
+        if self._read is None:
+            self._wanted = None
+        self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> str | None:
+        """The password, or None."""
+        wifi = (self._read or {}).get("wifi") or {}
+        return wifi.get("password")
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Which voucher and network it belongs to (never the password again)."""
+        if self._read is None or not self.available:
+            return None
+        current = self.unit_state.wifi_password
+        wifi = self._read.get("wifi") or {}
+        return {
+            "ssid": wifi.get("ssid"),
+            "code": self._read.get("code"),
+            "booking_ref": self._read.get("booking_ref"),
+            "valid_from": self._read.get("valid_from"),
+            "valid_until": current.valid_until if current else self._read.get("valid_until"),
+            "on_controller": current.on_controller if current else False,
+        }

@@ -220,6 +220,7 @@ impl App {
             config.vouchers.clone(),
             events.clone(),
             controller.clone(),
+            sealer.clone(),
             policy.deadline + std::time::Duration::from_secs(2),
         ));
         let plume = PlumeService::load(store, sealer, clock.clone(), metrics.clone())

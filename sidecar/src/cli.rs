@@ -56,7 +56,8 @@ pub fn check_config(config: &Config) -> anyhow::Result<()> {
 /// `check-controller`: run every set-up step against the controller stored in the data dir
 /// (the one `serve` uses) and print one line per step — or the JSON report with `json`.
 /// `sites` are `NAME` or `NAME=SITE_ID` (the id when the Open API cannot look it up); none
-/// given: every unit's site, with the id the unit keeps. Returns whether every step passed.
+/// given: every unit's site, with the id the unit keeps, then each password-mode unit's PPSK
+/// profile (a `ppsk` step each, with the write probe). Returns whether every step passed.
 pub async fn check_controller(
     config: &Config,
     sites: &[String],
@@ -103,10 +104,33 @@ pub async fn check_controller(
     if specs.is_empty() {
         specs = crate::usecase::sites::site_specs(&units);
     }
-    let report = controller
+    let mut report = controller
         .self_test(&specs)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if sites.is_empty() {
+        // Then each password-mode unit's PPSK profile, as the API's check does (issue 18).
+        for u in units
+            .iter()
+            .filter(|u| u.access.mode == crate::vouchers::model::AccessMode::Password)
+        {
+            let check = match u.access.ppsk_profile_id.clone() {
+                None => Err("the unit names no PPSK profile (ppsk_profile_id)".to_string()),
+                Some(profile) => {
+                    let (site, ssids) = (u.omada_site.clone(), u.ssids.clone());
+                    controller
+                        .ppsk(|c| async move { Ok(c.check_ppsk(&site, &profile, &ssids, true).await) })
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+            };
+            report.add_ppsk(
+                &u.unit_id,
+                &u.omada_site,
+                check.as_ref().map_err(Clone::clone),
+            );
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

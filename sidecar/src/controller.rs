@@ -26,8 +26,8 @@ use crate::metrics::Metrics;
 use crate::net::Mac;
 use crate::omada::{
     AuthRecord, AuthorizeRequest, Capabilities, ControllerInfo, NewOperator, OmadaClient,
-    OmadaError, OmadaMode, OmadaSettings, ResolvedMode, RetryPolicy, SelfTestReport, SessionCheck,
-    SiteAccess, SiteInfo, SitePortalTimeouts, SiteSpec, SsidInfo,
+    OmadaError, OmadaMode, OmadaSettings, PpskError, ResolvedMode, RetryPolicy, SelfTestReport,
+    SessionCheck, SiteAccess, SiteInfo, SitePortalTimeouts, SiteSpec, SsidInfo,
 };
 use crate::secrets::Sealer;
 use crate::store::outbox::Summary;
@@ -84,6 +84,16 @@ enum Call {
     Check,
     /// The self-test or the settings test's site checks.
     Setup,
+    /// Wi-Fi passwords of password-mode units (PPSK keys, the kicks after a deletion).
+    Passwords,
+}
+
+impl Call {
+    /// Its refusals are the outbox's problem: the item waits, and the outbox's summary says
+    /// so for exactly as long as the item does (a take-out, a Wi-Fi key).
+    fn waits_in_outbox(self) -> bool {
+        matches!(self, Call::Revoke | Call::Passwords)
+    }
 }
 
 /// How long an Open API authorisation is assumed to last when the portal's timeout could
@@ -371,9 +381,9 @@ impl Controller {
             {
                 st.connected = true;
                 st.last_ok_at = Some(self.clock.now());
-                // A refused take-out waits in the outbox, which says so (and forgets it when
-                // the item is done or discarded).
-                if let (Some(p), false) = (problem_of(e), call == Call::Revoke) {
+                // A refused take-out or Wi-Fi key waits in the outbox, which says so (and
+                // forgets it when the item is done or discarded).
+                if let (Some(p), false) = (problem_of(e), call.waits_in_outbox()) {
                     st.problems.insert(call, p);
                 }
             }
@@ -381,7 +391,10 @@ impl Controller {
                 st.connected = false;
                 st.last_error = Some(e.to_string());
                 if let Some(p) = problem_of(e) {
-                    if call != Call::Revoke || e.is_transient() || matches!(e, OmadaError::Tls(_)) {
+                    if !call.waits_in_outbox()
+                        || e.is_transient()
+                        || matches!(e, OmadaError::Tls(_))
+                    {
                         st.problems.insert(call, p);
                     }
                 }
@@ -645,6 +658,42 @@ impl Controller {
         }
     }
 
+    /// A PPSK call (issue 18) on the configured client; its failure is noted like any other
+    /// call's (`connected`; `problem` while the controller does not answer). A refusal (a
+    /// profile the host deleted, a role that may not write) is not kept here: the key's outbox
+    /// item waits on it, and the outbox's summary names it for exactly as long.
+    pub async fn ppsk<T, F, Fut>(&self, f: F) -> Result<T, PpskError>
+    where
+        F: FnOnce(OmadaClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, PpskError>>,
+    {
+        let Some(client) = self.client() else {
+            return Err(PpskError::Omada(OmadaError::Misconfigured(
+                "the Omada controller is not configured: Wi-Fi passwords wait until it is (Settings › Omada)".into(),
+            )));
+        };
+        let started = Instant::now();
+        let res = f(client).await;
+        self.metrics.controller_latency.observe(started.elapsed());
+        match &res {
+            Ok(_) => self.record(Call::Passwords, Ok(())),
+            Err(e) => {
+                self.metrics.controller_errors.inc();
+                match e {
+                    PpskError::Omada(o) => self.record(Call::Passwords, Err(o)),
+                    other if other.is_misconfiguration() => self.record(
+                        Call::Passwords,
+                        Err(&OmadaError::Misconfigured(format!(
+                            "Wi-Fi passwords: {other}"
+                        ))),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        res
+    }
+
     /// Refresh the status with a cheap check of the current session (used by the background
     /// monitor): `/api/info` plus one authenticated read on an open session — no fresh login,
     /// which controllers log every time (field notes §1.13).
@@ -667,21 +716,7 @@ impl Controller {
             "controller self-test finished"
         );
         self.learn_timeouts_from_report(&client, sites).await;
-        self.set_setup_problem(report.first_failure().map(|s| {
-            let site = s
-                .site
-                .as_ref()
-                .map(|site| format!(" (site {site:?})"))
-                .unwrap_or_default();
-            format!(
-                "The controller check failed at step {}{site}: {}",
-                serde_json::to_value(s.step)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                s.message
-            )
-        }));
+        self.set_setup_problem(report.first_failure().map(step_problem));
         Ok(report)
     }
 
@@ -703,6 +738,17 @@ impl Controller {
         });
         self.set_setup_problem(first);
         out
+    }
+
+    /// The host's check (or the settings test) also ran the PPSK check of each password-mode
+    /// unit (issue 18 item 4): its first failure is the check's problem unless a set-up step
+    /// before it failed already (which it may follow from).
+    pub fn note_password_check(&self, failure: Option<String>) {
+        let Some(p) = failure else { return };
+        let mut st = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        st.problems.entry(Call::Setup).or_insert(p);
+        drop(st);
+        self.publish_problem();
     }
 
     fn set_setup_problem(&self, problem: Option<String>) {
@@ -848,10 +894,29 @@ impl Controller {
     }
 }
 
+/// The problem sentence of a failed set-up step.
+pub fn step_problem(s: &crate::omada::Step) -> String {
+    let site = s
+        .site
+        .as_ref()
+        .map(|site| format!(" (site {site:?})"))
+        .unwrap_or_default();
+    format!(
+        "The controller check failed at step {}{site}: {}",
+        serde_json::to_value(s.step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        s.message
+    )
+}
+
 /// The sentence the host should read about the controller, or `None`: a failed check or
 /// self-test first, then units whose site id cannot be learnt (`discovery`: the Open API
-/// would look it up), then the outbox items that wait, then failed take-outs and
-/// authorisations.
+/// would look it up), then the outbox items that wait (take-outs, renewals and Wi-Fi keys
+/// alike), then failed take-outs, authorisations and Wi-Fi password calls (issue 18: only
+/// while the controller does not answer them; a refused key waits in the outbox). A failed
+/// PPSK check of a password-mode unit in the host's check is a `Setup` problem.
 fn problem_in(st: &Status, discovery: bool) -> Option<String> {
     let missing = (!discovery && !st.missing_ids.is_empty()).then(|| {
         let names: Vec<String> = st
@@ -878,6 +943,7 @@ fn problem_in(st: &Status, discovery: bool) -> Option<String> {
                 .as_ref()
                 .or(st.problems.get(&Call::Revoke))
                 .or(st.problems.get(&Call::Authorize))
+                .or(st.problems.get(&Call::Passwords))
                 .cloned()
         })
 }

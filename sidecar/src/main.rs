@@ -47,8 +47,8 @@ enum Command {
     /// Validate the configuration and exit.
     CheckConfig,
     /// Run every set-up step against the configured Omada controller (discovery, TLS, login,
-    /// each site, permissions, portal timeout) and print pass/fail per step; exit status 1
-    /// when a step fails.
+    /// each site, permissions, portal timeout; then the PPSK profile of each password-mode
+    /// unit) and print pass/fail per step; exit status 1 when a step fails.
     CheckController {
         /// A rental unit's Omada site: `NAME`, or `NAME=SITE_ID`. Repeat for each site.
         /// Without it, every unit's site (with the id the unit keeps) is checked.

@@ -78,6 +78,85 @@ async fn booking_with_guest(rig: &Rig) -> String {
     b["voucher"]["code"].as_str().unwrap().to_owned()
 }
 
+/// A PPSK profile on the simulator's `Guest` SSID, and unit `p` in password mode using it
+/// (issue 18).
+async fn password_unit(rig: &Rig) {
+    let id = rig
+        .sim
+        .add_ppsk_profile("Default", "Guest keys", &["Guest"], vec![])
+        .unwrap();
+    rig.must(
+        "POST",
+        "/api/v1/units",
+        Some(json!({"unit_id": "p", "name": "P", "ssids": ["Guest"],
+                    "access_mode": "password", "ppsk_profile_id": id})),
+        &[201],
+    )
+    .await;
+}
+
+/// The passwords of the sidecar's guest keys on the controller.
+fn guest_keys(rig: &Rig) -> Vec<String> {
+    rig.sim
+        .ppsk_profiles()
+        .iter()
+        .flat_map(|p| p.keys.clone())
+        .filter(|k| k.name.starts_with("rentalwifi-") && !k.name.starts_with("rentalwifi--"))
+        .map(|k| k.psk)
+        .collect()
+}
+
+/// A voucher of unit `p` open for an hour; its code and password.
+async fn password_voucher(rig: &Rig) -> (String, String) {
+    let v = rig
+        .must(
+            "POST",
+            "/api/v1/vouchers",
+            Some(json!({"unit_id": "p", "valid_until": at(3600)})),
+            &[201],
+        )
+        .await;
+    (
+        v["code"].as_str().unwrap().to_owned(),
+        v["wifi"]["password"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The only voucher of unit `p`, and its password (read again after a crash).
+async fn the_password_voucher(rig: &Rig) -> (String, String) {
+    let list = rig
+        .must("GET", "/api/v1/vouchers?unit_id=p", None, &[200])
+        .await;
+    assert_eq!(list["total"], 1, "{list}");
+    let code = list["vouchers"][0]["code"].as_str().unwrap().to_owned();
+    let p = rig
+        .must(
+            "GET",
+            &format!("/api/v1/vouchers/{code}/password"),
+            None,
+            &[200],
+        )
+        .await;
+    (code, p["wifi"]["password"].as_str().unwrap().to_owned())
+}
+
+/// Revoke `code`: every key of it leaves the controller.
+async fn revoke_and_check_gone(rig: &Rig, code: &str) {
+    rig.must(
+        "POST",
+        &format!("/api/v1/vouchers/{code}/revoke"),
+        Some(json!({})),
+        &[200],
+    )
+    .await;
+    rig.converge(15).await;
+    assert!(
+        guest_keys(rig).is_empty(),
+        "keys left: {:?}",
+        guest_keys(rig).len()
+    );
+}
+
 async fn run(point: &str) {
     let mut rig = Rig::new().await;
     let (scope, _) = point.split_once('.').unwrap();
@@ -516,6 +595,81 @@ async fn run(point: &str) {
             restart(&mut rig, point);
             rig.converge(10).await;
         }
+        "wifi_key_place" | "wifi_key" | "wifi_key_done" => {
+            password_unit(&rig).await;
+            rig.stop();
+            if arm(&mut rig, point) {
+                // The issue commits and answers; the worker dies putting the key on.
+                let _ = rig
+                    .api(
+                        "POST",
+                        "/api/v1/vouchers",
+                        Some(json!({"unit_id": "p", "valid_until": at(3600)})),
+                    )
+                    .await;
+                dies(&mut rig, point, 15);
+            }
+            restart(&mut rig, point);
+            let (code, password) = the_password_voucher(&rig).await;
+            rig.converge(15).await;
+            assert_eq!(guest_keys(&rig), vec![password], "on the controller, once");
+            let live: Option<i64> = rig
+                .db()
+                .query_row(
+                    "SELECT live_since FROM wifi_keys WHERE code = ?1",
+                    [&code],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(live.is_some(), "the sidecar knows the key is on");
+            revoke_and_check_gone(&rig, &code).await;
+        }
+        "password_read" => {
+            password_unit(&rig).await;
+            let (code, password) = password_voucher(&rig).await;
+            rig.converge(15).await;
+            rig.stop();
+            if arm(&mut rig, point) {
+                doomed(&rig, "GET", "/api/v1/units/p/password", None).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let p = rig
+                .must("GET", "/api/v1/units/p/password", None, &[200])
+                .await;
+            assert_eq!(p["wifi"]["password"], password.as_str());
+            let reads: i64 = rig
+                .db()
+                .query_row(
+                    "SELECT COUNT(*) FROM audit WHERE action = 'wifi_password.read' AND code = ?1",
+                    [&code],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(
+                reads >= 2,
+                "the issue answer and the read that answered: {reads}"
+            );
+            revoke_and_check_gone(&rig, &code).await;
+        }
+        "device_key" => {
+            password_unit(&rig).await;
+            let (code, _) = password_voucher(&rig).await;
+            rig.converge(15).await;
+            rig.stop();
+            let path = format!("/api/v1/vouchers/{code}/devices");
+            let body = json!({"mac": mac(8), "name": "TV"});
+            if arm(&mut rig, point) {
+                doomed(&rig, "POST", &path, Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let d = rig.must("POST", &path, Some(body), &[200, 201]).await;
+            assert_eq!(d["wifi"]["mac"], mac(8).as_str());
+            rig.converge(15).await;
+            assert_eq!(guest_keys(&rig).len(), 2, "the voucher's key and the TV's");
+            revoke_and_check_gone(&rig, &code).await;
+        }
         "outbox_discard" => {
             // Two take-outs wait on a refused operator; the host discards one.
             let code = voucher_with_two(&rig, json!({})).await;
@@ -865,6 +1019,15 @@ cases! {
     settings_audit_after_commit => "settings_audit.after_commit",
     maintenance_before_commit => "maintenance.before_commit",
     maintenance_after_commit => "maintenance.after_commit",
+    wifi_key_place_before_commit => "wifi_key_place.before_commit",
+    wifi_key_place_after_commit => "wifi_key_place.after_commit",
+    wifi_key_sent => "wifi_key.sent",
+    wifi_key_done_before_commit => "wifi_key_done.before_commit",
+    wifi_key_done_after_commit => "wifi_key_done.after_commit",
+    password_read_before_commit => "password_read.before_commit",
+    password_read_after_commit => "password_read.after_commit",
+    device_key_before_commit => "device_key.before_commit",
+    device_key_after_commit => "device_key.after_commit",
     outbox_park_before_commit => "outbox_park.before_commit",
     outbox_park_after_commit => "outbox_park.after_commit",
     outbox_discard_before_commit => "outbox_discard.before_commit",

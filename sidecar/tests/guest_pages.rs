@@ -202,6 +202,7 @@ fn write_guest_pages_for_the_browser_tests() {
         valid_from: datetime!(2025-07-01 13:00 UTC),
         valid_until: Some(datetime!(2025-07-08 09:00 UTC)),
         duration_minutes: None,
+        wifi_password: None,
     }
     .with_times(|t| berlin.to_local(t));
     std::fs::write(dir.join("card.png"), card::png_card(&c)).unwrap();

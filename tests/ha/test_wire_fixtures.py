@@ -28,6 +28,7 @@ from custom_components.rental_wifi.models import (
     UpstreamStatus,
     VanishedBooking,
     Voucher,
+    WifiPasswordState,
 )
 
 FIXTURES = Path(__file__).resolve().parents[2] / "sidecar" / "tests" / "fixtures" / "wire"
@@ -46,6 +47,10 @@ UNMODELLED = {
     "audit",
     "settings_omada",
     "settings_plume",
+    # Password mode (issue 18): the issue answer is passed on; the password read is read
+    # by hand in the password sensor (checked below).
+    "voucher_issued_wifi",
+    "password",
     # The controller's operations (issue 12b): passed on as action responses, or not used.
     "controller_sites",
     "hotspot_operator",
@@ -93,6 +98,7 @@ def test_every_fixture_is_read_here() -> None:
         "state",
         "error",
         "error_tls_untrusted",
+        "unit_password_mode",
     }
     events = {n for n in names if n.startswith("event_")}
     assert names - events == modelled | UNMODELLED
@@ -130,6 +136,20 @@ def test_resources() -> None:
         controller.outbox_oldest_pending_at.isoformat().replace("+00:00", "Z")
         == data["outbox_oldest_pending_at"]
     )
+    password_unit = _load("unit_password_mode")
+    _assert_mirrors(Unit, Unit.from_dict(password_unit), password_unit)
+    assert Unit.from_dict(password_unit).access_mode == "password"
+
+
+def test_password_reads() -> None:
+    """What the password sensor reads from ``GET /api/v1/units/{unit_id}/password`` and
+    what the create_voucher action passes on."""
+    read = _load("password")
+    assert {"code", "booking_ref", "valid_from", "valid_until", "wifi"} <= set(read)
+    assert {"ssid", "password", "qr_payload"} <= set(read["wifi"])
+    issued = _load("voucher_issued_wifi")
+    assert Voucher.from_dict(issued).code == issued["code"]
+    assert issued["wifi"]["password"] in issued["wifi"]["qr_payload"]
 
 
 def test_state_snapshot() -> None:
@@ -152,11 +172,20 @@ def test_state_snapshot() -> None:
         assert unit_state.live_voucher == Voucher.from_dict(raw["vouchers"][0])
         _assert_mirrors(Health, unit_state.health, raw["health"])
         _assert_mirrors(Unit, unit_state.unit, raw["unit"])
-        assert len(unit_state.vanished_bookings) == len(raw["vanished_bookings"]) > 0
-        for model, data in zip(
+        if raw["wifi_password"] is None:
+            assert unit_state.wifi_password is None
+        else:
+            _assert_mirrors(
+                WifiPasswordState, unit_state.wifi_password, raw["wifi_password"]
+            )
+            assert unit_state.password_voucher is not None
+        assert len(unit_state.vanished_bookings) == len(raw["vanished_bookings"])
+        for model, booking in zip(
             unit_state.vanished_bookings, raw["vanished_bookings"], strict=True
         ):
-            _assert_mirrors(VanishedBooking, model, data)
+            _assert_mirrors(VanishedBooking, model, booking)
+    assert any(u["wifi_password"] for u in data["units"]), "a password-mode unit is shown"
+    assert any(u["vanished_bookings"] for u in data["units"]), "a vanished booking is shown"
 
 
 def test_error_body() -> None:

@@ -12,19 +12,19 @@ use hyper::{Request, Response};
 use super::error::ApiError;
 use super::wire::{
     HostTestOut, HostTestResultBody, OperatorBody, OperatorOut, OutboxItemOut, OutboxOut,
-    ReconcileOut, SiteCheckOut, SiteOut, SitesOut, SsidOut,
+    ReconcileOut, SelfTestOut, SiteCheckOut, SiteOut, SitesOut, SsidOut,
 };
 use super::{created_or_ok, json_response, ok, Result};
 use crate::app::AppState;
 use crate::clock::rfc3339 as ts;
-use crate::controller::ControllerError;
+use crate::controller::{step_problem, ControllerError};
 use crate::events::{CheckFailure, Event};
-use crate::omada::{SiteAccess, StepStatus};
+use crate::omada::{SiteAccess, StepKind, StepStatus};
 use crate::serve::{read_body, Body};
 use crate::usecase::host_test::{HostTestView, TEST_MINUTES};
 use crate::usecase::outbox_ops::PendingItem;
 use crate::usecase::sites::site_specs;
-use crate::vouchers::model::AuditAction;
+use crate::vouchers::model::{AccessMode, AuditAction};
 use crate::vouchers::Ctx;
 
 fn not_configured() -> ApiError {
@@ -121,11 +121,32 @@ pub async fn create_operator(
     )
 }
 
-/// `POST /api/v1/settings/omada/check`: every set-up step over every unit's site; the
-/// report, and `controller_check`.
+/// `POST /api/v1/settings/omada/check`: every set-up step over every unit's site, then the
+/// PPSK check of every password-mode unit (issue 18 item 4: a `ppsk` step each, and the
+/// full check in `password_checks`); the report, and `controller_check`.
 pub async fn check(s: &AppState) -> Result<Response<Body>> {
     let units = s.units().await?;
-    let report = s.controller.self_test(&site_specs(&units)).await?;
+    let mut report = s.controller.self_test(&site_specs(&units)).await?;
+    let mut password_checks = Vec::new();
+    for u in units
+        .iter()
+        .filter(|u| u.access.mode == AccessMode::Password)
+    {
+        match super::passwords::check_unit(s, u, true).await {
+            Ok(c) => {
+                report.add_ppsk(&u.unit_id, &u.omada_site, Ok(&c.readiness));
+                password_checks.push(c);
+            }
+            Err(e) => report.add_ppsk(&u.unit_id, &u.omada_site, Err(e.message)),
+        }
+    }
+    // A failed step before them is the problem already; else a failed PPSK check is.
+    s.controller.note_password_check(
+        report
+            .first_failure()
+            .filter(|f| f.step == StepKind::Ppsk)
+            .map(step_problem),
+    );
     let failed: Vec<CheckFailure> = report
         .steps
         .iter()
@@ -149,7 +170,13 @@ pub async fn check(s: &AppState) -> Result<Response<Body>> {
         // Whatever waited may go through now.
         s.rentals.retry_waiting().await;
     }
-    Ok(json_response(StatusCode::OK, &report))
+    Ok(json_response(
+        StatusCode::OK,
+        &SelfTestOut {
+            report,
+            password_checks,
+        },
+    ))
 }
 
 /// `POST /api/v1/controller/reconcile`: reconcile now (also at start-up and daily).
@@ -172,6 +199,7 @@ fn item_out(i: PendingItem) -> OutboxItemOut {
     OutboxItemOut {
         id: i.row.id,
         op: i.op.map(Cow::Borrowed),
+        key: i.key,
         site: i.site,
         client_mac: i.client_mac,
         grant_id: i.grant_id,

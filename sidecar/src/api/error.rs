@@ -21,6 +21,8 @@ pub struct ApiError {
     pub certificate: Option<Box<CertificateOut>>,
     /// The request body was not read: close the connection after answering.
     pub close: bool,
+    /// A failed check's items (the PPSK set-up check of a password-mode unit).
+    pub checks: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -32,6 +34,7 @@ impl ApiError {
             field: None,
             certificate: None,
             close: false,
+            checks: None,
         }
     }
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -84,6 +87,7 @@ impl ApiError {
                 message: self.message.clone(),
                 field: self.field.clone(),
                 certificate: self.certificate.as_deref().cloned(),
+                checks: self.checks.clone(),
             },
         }
     }
@@ -214,6 +218,22 @@ impl From<crate::controller::ControllerError> for ApiError {
                     ),
                 }
             }
+        }
+    }
+}
+
+impl From<crate::omada::PpskError> for ApiError {
+    fn from(e: crate::omada::PpskError) -> Self {
+        use crate::omada::PpskError as P;
+        let msg = e.to_string();
+        match e {
+            P::Omada(o) => crate::controller::ControllerError::Omada(o).into(),
+            P::NeedsOpenApi | P::Unsupported { .. } | P::ProfileNotFound { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.kind(), msg)
+            }
+            P::InvalidKey(_) => ApiError::new(StatusCode::BAD_REQUEST, e.kind(), msg),
+            P::PasswordInUse { .. } => ApiError::new(StatusCode::CONFLICT, e.kind(), msg),
+            P::NotApplied { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.kind(), msg),
         }
     }
 }

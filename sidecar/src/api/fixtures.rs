@@ -81,6 +81,7 @@ fn unit() -> Unit {
         checkin_grace_minutes: 120,
         checkout_grace_minutes: 60,
         terms_url: Some("https://example.com/terms".into()),
+        access: Default::default(),
         created_at: T0,
         updated_at: T0,
         omada_site_id: Some("640effd1b3f2ae5b912275ec".into()),
@@ -103,6 +104,81 @@ fn unit() -> Unit {
             terms_sha256: Some(crate::portal::terms::sha256_hex("No parties.")),
         },
     }
+}
+
+/// A unit in password mode (issue 18).
+fn password_unit() -> Unit {
+    Unit {
+        unit_id: "garden-flat".into(),
+        name: "Garden Flat".into(),
+        ssids: vec!["Garden".into()],
+        vlans: vec![30],
+        ap_macs: vec![],
+        plume_customer_id: None,
+        plume_location_id: None,
+        terms_url: None,
+        access: crate::vouchers::model::Access {
+            mode: crate::vouchers::model::AccessMode::Password,
+            ppsk_profile_id: Some("6512d0a1b2c3d4e5f6a7b8c9".into()),
+        },
+        ..unit()
+    }
+}
+
+fn password_voucher() -> Voucher {
+    Voucher {
+        code: "P4SSW0RDQX".into(),
+        unit_id: "garden-flat".into(),
+        max_devices: 0,
+        devices_used: 0,
+        down_kbps: None,
+        ..voucher()
+    }
+}
+
+fn wifi_out() -> WifiOut {
+    WifiOut {
+        ssid: Some("Garden".into()),
+        password: "lunar-cider-plank-agent-ivory-crisp".into(),
+        qr_payload: Some("WIFI:T:WPA;S:Garden;P:lunar-cider-plank-agent-ivory-crisp;;".into()),
+        key: "rentalwifi-garden-flat-P4SSW0RDQX".into(),
+        mac: None,
+    }
+}
+
+/// The password reads and the issue answer of a password-mode unit (issue 18).
+#[test]
+fn passwords() {
+    round_trip("unit_password_mode", UnitOut::from(&password_unit()));
+    round_trip(
+        "password",
+        PasswordOut {
+            unit_id: "garden-flat".into(),
+            code: Some("P4SSW0RDQX".into()),
+            booking_ref: Some("HMABCDEF12".into()),
+            guest_name: Some("Ana".into()),
+            valid_from: Some(crate::clock::rfc3339(T0)),
+            valid_until: Some("2026-11-23T12:00:00Z".into()),
+            on_controller: true,
+            wifi: Some(wifi_out()),
+            devices: vec![WifiOut {
+                password: "amber-oxide-tulip-crane-velvet-dusk".into(),
+                qr_payload: Some(
+                    "WIFI:T:WPA;S:Garden;P:amber-oxide-tulip-crane-velvet-dusk;;".into(),
+                ),
+                key: "rentalwifi-garden-flat-P4SSW0RDQX-52DE63F1E33B".into(),
+                mac: Some("52-DE-63-F1-E3-3B".into()),
+                ..wifi_out()
+            }],
+        },
+    );
+    round_trip(
+        "voucher_issued_wifi",
+        IssuedOut {
+            voucher: VoucherOut::new(&password_voucher(), NOW),
+            wifi: Some(wifi_out()),
+        },
+    );
 }
 
 fn voucher() -> Voucher {
@@ -414,25 +490,44 @@ fn snapshot_and_status() {
             controller: controller_status(),
             plume: plume_status(),
             totals: TotalsOut {
-                units: 1,
-                live_vouchers: 1,
+                units: 2,
+                live_vouchers: 2,
                 active_grants: 1,
             },
-            units: vec![UnitStateOut {
-                unit: UnitOut::from(&unit()),
-                vouchers: vec![VoucherOut::new(&voucher(), NOW)],
-                active_grants: 1,
-                health: HealthOut::new("beach-house", health()),
-                vanished_bookings: vec![VanishedBookingOut::from(&vanished_booking())],
-                guest_checks: GuestChecksStateOut {
-                    short_codes: 1,
-                    short_codes_weak: false,
-                    short_codes_paused: false,
-                    address_mismatches: 2,
-                    last_address_mismatch_at: Some(crate::clock::rfc3339(NOW)),
-                    address_mismatch_recent: true,
+            units: vec![
+                UnitStateOut {
+                    unit: UnitOut::from(&unit()),
+                    vouchers: vec![VoucherOut::new(&voucher(), NOW)],
+                    active_grants: 1,
+                    health: HealthOut::new("beach-house", health()),
+                    wifi_password: None,
+                    vanished_bookings: vec![VanishedBookingOut::from(&vanished_booking())],
+                    guest_checks: GuestChecksStateOut {
+                        short_codes: 1,
+                        short_codes_weak: false,
+                        short_codes_paused: false,
+                        address_mismatches: 2,
+                        last_address_mismatch_at: Some(crate::clock::rfc3339(NOW)),
+                        address_mismatch_recent: true,
+                    },
                 },
-            }],
+                UnitStateOut {
+                    unit: UnitOut::from(&password_unit()),
+                    vouchers: vec![VoucherOut::new(&password_voucher(), NOW)],
+                    active_grants: 0,
+                    health: HealthOut::new("garden-flat", health()),
+                    wifi_password: Some(WifiPasswordStateOut::new(&password_voucher(), true)),
+                    vanished_bookings: vec![],
+                    guest_checks: GuestChecksStateOut {
+                        short_codes: 0,
+                        short_codes_weak: false,
+                        short_codes_paused: false,
+                        address_mismatches: 0,
+                        last_address_mismatch_at: None,
+                        address_mismatch_recent: false,
+                    },
+                },
+            ],
         })
         .unwrap(),
     );
@@ -444,6 +539,7 @@ fn snapshot_and_status() {
                 message: "valid_until must be after valid_from".into(),
                 field: Some("valid_until".into()),
                 certificate: None,
+                checks: None,
             },
         },
     );
@@ -465,6 +561,7 @@ fn tls_untrusted_error() {
                     san: vec![],
                     factory_default: true,
                 }),
+                checks: None,
             },
         },
     );
@@ -508,6 +605,7 @@ fn settings() {
                     controller_message: Some("errorCode -1005: Operation forbidden.".into()),
                 }],
             }),
+            password_checks: vec![],
         })
         .unwrap(),
     );
@@ -690,6 +788,7 @@ fn controller_operations() {
             items: vec![OutboxItemOut {
                 id: 17,
                 op: Some("unauthorize".into()),
+                key: None,
                 site: Some("Default".into()),
                 client_mac: Some("52-DE-63-F1-E3-3B".into()),
                 grant_id: Some("0193b0c4-7d2e-7c61-9c1f-5b2a3e4d5f60".into()),
@@ -699,6 +798,20 @@ fn controller_operations() {
                 next_attempt_at: crate::clock::rfc3339(datetime!(2026-11-21 09:40 UTC)),
                 last_error: Some("the Open API app may not use this site (errorCode -1505)".into()),
                 problem: Some("taking 52-DE-63-F1-E3-3B off site \"Default\": the Open API app may not use this site (errorCode -1505)".into()),
+                discarded_at: None,
+            }, OutboxItemOut {
+                id: 18,
+                op: Some("wifi_key".into()),
+                key: Some("rentalwifi-garden-flat-P4SSW0RDQX".into()),
+                site: Some("Default".into()),
+                client_mac: None,
+                grant_id: None,
+                unit_id: Some("garden-flat".into()),
+                attempts: 1,
+                created_at: crate::clock::rfc3339(datetime!(2026-11-21 09:10 UTC)),
+                next_attempt_at: crate::clock::rfc3339(datetime!(2026-11-21 09:40 UTC)),
+                last_error: Some("PPSK profile \"6512d0a1b2c3d4e5f6a7b8c9\" is not on site \"Default\" (or not a PPSK profile without RADIUS): choose one of the site's profiles under Settings › Profiles › PPSK".into()),
+                problem: Some("putting Wi-Fi key rentalwifi-garden-flat-P4SSW0RDQX of unit \"garden-flat\" on site \"Default\": PPSK profile \"6512d0a1b2c3d4e5f6a7b8c9\" is not on site \"Default\" (or not a PPSK profile without RADIUS): choose one of the site's profiles under Settings › Profiles › PPSK".into()),
                 discarded_at: None,
             }],
         },
@@ -757,6 +870,9 @@ fn no_stray_fixtures() {
         "error_tls_untrusted",
         "settings_omada",
         "settings_plume",
+        "unit_password_mode",
+        "password",
+        "voucher_issued_wifi",
         "controller_sites",
         "hotspot_operator",
         "reconcile",

@@ -2,7 +2,7 @@
 //!
 //! A plain `match (method, path segments)` router over hyper: ~25 routes don't need a
 //! framework. The handlers live per resource beside it ([`units`], [`vouchers`](mod@vouchers),
-//! [`grants`], [`bookings`], [`settings`], [`state`], [`events`], [`audit`]); [`wire`] has
+//! [`grants`], [`bookings`], [`settings`], [`state`], [`events`], [`audit`], [`passwords`]); [`wire`] has
 //! every request and response type and [`error`] the one place errors become statuses. This
 //! module and `portal/` are the only ones that know HTTP and wire JSON.
 //!
@@ -20,6 +20,7 @@ pub mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod grants;
+pub mod passwords;
 pub mod settings;
 pub mod state;
 pub mod units;
@@ -316,7 +317,7 @@ async fn route(
         (&Method::PATCH, ["vouchers", code]) => vouchers::patch(s, &ctx, code, req).await,
         (&Method::POST, ["vouchers", code, "revoke"]) => vouchers::revoke(s, &ctx, code).await,
         (&Method::GET, ["vouchers", code, card @ ("card.svg" | "card.png")]) => {
-            vouchers::card(s, code, card).await
+            vouchers::card(s, &ctx, code, card).await
         }
         (
             _,
@@ -326,6 +327,21 @@ async fn route(
         (&Method::GET, ["grants"]) => grants::list(s, &req).await,
         (&Method::POST, ["grants", id, "revoke"]) => grants::revoke(s, &ctx, id).await,
         (_, ["grants"] | ["grants", _, "revoke"]) => Err(ApiError::method_not_allowed()),
+
+        // Wi-Fi passwords of password-mode units (issue 18).
+        (&Method::GET, ["units", id, "password"]) => passwords::unit(s, &ctx, id).await,
+        (&Method::POST, ["units", id, "password", "check"]) => passwords::check(s, id, &req).await,
+        (&Method::GET, ["vouchers", code, "password"]) => passwords::voucher(s, &ctx, code).await,
+        (&Method::GET, ["controller", "sites", site, "ppsk-profiles"]) => {
+            passwords::profiles(s, site).await
+        }
+        (
+            _,
+            ["units", _, "password"]
+            | ["units", _, "password", "check"]
+            | ["vouchers", _, "password"]
+            | ["controller", "sites", _, "ppsk-profiles"],
+        ) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["settings", "omada"]) => settings::get_omada(s),
         (&Method::PUT, ["settings", "omada"]) => settings::put_omada(s, &ctx, req).await,

@@ -29,6 +29,7 @@ pub fn get_omada(s: &AppState) -> Result<Response<Body>> {
             settings,
             configured: true,
             check: None,
+            password_checks: Vec::new(),
         }),
         None => Err(not_configured("the Omada controller")),
     }
@@ -54,10 +55,26 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
         .controller
         .settings_redacted()
         .ok_or_else(|| not_configured("the Omada controller"))?;
+    // Password-mode units: can the new credentials read and write their PPSK profiles?
+    let password_checks = if check.is_some() {
+        super::passwords::check_all(s).await
+    } else {
+        Vec::new()
+    };
+    // A site that failed is the problem already; else a failed PPSK check is.
+    s.controller
+        .note_password_check(password_checks.iter().find(|c| !c.readiness.ok).map(|c| {
+            format!(
+                "The PPSK check of unit {:?} (password mode) failed: {}",
+                c.unit_id,
+                c.problem.as_deref().unwrap_or("a check failed")
+            )
+        }));
     ok(&OmadaSettingsOut {
         settings,
         configured: true,
         check,
+        password_checks,
     })
 }
 

@@ -9,14 +9,14 @@ use hyper::Response;
 
 use super::wire::{
     ControllerStatusOut, GuestChecksStateOut, HealthOut, InfoOut, PlumeStatusOut, StateOut,
-    TotalsOut, UnitOut, UnitStateOut, VanishedBookingOut, VoucherOut,
+    TotalsOut, UnitOut, UnitStateOut, VanishedBookingOut, VoucherOut, WifiPasswordStateOut,
 };
 use super::{ok, Result};
 use crate::app::AppState;
 use crate::portal::identity::MISMATCH_RECENT;
 use crate::serve::{full, Body};
 use crate::vouchers::guest_checks::{short_codes_live, short_codes_weak};
-use crate::vouchers::model::Unit;
+use crate::vouchers::model::{AccessMode, Unit};
 
 pub fn info(s: &AppState) -> Result<Response<Body>> {
     ok(&InfoOut {
@@ -39,6 +39,7 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
         .into_iter()
         .filter(|v| !tests.contains(&v.code))
         .collect();
+    let mut passwords = s.rentals.current_passwords().await?;
     let vanished = s.rentals.vanished_bookings().await?;
     let short_codes = short_codes_live(&live, &s.rentals.short_booking_codes().await?);
     let mut by_unit: BTreeMap<&str, Vec<VoucherOut>> = BTreeMap::new();
@@ -56,6 +57,9 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             vouchers: by_unit.remove(u.unit_id.as_str()).unwrap_or_default(),
             active_grants: grants.get(&u.unit_id).copied().unwrap_or(0),
             health: HealthOut::new(&u.unit_id, s.plume.board.get(&u.unit_id, now)),
+            wifi_password: passwords
+                .remove(&u.unit_id)
+                .map(|c| WifiPasswordStateOut::new(&c.voucher, c.on_controller)),
             vanished_bookings: vanished
                 .iter()
                 .filter(|b| b.unit_id == u.unit_id)
@@ -86,7 +90,11 @@ fn guest_checks_state(
     short_codes: &HashMap<String, u32>,
     now: time::OffsetDateTime,
 ) -> GuestChecksStateOut {
-    let n = short_codes.get(&u.unit_id).copied().unwrap_or(0);
+    // A password-mode unit's codes let nobody in on the portal (issue 18): none to guess.
+    let n = match u.access.mode {
+        AccessMode::Password => 0,
+        AccessMode::Portal => short_codes.get(&u.unit_id).copied().unwrap_or(0),
+    };
     let seen = s.who.mismatches(&u.unit_id);
     GuestChecksStateOut {
         short_codes: n,

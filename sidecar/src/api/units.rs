@@ -31,6 +31,9 @@ pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<R
         let id = s.rentals.verify_site(site, id).await?;
         new.set_site_id(id);
     }
+    // Password mode: the controller must be able to take its keys (issue 18 item 4).
+    let wanted = new.build(new.unit_id.clone().unwrap_or_default(), s.clock.now())?;
+    super::passwords::check_before_save(s, None, &wanted, validate).await?;
     let (unit, created) = s.rentals.create_unit(ctx, new).await?;
     if created {
         s.units_changed().await;
@@ -51,13 +54,13 @@ pub async fn patch(
     let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
     let mut changes = UnitChanges::parse(b.into())?;
+    let before = s.rentals.get_unit(id).await?;
     if validate && changes.touches_site() {
         // Check the site the unit would have, when it is another one than it has.
-        let stored = s.rentals.get_unit(id).await?;
-        let mut would = stored.clone();
+        let mut would = before.clone();
         changes.apply(&mut would)?;
-        let moved = !would.omada_site.eq_ignore_ascii_case(&stored.omada_site)
-            || would.omada_site_id != stored.omada_site_id
+        let moved = !would.omada_site.eq_ignore_ascii_case(&before.omada_site)
+            || would.omada_site_id != before.omada_site_id
             || would.omada_site_id.is_none();
         if moved {
             let site_id = s
@@ -67,6 +70,10 @@ pub async fn patch(
             changes.set_site_id(site_id);
         }
     }
+    // Password mode: the controller must be able to take its keys (issue 18 item 4).
+    let mut wanted = before.clone();
+    changes.apply(&mut wanted)?;
+    super::passwords::check_before_save(s, Some(&before), &wanted, validate).await?;
     let unit = s.rentals.patch_unit(ctx, id, changes).await?;
     s.units_changed().await;
     ok(&UnitOut::from(&unit))

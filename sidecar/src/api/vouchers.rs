@@ -5,11 +5,12 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::error::ApiError;
-use super::wire::{VoucherBody, VoucherOut, VoucherPatchBody, VouchersOut};
+use super::wire::{IssuedOut, VoucherBody, VoucherOut, VoucherPatchBody, VouchersOut};
 use super::{body, created_or_ok, ok, Query, Result};
 use crate::app::AppState;
 use crate::serve::{full, Body};
 use crate::store::rows::VoucherFilter;
+use crate::usecase::passwords::Reader;
 use crate::usecase::vouchers::Source;
 use crate::vouchers::model::VoucherStatus;
 use crate::vouchers::voucher::{NewVoucher, VoucherChanges};
@@ -20,7 +21,19 @@ pub async fn issue(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Re
     let now = s.clock.now();
     let new = NewVoucher::parse(b.into(), &s.rentals.limits, now)?;
     let (voucher, created) = s.rentals.issue(ctx, new, Source::Api).await?;
-    created_or_ok(created, &VoucherOut::new(&voucher, now))
+    // Password mode: the answer is one of the places that shows the password (audited).
+    let wifi = s
+        .rentals
+        .voucher_password(ctx, &voucher.code, Reader::IssueAnswer)
+        .await?
+        .map(|sh| super::passwords::wifi_out(&sh.unit, &sh.key, &sh.password));
+    created_or_ok(
+        created,
+        &IssuedOut {
+            voucher: VoucherOut::new(&voucher, now),
+            wifi,
+        },
+    )
 }
 
 pub async fn list(s: &AppState, req: &Request<Incoming>) -> Result<Response<Body>> {
@@ -75,16 +88,25 @@ pub async fn revoke(s: &AppState, ctx: &Ctx, code: &str) -> Result<Response<Body
     ok(&VoucherOut::new(&v, s.clock.now()))
 }
 
-pub async fn card(s: &AppState, code: &str, card: &str) -> Result<Response<Body>> {
+pub async fn card(s: &AppState, ctx: &Ctx, code: &str, card: &str) -> Result<Response<Body>> {
     let voucher = s.rentals.get_voucher(code).await?;
     let unit = s.rentals.get_unit(&voucher.unit_id).await?;
+    let mut input = crate::card::CardInput::new(&unit, &voucher);
+    // A password-mode voucher's card carries its Wi-Fi password (audited as a read).
+    if let Some(sh) = s
+        .rentals
+        .voucher_password(ctx, &voucher.code, Reader::Card)
+        .await?
+    {
+        input = input.with_password(sh.password, crate::vouchers::password::end(&voucher));
+    }
     let (ctype, bytes) = if card == "card.svg" {
         (
             "image/svg+xml; charset=utf-8",
-            crate::card::svg(&unit, &voucher).into_bytes(),
+            crate::card::svg_card(&input).into_bytes(),
         )
     } else {
-        ("image/png", crate::card::png(&unit, &voucher))
+        ("image/png", crate::card::png_card(&input))
     };
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, ctype)

@@ -84,6 +84,10 @@ pub struct UnitBody {
     pub checkout_grace_minutes: Option<u32>,
     #[serde(default, deserialize_with = "nullable")]
     pub terms_url: Option<Option<String>>,
+    /// Issue 18: `portal` (default) or `password`; the PPSK profile of password mode.
+    pub access_mode: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub ppsk_profile_id: Option<Option<String>>,
     /// The site's 24-hex id (issue 12b); null clears it (looked up again when possible).
     #[serde(default, deserialize_with = "nullable")]
     pub omada_site_id: Option<Option<String>>,
@@ -122,6 +126,8 @@ impl From<UnitBody> for UnitInput {
             checkin_grace_minutes: b.checkin_grace_minutes,
             checkout_grace_minutes: b.checkout_grace_minutes,
             terms_url: b.terms_url,
+            access_mode: b.access_mode,
+            ppsk_profile_id: b.ppsk_profile_id,
             omada_site_id: b.omada_site_id,
             vanish_cancel_minutes: b.vanish_cancel_minutes,
             device_policy: b.device_policy,
@@ -135,6 +141,16 @@ impl From<UnitBody> for UnitInput {
             terms_text: b.terms_text,
         }
     }
+}
+
+/// `POST /api/v1/vouchers/{code}/devices` on a password-mode unit: a Wi-Fi password bound
+/// to one device.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceKeyBody {
+    pub mac: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `POST /api/v1/vouchers`.
@@ -315,6 +331,8 @@ pub struct UnitOut {
     pub checkin_grace_minutes: u32,
     pub checkout_grace_minutes: u32,
     pub terms_url: Option<String>,
+    pub access_mode: Word,
+    pub ppsk_profile_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub omada_site_id: Option<String>,
@@ -349,6 +367,8 @@ impl From<&Unit> for UnitOut {
             checkin_grace_minutes: u.checkin_grace_minutes,
             checkout_grace_minutes: u.checkout_grace_minutes,
             terms_url: u.terms_url.clone(),
+            access_mode: Cow::Borrowed(u.access.mode.as_str()),
+            ppsk_profile_id: u.access.ppsk_profile_id.clone(),
             created_at: ts(u.created_at),
             updated_at: ts(u.updated_at),
             omada_site_id: u.omada_site_id.clone(),
@@ -470,6 +490,117 @@ impl VoucherOut {
             suspended_at: ts_opt(v.suspended_at),
             device_policy: v.device_policy.map(|p| Cow::Borrowed(p.as_str())),
             devices_active: v.devices_active,
+        }
+    }
+}
+
+/// The answer to `POST /api/v1/vouchers`: the voucher, and on a password-mode unit its
+/// Wi-Fi password (the action response is one of the few places that shows it).
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct IssuedOut {
+    #[serde(flatten)]
+    pub voucher: VoucherOut,
+    /// Password mode only (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<WifiOut>,
+}
+
+/// A Wi-Fi password as the action answers, the dedicated reads and the device route show
+/// it: the network, the password, the QR payload that joins it.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct WifiOut {
+    pub ssid: Option<String>,
+    pub password: String,
+    /// `WIFI:T:WPA;S:<ssid>;P:<password>;;` (escaped), what the card's QR code carries.
+    pub qr_payload: Option<String>,
+    /// The key's name on the controller (`rentalwifi-…`).
+    pub key: String,
+    /// The device it is bound to, for a device key.
+    pub mac: Option<String>,
+}
+
+/// `GET /api/v1/units/{unit_id}/password` and `GET /api/v1/vouchers/{code}/password`: a
+/// password with its voucher's window; every field null when the unit has none now.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PasswordOut {
+    pub unit_id: String,
+    pub code: Option<String>,
+    pub booking_ref: Option<String>,
+    pub guest_name: Option<String>,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    /// The controller confirmed the key (the window is open).
+    pub on_controller: bool,
+    pub wifi: Option<WifiOut>,
+    /// Device-bound keys of the voucher.
+    pub devices: Vec<WifiOut>,
+}
+
+/// The answer of `POST /api/v1/vouchers/{code}/devices` on a password-mode unit.
+#[derive(Debug, Serialize)]
+pub struct DeviceKeyOut {
+    pub code: String,
+    pub unit_id: String,
+    pub name: Option<String>,
+    pub valid_from: String,
+    pub valid_until: Option<String>,
+    pub wifi: WifiOut,
+}
+
+/// The PPSK set-up check of one unit (`POST /api/v1/units/{unit_id}/password/check`, and
+/// each of a settings `PUT`'s `password_checks`): `ok`, `site`, `profile`,
+/// `controller_version`, `write_checked`, `checks[]` (`item`, `status`, `message`,
+/// `controller_message`), and `problem`, the first failure's sentence.
+#[derive(Debug, Serialize)]
+pub struct UnitCheckOut {
+    pub unit_id: String,
+    #[serde(flatten)]
+    pub readiness: crate::omada::PpskReadiness,
+    pub problem: Option<String>,
+}
+
+/// `POST /api/v1/settings/omada/check`: the self-test report (`ok`, `mode`,
+/// `controller_id`, `controller_version`, `steps[]`, a `ppsk` step per password-mode unit)
+/// and each password-mode unit's PPSK check in full (absent when there are none).
+#[derive(Debug, Serialize)]
+pub struct SelfTestOut {
+    #[serde(flatten)]
+    pub report: crate::omada::SelfTestReport,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub password_checks: Vec<UnitCheckOut>,
+}
+
+/// `GET /api/v1/controller/sites/{site}/ppsk-profiles`: the site's PPSK profiles without
+/// RADIUS and the SSIDs each serves (`id`, `name`, `ssids`).
+#[derive(Debug, Serialize)]
+pub struct ProfilesOut {
+    pub site: String,
+    pub profiles: Vec<crate::omada::PpskProfileSummary>,
+}
+
+/// The snapshot's `wifi_password` of a password-mode unit: which password is current, never
+/// the password itself (Home Assistant reads it from the dedicated route when this changes).
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct WifiPasswordStateOut {
+    pub code: String,
+    pub booking_ref: Option<String>,
+    pub valid_from: String,
+    pub valid_until: Option<String>,
+    pub on_controller: bool,
+}
+
+impl WifiPasswordStateOut {
+    pub fn new(v: &Voucher, on_controller: bool) -> Self {
+        WifiPasswordStateOut {
+            code: v.code.clone(),
+            booking_ref: v.booking_ref.clone(),
+            valid_from: ts(v.valid_from),
+            valid_until: ts_opt(crate::vouchers::password::end(v)),
+            on_controller,
         }
     }
 }
@@ -840,6 +971,8 @@ pub struct UnitStateOut {
     pub vouchers: Vec<VoucherOut>,
     pub active_grants: u64,
     pub health: HealthOut,
+    /// Password mode: the current password's voucher (no password); null otherwise.
+    pub wifi_password: Option<WifiPasswordStateOut>,
     /// Bookings missing from the unit's calendar (not cancelled), by start.
     pub vanished_bookings: Vec<VanishedBookingOut>,
     /// What the portal's checks see on this unit (issue 13).
@@ -889,6 +1022,10 @@ pub struct OmadaSettingsOut {
     pub configured: bool,
     #[serde(flatten)]
     pub check: Option<ControllerCheckOut>,
+    /// A validated `PUT`: the PPSK set-up check of every password-mode unit (issue 18
+    /// item 4), each `{unit_id, ok, problem, checks, …}`; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub password_checks: Vec<UnitCheckOut>,
 }
 
 /// What a validated controller settings `PUT` learnt (CONTRACTS §4, §5).
@@ -961,6 +1098,9 @@ pub struct ErrorDetail {
     /// `tls_untrusted`: the certificate the controller showed (CONTRACTS §4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateOut>,
+    /// `password_check_failed`: every item of the PPSK set-up check (issue 18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<serde_json::Value>,
 }
 
 /// A controller's TLS certificate as a settings test saw it (CONTRACTS §4).
@@ -1255,8 +1395,10 @@ pub struct ReconcileOut {
 #[cfg_attr(test, derive(Deserialize, PartialEq))]
 pub struct OutboxItemOut {
     pub id: i64,
-    /// `unauthorize` or `reauthorize` (null: unreadable).
+    /// `unauthorize`, `reauthorize` or `wifi_key` (null: unreadable).
     pub op: Option<Word>,
+    /// A `wifi_key` item's key name on the controller (never its password).
+    pub key: Option<String>,
     pub site: Option<String>,
     pub client_mac: Option<String>,
     pub grant_id: Option<String>,

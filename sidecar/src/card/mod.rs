@@ -3,7 +3,10 @@
 //!
 //! The QR code lets a phone join the guest Wi-Fi: `WIFI:T:nopass;S:<ssid>;;` for the unit's
 //! first SSID (an open guest network; the captive portal asks for the code), or just the code
-//! when the unit names no SSID. The code itself is printed beside it.
+//! when the unit names no SSID. The code itself is printed beside it. A password-mode unit's
+//! card (issue 18) carries its Wi-Fi password instead: the QR code is
+//! `WIFI:T:WPA;S:<ssid>;P:<password>;;` ([`wifi::wpa_payload`]) and the password is printed
+//! where the code would be.
 //!
 //! Every card carries the same things in every format, all taken from one [`CardInput`]
 //! through one [`CardText`]: the unit's name, the Wi-Fi name, the QR code, the code and the
@@ -25,6 +28,7 @@ pub mod wifi;
 use qrcode::{Color, EcLevel, QrCode};
 use time::OffsetDateTime;
 
+use crate::passphrase::WifiPassword;
 use crate::vouchers::model::{Unit, Voucher};
 use font::{Canvas, Face, Style};
 
@@ -39,6 +43,8 @@ pub struct CardInput {
     pub valid_from: OffsetDateTime,
     pub valid_until: Option<OffsetDateTime>,
     pub duration_minutes: Option<u32>,
+    /// A password-mode voucher's Wi-Fi password: printed, and in the QR code.
+    pub wifi_password: Option<WifiPassword>,
 }
 
 impl CardInput {
@@ -51,7 +57,17 @@ impl CardInput {
             valid_from: voucher.valid_from,
             valid_until: voucher.valid_until,
             duration_minutes: voucher.duration_minutes,
+            wifi_password: None,
         }
+    }
+
+    /// The card of a password-mode voucher: its password (printed and in the QR code) and
+    /// its window's `end` (a password's window never counts from a first use).
+    pub fn with_password(mut self, password: WifiPassword, end: Option<OffsetDateTime>) -> Self {
+        self.wifi_password = Some(password);
+        self.valid_until = end.or(self.valid_until);
+        self.duration_minutes = None;
+        self
     }
 
     /// The same card with its times shown in `offset_of` (e.g. the property's time zone:
@@ -64,9 +80,11 @@ impl CardInput {
 
     /// What the QR code encodes.
     pub fn qr_payload(&self) -> String {
-        match &self.ssid {
-            Some(ssid) => format!("WIFI:T:nopass;S:{};;", wifi_escape(ssid)),
-            None => self.code.clone(),
+        match (&self.ssid, &self.wifi_password) {
+            (Some(ssid), Some(p)) => wifi::wpa_payload(ssid, p),
+            (Some(ssid), None) => format!("WIFI:T:nopass;S:{};;", wifi_escape(ssid)),
+            (None, Some(p)) => p.expose().to_owned(),
+            (None, None) => self.code.clone(),
         }
     }
 
@@ -86,8 +104,16 @@ impl CardInput {
                 Some(s) => format!("Wi-Fi: {s}"),
                 None => "Wi-Fi guest network".to_owned(),
             },
-            label: "Wi-Fi code",
-            code: self.code.clone(),
+            label: if self.wifi_password.is_some() {
+                "Wi-Fi password"
+            } else {
+                "Wi-Fi code"
+            },
+            code: match &self.wifi_password {
+                Some(p) => p.expose().to_owned(),
+                None => self.code.clone(),
+            },
+            password: self.wifi_password.is_some(),
             validity,
         }
     }
@@ -100,6 +126,8 @@ pub struct CardText {
     pub network: String,
     pub label: &'static str,
     pub code: String,
+    /// `code` is a Wi-Fi password (longer, lowercase words: drawn without letter spacing).
+    pub password: bool,
     pub validity: Vec<String>,
 }
 
@@ -193,6 +221,7 @@ pub fn validity_lines(v: &Voucher) -> Vec<String> {
         valid_from: v.valid_from,
         valid_until: v.valid_until,
         duration_minutes: v.duration_minutes,
+        wifi_password: None,
     }
     .text()
     .validity
@@ -246,6 +275,7 @@ pub fn svg_card(card: &CardInput) -> String {
             LineKind::Network => ("ssid", fit(line.text.chars().count(), 16.0, 0.56, 0.0)),
             LineKind::Label => ("label", String::new()),
             LineKind::Code => ("code", fit(line.text.len(), 30.0, 0.62, 2.0)),
+            LineKind::Password => ("password", fit(line.text.len(), 20.0, 0.62, 0.0)),
             LineKind::Validity => ("small", String::new()),
         };
         let sep = if size.is_empty() { "" } else { " " };
@@ -260,7 +290,7 @@ pub fn svg_card(card: &CardInput) -> String {
         r##"<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="Wi-Fi voucher {code_attr}">
 <title>Wi-Fi voucher – {name}</title>
-<style>text{{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;fill:#111;text-anchor:middle}}.unit{{font-weight:700}}.label{{font-size:13px;fill:#444;letter-spacing:1px;text-transform:uppercase}}.code{{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;font-weight:700;letter-spacing:2px}}.small{{font-size:14px;fill:#333}}</style>
+<style>text{{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;fill:#111;text-anchor:middle}}.unit{{font-weight:700}}.label{{font-size:13px;fill:#444;letter-spacing:1px;text-transform:uppercase}}.code{{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;font-weight:700;letter-spacing:2px}}.password{{font-family:ui-monospace,'DejaVu Sans Mono',Menlo,Consolas,monospace;font-weight:700}}.small{{font-size:14px;fill:#333}}</style>
 <rect x="1" y="1" width="{rw}" height="{rh}" rx="14" fill="#fff" stroke="#999" stroke-width="2"/>
 <svg x="{qr_x}" y="{qr_y}" width="{qr_px}" height="{qr_px}" viewBox="0 0 {side} {side}" shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d="{d}"/></svg>
 {text}</svg>
@@ -279,6 +309,8 @@ pub enum LineKind {
     Network,
     Label,
     Code,
+    /// A Wi-Fi password in place of the code (password mode).
+    Password,
     Validity,
 }
 
@@ -290,6 +322,7 @@ impl LineKind {
             LineKind::Network => (Face::Regular, 16.0, 0.0, 0x11),
             LineKind::Label => (Face::Regular, 13.0, 1.0, 0x44),
             LineKind::Code => (Face::Bold, 30.0, 2.0, 0x11),
+            LineKind::Password => (Face::Bold, 20.0, 0.0, 0x11),
             LineKind::Validity => (Face::Regular, 14.0, 0.0, 0x33),
         }
     }
@@ -342,7 +375,11 @@ impl Layout {
         });
         y += 36.0;
         lines.push(Line {
-            kind: LineKind::Code,
+            kind: if text.password {
+                LineKind::Password
+            } else {
+                LineKind::Code
+            },
             text: text.code.clone(),
             baseline: y,
         });
@@ -484,6 +521,7 @@ mod tests {
             valid_from: datetime!(2025-07-01 15:00 +02:00),
             valid_until: Some(datetime!(2025-07-08 11:00 +02:00)),
             duration_minutes: Some(120),
+            wifi_password: None,
         }
     }
 
@@ -536,6 +574,57 @@ mod tests {
             .clone()
             .with_times(|t| t.to_offset(time::macros::offset!(+2)));
         assert_eq!(local.text().validity[1], "until 2025-07-08 11:00");
+    }
+
+    /// A password-mode card: the QR code a phone decodes joins the WPA network with the
+    /// password, which is printed whole (issue 18 item 3), in the PNG and the SVG alike.
+    #[test]
+    fn a_password_card_carries_the_wpa_payload_and_the_password() {
+        let pw = WifiPassword::new("lunar-cider-plank-agent-ivory-crisp").unwrap();
+        let card = sample().with_password(pw.clone(), Some(datetime!(2025-07-08 11:00 +02:00)));
+        let want = "WIFI:T:WPA;S:Beach\\; Guest;P:lunar-cider-plank-agent-ivory-crisp;;";
+        assert_eq!(card.qr_payload(), want);
+        let bytes = png_card(&card);
+        let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(grids[0].decode().unwrap().1, want);
+        let text = card.text();
+        assert_eq!(text.label, "Wi-Fi password");
+        assert_eq!(text.code, pw.expose());
+        assert!(
+            !text.validity.iter().any(|l| l.contains("first use")),
+            "a password's window does not count from a first use"
+        );
+        let fitted = Layout::of(&text).fitted();
+        let line = fitted
+            .iter()
+            .find(|(l, _)| l.kind == LineKind::Password)
+            .unwrap();
+        assert_eq!(line.0.text, pw.expose(), "printed whole, never cut");
+        // The widest password the generator can make (six of the widest words) fits too.
+        let widest = crate::passphrase::words()
+            .iter()
+            .max_by(|a, b| {
+                let w = |x: &str| Face::Bold.width(x, 20.0, 0.0);
+                w(a).total_cmp(&w(b))
+            })
+            .unwrap();
+        let worst = WifiPassword::new([*widest; 6].join("-")).unwrap();
+        let fitted = Layout::of(&sample().with_password(worst.clone(), None).text()).fitted();
+        let line = fitted
+            .iter()
+            .find(|(l, _)| l.kind == LineKind::Password)
+            .unwrap();
+        assert_eq!(line.0.text, worst.expose(), "{}", worst.expose());
+        let svg = svg_card(&card);
+        assert!(svg.contains(">lunar-cider-plank-agent-ivory-crisp</text>"));
+        assert!(svg.contains("WI-FI PASSWORD"));
     }
 
     #[test]

@@ -8,11 +8,16 @@
 //! then per site `site` (its id), `permissions` (the credentials may use it) and
 //! `portal_timeout` (Open API mode: the portal's Authentication Timeout bounds every grant).
 //! A step that cannot run because an earlier one failed is `skip`ped, saying which.
+//! Then, added by the caller that knows the units, one `ppsk` step per password-mode unit
+//! (issue 18 item 4: its PPSK profile can be read and written; [`SelfTestReport::add_ppsk`]).
 
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{CertificateInfo, OmadaClient, OmadaError, ResolvedMode, SiteInfo, TlsTrust};
+use super::ppsk::CheckStatus;
+use super::{
+    CertificateInfo, OmadaClient, OmadaError, PpskReadiness, ResolvedMode, SiteInfo, TlsTrust,
+};
 
 /// Which set-up step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -24,6 +29,8 @@ pub enum StepKind {
     Site,
     Permissions,
     PortalTimeout,
+    /// A password-mode unit's PPSK set-up check (issue 18).
+    Ppsk,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,6 +80,44 @@ impl SelfTestReport {
     /// The first failed step.
     pub fn first_failure(&self) -> Option<&Step> {
         self.steps.iter().find(|s| s.status == StepStatus::Fail)
+    }
+
+    /// Add the PPSK set-up check of password-mode unit `unit_id` on `site` as a `ppsk` step
+    /// (`Err`: the check could not run, and why); `ok` follows.
+    pub fn add_ppsk(&mut self, unit_id: &str, site: &str, check: Result<&PpskReadiness, String>) {
+        let mut s = Step {
+            api: Some("openapi"),
+            site: Some(site.to_owned()),
+            ..step(StepKind::Ppsk, StepStatus::Pass, String::new())
+        };
+        match check {
+            Ok(r) if r.ok => {
+                let profile = r
+                    .profile
+                    .as_ref()
+                    .map(|p| format!("PPSK profile {:?} ({})", p.name, p.id))
+                    .unwrap_or_else(|| "its PPSK profile".into());
+                s.message = format!(
+                    "unit {unit_id:?} (password mode): {profile} can be read{}",
+                    if r.write_checked { " and written" } else { "" }
+                );
+            }
+            Ok(r) => {
+                let failed = r.checks.iter().find(|c| c.status == CheckStatus::Fail);
+                s.status = StepStatus::Fail;
+                s.message = format!(
+                    "unit {unit_id:?} (password mode): {}",
+                    r.problem().unwrap_or("a PPSK check failed")
+                );
+                s.controller_message = failed.and_then(|c| c.controller_message.clone());
+            }
+            Err(why) => {
+                s.status = StepStatus::Fail;
+                s.message = format!("unit {unit_id:?} (password mode): {why}");
+            }
+        }
+        self.ok &= s.status != StepStatus::Fail;
+        self.steps.push(s);
     }
 
     /// Plain text, one line per step (for the CLI and logs).

@@ -12,7 +12,11 @@
 //! Authentication Timeout, so a grant that outlives it is authorised again before it runs out
 //! ([`renew_at`]): a `reauthorize` item queued in the transaction that lets the device in or
 //! moves its end, and again by each renewal for the next.
+//!
+//! Other kinds keep their payloads in their own module and share the worker's waiting model:
+//! [`wifi_keys`] (the Wi-Fi passwords of password-mode units, issue 18).
 
+pub mod wifi_keys;
 pub mod worker;
 
 use std::time::Duration;

@@ -16,6 +16,11 @@
 //! Only the host may discard a waiting item (`POST /api/v1/outbox/{id}/discard`, audited).
 //! The one exception, kept from before: a row that cannot be read at all (not JSON, a MAC
 //! that is no MAC) is finished with an error log — no retry could ever send it.
+//!
+//! Items of kind `wifi_key` (issue 18, [`super::wifi_keys`]) are carried out by their own
+//! module and fail the same three ways ([`next_after_key`]): one waiting model for every
+//! kind. What a failure holds back with it stays within its kind ([`Hold`]): a take-out never
+//! waits behind a PPSK problem, nor a key's deletion behind a hotspot operator's.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,9 +33,10 @@ use crate::controller::ControllerError;
 use crate::events::{AuthState, HostTestReport};
 use crate::failpoint;
 use crate::net::Mac;
-use crate::omada::{AuthorizeRequest, OmadaError};
-use crate::outbox::{renew_at, OutboxOp};
-use crate::store::outbox::{self, OutboxItem};
+use crate::omada::{AuthorizeRequest, OmadaError, PpskError};
+use crate::outbox::wifi_keys::{self, Handled};
+use crate::outbox::{renew_at, OutboxOp, KIND_CONTROLLER};
+use crate::store::outbox::{self, OutboxItem, OutboxRow};
 use crate::store::{grants as g, host_tests, rows, StoreError};
 use crate::usecase::host_test;
 use crate::usecase::{Rentals, UseCase};
@@ -48,7 +54,7 @@ pub const WAIT_RETRY: Duration = Duration::from_secs(10 * 60);
 const LATER_CAP: Duration = Duration::from_secs(5 * 60);
 
 /// Retry delay for the n-th attempt: 1 s doubling to 60 s, with jitter.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let base = 1u64 << attempt.min(6);
     let ms = base.min(60) * 1000;
     let jitter = rand::random::<u64>() % (ms / 4 + 1);
@@ -90,6 +96,65 @@ pub(crate) fn next_after(op: &OutboxOp, e: &ControllerError) -> Next {
             _ => Next::Wait,
         },
     }
+}
+
+/// How a failed Wi-Fi key item goes on (see the module docs): an unreachable controller
+/// stalls the queue like any item's; a change the controller answered but did not keep is
+/// tried again on its own; everything else — no Open API credentials, a controller without
+/// the per-key calls, a profile that is gone, a right that is missing, a password another key
+/// uses — waits for the host.
+pub(crate) fn next_after_key(e: &PpskError) -> Next {
+    match e {
+        PpskError::Omada(o) => match o {
+            OmadaError::Unreachable(_) | OmadaError::Timeout(_) | OmadaError::Tls(_) => Next::Stall,
+            _ => Next::Wait,
+        },
+        PpskError::NotApplied { .. } => Next::Later,
+        PpskError::NeedsOpenApi
+        | PpskError::Unsupported { .. }
+        | PpskError::ProfileNotFound { .. }
+        | PpskError::InvalidKey(_)
+        | PpskError::PasswordInUse { .. } => Next::Wait,
+    }
+}
+
+/// The other pending items a waiting item holds back (tried with it, not each on its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// None: the problem is this item's own (a profile, a password).
+    Alone,
+    /// The controller operations on this site (take-outs, renewals).
+    Site(String),
+    /// The Wi-Fi key items on this site: credentials, a right or the site itself.
+    KeySite(String),
+}
+
+/// What a Wi-Fi key failure holds back: the site's other keys when the cause is not the
+/// key's own.
+pub(crate) fn hold_for_key(e: &PpskError, site: Option<&str>) -> Hold {
+    let site_wide = matches!(
+        e,
+        PpskError::NeedsOpenApi
+            | PpskError::Unsupported { .. }
+            | PpskError::Omada(
+                OmadaError::AuthFailed(_)
+                    | OmadaError::TlsUntrusted { .. }
+                    | OmadaError::Misconfigured(_)
+            )
+    );
+    match site {
+        Some(site) if site_wide => Hold::KeySite(site.to_owned()),
+        _ => Hold::Alone,
+    }
+}
+
+/// A failed item of any kind, classified.
+struct Failure {
+    next: Next,
+    error: String,
+    /// For the host: "taking 02-… off site "Beach"".
+    what: String,
+    hold: Hold,
 }
 
 /// How a pass over the due items ended.
@@ -137,6 +202,20 @@ async fn drain(r: &Rentals) -> Result<Pass, StoreError> {
             continue;
         }
         handled += 1;
+        if item.kind == wifi_keys::KIND {
+            if let Handled::Failed(f) = wifi_keys::handle(r, &item).await? {
+                let failure = Failure {
+                    next: next_after_key(&f.error),
+                    hold: hold_for_key(&f.error, f.site.as_deref()),
+                    error: f.error.to_string(),
+                    what: f.what,
+                };
+                if let Some(stalled) = failed(r, &item, failure, &mut held).await? {
+                    return Ok(stalled);
+                }
+            }
+            continue;
+        }
         let Some(target) = target(r, &item).await? else {
             mark_done(r, item.id).await?;
             continue;
@@ -154,28 +233,51 @@ async fn drain(r: &Rentals) -> Result<Pass, StoreError> {
                 failpoint::hit("outbox", "sent");
                 host_test::record_result(r, item.id, *report).await?;
             }
-            Sent::Failed(e) => match next_after(&target.op, &e) {
-                Next::Stall => {
-                    let next = after(r.clock.now(), backoff(item.attempts + 1));
-                    retry(r, &item, next, &e.to_string()).await?;
-                    tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %e, "controller operation will be retried");
-                    return Ok(Pass::Stalled(next));
+            Sent::Failed(e) => {
+                let failure = Failure {
+                    next: next_after(&target.op, &e),
+                    error: e.to_string(),
+                    what: target.what,
+                    hold: Hold::Site(target.site),
+                };
+                if let Some(stalled) = failed(r, &item, failure, &mut held).await? {
+                    return Ok(stalled);
                 }
-                Next::Later => {
-                    let wait = backoff(item.attempts + 1).min(LATER_CAP);
-                    let next = after(r.clock.now(), wait);
-                    retry(r, &item, next, &e.to_string()).await?;
-                    tracing::info!(id = item.id, error = %e, "{}: tried again later", target.what);
-                }
-                Next::Wait => {
-                    let problem = format!("{}: {e}", target.what);
-                    tracing::warn!(id = item.id, problem = %problem, "controller operation waits for a fix");
-                    held.extend(park(r, &item, &target.site, &e.to_string(), problem).await?);
-                }
-            },
+            }
         }
     }
     Ok(Pass::Done(handled))
+}
+
+/// A failed item, whatever its kind: stall the pass, retry it alone later, or let it (and
+/// what it holds back) wait for the host. `Some`: the pass stops here.
+async fn failed(
+    r: &Rentals,
+    item: &OutboxItem,
+    f: Failure,
+    held: &mut HashSet<i64>,
+) -> Result<Option<Pass>, StoreError> {
+    let e = &f.error;
+    match f.next {
+        Next::Stall => {
+            let next = after(r.clock.now(), backoff(item.attempts + 1));
+            retry(r, item, next, e).await?;
+            tracing::warn!(id = item.id, kind = %item.kind, attempts = item.attempts + 1, error = %e, "controller operation will be retried");
+            return Ok(Some(Pass::Stalled(next)));
+        }
+        Next::Later => {
+            let wait = backoff(item.attempts + 1).min(LATER_CAP);
+            let next = after(r.clock.now(), wait);
+            retry(r, item, next, e).await?;
+            tracing::info!(id = item.id, error = %e, "{}: tried again later", f.what);
+        }
+        Next::Wait => {
+            let problem = format!("{}: {e}", f.what);
+            tracing::warn!(id = item.id, problem = %problem, "controller operation waits for a fix");
+            held.extend(park(r, item, f.hold, e, problem).await?);
+        }
+    }
+    Ok(None)
 }
 
 async fn mark_done(r: &Rentals, id: i64) -> Result<(), StoreError> {
@@ -200,36 +302,27 @@ async fn retry(
     .await
 }
 
-/// The item waits for the host, and so do the other pending items of its site (one attempt
-/// per site and [`WAIT_RETRY`], not one per item: a wrong password must not cost a login per
-/// queued take-out). Returns the ids held back.
+/// The item waits for the host, and so do the other pending items it holds back ([`Hold`]:
+/// one attempt per site and [`WAIT_RETRY`], not one per item: a wrong password must not cost
+/// a login per queued take-out). Returns the ids held back.
 async fn park(
     r: &Rentals,
     item: &OutboxItem,
-    site: &str,
+    hold: Hold,
     error: &str,
     problem: String,
 ) -> Result<Vec<i64>, StoreError> {
-    let (id, site, error) = (item.id, site.to_owned(), error.to_owned());
+    let (id, error) = (item.id, error.to_owned());
     let ctx = Ctx::new(Actor::Scheduler);
     r.run(UseCase::OutboxPark, &ctx, move |tx| {
         let next = after(tx.now, WAIT_RETRY);
         outbox::park(tx.db, id, next, &error, &problem)?;
         let mut held = vec![id];
+        if hold == Hold::Alone {
+            return Ok(held);
+        }
         for other in outbox::list_pending(tx.db, 10_000)? {
-            if other.id == id {
-                continue;
-            }
-            let same_site = match OutboxOp::from_payload(&other.payload) {
-                Ok(OutboxOp::Unauthorize { site: s, .. }) => s.eq_ignore_ascii_case(&site),
-                Ok(OutboxOp::Reauthorize { grant_id }) => match g::get(tx.db, &grant_id) {
-                    Ok(grant) => grant.site.eq_ignore_ascii_case(&site),
-                    Err(StoreError::NotFound) => false,
-                    Err(e) => return Err(e),
-                },
-                Err(_) => false,
-            };
-            if same_site {
+            if other.id != id && held_by(tx.db, &hold, &other)? {
                 outbox::hold(tx.db, other.id, next, &problem)?;
                 held.push(other.id);
             }
@@ -237,6 +330,33 @@ async fn park(
         Ok(held)
     })
     .await
+}
+
+/// Does a failure with this [`Hold`] hold `other` back?
+fn held_by(
+    conn: &rusqlite::Connection,
+    hold: &Hold,
+    other: &OutboxRow,
+) -> Result<bool, StoreError> {
+    match hold {
+        Hold::Alone => Ok(false),
+        Hold::Site(site) if other.kind == KIND_CONTROLLER => {
+            Ok(match OutboxOp::from_payload(&other.payload) {
+                Ok(OutboxOp::Unauthorize { site: s, .. }) => s.eq_ignore_ascii_case(site),
+                Ok(OutboxOp::Reauthorize { grant_id }) => match g::get(conn, &grant_id) {
+                    Ok(grant) => grant.site.eq_ignore_ascii_case(site),
+                    Err(StoreError::NotFound) => false,
+                    Err(e) => return Err(e),
+                },
+                Err(_) => false,
+            })
+        }
+        Hold::KeySite(site) if other.kind == wifi_keys::KIND => {
+            Ok(wifi_keys::site_of(conn, &other.payload)?
+                .is_some_and(|s| s.eq_ignore_ascii_case(site)))
+        }
+        Hold::Site(_) | Hold::KeySite(_) => Ok(false),
+    }
 }
 
 /// The renewal's transaction: the item is done, and the next renewal is queued when the
@@ -309,14 +429,22 @@ async fn target(r: &Rentals, item: &OutboxItem) -> Result<Option<Target>, StoreE
         }
         OutboxOp::Reauthorize { grant_id } => {
             let id = grant_id.clone();
-            let grant = r
+            let (grant, unwanted) = r
                 .store
-                .read(move |c| match g::get(c, &id) {
-                    Ok(grant) => Ok(Some(grant)),
-                    Err(StoreError::NotFound) => Ok(None),
-                    Err(e) => Err(e),
+                .read(move |c| {
+                    let grant = match g::get(c, &id) {
+                        Ok(grant) => Some(grant),
+                        Err(StoreError::NotFound) => None,
+                        Err(e) => return Err(e),
+                    };
+                    Ok((grant, crate::usecase::renewal_unwanted(c, &id)?))
                 })
                 .await?;
+            // Open API: a renewal of a portal grant whose unit went over to password mode
+            // (queued before the switch) is not sent; the grant runs out (issue 18).
+            if unwanted && r.controller.renews() {
+                return Ok(None);
+            }
             let now = r.clock.now();
             match grant {
                 Some(grant) if grant.state == GrantState::Active && grant.expires_at > now => {

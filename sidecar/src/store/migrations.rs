@@ -189,7 +189,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX bookings_cancel_due ON bookings(cancel_at)
         WHERE cancel_at IS NOT NULL AND cancelled_at IS NULL;
     "#,
-    // 9: what the portal shows a unit's guests (issue 17): welcome title and text, check-out
+    // 9: a unit's access mode and PPSK profile (issue 18); one Wi-Fi password per voucher
+    // (and per device-bound key) of a password-mode unit. Keys outlive their vouchers and
+    // units (no foreign keys): a key that may still be on the controller must be deleted
+    // there even after its voucher or unit is gone. `password` is sealed like the settings'
+    // secrets; `placement` is where the key is or may be on the controller (JSON: site,
+    // profile, SSIDs, VLAN, bound MAC), NULL when it surely is not.
+    r#"
+    ALTER TABLE units ADD COLUMN access_mode TEXT NOT NULL DEFAULT 'portal';
+    ALTER TABLE units ADD COLUMN ppsk_profile_id TEXT;
+    CREATE TABLE wifi_keys (
+        key_name TEXT PRIMARY KEY,
+        code TEXT NOT NULL,
+        unit_id TEXT NOT NULL,
+        device_mac TEXT,
+        device_name TEXT,
+        password BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        placement TEXT,
+        live_since INTEGER,
+        removed_at INTEGER
+    ) STRICT;
+    CREATE INDEX wifi_keys_code ON wifi_keys(code);
+    CREATE INDEX wifi_keys_unit ON wifi_keys(unit_id);
+    "#,
+    // 10: what the portal shows a unit's guests (issue 17): welcome title and text, check-out
     // time (minutes after midnight), host contact, accent colour, the logo (by SHA-256 into
     // `logos`, one row per distinct image), the terms text with its SHA-256; and the consent
     // each grant recorded (time, terms hash or URL, device MAC), kept after the grant ends.

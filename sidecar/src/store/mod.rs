@@ -26,6 +26,7 @@ pub mod host_tests;
 mod migrations;
 pub mod outbox;
 pub mod rows;
+pub mod wifi_keys;
 mod writer;
 
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The durable controller outbox: operations the controller must eventually confirm
-//! (unauthorise a device, send a grant's authorisation again). Rows are queued by use cases in
-//! the same transaction as the change that needs them, and worked through by
-//! `outbox::worker`.
+//! (unauthorise a device, send a grant's authorisation again, bring a Wi-Fi key in line).
+//! Rows are queued by use cases in the same transaction as the change that needs them, and
+//! worked through by `outbox::worker`.
 //!
 //! A row is pending while `done_at` is NULL. A pending row with a `problem` waits for the host
 //! (a configuration or permission failure, issue 12b): it is retried on a long period, at once
@@ -16,6 +16,8 @@ use super::{from_ms, to_ms, StoreError};
 #[derive(Clone, Debug)]
 pub struct OutboxItem {
     pub id: i64,
+    /// Which worker module reads `payload` (`controller`, `wifi_key`).
+    pub kind: String,
     pub payload: String,
     pub attempts: u32,
 }
@@ -24,6 +26,8 @@ pub struct OutboxItem {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxRow {
     pub id: i64,
+    /// Which worker module reads `payload` (`controller`, `wifi_key`).
+    pub kind: String,
     pub payload: String,
     pub attempts: u32,
     pub created_at: OffsetDateTime,
@@ -63,10 +67,11 @@ pub fn due(
     now: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, payload, attempts FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2")?;
+    let mut stmt = conn.prepare_cached("SELECT id, payload, attempts, kind FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2")?;
     let rows = stmt.query_map(params![to_ms(now), limit as i64], |r| {
         Ok(OutboxItem {
             id: r.get(0)?,
+            kind: r.get(3)?,
             payload: r.get(1)?,
             attempts: r.get(2)?,
         })
@@ -89,6 +94,21 @@ pub fn retry(
     conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
         .execute(params![id, to_ms(next), error])?;
     Ok(())
+}
+
+/// Mark the pending items of `kind` whose payload field `field` is `value` done (a newer item
+/// replaces them); how many.
+pub fn supersede(
+    conn: &Connection,
+    kind: &str,
+    field: &str,
+    value: &str,
+    now: OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let path = format!("$.{field}");
+    Ok(conn
+        .prepare_cached("UPDATE outbox SET done_at = ?4, last_error = 'superseded' WHERE done_at IS NULL AND kind = ?1 AND json_extract(payload, ?2) = ?3")?
+        .execute(params![kind, path, value, to_ms(now)])?)
 }
 
 /// Item `id` failed on a problem the host must fix: it waits until `next` (or until the
@@ -162,7 +182,7 @@ pub fn summary(conn: &Connection) -> Result<Summary, StoreError> {
 }
 
 const ROW_COLS: &str =
-    "id, payload, attempts, created_at, next_attempt_at, last_error, problem, done_at, discarded_at";
+    "id, payload, attempts, created_at, next_attempt_at, last_error, problem, done_at, discarded_at, kind";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
     Ok(OutboxRow {
@@ -175,6 +195,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
         problem: r.get(6)?,
         done_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
         discarded_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        kind: r.get(9)?,
     })
 }
 

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
 use crate::vouchers::model::{
-    AuditEntry, DevicePolicy, GuestChecks, RevokeCause, SecondFactor, StayRules, Unit, Voucher,
-    VoucherStatus,
+    Access, AccessMode, AuditEntry, DevicePolicy, GuestChecks, RevokeCause, SecondFactor,
+    StayRules, Unit, Voucher, VoucherStatus,
 };
 
 // ---- meta ----
@@ -27,7 +27,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256";
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -55,6 +55,10 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
         guest_page: super::guest_page::from_row(r)?,
         omada_site_id: r.get(13)?,
         stay: stay_rules_from_row(r)?,
+        access: Access {
+            mode: AccessMode::parse(&r.get::<_, String>("access_mode")?).unwrap_or_default(),
+            ppsk_profile_id: r.get("ppsk_profile_id")?,
+        },
     })
 }
 
@@ -132,9 +136,9 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
     let macs = serde_json::to_string(&u.ap_macs.iter().map(|m| m.to_string()).collect::<Vec<_>>())
         .expect("strings serialize");
     let sql = if insert {
-        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)"
+        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
     } else {
-        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13, omada_site_id=?14 WHERE unit_id=?1"
+        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13, omada_site_id=?14, access_mode=?15, ppsk_profile_id=?16 WHERE unit_id=?1"
     };
     let res = conn.execute(
         sql,
@@ -152,7 +156,9 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
             u.terms_url,
             to_ms(u.created_at),
             to_ms(u.updated_at),
-            u.omada_site_id
+            u.omada_site_id,
+            u.access.mode.as_str(),
+            u.access.ppsk_profile_id
         ],
     );
     match res {
@@ -505,6 +511,7 @@ mod tests {
             checkin_grace_minutes: 0,
             checkout_grace_minutes: 0,
             terms_url: None,
+            access: Default::default(),
             created_at: at,
             updated_at: at,
             guest_checks: Default::default(),

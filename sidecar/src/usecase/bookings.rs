@@ -238,6 +238,8 @@ fn restore(tx: &mut Tx<'_>, b: &Booking, was: Presence) -> Result<(), Error> {
                 v.revoke_cause = None;
             }
             rows::voucher_update(tx.db, &v)?;
+            // A password-mode unit's key follows: back on schedule for the window.
+            crate::usecase::passwords::follow(tx, &v)?;
         }
     }
     tx.audit(
@@ -272,6 +274,8 @@ fn vanish(tx: &mut Tx<'_>, unit: &Unit, b: &Booking) -> Result<(), Error> {
             v.suspended_at = Some(tx.now);
             rows::voucher_update(tx.db, &v)?;
             uv::follow(tx, &v)?;
+            // A suspended voucher's Wi-Fi password stays off the controller (password mode).
+            crate::usecase::passwords::follow(tx, &v)?;
         }
         tx.cancel_due_at(at);
     }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::store::bookings as rows_b;
-use crate::store::{grants as g, outbox, rows, StoreError};
+use crate::store::{grants as g, outbox, rows, wifi_keys, StoreError};
 use crate::usecase::{Rentals, UseCase};
 use crate::vouchers::follow::is_due;
 use crate::vouchers::model::{Actor, EndReason};
@@ -20,6 +20,10 @@ const EXPIRY_BATCH: usize = 500;
 
 /// How long audit rows and booking tombstones are kept.
 pub const AUDIT_RETENTION_DAYS: i64 = 180;
+
+/// How long a Wi-Fi password is kept after its voucher is over and its key is off the
+/// controller (then nobody needs it any more).
+pub const WIFI_KEY_RETENTION_DAYS: i64 = 1;
 
 /// How long finished outbox rows are kept.
 pub const OUTBOX_RETENTION_DAYS: i64 = 7;
@@ -90,8 +94,9 @@ impl Rentals {
         }
     }
 
-    /// Hourly: forget audit rows, terms consents and booking tombstones past retention, and finished outbox
-    /// rows past theirs. Returns the rows removed.
+    /// Hourly: forget audit rows, terms consents and booking tombstones past retention,
+    /// finished outbox rows past theirs, and the Wi-Fi passwords of vouchers over for a day.
+    /// Returns the rows removed.
     pub async fn maintenance(&self) -> Result<usize, StoreError> {
         let ctx = Ctx::new(Actor::Scheduler);
         self.run(UseCase::Maintenance, &ctx, |tx| {
@@ -101,7 +106,11 @@ impl Rentals {
                 rows::audit_prune(tx.db, audit_before)?
                     + rows_b::tombstone_prune(tx.db, audit_before)?
                     + crate::store::guest_page::consent_prune(tx.db, audit_before)?
-                    + outbox::prune(tx.db, outbox_before)?,
+                    + outbox::prune(tx.db, outbox_before)?
+                    + wifi_keys::prune(
+                        tx.db,
+                        tx.now - time::Duration::days(WIFI_KEY_RETENTION_DAYS),
+                    )?,
             )
         })
         .await

@@ -27,9 +27,9 @@ use crate::store::host_tests::{self, HostTest};
 use crate::store::{from_ms, grants as g, outbox, rows, to_ms, StoreError};
 use crate::usecase::{not_found, Error, Rentals, UseCase};
 use crate::vouchers::code;
-use crate::vouchers::model::{AuditAction, DevicePolicy, Grant, GrantState, Voucher};
+use crate::vouchers::model::{AccessMode, AuditAction, DevicePolicy, Grant, GrantState, Voucher};
 use crate::vouchers::voucher::{NewVoucher, VoucherRequest};
-use crate::vouchers::Ctx;
+use crate::vouchers::{Ctx, Error as Rule};
 
 /// How long the phone stays in: the voucher's `duration_minutes`.
 pub const TEST_MINUTES: u32 = 1;
@@ -117,7 +117,15 @@ impl Rentals {
         let unit_id = unit_id.to_owned();
         let code = self
             .run(UseCase::HostTestCreate, ctx, move |tx| {
-                rows::unit_get(tx.db, &unit_id).map_err(not_found("unit"))?;
+                let unit = rows::unit_get(tx.db, &unit_id).map_err(not_found("unit"))?;
+                // Its guests join with a Wi-Fi password: the portal refuses its codes, so a
+                // test code could never let the phone in (issue 18).
+                if unit.access.mode == AccessMode::Password {
+                    return Err(Rule::Conflict(format!(
+                        "unit {unit_id} is in password mode: its guests join with a Wi-Fi password, not through the portal, so a host test code cannot work there; the controller check (POST /api/v1/settings/omada/check) tests its PPSK profile instead"
+                    ))
+                    .into());
+                }
                 let code = loop {
                     let c = code::generate(tx.limits.code_length);
                     if !rows::voucher_exists(tx.db, &c)? {

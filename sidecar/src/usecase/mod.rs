@@ -15,12 +15,12 @@
 //!
 //! Files: [`units`], [`vouchers`](mod@vouchers), [`grants`], [`bookings`], [`redemption`],
 //! [`devices`] (the host lets a device in by its MAC), [`expiry`] (the expiry timer's use
-//! cases), [`recovery`] (start-up recovery and repair), [`reads`] (queries, no transaction);
-//! the controller's operations (issue 12b):
-//! [`sites`] (a unit's site checked at the controller before it is saved), [`outbox_ops`]
-//! (what waits for the controller, shown and discarded by the host), [`reconcile`]
-//! (authorisations the controller holds without a grant), [`host_test`] (the host's
-//! one-time test code).
+//! cases), [`recovery`] (start-up recovery and repair), [`reads`] (queries, no transaction),
+//! [`passwords`] (Wi-Fi passwords of password-mode units: their keys follow their vouchers;
+//! the audited reads; device-bound keys); the controller's operations (issue 12b): [`sites`]
+//! (a unit's site checked at the controller before it is saved), [`outbox_ops`] (what waits
+//! for the controller, shown and discarded by the host), [`reconcile`] (authorisations the
+//! controller holds without a grant), [`host_test`] (the host's one-time test code).
 
 pub mod bookings;
 pub mod devices;
@@ -29,6 +29,7 @@ pub mod grants;
 pub mod guest;
 pub mod host_test;
 pub mod outbox_ops;
+pub mod passwords;
 pub mod reads;
 pub mod reconcile;
 pub mod recovery;
@@ -49,8 +50,9 @@ use crate::controller::{Controller, PortalTimeouts};
 use crate::events::{Event, EventBus, GrantRef};
 use crate::failpoint;
 use crate::outbox::{renew_at, OutboxOp, KIND_CONTROLLER, OP_REAUTHORIZE};
+use crate::secrets::Sealer;
 use crate::store::{grants as g, outbox, rows, to_ms, Store, StoreError};
-use crate::vouchers::model::{AuditAction, EndReason, Grant};
+use crate::vouchers::model::{AccessMode, AuditAction, EndReason, Grant};
 use crate::vouchers::{self as domain, Ctx};
 
 /// Errors of the use-case layer; `api::error` maps each to one HTTP status.
@@ -110,6 +112,14 @@ pub enum UseCase {
     OutboxRetry,
     SettingsAudit,
     Maintenance,
+    /// A Wi-Fi password's key is about to go to the controller (outbox, issue 18).
+    WifiKeyPlace,
+    /// The controller confirmed a key added or deleted (outbox).
+    WifiKeyDone,
+    /// Someone reads a Wi-Fi password (audited).
+    PasswordRead,
+    /// The host binds a Wi-Fi password to one device by its MAC.
+    DeviceKey,
     OutboxPark,
     OutboxDiscard,
     Renewal,
@@ -147,6 +157,10 @@ impl UseCase {
             UseCase::OutboxRetry => "outbox_retry",
             UseCase::SettingsAudit => "settings_audit",
             UseCase::Maintenance => "maintenance",
+            UseCase::WifiKeyPlace => "wifi_key_place",
+            UseCase::WifiKeyDone => "wifi_key_done",
+            UseCase::PasswordRead => "password_read",
+            UseCase::DeviceKey => "device_key",
             UseCase::OutboxPark => "outbox_park",
             UseCase::OutboxDiscard => "outbox_discard",
             UseCase::Renewal => "renewal",
@@ -173,6 +187,24 @@ pub struct Effects {
     ended: Vec<EndReason>,
 }
 
+/// No Open API renewal for this grant: its unit is in password mode (issue 18), or the grant
+/// or its unit is gone.
+pub(crate) fn renewal_unwanted(
+    db: &rusqlite::Connection,
+    grant_id: &str,
+) -> Result<bool, StoreError> {
+    let grant = match g::get(db, grant_id) {
+        Ok(grant) => grant,
+        Err(StoreError::NotFound) => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    match rows::unit_get(db, &grant.unit_id) {
+        Ok(u) => Ok(u.access.mode == AccessMode::Password),
+        Err(StoreError::NotFound) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 fn earliest(slot: &mut Option<OffsetDateTime>, at: OffsetDateTime) {
     if slot.is_none_or(|s| at < s) {
         *slot = Some(at);
@@ -192,6 +224,8 @@ pub struct Tx<'a> {
     /// Open API: the portal timeouts a grant's authorisation lasts, for scheduling its
     /// renewal (`None`: the controller takes each grant's own length, nothing to renew).
     pub renewals: Option<Arc<PortalTimeouts>>,
+    /// Seals Wi-Fi passwords before they are stored.
+    pub sealer: &'a Sealer,
     effects: Effects,
 }
 
@@ -225,13 +259,17 @@ impl Tx<'_> {
 
     /// Queue a controller operation, not to run before `not_before`.
     pub fn queue(&mut self, op: &OutboxOp, not_before: OffsetDateTime) -> Result<(), StoreError> {
-        outbox::push(
-            self.db,
-            KIND_CONTROLLER,
-            &op.to_payload(),
-            self.now,
-            not_before,
-        )?;
+        self.queue_kind(KIND_CONTROLLER, &op.to_payload(), not_before)
+    }
+
+    /// Queue an outbox item of any kind (each kind's module knows its payload).
+    pub fn queue_kind(
+        &mut self,
+        kind: &str,
+        payload: &str,
+        not_before: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        outbox::push(self.db, kind, payload, self.now, not_before)?;
         earliest(&mut self.effects.outbox_due, not_before);
         Ok(())
     }
@@ -259,8 +297,13 @@ impl Tx<'_> {
     }
 
     /// Queue the grant's re-authorisation for `at`, or bring an already queued one forward:
-    /// at most one waits per grant.
+    /// at most one waits per grant. Never for a grant of a password-mode unit (issue 18: its
+    /// guests join with a Wi-Fi password; a portal grant left from before the switch runs out
+    /// and is not renewed).
     pub fn queue_renewal(&mut self, grant_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        if renewal_unwanted(self.db, grant_id)? {
+            return Ok(());
+        }
         match outbox::pending_for_grant(self.db, OP_REAUTHORIZE, grant_id)? {
             Some((id, due)) => {
                 if at < due {
@@ -342,6 +385,8 @@ pub struct Rentals {
     pub limits: Arc<VoucherConfig>,
     events: EventBus,
     pub controller: Arc<Controller>,
+    /// Seals and opens the Wi-Fi passwords of password-mode units.
+    pub sealer: Sealer,
     /// The outbox worker's alarm (new items due).
     pub outbox_alarm: Arc<Alarm>,
     /// The expiry timer's alarm (new grant ends).
@@ -359,6 +404,7 @@ impl Rentals {
         limits: VoucherConfig,
         events: EventBus,
         controller: Arc<Controller>,
+        sealer: Sealer,
         in_flight_grace: std::time::Duration,
     ) -> Rentals {
         Rentals {
@@ -367,6 +413,7 @@ impl Rentals {
             limits: Arc::new(limits),
             events,
             controller,
+            sealer,
             outbox_alarm: Arc::new(Alarm::default()),
             expiry_alarm: Arc::new(Alarm::default()),
             in_flight_grace,
@@ -386,6 +433,7 @@ impl Rentals {
         let name = uc.name();
         let moves_need_reauthorize = self.controller.reauthorizes_moves();
         let renewals = self.controller.renewals();
+        let sealer = self.sealer.clone();
         let (value, effects) = self
             .store
             .write(move |db| -> Result<_, E> {
@@ -396,6 +444,7 @@ impl Rentals {
                     limits: &limits,
                     moves_need_reauthorize,
                     renewals,
+                    sealer: &sealer,
                     effects: Effects::default(),
                 };
                 let value = f(&mut tx)?;

@@ -1,12 +1,12 @@
 //! What waits for the controller, as the host sees and handles it (issue 12b): the pending
-//! outbox items with their problem, the host's discard of an item that can never succeed
+//! outbox items with their problem (every kind: take-outs, renewals, Wi-Fi keys), the host's discard of an item that can never succeed
 //! (its unit or its controller is gone; audited, one transaction), and the retry of every
 //! waiting item when the settings or a unit change.
 
-use crate::outbox::OutboxOp;
+use crate::outbox::{wifi_keys, OutboxOp};
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::{grants as g, StoreError};
-use crate::usecase::{not_found, Error, Rentals, UseCase};
+use crate::usecase::{not_found, passwords, Error, Rentals, UseCase};
 use crate::vouchers::model::{Actor, AuditAction};
 use crate::vouchers::{Ctx, Error as Rule};
 
@@ -14,8 +14,10 @@ use crate::vouchers::{Ctx, Error as Rule};
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingItem {
     pub row: OutboxRow,
-    /// `unauthorize` / `reauthorize` (None: unreadable).
+    /// `unauthorize` / `reauthorize` / `wifi_key` (None: unreadable).
     pub op: Option<&'static str>,
+    /// A `wifi_key` item's key (`rentalwifi-<unit>-<code>`; never its password).
+    pub key: Option<String>,
     pub site: Option<String>,
     pub client_mac: Option<String>,
     pub grant_id: Option<String>,
@@ -27,6 +29,22 @@ pub struct PendingItem {
 pub const LIST_LIMIT: usize = 500;
 
 fn describe(conn: &rusqlite::Connection, row: OutboxRow) -> Result<PendingItem, StoreError> {
+    if row.kind == wifi_keys::KIND {
+        let about = wifi_keys::describe(conn, &row.payload)?;
+        let (key, unit_id, site) = match about {
+            Some((key, unit, site)) => (Some(key), unit, site),
+            None => (None, None, None),
+        };
+        return Ok(PendingItem {
+            op: key.is_some().then_some(wifi_keys::KIND),
+            key,
+            site,
+            client_mac: None,
+            grant_id: None,
+            unit_id,
+            row,
+        });
+    }
     let op = OutboxOp::from_payload(&row.payload).ok();
     let (kind, site, mac, grant_id) = match &op {
         Some(OutboxOp::Unauthorize {
@@ -55,6 +73,7 @@ fn describe(conn: &rusqlite::Connection, row: OutboxRow) -> Result<PendingItem, 
     };
     Ok(PendingItem {
         op: kind,
+        key: None,
         site: site.or_else(|| grant.as_ref().map(|g| g.site.clone())),
         client_mac: mac.or_else(|| grant.as_ref().map(|g| g.client_mac.to_string())),
         unit_id: grant.as_ref().map(|g| g.unit_id.clone()),
@@ -90,6 +109,11 @@ impl Rentals {
                 }
                 outbox::discard(tx.db, id, tx.now)?;
                 let item = describe(tx.db, outbox::get(tx.db, id)?)?;
+                // A Wi-Fi key's deletion given up: the key may stay on the controller.
+                let left = match (&item.key, item.row.kind == wifi_keys::KIND) {
+                    (Some(key), true) => passwords::discarded(tx, key)?,
+                    _ => None,
+                };
                 tx.audit(
                     AuditAction::OutboxDiscard,
                     item.unit_id.as_deref(),
@@ -97,7 +121,10 @@ impl Rentals {
                     Some(format!(
                         "{} {} on site {} (queued {}, {} attempts{})",
                         item.op.unwrap_or("unreadable item"),
-                        item.client_mac.as_deref().unwrap_or("?"),
+                        item.client_mac
+                            .as_deref()
+                            .or(item.key.as_deref())
+                            .unwrap_or("?"),
                         item.site.as_deref().unwrap_or("?"),
                         crate::clock::rfc3339(item.row.created_at),
                         item.row.attempts,
@@ -106,7 +133,12 @@ impl Rentals {
                             .as_deref()
                             .map(|p| format!("; waited on: {p}"))
                             .unwrap_or_default()
-                    )),
+                    ) + &left
+                        .map(|p| format!(
+                            "; the key may still be in PPSK profile {} on site {:?}: delete it there by hand",
+                            p.profile_id, p.site
+                        ))
+                        .unwrap_or_default()),
                 )?;
                 Ok::<_, Error>(item)
             })

@@ -14,7 +14,9 @@
 //!    short or moved whose voucher never followed);
 //! 4. every active grant follows its voucher: a grant whose end passed while the process was
 //!    down expires; a revoked or expired voucher, or a window cut into the past, ends it
-//!    (unauthorise queued); a window that moved moves it.
+//!    (unauthorise queued); a window that moved moves it;
+//! 5. every Wi-Fi password key (password mode) has the outbox items it needs: one now when
+//!    it is not where it should be, one at each of its window's times still ahead.
 //!
 //! A booking that merely vanished from the calendar is not cancelled (DESIGN §10): only an
 //! explicit cancellation is acted on here (one that stayed missing past its unit's limit is
@@ -27,7 +29,7 @@ use crate::outbox::OutboxOp;
 use crate::store::bookings as rows_b;
 use crate::store::{grants as g, rows, StoreError};
 use crate::usecase::vouchers as uv;
-use crate::usecase::{bookings, Error, Rentals, Tx, UseCase};
+use crate::usecase::{bookings, passwords, Error, Rentals, Tx, UseCase};
 use crate::vouchers::follow::{follow, is_due, Follow};
 use crate::vouchers::model::{Actor, EndReason};
 use crate::vouchers::Ctx;
@@ -75,6 +77,7 @@ fn repair(tx: &mut Tx<'_>, in_flight_grace: time::Duration) -> Result<Repaired, 
     for unit in rows::unit_list(tx.db)? {
         bookings::reconcile(tx, &unit)?;
     }
+    passwords::repair(tx)?;
     for grant in g::all_active(tx.db)? {
         let v = match rows::voucher_get(tx.db, &grant.code) {
             Ok(v) => v,

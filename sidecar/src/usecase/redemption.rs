@@ -41,7 +41,9 @@ use crate::usecase::bookings::voucher_of;
 use crate::usecase::{Rentals, Tx, UseCase};
 use crate::vouchers::booking::pick_for_code;
 use crate::vouchers::guest_checks::{self, AttemptScope};
-use crate::vouchers::model::{AuditAction, EndReason, Grant, GrantState, Unit, Voucher};
+use crate::vouchers::model::{
+    AccessMode, AuditAction, EndReason, Grant, GrantState, Unit, Voucher,
+};
 use crate::vouchers::network::{on_unit_network, Attachment, Device};
 use crate::vouchers::slots::{self, Decision, Refusal, Requester, Slot, SlotRequest};
 use crate::vouchers::Ctx;
@@ -295,7 +297,8 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError
     let (code, device) = (req.code.as_str(), &req.device);
     let voucher = resolve_code(tx, code, device)?;
     let unit = rows::unit_get(tx.db, &voucher.unit_id)?;
-    if !on_unit_network(&unit, device) {
+    // A password-mode unit's guests join with their Wi-Fi password, never on the portal.
+    if !on_unit_network(&unit, device) || unit.access.mode == AccessMode::Password {
         return Err(RedeemError::InvalidCode);
     }
     guest_checks::check_second_factor(

@@ -3,7 +3,7 @@
 
 use crate::events::{Event, UnitChange};
 use crate::store::{grants as g, rows};
-use crate::usecase::{bookings, not_found, vouchers, Error, Rentals, Tx, UseCase};
+use crate::usecase::{bookings, not_found, passwords, vouchers, Error, Rentals, Tx, UseCase};
 use crate::vouchers::model::{AuditAction, EndReason, Unit};
 use crate::vouchers::unit::{same_settings, slugify, NewUnit, UnitChanges};
 use crate::vouchers::{invalid, Ctx};
@@ -109,9 +109,12 @@ fn create(tx: &mut Tx<'_>, new: &NewUnit) -> Result<Created, Error> {
 
 fn patch(tx: &mut Tx<'_>, unit_id: &str, changes: &UnitChanges) -> Result<Unit, Error> {
     let mut unit = rows::unit_get(tx.db, unit_id).map_err(not_found("unit"))?;
+    let before = unit.clone();
     changes.apply(&mut unit)?;
     unit.updated_at = tx.now;
     rows::unit_put(tx.db, &unit, false)?;
+    // Mode, profile, site, SSIDs or VLAN may have changed: the Wi-Fi passwords follow.
+    passwords::unit_changed(tx, &before, &unit)?;
     tx.audit(AuditAction::UnitUpdate, Some(&unit.unit_id), None, None)?;
     tx.publish(Event::UnitChanged {
         unit_id: unit.unit_id.clone(),
@@ -143,6 +146,7 @@ fn delete(tx: &mut Tx<'_>, unit_id: &str, force: bool) -> Result<(), Error> {
         };
         tx.end_grant(&grant, reason)?;
     }
+    passwords::unit_deleted(tx, unit_id)?;
     rows::unit_delete(tx.db, unit_id)?;
     tx.audit(AuditAction::UnitDelete, Some(unit_id), None, None)?;
     tx.publish(Event::UnitChanged {

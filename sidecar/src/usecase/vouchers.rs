@@ -6,7 +6,7 @@
 use crate::events::Event;
 use crate::outbox::OutboxOp;
 use crate::store::{grants as g, rows, StoreError};
-use crate::usecase::{not_found, Error, Rentals, Tx, UseCase};
+use crate::usecase::{not_found, passwords, Error, Rentals, Tx, UseCase};
 use crate::vouchers::code;
 use crate::vouchers::follow::{follow as decide, Follow};
 use crate::vouchers::model::{AuditAction, EndReason, GrantState, RevokeCause, Voucher};
@@ -95,7 +95,8 @@ pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Vouch
             }
         },
     };
-    let v = new.build(code, tx.now);
+    let mut v = new.build(code, tx.now);
+    passwords::prepare(tx, &mut v)?;
     rows::voucher_insert(tx.db, &v, source.as_str())?;
     tx.audit(
         AuditAction::VoucherIssue,
@@ -110,13 +111,16 @@ pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Vouch
         valid_until: v.valid_until,
         expires_at: v.expires_at(),
     });
+    passwords::follow(tx, &v)?;
     Ok((v, true))
 }
 
 /// Change voucher `code` in this transaction; its grants follow.
 pub fn patch(tx: &mut Tx<'_>, code: &str, changes: &VoucherChanges) -> Result<Voucher, Error> {
     let mut v = rows::voucher_get(tx.db, code).map_err(not_found("voucher"))?;
+    let before = v.clone();
     changes.apply(&mut v, tx.limits)?;
+    passwords::after_change(tx, &before, &mut v)?;
     rows::voucher_update(tx.db, &v)?;
     tx.audit(
         AuditAction::VoucherUpdate,
@@ -132,6 +136,7 @@ pub fn patch(tx: &mut Tx<'_>, code: &str, changes: &VoucherChanges) -> Result<Vo
     });
     let ended = follow(tx, &v)?;
     v.devices_active = v.devices_active.saturating_sub(ended as u32);
+    passwords::follow(tx, &v)?;
     Ok(v)
 }
 
@@ -167,6 +172,7 @@ pub fn revoke(
     }
     v.devices_active = 0;
     if newly {
+        passwords::follow(tx, &v)?;
         tx.publish(Event::VoucherRevoked {
             unit_id: v.unit_id.clone(),
             code: v.code.clone(),

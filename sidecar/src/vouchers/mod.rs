@@ -15,6 +15,8 @@
 //!   code attempt falls under, the short-code second factor.
 //! * [`slots`]: may this device take a slot on this voucher now.
 //! * [`follow`]: expiry, and what an open grant does when its voucher changes.
+//! * [`password`]: password-mode units (issue 18): a key's window, the current password,
+//!   whom to push off when a key goes.
 
 pub mod booking;
 pub mod code;
@@ -22,6 +24,7 @@ pub mod follow;
 pub mod guest_checks;
 pub mod model;
 pub mod network;
+pub mod password;
 pub mod slots;
 pub mod unit;
 pub mod voucher;

@@ -21,6 +21,8 @@ pub struct Unit {
     pub checkin_grace_minutes: u32,
     pub checkout_grace_minutes: u32,
     pub terms_url: Option<String>,
+    /// How guests get on: the portal, or a Wi-Fi password per booking (issue 18).
+    pub access: Access,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// The 24-hex id of `omada_site` on the controller (issue 12b), when known.
@@ -131,6 +133,50 @@ impl DevicePolicy {
             "refuse" => DevicePolicy::Refuse,
             _ => return None,
         })
+    }
+}
+
+/// How a unit's guests get on the Wi-Fi (issue 18): `portal` (a voucher or booking code on
+/// the captive portal) or `password` (a WPA2 password per booking or voucher, a key of the
+/// PPSK profile of the unit's SSID on the controller).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AccessMode {
+    #[default]
+    Portal,
+    Password,
+}
+
+impl AccessMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessMode::Portal => "portal",
+            AccessMode::Password => "password",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "portal" => AccessMode::Portal,
+            "password" => AccessMode::Password,
+            _ => return None,
+        })
+    }
+}
+
+/// A unit's access settings (flat in the unit's JSON: `access_mode`, `ppsk_profile_id`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Access {
+    pub mode: AccessMode,
+    /// The controller's id of the PPSK profile its SSID uses (password mode).
+    pub ppsk_profile_id: Option<String>,
+}
+
+impl Access {
+    /// Password mode with a profile: keys go to this profile.
+    pub fn profile(&self) -> Option<&str> {
+        match self.mode {
+            AccessMode::Password => self.ppsk_profile_id.as_deref(),
+            AccessMode::Portal => None,
+        }
     }
 }
 
@@ -429,6 +475,14 @@ pub enum AuditAction {
     OmadaSettingsDelete,
     PlumeSettingsPut,
     PlumeSettingsDelete,
+    /// A Wi-Fi password was made for a voucher (password mode); never the password itself.
+    WifiPasswordCreate,
+    /// The controller confirmed the password's key.
+    WifiPasswordAdd,
+    /// Someone read the password (the dedicated read, a card, an action's answer).
+    WifiPasswordRead,
+    /// The controller confirmed the key gone.
+    WifiPasswordRemove,
     /// Issue 12b: the controller's operations.
     OutboxDiscard,
     ControllerReconcile,
@@ -465,6 +519,10 @@ impl AuditAction {
             AuditAction::OmadaSettingsDelete => "settings.omada.delete",
             AuditAction::PlumeSettingsPut => "settings.plume.put",
             AuditAction::PlumeSettingsDelete => "settings.plume.delete",
+            AuditAction::WifiPasswordCreate => "wifi_password.create",
+            AuditAction::WifiPasswordAdd => "wifi_password.add",
+            AuditAction::WifiPasswordRead => "wifi_password.read",
+            AuditAction::WifiPasswordRemove => "wifi_password.remove",
             AuditAction::OutboxDiscard => "outbox.discard",
             AuditAction::ControllerReconcile => "controller.reconcile",
             AuditAction::HotspotOperatorCreate => "settings.omada.operator_create",

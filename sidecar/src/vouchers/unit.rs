@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 
 use crate::net::Mac;
 use crate::vouchers::model::{
-    DevicePolicy, GuestChecks, GuestPage, SecondFactor, StayRules, Unit, MAX_VANISH_CANCEL_MINUTES,
+    AccessMode, DevicePolicy, GuestChecks, GuestPage, SecondFactor, StayRules, Unit,
+    MAX_VANISH_CANCEL_MINUTES,
 };
 use crate::vouchers::voucher::check_policy;
 use crate::vouchers::{invalid, Error};
@@ -28,6 +29,9 @@ pub struct UnitInput {
     pub checkin_grace_minutes: Option<u32>,
     pub checkout_grace_minutes: Option<u32>,
     pub terms_url: Option<Option<String>>,
+    /// Issue 18: `portal` or `password`, and the PPSK profile of password mode.
+    pub access_mode: Option<String>,
+    pub ppsk_profile_id: Option<Option<String>>,
     /// `Some(None)` clears it.
     pub omada_site_id: Option<Option<String>>,
     /// Stays and devices (issue 14).
@@ -59,6 +63,8 @@ pub struct UnitChanges {
     checkin_grace_minutes: Option<u32>,
     checkout_grace_minutes: Option<u32>,
     terms_url: Option<Option<String>>,
+    access_mode: Option<AccessMode>,
+    ppsk_profile_id: Option<Option<String>>,
     omada_site_id: Option<Option<String>>,
     stay: StayChanges,
     guest_checks: GuestCheckChanges,
@@ -291,6 +297,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         checkin_grace_minutes: 0,
         checkout_grace_minutes: 0,
         terms_url: None,
+        access: Default::default(),
         created_at: now,
         updated_at: now,
         omada_site_id: None,
@@ -383,6 +390,21 @@ fn check_plume_id(field: &'static str, v: Option<String>) -> Result<Option<Strin
         Some(_) => Err(invalid(
             field,
             format!("{field} must be a Plume id (letters, digits, '-', '_')"),
+        )),
+    }
+}
+
+/// A PPSK profile id as the controller lists it (24 hex digits on real controllers; any
+/// visible ASCII up to 64 characters is kept, the set-up check tells a wrong one).
+fn check_profile_id(v: Option<String>) -> Result<Option<String>, Error> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) if s.len() <= 64 && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) => {
+            Ok(Some(s.to_owned()))
+        }
+        Some(_) => Err(invalid(
+            "ppsk_profile_id",
+            "ppsk_profile_id must be the controller's id of a PPSK profile (1 to 64 visible characters)",
         )),
     }
 }
@@ -522,6 +544,14 @@ impl UnitChanges {
                 }
             },
         };
+        let access_mode =
+            match input.access_mode.as_deref().map(str::trim) {
+                None => None,
+                Some(m) => Some(AccessMode::parse(m).ok_or_else(|| {
+                    invalid("access_mode", "access_mode must be portal or password")
+                })?),
+            };
+        let ppsk_profile_id = input.ppsk_profile_id.map(check_profile_id).transpose()?;
         let omada_site_id = input.omada_site_id.map(check_site_id).transpose()?;
         Ok(UnitChanges {
             unit_id: input.unit_id,
@@ -535,6 +565,8 @@ impl UnitChanges {
             checkin_grace_minutes,
             checkout_grace_minutes,
             terms_url,
+            access_mode,
+            ppsk_profile_id,
             omada_site_id,
             stay,
             guest_checks,
@@ -590,6 +622,13 @@ impl UnitChanges {
         if let Some(v) = &self.terms_url {
             u.terms_url.clone_from(v);
         }
+        if let Some(v) = self.access_mode {
+            u.access.mode = v;
+        }
+        if let Some(v) = &self.ppsk_profile_id {
+            u.access.ppsk_profile_id.clone_from(v);
+        }
+        check_password_mode(&u)?;
         match &self.omada_site_id {
             Some(v) => u.omada_site_id.clone_from(v),
             // Another site and no id for it: the old id belonged to the old site.
@@ -608,6 +647,33 @@ impl UnitChanges {
         *unit = u;
         Ok(())
     }
+}
+
+/// A password-mode unit names its PPSK profile and its SSID, and has at most one VLAN: the
+/// one its keys put devices on (issue 18 item 7: one VLAN per key).
+fn check_password_mode(u: &Unit) -> Result<(), Error> {
+    if u.access.mode != AccessMode::Password {
+        return Ok(());
+    }
+    if u.access.ppsk_profile_id.is_none() {
+        return Err(invalid(
+            "ppsk_profile_id",
+            "a unit in password mode needs ppsk_profile_id: the PPSK profile its SSID uses",
+        ));
+    }
+    if u.ssids.is_empty() {
+        return Err(invalid(
+            "ssids",
+            "a unit in password mode needs its SSID (the one whose Security is the PPSK profile)",
+        ));
+    }
+    if u.vlans.len() > 1 {
+        return Err(invalid(
+            "vlans",
+            "a unit in password mode has at most one VLAN: the one its Wi-Fi passwords put devices on",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -704,6 +770,80 @@ mod tests {
             Some("plume_location_id"),
             "the Plume ids go together"
         );
+    }
+
+    #[test]
+    fn password_mode_needs_a_profile_an_ssid_and_at_most_one_vlan() {
+        let base = || UnitInput {
+            name: Some("Loft".into()),
+            ssids: Some(vec!["Rental".into()]),
+            access_mode: Some("password".into()),
+            ppsk_profile_id: Some(Some(" 6512d0a1b2c3d4e5f6a7b8c9 ".into())),
+            ..Default::default()
+        };
+        let u = NewUnit::parse(base())
+            .unwrap()
+            .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(u.access.mode, AccessMode::Password);
+        assert_eq!(u.access.profile(), Some("6512d0a1b2c3d4e5f6a7b8c9"));
+        assert_eq!(
+            field(NewUnit::parse(UnitInput {
+                ppsk_profile_id: None,
+                ..base()
+            })),
+            Some("ppsk_profile_id")
+        );
+        assert_eq!(
+            field(NewUnit::parse(UnitInput {
+                ssids: None,
+                ..base()
+            })),
+            Some("ssids")
+        );
+        assert_eq!(
+            field(NewUnit::parse(UnitInput {
+                vlans: Some(vec![20, 30]),
+                ..base()
+            })),
+            Some("vlans")
+        );
+        assert_eq!(
+            field(NewUnit::parse(UnitInput {
+                access_mode: Some("wpa".into()),
+                ..base()
+            })),
+            Some("access_mode")
+        );
+        assert_eq!(
+            field(NewUnit::parse(UnitInput {
+                ppsk_profile_id: Some(Some("has space".into())),
+                ..base()
+            })),
+            Some("ppsk_profile_id")
+        );
+        // Portal is the default, and a portal unit may keep two VLANs and a profile id.
+        let p = NewUnit::parse(UnitInput {
+            name: Some("Flat".into()),
+            vlans: Some(vec![20, 30]),
+            ..Default::default()
+        })
+        .unwrap()
+        .build("flat".into(), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+        assert_eq!(p.access.mode, AccessMode::Portal);
+        assert_eq!(p.access.profile(), None);
+        // Back to portal keeps the profile (for a later switch back), unused.
+        let mut back = u.clone();
+        UnitChanges::parse(UnitInput {
+            access_mode: Some("portal".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut back)
+        .unwrap();
+        assert_eq!(back.access.profile(), None);
+        assert!(back.access.ppsk_profile_id.is_some());
     }
 
     #[test]
