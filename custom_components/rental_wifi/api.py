@@ -36,14 +36,23 @@ class RentalWifiApiError(RentalWifiError):
     """The sidecar answered with an error object (`{"error": {code, message, field}}`)."""
 
     def __init__(
-        self, status: int, code: str, message: str, field: str | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        certificate: dict[str, Any] | None = None,
     ) -> None:
-        """Keep the sidecar's status, machine code, human message and faulty field."""
+        """Keep the sidecar's status, machine code, human message and faulty field.
+
+        ``certificate``: the controller's certificate of a ``tls_untrusted`` answer.
+        """
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.certificate = certificate
 
 
 SSE_CONNECTED = "_connected"
@@ -160,6 +169,7 @@ class RentalWifiClient:
                 str(error.get("code", "error")),
                 str(error.get("message", "")),
                 error.get("field"),
+                cert if isinstance(cert := error.get("certificate"), dict) else None,
             )
         return data
 
@@ -196,6 +206,26 @@ class RentalWifiClient:
     async def put_plume_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Validate (mint an OAuth token) and store the Plume settings."""
         return await self._request("PUT", "/api/v1/settings/plume", body=_clean(settings))
+
+    async def get_controller_sites(self) -> list[dict[str, Any]]:
+        """``GET /api/v1/controller/sites``: sites and their SSIDs (Open API credentials)."""
+        data = await self._request("GET", "/api/v1/controller/sites")
+        sites = data.get("sites") if isinstance(data, dict) else None
+        return [site for site in sites or [] if isinstance(site, dict)]
+
+    async def get_ppsk_profiles(self, site: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/controller/sites/{site}/ppsk-profiles`` (Open API credentials)."""
+        data = await self._request(
+            "GET", f"/api/v1/controller/sites/{quote(site, safe='')}/ppsk-profiles"
+        )
+        profiles = data.get("profiles") if isinstance(data, dict) else None
+        return [p for p in profiles or [] if isinstance(p, dict) and p.get("id")]
+
+    async def create_hotspot_operator(self) -> dict[str, Any]:
+        """``POST /api/v1/controller/hotspot-operator``: the sidecar's own operator."""
+        return await self._request(
+            "POST", "/api/v1/controller/hotspot-operator", body={}, timeout=CHECK_TIMEOUT
+        )
 
     async def check_controller(self) -> dict[str, Any]:
         """``POST /api/v1/settings/omada/check``: every set-up step over every unit's site.

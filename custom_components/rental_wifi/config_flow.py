@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import voluptuous as vol
+from yarl import URL
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -77,7 +78,7 @@ from .const import (
     SECRET_PLACEHOLDER,
     SUBENTRY_UNIT,
 )
-from .helpers import client_for_entry, is_managed
+from .helpers import client_for_entry, is_managed, managed_entries
 from .managed import (
     DEFAULT_PORTAL_PORT,
     ManagedConfig,
@@ -93,6 +94,9 @@ from .models import Unit
 from .snapshot import MARKER_NAME
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+DOCS = "https://github.com/rental-wifi/rental-wifi/blob/main/docs/omada-setup.md"
+DOCS_CERTIFICATE = f"{DOCS}#5-the-certificate"
+DOCS_SITE_IDS = f"{DOCS}#site-ids"
 
 # Controller settings (PUT /api/v1/settings/omada).
 CONF_BASE_URL = "base_url"
@@ -291,6 +295,34 @@ def _omada_suggested(stored: Mapping[str, Any]) -> dict[str, Any]:
     return {**shown, SECTION_ADVANCED: advanced}
 
 
+def _untrusted(err: RentalWifiApiError) -> bool:
+    """A refusal the host can settle by pinning the certificate it names."""
+    return (
+        err.code == "tls_untrusted"
+        and isinstance(err.certificate, dict)
+        and bool(err.certificate.get("sha256"))
+    )
+
+
+def _certificate_step(certificate: Mapping[str, Any]) -> str:
+    """Which "trust this certificate?" words fit: TP-Link's own, one with names, one without.
+
+    Only a certificate with names (subject alternative names) can be verified by a CA file,
+    so only that step mentions one.
+    """
+    if certificate.get("factory_default"):
+        return "omada_factory_certificate"
+    if certificate.get("san"):
+        return "omada_certificate"
+    return "omada_certificate_no_names"
+
+
+def _fingerprint(sha256: str) -> str:
+    """A SHA-256 the way browsers show it (AB:CD:…), easier to compare by eye."""
+    digits = sha256.upper()
+    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+
+
 def _api_error(err: RentalWifiError) -> tuple[dict[str, str], dict[str, str]]:
     """Map a client error to form errors (base) and the placeholder with the message."""
     if isinstance(err, RentalWifiAuthError):
@@ -326,6 +358,15 @@ async def _validate_connection(
     return info.instance_id, {}
 
 
+def _entry_title(data: Mapping[str, Any]) -> str:
+    """The sidecar Home Assistant runs is "Rental Wi-Fi"; one elsewhere says where it is
+    (a host with two properties has two entries)."""
+    if data.get(CONF_MODE) == MODE_MANAGED:
+        return "Rental Wi-Fi"
+    host = URL(str(data.get(CONF_URL, ""))).host
+    return f"Rental Wi-Fi ({host})" if host else "Rental Wi-Fi"
+
+
 def loaded_client(hass: HomeAssistant, entry: ConfigEntry) -> RentalWifiClient | None:
     """The client a flow on an existing entry talks through (None: no sidecar to talk to)."""
     if entry.state is ConfigEntryState.LOADED:
@@ -346,6 +387,12 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._sidecar: ManagedSidecar | None = None
         self._stored: Mapping[str, Any] | None = None
+        # A PUT refused for an untrusted certificate: (login, form, body, certificate).
+        self._untrusted: (
+            tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]] | None
+        ) = None
+        # The form to show again after "do not trust".
+        self._retry_input: dict[str, Any] | None = None
 
     @classmethod
     @callback
@@ -384,7 +431,13 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_managed(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Start the sidecar here: the portal port; data under the config dir."""
+        """Start the sidecar here: the portal port; data under the config dir.
+
+        Only once per Home Assistant: it has one data directory and one portal port. A
+        second property (another controller) connects to a sidecar running elsewhere.
+        """
+        if managed_entries(self.hass):
+            return self.async_abort(reason="managed_already")
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"message": "", "path": "", "version": ""}
         if user_input is not None:
@@ -546,13 +599,20 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             try:
                 await put(body)
+            except RentalWifiApiError as err:
+                if kind == "omada" and login is not None and _untrusted(err):
+                    self._untrusted = (login, user_input, body, err.certificate or {})
+                    return await self.async_step_omada_certificate()
+                errors, found = _api_error(err)
+                placeholders.update(found)
             except RentalWifiError as err:
                 errors, found = _api_error(err)
                 placeholders.update(found)
             else:
-                self._stored = None
-                return await self._async_settings_saved(kind)
+                return await self._async_settings_saved(kind, login)
             suggested = user_input
+        elif self._retry_input is not None:
+            suggested, self._retry_input = self._retry_input, None
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
@@ -560,12 +620,128 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=placeholders,
         )
 
-    async def _async_settings_saved(self, kind: str) -> ConfigFlowResult:
+    # --- an untrusted controller certificate (CONTRACTS §4) ------------------------------
+
+    async def async_step_omada_certificate(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The controller's certificate is not trusted: show it, offer to pin it."""
+        assert self._untrusted is not None
+        certificate = self._untrusted[3]
+        names = [str(name) for name in certificate.get("san") or []]
+        return self.async_show_menu(
+            step_id=_certificate_step(certificate),
+            menu_options=["omada_trust", "omada_retry"],
+            description_placeholders={
+                "subject": str(certificate.get("subject") or "?"),
+                "sha256": _fingerprint(str(certificate.get("sha256") or "")),
+                "san": ", ".join(names) or "-",
+                "docs": DOCS_CERTIFICATE,
+            },
+        )
+
+    async_step_omada_factory_certificate = async_step_omada_certificate
+    async_step_omada_certificate_no_names = async_step_omada_certificate
+
+    async def async_step_omada_trust(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pin the certificate shown: the same settings again with its SHA-256."""
+        assert self._untrusted is not None
+        login, form, body, certificate = self._untrusted
+        self._untrusted = None
+        form = {
+            **form,
+            SECTION_ADVANCED: {
+                **form.get(SECTION_ADVANCED, {}),
+                CONF_VERIFY_TLS: True,
+                CONF_CERT_SHA256: certificate.get("sha256"),
+            },
+        }
+        return await self._async_settings_form("omada", login, form)
+
+    async def async_step_omada_retry(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Do not trust it: back to the controller form, as it was filled in."""
+        assert self._untrusted is not None
+        login, form, _body, _certificate = self._untrusted
+        self._untrusted = None
+        # As filled in, but the secret is never sent back to the browser: typed again.
+        self._retry_input = {k: v for k, v in form.items() if k != _OMADA_SECRET[login]}
+        return await self._async_settings_form("omada", login, None)
+
+    async def _async_settings_saved(
+        self, kind: str, login: str | None = None
+    ) -> ConfigFlowResult:
+        self._stored = None
+        if login == OPENAPI and await self._async_units_with_sites():
+            return await self.async_step_omada_operator_offer()
+        return await self._async_omada_or_plume_done(kind)
+
+    async def async_step_omada_operator_offer(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer to create the sidecar's own hotspot operator (optional)."""
+        return self.async_show_menu(
+            step_id="omada_operator_offer",
+            menu_options=["omada_operator", "omada_done"],
+        )
+
+    async def _async_units_with_sites(self) -> bool:
+        """Whether the sidecar has units (the operator is created for their sites)."""
+        if (client := self._client()) is None:
+            return False
+        try:
+            return bool((await client.get_state()).units)
+        except RentalWifiError:
+            return False
+
+    async def async_step_omada_operator(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create the sidecar's own hotspot operator through the Open API app.
+
+        With it the sidecar lets guests in through the hotspot API with each stay's own
+        duration (``mode`` becomes ``auto``); its password never leaves the sidecar.
+        """
+        client = self._client()
+        if client is None:
+            return self.async_abort(reason="not_running")
+        try:
+            created = await client.create_hotspot_operator()
+        except RentalWifiError as err:
+            _errors, found = _api_error(err)
+            return self.async_show_menu(
+                step_id="omada_operator_failed",
+                menu_options=["omada_operator", "omada_done"],
+                description_placeholders={"message": found.get("message", str(err))},
+            )
+        name = str(created.get("name") or "")
         if self.source == SOURCE_RECONFIGURE:
-            entry = self._get_reconfigure_entry()
-            if entry.state is ConfigEntryState.LOADED:
-                # Settings live in the sidecar: refresh the entities, nothing to store here.
-                await entry.runtime_data.coordinator.async_request_refresh()
+            await self._async_refresh_reconfigured()
+            return self.async_abort(
+                reason="operator_created", description_placeholders={"name": name}
+            )
+        return await self.async_step_plume_menu()
+
+    async_step_omada_operator_failed = async_step_omada_operator
+
+    async def async_step_omada_done(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No dedicated operator now (it can be created later: reconfigure → controller)."""
+        return await self._async_omada_or_plume_done("omada")
+
+    async def _async_refresh_reconfigured(self) -> None:
+        entry = self._get_reconfigure_entry()
+        if entry.state is ConfigEntryState.LOADED:
+            # Settings live in the sidecar: refresh the entities, nothing to store here.
+            await entry.runtime_data.coordinator.async_request_refresh()
+
+    async def _async_omada_or_plume_done(self, kind: str) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            await self._async_refresh_reconfigured()
             return self.async_abort(reason="reconfigure_successful")
         if kind == "omada":
             return await self.async_step_plume_menu()
@@ -578,7 +754,7 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         if self._sidecar is not None:
             sidecar, self._sidecar = self._sidecar, None
             await sidecar.async_stop()
-        return self.async_create_entry(title="Rental Wi-Fi", data=self._data)
+        return self.async_create_entry(title=_entry_title(self._data), data=self._data)
 
     # --- reauthentication -------------------------------------------------------------
 
@@ -684,17 +860,151 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
 # --- rental units (subentries) ------------------------------------------------------------
 
 
-def _unit_schema(*, new: bool) -> vol.Schema:
+# Unit settings the sidecar keeps (docs/api.md "Unit"); the form's keys are the API's.
+CONF_OMADA_SITE_ID = "omada_site_id"
+CONF_TERMS_URL = "terms_url"
+CONF_VANISH_CANCEL = "vanish_cancel_minutes"
+CONF_DEVICE_POLICY = "device_policy"
+CONF_ADDRESS_TRANSLATION = "address_translation"
+CONF_SECOND_FACTOR = "short_code_second_factor"
+CONF_ACCESS_MODE = "access_mode"
+CONF_PPSK_PROFILE = "ppsk_profile_id"
+SECTION_GUESTS = "guests"
+SECTION_PASSWORDS = "wifi_passwords"
+_UNIT_SECTIONS = (
+    SECTION_NETWORKS,
+    SECTION_PLUME,
+    SECTION_BOOKINGS,
+    SECTION_GUESTS,
+    SECTION_PASSWORDS,
+    SECTION_ADVANCED,
+)
+ACCESS_MODES = ["portal", "password"]
+DEVICE_POLICIES = ["replace_oldest", "refuse"]
+SECOND_FACTORS = ["none", "last_name"]
+_VANISH = NumberSelector(
+    NumberSelectorConfig(
+        min=0, max=10080, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="min"
+    )
+)
+
+
+def _site_selector(sites: list[dict[str, Any]] | None) -> Any:
+    """The controller's sites as a dropdown (a name not listed may still be typed)."""
+    if not sites:
+        return _TEXT
+    names = sorted({str(site.get("name")) for site in sites if site.get("name")})
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=names, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+def _ssid_selector(sites: list[dict[str, Any]] | None) -> Any:
+    """The controller's SSIDs (of every site) to pick from; others may be typed."""
+    if not sites:
+        return _LIST
+    options: dict[str, str] = {}
+    for site in sites:
+        for ssid in site.get("ssids") or []:
+            if isinstance(ssid, dict) and (name := ssid.get("name")):
+                label = f"{name} ({site.get('name')})" if len(sites) > 1 else str(name)
+                options.setdefault(str(name), label)
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[{"value": value, "label": label} for value, label in options.items()],
+            multiple=True,
+            custom_value=True,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _profile_selector(profiles: list[dict[str, Any]] | None) -> Any:
+    """The controller's PPSK profiles (of the listed sites) to pick from; an id may be typed."""
+    if not profiles:
+        return _TEXT
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[
+                {"value": str(p["id"]), "label": str(p.get("label") or p["id"])}
+                for p in profiles
+            ],
+            custom_value=True,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _unit_schema(
+    *,
+    new: bool,
+    sites: list[dict[str, Any]] | None = None,
+    profiles: list[dict[str, Any]] | None = None,
+) -> vol.Schema:
+    """The unit form; ``sites`` is the controller's listing (None: free text, with the id),
+    ``profiles`` its PPSK profiles."""
     fields: dict[Any, Any] = {vol.Required(CONF_NAME): _TEXT}
     if new:
         fields[vol.Optional(CONF_UNIT_ID)] = _TEXT
-    fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _TEXT
+    fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _site_selector(sites)
     fields[vol.Required(SECTION_NETWORKS)] = section(
         vol.Schema(
             {
-                vol.Optional(CONF_SSIDS): _LIST,
+                vol.Optional(CONF_SSIDS): _ssid_selector(sites),
                 vol.Optional(CONF_VLANS): _LIST,
                 vol.Optional(CONF_AP_MACS): _LIST,
+            }
+        ),
+        {"collapsed": True},
+    )
+    fields[vol.Required(SECTION_BOOKINGS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_CALENDAR_ENTITY): EntitySelector(
+                    EntitySelectorConfig(domain="calendar")
+                ),
+                vol.Optional(CONF_CHECKIN_GRACE, default=0): _GRACE,
+                vol.Optional(CONF_CHECKOUT_GRACE, default=0): _GRACE,
+                vol.Optional(CONF_VANISH_CANCEL, default=0): _VANISH,
+            }
+        ),
+        {"collapsed": False},
+    )
+    fields[vol.Required(SECTION_GUESTS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_DEVICE_POLICY, default="replace_oldest"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=DEVICE_POLICIES,
+                        translation_key="device_policy",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_SECOND_FACTOR, default="none"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=SECOND_FACTORS,
+                        translation_key="short_code_second_factor",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_TERMS_URL): _URL,
+            }
+        ),
+        {"collapsed": True},
+    )
+    fields[vol.Required(SECTION_PASSWORDS)] = section(
+        vol.Schema(
+            {
+                vol.Optional(CONF_ACCESS_MODE, default="portal"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=ACCESS_MODES,
+                        translation_key="access_mode",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_PPSK_PROFILE): _profile_selector(profiles),
             }
         ),
         {"collapsed": True},
@@ -708,17 +1018,12 @@ def _unit_schema(*, new: bool) -> vol.Schema:
         ),
         {"collapsed": True},
     )
-    fields[vol.Required(SECTION_BOOKINGS)] = section(
-        vol.Schema(
-            {
-                vol.Optional(CONF_CALENDAR_ENTITY): EntitySelector(
-                    EntitySelectorConfig(domain="calendar")
-                ),
-                vol.Optional(CONF_CHECKIN_GRACE, default=0): _GRACE,
-                vol.Optional(CONF_CHECKOUT_GRACE, default=0): _GRACE,
-            }
-        ),
-        {"collapsed": False},
+    advanced: dict[Any, Any] = {}
+    if not sites:
+        advanced[vol.Optional(CONF_OMADA_SITE_ID)] = _TEXT
+    advanced[vol.Optional(CONF_ADDRESS_TRANSLATION, default=False)] = BooleanSelector()
+    fields[vol.Required(SECTION_ADVANCED)] = section(
+        vol.Schema(advanced), {"collapsed": True}
     )
     return vol.Schema(fields)
 
@@ -727,22 +1032,37 @@ def _flat(user_input: Mapping[str, Any]) -> dict[str, Any]:
     """The form's values with the sections' fields lifted to the top."""
     flat: dict[str, Any] = {}
     for key, value in user_input.items():
-        if key in (SECTION_NETWORKS, SECTION_PLUME, SECTION_BOOKINGS):
+        if key in _UNIT_SECTIONS:
             flat.update(value or {})
         else:
             flat[key] = value
     return flat
 
 
-def _unit_body(user_input: Mapping[str, Any]) -> dict[str, Any]:
+def _site_id(sites: list[dict[str, Any]] | None, name: str) -> str | None:
+    """The listed id of the site called ``name`` (None: not listed)."""
+    for site in sites or []:
+        if site.get("name") == name and site.get("id"):
+            return str(site["id"])
+    return None
+
+
+def _unit_body(
+    user_input: Mapping[str, Any], sites: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The unit as the sidecar wants it (the calendar link is Home Assistant's only).
 
+    With the controller's listing the site id is the chosen site's (a site typed in that
+    is not listed: none, the sidecar looks it up); without it, what the host typed.
     Raises ValueError on a VLAN id that is not a number.
     """
     flat = _flat(user_input)
+    site = flat.get(CONF_OMADA_SITE) or "Default"
+    site_id = _site_id(sites, site) if sites else flat.get(CONF_OMADA_SITE_ID)
     return {
         CONF_NAME: flat[CONF_NAME],
-        CONF_OMADA_SITE: flat.get(CONF_OMADA_SITE) or "Default",
+        CONF_OMADA_SITE: site,
+        CONF_OMADA_SITE_ID: (site_id or "").strip() or None,
         CONF_SSIDS: [s for s in flat.get(CONF_SSIDS, []) if s],
         CONF_VLANS: [int(v) for v in flat.get(CONF_VLANS, []) if str(v).strip()],
         CONF_AP_MACS: [m for m in flat.get(CONF_AP_MACS, []) if m],
@@ -750,6 +1070,13 @@ def _unit_body(user_input: Mapping[str, Any]) -> dict[str, Any]:
         CONF_PLUME_LOCATION_ID: flat.get(CONF_PLUME_LOCATION_ID) or None,
         CONF_CHECKIN_GRACE: int(flat.get(CONF_CHECKIN_GRACE) or 0),
         CONF_CHECKOUT_GRACE: int(flat.get(CONF_CHECKOUT_GRACE) or 0),
+        CONF_VANISH_CANCEL: int(flat.get(CONF_VANISH_CANCEL) or 0),
+        CONF_DEVICE_POLICY: flat.get(CONF_DEVICE_POLICY) or "replace_oldest",
+        CONF_SECOND_FACTOR: flat.get(CONF_SECOND_FACTOR) or "none",
+        CONF_ADDRESS_TRANSLATION: bool(flat.get(CONF_ADDRESS_TRANSLATION, False)),
+        CONF_TERMS_URL: (flat.get(CONF_TERMS_URL) or "").strip() or None,
+        CONF_ACCESS_MODE: flat.get(CONF_ACCESS_MODE) or "portal",
+        CONF_PPSK_PROFILE: (flat.get(CONF_PPSK_PROFILE) or "").strip() or None,
     }
 
 
@@ -774,9 +1101,73 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
         SECTION_BOOKINGS: {
             CONF_CHECKIN_GRACE: unit.checkin_grace_minutes,
             CONF_CHECKOUT_GRACE: unit.checkout_grace_minutes,
+            CONF_VANISH_CANCEL: unit.vanish_cancel_minutes,
             **({CONF_CALENDAR_ENTITY: calendar} if calendar else {}),
         },
+        SECTION_GUESTS: {
+            CONF_DEVICE_POLICY: unit.device_policy,
+            CONF_SECOND_FACTOR: unit.short_code_second_factor,
+            **({CONF_TERMS_URL: unit.terms_url} if unit.terms_url else {}),
+        },
+        SECTION_PASSWORDS: {
+            CONF_ACCESS_MODE: unit.access_mode,
+            **({CONF_PPSK_PROFILE: unit.ppsk_profile_id} if unit.ppsk_profile_id else {}),
+        },
+        SECTION_ADVANCED: {
+            CONF_ADDRESS_TRANSLATION: unit.address_translation,
+            **({CONF_OMADA_SITE_ID: unit.omada_site_id} if unit.omada_site_id else {}),
+        },
     }
+
+
+# Where each unit setting sits in the form: a sidecar error's `field` is shown there.
+_UNIT_FIELDS = {
+    CONF_NAME,
+    CONF_UNIT_ID,
+    CONF_OMADA_SITE,
+    CONF_OMADA_SITE_ID,
+    CONF_SSIDS,
+    CONF_VLANS,
+    CONF_AP_MACS,
+    CONF_PLUME_CUSTOMER_ID,
+    CONF_PLUME_LOCATION_ID,
+    CONF_CHECKIN_GRACE,
+    CONF_CHECKOUT_GRACE,
+    CONF_VANISH_CANCEL,
+    CONF_DEVICE_POLICY,
+    CONF_SECOND_FACTOR,
+    CONF_TERMS_URL,
+    CONF_ADDRESS_TRANSLATION,
+    CONF_ACCESS_MODE,
+    CONF_PPSK_PROFILE,
+}
+
+
+def _unit_error(
+    err: RentalWifiError, schema: vol.Schema
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A sidecar refusal naming a field the form shows lands there, with its message.
+
+    Home Assistant's form shows errors of top-level keys only: a field inside a section
+    gets its error on that section (shown above the section's fields).
+    """
+    errors, placeholders = _api_error(err)
+    if isinstance(err, RentalWifiApiError) and err.field and err.status < 500:
+        if (where := _field_places(schema).get(err.field)) is not None:
+            return {where: "invalid_field"}, {"message": err.message}
+    return errors, placeholders
+
+
+def _field_places(schema: vol.Schema) -> dict[str, str]:
+    """Each unit setting the form shows → the top-level key its error goes on."""
+    places: dict[str, str] = {}
+    for key, value in schema.schema.items():
+        inner = getattr(getattr(value, "schema", None), "schema", None)
+        if isinstance(inner, dict):
+            places.update({str(sub): str(key) for sub in inner})
+        else:
+            places[str(key)] = str(key)
+    return {field: where for field, where in places.items() if field in _UNIT_FIELDS}
 
 
 def _subentry_data(unit_id: str, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -787,11 +1178,52 @@ def _subentry_data(unit_id: str, user_input: Mapping[str, Any]) -> dict[str, Any
     return data
 
 
+async def _async_profiles(
+    client: RentalWifiClient, sites: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """Every listed site's PPSK profiles, labelled "name (site)" (None: none to offer)."""
+    found: list[dict[str, Any]] = []
+    for site in sites or []:
+        name = str(site.get("name") or "")
+        try:
+            profiles = await client.get_ppsk_profiles(str(site.get("id") or name))
+        except RentalWifiError as err:
+            LOGGER.debug("No PPSK profiles of site %s: %s", name, err)
+            continue
+        for profile in profiles:
+            label = str(profile.get("name") or profile["id"])
+            found.append({"id": profile["id"], "label": f"{label} ({name})"})
+    return found or None
+
+
 class UnitSubentryFlow(ConfigSubentryFlow):
     """Add or change a rental unit; every setting is read from and written to the sidecar."""
 
+    _sites: list[dict[str, Any]] | None = None
+    _profiles: list[dict[str, Any]] | None = None
+    _sites_read = False
+
     def _client(self) -> RentalWifiClient | None:
         return loaded_client(self.hass, self._get_entry())
+
+    async def _async_sites(self, client: RentalWifiClient) -> list[dict[str, Any]] | None:
+        """The controller's sites and SSIDs, once per flow (None: free text instead).
+
+        Listing needs Open API credentials; without them, or when the controller does
+        not answer, the form takes names as typed and asks for the site id.
+        """
+        if not self._sites_read:
+            self._sites_read = True
+            try:
+                self._sites = await client.get_controller_sites() or None
+            except RentalWifiError as err:
+                LOGGER.debug("No site listing for the unit form: %s", err)
+                self._sites = None
+            self._profiles = await _async_profiles(client, self._sites)
+        return self._sites
+
+    def _placeholders(self, **extra: str) -> dict[str, str]:
+        return {"message": "", "docs": DOCS_SITE_IDS, **extra}
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -799,28 +1231,28 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         """Create a unit (POST /api/v1/units)."""
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
+        sites = await self._async_sites(client)
+        schema = _unit_schema(new=True, sites=sites, profiles=self._profiles)
         errors: dict[str, str] = {}
-        placeholders = {"message": ""}
+        placeholders = self._placeholders()
         if user_input is not None:
             try:
-                body = _unit_body(user_input)
+                body = _unit_body(user_input, sites)
             except ValueError:
-                errors["base"] = "invalid_vlan"
+                errors[SECTION_NETWORKS] = "invalid_vlan"
             else:
                 if unit_id := user_input.get(CONF_UNIT_ID):
                     body[CONF_UNIT_ID] = unit_id
                 try:
                     unit = await client.create_unit(body)
                 except RentalWifiError as err:
-                    errors, found = _api_error(err)
+                    errors, found = _unit_error(err, schema)
                     placeholders.update(found)
                 else:
                     return self._async_created(unit, user_input)
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                _unit_schema(new=True), user_input
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -846,18 +1278,20 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         unit_id = subentry.data[CONF_UNIT_ID]
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
+        sites = await self._async_sites(client)
+        schema = _unit_schema(new=False, sites=sites, profiles=self._profiles)
         errors: dict[str, str] = {}
-        placeholders = {"message": "", CONF_UNIT_ID: unit_id}
+        placeholders = self._placeholders(unit_id=unit_id)
         if user_input is not None:
             try:
-                body = _unit_body(user_input)
+                body = _unit_body(user_input, sites)
             except ValueError:
-                errors["base"] = "invalid_vlan"
+                errors[SECTION_NETWORKS] = "invalid_vlan"
             else:
                 try:
                     unit = await client.update_unit(unit_id, body)
                 except RentalWifiError as err:
-                    errors, found = _api_error(err)
+                    errors, found = _unit_error(err, schema)
                     placeholders.update(found)
                 else:
                     return self.async_update_and_abort(
@@ -875,10 +1309,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             suggested = _unit_suggested(unit, subentry.data.get(CONF_CALENDAR_ENTITY))
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                _unit_schema(new=False), suggested
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
             description_placeholders=placeholders,
         )
-

@@ -75,6 +75,7 @@ DEFAULT_PORTAL_PORT = 8766
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0  # the sidecar finishes in-flight requests on SIGTERM
+PORT_FREE_TIMEOUT = 5.0  # a stopped sidecar's portal socket may close a moment after
 VERSION_TIMEOUT = 10.0
 LOG_BUFFER_LINES = 100
 LINE_LIMIT = 1 << 20
@@ -281,10 +282,44 @@ def stop_orphan(data_dir: Path) -> bool:
             os.kill(pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _our_process(pid, data_dir):
+            if not _running(pid):
                 return True
             time.sleep(0.05)
     return True
+
+
+def _running(pid: int) -> bool:
+    """True while any thread of pid still runs (its sockets may still be open).
+
+    Its command line is no proof: a process that is exiting loses it (its memory goes
+    first) while its threads still hold the portal socket, and the sidecar is
+    multi-threaded. Only when every thread is gone or a zombie are its files closed.
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            stat = Path(f"/proc/{pid}/task/{task}/stat").read_text(encoding="ascii")
+        except (OSError, ValueError):
+            continue
+        # "pid (comm) S ...": the state follows the last ")" (comm may hold spaces).
+        state = stat.rsplit(")", 1)[-1].split()[:1]
+        if state and state[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+async def async_wait_port_free(hass: HomeAssistant, port: int, timeout: float) -> bool:
+    """Whether the port is free, waiting up to timeout for a stopping process to let go."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await hass.async_add_executor_job(port_is_free, port):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
 
 
 def prepare_data_dir(config: ManagedConfig) -> None:
@@ -438,7 +473,8 @@ class ManagedSidecar:
     async def _async_start_once(self) -> None:
         config = self.config
         await self.hass.async_add_executor_job(prepare_data_dir, config)
-        if not await self.hass.async_add_executor_job(port_is_free, config.portal_port):
+        # A sidecar just stopped (ours, or an orphan) may need a moment to let go of it.
+        if not await async_wait_port_free(self.hass, config.portal_port, PORT_FREE_TIMEOUT):
             raise SidecarStartError(ISSUE_PORT_TAKEN, {"port": str(config.portal_port)})
         env = {k: v for k, v in os.environ.items() if not k.startswith("RENTAL_WIFI_")}
         env["RENTAL_WIFI_LOG_FORMAT"] = "json"

@@ -143,7 +143,7 @@ await settle(1500);
 await page.goto(B + '/config/integrations/integration/rental_wifi');
 await settle(5000);
 await expectText('integration page offers units', 'Add rental unit');
-await expectText('entry button says what it does (one Rental Wi-Fi per Home Assistant)', 'Set up Rental Wi-Fi');
+await expectText('entry button says what it does (another property, another sidecar)', 'Add a property');
 await shot('09-integration-page');
 await page.getByText('Add rental unit').first().click();
 await settle(3000);

@@ -23,6 +23,7 @@ from custom_components.rental_wifi.const import (
     CONF_VLANS,
     DOMAIN,
     MODE_EXTERNAL,
+    MODE_MANAGED,
     SUBENTRY_UNIT,
 )
 
@@ -172,7 +173,7 @@ async def test_full_flow_with_errors_and_recovery(
         result["flow_id"], sim.plume_settings
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Rental Wi-Fi"
+    assert result["title"] == "Rental Wi-Fi (127.0.0.1)"
     assert result["data"] == {
         CONF_MODE: MODE_EXTERNAL,
         CONF_URL: sidecar.url,
@@ -231,15 +232,56 @@ async def test_flow_open_api_and_controller_unreachable(
     assert omada["client_secret"] == "***"
 
 
-async def test_flow_single_instance(
-    hass: HomeAssistant, sidecar: Sidecar, config_entry: MockConfigEntry
+async def test_several_entries_one_per_sidecar(
+    hass: HomeAssistant,
+    sidecar: Sidecar,
+    config_entry: MockConfigEntry,
+    http,
+    tmp_path,
 ) -> None:
-    """One Rental Wi-Fi per Home Assistant: the page offers "Add rental unit", not another hub."""
+    """A second property's sidecar is a second entry; the same sidecar twice is refused;
+    a second sidecar run by Home Assistant is refused with its own reason."""
+    # The same sidecar again: already configured (its instance id is the unique id).
+    result = await start_external(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_URL: sidecar.url, CONF_API_TOKEN: sidecar.token}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+    second_dir = tmp_path / "second"
+    second_dir.mkdir()
+    second = Sidecar(data_dir=second_dir, log_path=tmp_path / "second.log")
+    await hass.async_add_executor_job(second.start)
+    try:
+        result = await start_external(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_URL: second.url, CONF_API_TOKEN: second.token}
+        )
+        result = await choose(hass, await choose(hass, result, "plume_menu"), "finish")
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == "Rental Wi-Fi (127.0.0.1)"
+        assert result["result"].unique_id == await instance_id(http, second)
+        assert result["result"].unique_id != config_entry.unique_id
+        await hass.async_block_till_done()
+        assert result["result"].state is ConfigEntryState.LOADED
+        assert len(hass.config_entries.async_entries(DOMAIN)) == 2
+        await hass.config_entries.async_unload(result["result"].entry_id)
+    finally:
+        await hass.async_add_executor_job(second.stop)
+
+    # Home Assistant runs one sidecar at most.
+    MockConfigEntry(
+        domain=DOMAIN,
+        title="Rental Wi-Fi",
+        data={CONF_MODE: MODE_MANAGED, CONF_API_TOKEN: "t", "portal_port": 8080},
+    ).add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    result = await choose(hass, result, "managed")
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "single_instance_allowed"
+    assert result["reason"] == "managed_already"
 
 
 async def test_reauth(hass: HomeAssistant, sidecar: Sidecar, http) -> None:
@@ -406,6 +448,9 @@ def unit_form(**changes: Any) -> dict[str, Any]:
             "checkout_grace_minutes": 60,
             CONF_CALENDAR_ENTITY: "calendar.beach_house",
         },
+        "guests": {},
+        "wifi_passwords": {},
+        "advanced": {},
     }
     form.update(changes)
     return form
@@ -426,14 +471,14 @@ async def test_unit_subentry_lifecycle(
     bad_vlan = unit_form(networks={CONF_VLANS: ["twenty"]})
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], bad_vlan)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "invalid_vlan"}
+    assert result["errors"] == {"networks": "invalid_vlan"}
 
-    # The sidecar's own validation (a unit id outside [a-z0-9_-]).
+    # The sidecar's own validation (a unit id outside [a-z0-9_-]): on the field it names.
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**unit_form(), CONF_UNIT_ID: "Bad Id!"}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "invalid_settings"}
+    assert result["errors"] == {CONF_UNIT_ID: "invalid_field"}
     assert result["description_placeholders"]["message"]
 
     result = await hass.config_entries.subentries.async_configure(
@@ -493,11 +538,13 @@ async def test_unit_subentry_lifecycle(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**changed, "networks": {CONF_VLANS: ["x"]}}
     )
-    assert result["errors"] == {"base": "invalid_vlan"}
+    assert result["errors"] == {"networks": "invalid_vlan"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**changed, "networks": {"ap_macs": ["not-a-mac"]}}
     )
-    assert result["errors"] == {"base": "invalid_settings"}
+    # The section holding the access point MACs shows the sidecar's message.
+    assert result["errors"] == {"networks": "invalid_field"}
+    assert result["description_placeholders"]["message"]
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], changed
     )

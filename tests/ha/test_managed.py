@@ -131,6 +131,9 @@ async def test_managed_end_to_end_from_the_wheel(
             "networks": {"ap_macs": ["AA-BB-CC-00-00-01"]},
             "plume": {},
             "bookings": {},
+            "guests": {},
+            "wifi_passwords": {},
+            "advanced": {},
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -550,3 +553,58 @@ async def test_setup_failure_after_start_stops_the_sidecar(
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert started and not started[0].running
     await asyncio.sleep(0)
+
+
+_LINGERING_SIDECAR = """
+import ctypes, os, signal, socket, sys, threading, time
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("0.0.0.0", int(sys.argv[-1])))
+sock.listen()
+stopping = threading.Event()
+def linger():
+    stopping.wait()
+    time.sleep(1.5)
+    sock.close()
+    os._exit(0)
+threading.Thread(target=linger).start()
+def on_term(*_):
+    stopping.set()
+    ctypes.CDLL(None).pthread_exit(None)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_an_orphan_is_stopped_only_when_its_last_thread_is(tmp_path: Path) -> None:
+    """The cause of the orphan test's SETUP_RETRY under load: an exiting process loses its
+    command line (its memory goes first) while another of its threads still holds the
+    portal socket. Stopping it must wait for every thread, so the port is free after."""
+    import sys
+
+    port = free_port()
+    data_dir = tmp_path / "rental_wifi"
+    data_dir.mkdir()
+    script = tmp_path / "lingering.py"
+    script.write_text(_LINGERING_SIDECAR)
+    # argv[0] names the sidecar binary: the process looks like ours in /proc.
+    process = subprocess.Popen(  # noqa: S603
+        [str(tmp_path / managed.BINARY_NAME), str(script), "serve", "--data-dir",
+         str(data_dir), str(port)],
+        executable=sys.executable,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        (data_dir / managed.PID_FILE).write_text(f"{process.pid}\n")
+        assert not managed.port_is_free(port)
+        assert managed.stop_orphan(data_dir)
+        assert managed.port_is_free(port)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()

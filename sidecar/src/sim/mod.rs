@@ -26,9 +26,21 @@ pub struct Sims {
 }
 
 impl Sims {
+    ///
+    /// `RENTAL_WIFI_SIM_OMADA_TLS=factory-like` (or `named`) serves the controller over HTTPS
+    /// with that certificate (the Home Assistant tests of the "trust this certificate?" step).
     pub async fn start() -> std::io::Result<Sims> {
         crate::init_crypto();
-        let omada = omada::start(omada::OmadaSimConfig::default()).await?;
+        let mut config = omada::OmadaSimConfig::default();
+        match std::env::var("RENTAL_WIFI_SIM_OMADA_TLS").as_deref() {
+            Ok("factory-like") => config.tls = true,
+            Ok("named") => {
+                config.tls = true;
+                config.tls_cert = omada::SimCert::Named;
+            }
+            _ => {}
+        }
+        let omada = omada::start(config).await?;
         let plume = plume::start(plume::PlumeSimConfig::default()).await?;
         for (loc, scenario) in DEMO_LOCATIONS {
             plume.add_location(DEMO_CUSTOMER, loc, *scenario);
@@ -42,6 +54,7 @@ impl Sims {
         let oa = self.omada.openapi_settings();
         json!({
             "omada_url": self.omada.base_url(),
+            "omada_cert_sha256": self.omada.cert_sha256(),
             "omada_controller_id": self.omada.controller_id(),
             "omada_username": o.username,
             "omada_password": o.password,
