@@ -57,6 +57,8 @@ UNMODELLED = {
     "reconcile",
     "outbox",
     "host_test",
+    # A unit's terms consents (issue 17): passed on as the list_consents action's response.
+    "consents",
 }
 
 
