@@ -89,13 +89,16 @@ class RentalWifiClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
         auth: bool = True,
         accept: str = "application/json",
         timeout: float | None = None,
     ) -> tuple[aiohttp.ClientResponse, bytes]:
-        """Send one request; return the response and its raw body."""
+        """Send one request (a JSON ``body`` or raw ``data``); return the response and its raw body."""
         headers = self._headers(auth=auth)
         headers["Accept"] = accept
+        if data is not None:
+            headers["Content-Type"] = "application/octet-stream"
         try:
             async with asyncio.timeout(timeout or self.request_timeout):
                 response = await self.session.request(
@@ -103,6 +106,7 @@ class RentalWifiClient:
                     self._url(path),
                     params=params,
                     json=body,
+                    data=data,
                     headers=headers,
                 )
                 async with response:
@@ -124,12 +128,19 @@ class RentalWifiClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
         auth: bool = True,
         timeout: float | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON (None for an empty body)."""
         response, raw = await self._send(
-            method, path, params=params, body=body, auth=auth, timeout=timeout
+            method,
+            path,
+            params=params,
+            body=body,
+            data=data,
+            auth=auth,
+            timeout=timeout,
         )
         text = raw.decode("utf-8", errors="replace")
         return self._decode(response, text)
@@ -256,6 +267,31 @@ class RentalWifiClient:
         return Unit.from_dict(
             await self._request("PATCH", f"/api/v1/units/{unit_id}", body=changes)
         )
+
+    async def set_unit_logo(self, unit_id: str, image: bytes) -> Unit:
+        """``PUT /api/v1/units/{unit_id}/logo`` with the image file as the body."""
+        return Unit.from_dict(
+            await self._request(
+                "PUT", f"/api/v1/units/{_quote(unit_id)}/logo", data=image
+            )
+        )
+
+    async def delete_unit_logo(self, unit_id: str) -> Unit:
+        """``DELETE /api/v1/units/{unit_id}/logo``."""
+        return Unit.from_dict(
+            await self._request("DELETE", f"/api/v1/units/{_quote(unit_id)}/logo")
+        )
+
+    async def list_consents(
+        self, unit_id: str, *, since: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /api/v1/units/{unit_id}/consents``: the guests' terms consents, newest first."""
+        data = await self._request(
+            "GET",
+            f"/api/v1/units/{_quote(unit_id)}/consents",
+            params=_clean({"since": since, "limit": "10000"}),
+        )
+        return list(data.get("consents") or [])
 
     async def delete_unit(self, unit_id: str, *, force: bool = False) -> None:
         """``DELETE /api/v1/units/{unit_id}`` (``force`` revokes its live vouchers first)."""

@@ -66,6 +66,15 @@ class Unit:
     address_translation: bool = False
     short_code_second_factor: str = "none"
     time_zone: str | None = None
+    welcome_title: str | None = None
+    welcome_text: str | None = None
+    checkout_time: str | None = None
+    host_contact: str | None = None
+    accent_color: str | None = None
+    logo_sha256: str | None = None
+    logo_url: str | None = None
+    terms_text: str | None = None
+    terms_sha256: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -91,6 +100,15 @@ class Unit:
             address_translation=bool(data.get("address_translation", False)),
             short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
             time_zone=data.get("time_zone"),
+            welcome_title=data.get("welcome_title"),
+            welcome_text=data.get("welcome_text"),
+            checkout_time=data.get("checkout_time"),
+            host_contact=data.get("host_contact"),
+            accent_color=data.get("accent_color"),
+            logo_sha256=data.get("logo_sha256"),
+            logo_url=data.get("logo_url"),
+            terms_text=data.get("terms_text"),
+            terms_sha256=data.get("terms_sha256"),
             raw=data,
         )
 

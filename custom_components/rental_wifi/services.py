@@ -1,5 +1,6 @@
 """Actions: issue, revoke, extend and list vouchers; revoke a unit's access; let a device in;
-a unit's network (the seed bot's commands); a print sheet of a unit's booking cards."""
+a unit's guest page (welcome, terms, branding, logo) and its guests' terms consents; a unit's
+network (the seed bot's commands); a print sheet of a unit's booking cards."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ SERVICE_EXTEND_VOUCHER = "extend_voucher"
 SERVICE_REVOKE_UNIT_ACCESS = "revoke_unit_access"
 SERVICE_LIST_VOUCHERS = "list_vouchers"
 SERVICE_AUTHORIZE_DEVICE = "authorize_device"
+SERVICE_SET_GUEST_PAGE = "set_guest_page"
+SERVICE_SET_UNIT_LOGO = "set_unit_logo"
+SERVICE_LIST_CONSENTS = "list_consents"
 
 ATTR_VALID_FROM = "valid_from"
 ATTR_VALID_UNTIL = "valid_until"
@@ -61,6 +65,20 @@ ATTR_NOTE = "note"
 ATTR_DEVICE_POLICY = "device_policy"
 ATTR_MAC = "mac"
 ATTR_NAME = "name"
+ATTR_PATH = "path"
+ATTR_SINCE = "since"
+# The unit's guest page (issue 17), as the sidecar names the fields.
+GUEST_PAGE_FIELDS = (
+    "welcome_title",
+    "welcome_text",
+    "checkout_time",
+    "host_contact",
+    "accent_color",
+    "terms_text",
+)
+# Read at most this much of a logo file: the sidecar's own limit (256 KiB) is well below,
+# so its answer names the real limit; this only bounds what is read into memory.
+LOGO_READ_LIMIT = 1024 * 1024
 
 _TARGET = {
     vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -109,6 +127,20 @@ AUTHORIZE_DEVICE_SCHEMA = vol.Schema(
         vol.Optional(ATTR_CODE): cv.string,
     }
 )
+SET_GUEST_PAGE_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            **_TARGET,
+            # A blank value clears the field on the sidecar.
+            **{vol.Optional(key): vol.Any(None, cv.string) for key in GUEST_PAGE_FIELDS},
+        }
+    ),
+    cv.has_at_least_one_key(*GUEST_PAGE_FIELDS),
+)
+SET_UNIT_LOGO_SCHEMA = vol.Schema(
+    {**_TARGET, vol.Optional(ATTR_PATH): vol.Any(None, cv.string)}
+)
+LIST_CONSENTS_SCHEMA = vol.Schema({**_TARGET, vol.Optional(ATTR_SINCE): cv.datetime})
 LIST_VOUCHERS_SCHEMA = vol.Schema(
     {**_TARGET, vol.Optional(ATTR_STATUS): vol.In(VOUCHER_STATUSES)}
 )
@@ -324,6 +356,74 @@ async def _async_list_vouchers(call: ServiceCall) -> ServiceResponse:
     return {"vouchers": [voucher.raw for voucher in vouchers]}
 
 
+async def _async_set_guest_page(call: ServiceCall) -> ServiceResponse:
+    entry, unit_id = _resolve(call, unit_required=True)
+    assert unit_id is not None
+    changes = {
+        key: (call.data[key] or None) for key in GUEST_PAGE_FIELDS if key in call.data
+    }
+    unit = await _call(entry, entry.runtime_data.client.update_unit(unit_id, changes))
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return {key: unit.raw.get(key) for key in (*GUEST_PAGE_FIELDS, "terms_sha256")}
+
+
+def _read_logo(hass: HomeAssistant, raw: str) -> bytes:
+    """The logo file at ``raw`` (relative to, or inside, the config dir)."""
+    config = Path(hass.config.config_dir).resolve()
+    path = Path(raw)
+    if not path.is_absolute():
+        path = config / path
+    path = path.resolve()
+    if not path.is_relative_to(config) or not hass.config.is_allowed_path(str(path)):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="logo_path_not_allowed",
+            translation_placeholders={"path": raw},
+        )
+    if not path.is_file():
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="logo_not_found",
+            translation_placeholders={"path": raw},
+        )
+    with path.open("rb") as file:
+        data = file.read(LOGO_READ_LIMIT + 1)
+    if len(data) > LOGO_READ_LIMIT:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="logo_too_large",
+            translation_placeholders={"path": raw},
+        )
+    return data
+
+
+async def _async_set_unit_logo(call: ServiceCall) -> ServiceResponse:
+    entry, unit_id = _resolve(call, unit_required=True)
+    assert unit_id is not None
+    client = entry.runtime_data.client
+    raw = call.data.get(ATTR_PATH)
+    if raw:
+        image = await call.hass.async_add_executor_job(_read_logo, call.hass, raw)
+        unit = await _call(entry, client.set_unit_logo(unit_id, image))
+    else:
+        unit = await _call(entry, client.delete_unit_logo(unit_id))
+    await entry.runtime_data.coordinator.async_request_refresh()
+    return {"unit_id": unit_id, "logo_sha256": unit.logo_sha256, "logo_url": unit.logo_url}
+
+
+async def _async_list_consents(call: ServiceCall) -> ServiceResponse:
+    entry, unit_id = _resolve(call, unit_required=True)
+    assert unit_id is not None
+    since = call.data.get(ATTR_SINCE)
+    consents = await _call(
+        entry,
+        entry.runtime_data.client.list_consents(
+            unit_id, since=_rfc3339(since) if since else None
+        ),
+    )
+    return {"unit_id": unit_id, "consents": consents}
+
+
 # --- a unit's network, card sheets ----------------------------------------------------
 
 SERVICE_GET_NETWORK = "get_network"
@@ -483,6 +583,27 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_LIST_VOUCHERS,
         _async_list_vouchers,
         schema=LIST_VOUCHERS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SET_GUEST_PAGE,
+        _async_set_guest_page,
+        schema=SET_GUEST_PAGE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SET_UNIT_LOGO,
+        _async_set_unit_logo,
+        schema=SET_UNIT_LOGO_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_LIST_CONSENTS,
+        _async_list_consents,
+        schema=LIST_CONSENTS_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(

@@ -35,6 +35,8 @@ pub const DB_FILE: &str = "rental-wifi.sqlite3";
 /// What the request handlers (API and portal) share.
 pub struct AppState {
     pub(crate) token: String,
+    /// `server.public_portal_url`: the Captive Portal API names it when it is `https`.
+    pub(crate) public_portal_url: Option<String>,
     pub(crate) instance_id: String,
     pub(crate) clock: Clock,
     /// The use cases and queries.
@@ -85,6 +87,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    PortalTls(#[from] crate::portal::tls::PortalTlsError),
 }
 
 /// A built sidecar, ready to [`run`](App::run).
@@ -93,6 +97,8 @@ pub struct App {
     data_dir: std::path::PathBuf,
     /// The listeners' connection budgets and time limits (issue 13).
     server: crate::config::ServerConfig,
+    /// The host's certificate for the portal's HTTPS listener (issue 17), when configured.
+    portal_tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// The deliberate handle integration tests and the demo hold on a built app: a few read-only
@@ -253,6 +259,7 @@ impl App {
             ..LimiterConfig::default()
         });
         let state = AppState {
+            public_portal_url: config.server.public_portal_url.clone(),
             token,
             instance_id,
             clock,
@@ -270,10 +277,20 @@ impl App {
             units: std::sync::RwLock::new(Some(Arc::new(units))),
             units_reload: tokio::sync::Mutex::new(()),
         };
+        // The host's certificate is read at start: a wrong file stops the start with the key
+        // to fix, not the first guest's handshake.
+        let portal_tls = match (
+            &config.server.portal_tls_cert,
+            &config.server.portal_tls_key,
+        ) {
+            (Some(cert), Some(key)) => Some(crate::portal::tls::acceptor(cert, key)?),
+            _ => None,
+        };
         Ok(App {
             state: Arc::new(state),
             data_dir: dir,
             server: config.server,
+            portal_tls,
         })
     }
 
@@ -292,6 +309,22 @@ impl App {
         portal: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
+        self.run_with_https(api, portal, None, shutdown).await
+    }
+
+    /// [`App::run`], and the portal over HTTPS on `https` too when the configuration names a
+    /// certificate (`server.portal_tls_cert`/`portal_tls_key`; ignored without one).
+    pub async fn run_with_https(
+        self,
+        api: TcpListener,
+        portal: TcpListener,
+        https: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let https = match (https, self.portal_tls.clone()) {
+            (Some(l), Some(acceptor)) => Some((l, acceptor)),
+            _ => None,
+        };
         let state = self.state;
         let (api_limits, portal_limits) = crate::serve::listener_limits(&self.server);
         // Recover and repair before anyone can ask: once `ready` is out, the API already
@@ -329,6 +362,7 @@ impl App {
         let portal_handler =
             Arc::new(move |req, peer| crate::portal::handle(s2.clone(), req, peer));
 
+        let https_limits = portal_limits.clone();
         let mut rx1 = stop_rx.clone();
         let mut rx2 = stop_rx.clone();
         let api_task = tokio::spawn(crate::serve::serve_with(
@@ -347,12 +381,28 @@ impl App {
                 let _ = rx2.wait_for(|v| *v).await;
             },
         ));
+        let https_addr = https.as_ref().and_then(|(l, _)| l.local_addr().ok());
+        let https_task = https.map(|(listener, acceptor)| {
+            let s3 = state.clone();
+            let handler = Arc::new(move |req, peer| crate::portal::handle(s3.clone(), req, peer));
+            let mut rx3 = stop_rx.clone();
+            tokio::spawn(crate::serve::serve_tls(
+                listener,
+                acceptor,
+                handler,
+                https_limits,
+                async move {
+                    let _ = rx3.wait_for(|v| *v).await;
+                },
+            ))
+        });
         let background = crate::tasks::spawn_all(&state, stop_rx.clone());
 
         tracing::info!(
             target: crate::telemetry::LIFECYCLE,
             api_addr = %api_addr.map(|a| a.to_string()).unwrap_or_default(),
             portal_addr = %portal_addr.map(|a| a.to_string()).unwrap_or_default(),
+            portal_https_addr = %https_addr.map(|a| a.to_string()).unwrap_or_default(),
             instance_id = %state.instance_id,
             "ready"
         );
@@ -365,11 +415,26 @@ impl App {
         state.shutdown.cancel();
         let _ = api_task.await;
         let _ = portal_task.await;
+        if let Some(t) = https_task {
+            let _ = t.await;
+        }
         for t in background {
             let _ = t.await;
         }
         tracing::info!(target: crate::telemetry::LIFECYCLE, "stopped");
     }
+}
+
+/// Bind the portal's HTTPS listener when the configuration names a certificate.
+pub async fn bind_https(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    if config.server.portal_tls_cert.is_none() {
+        return Ok(None);
+    }
+    let addr = config.server.portal_https_listen;
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 /// Bind both listeners from the configuration.

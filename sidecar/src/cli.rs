@@ -26,10 +26,12 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log);
     let (api, portal) = app::bind(&config).await?;
+    let https = app::bind_https(&config).await?;
     let app = App::build(config, Clock::system())
         .await
         .context("cannot start")?;
-    app.run(api, portal, shutdown_signal()).await;
+    app.run_with_https(api, portal, https, shutdown_signal())
+        .await;
     Ok(())
 }
 

@@ -37,6 +37,13 @@ pub struct ServerConfig {
     pub api_max_connections: usize,
     /// Seconds a client gets to send a request's headers, and again its body.
     pub request_timeout_seconds: u64,
+    /// The portal over HTTPS (RFC 8908: the Captive Portal API and the portal URL it names
+    /// must be `https`): a PEM certificate chain and its PEM private key, for a host name the
+    /// guests resolve (docs/captive-portal-api.md). Both or neither; with both, the portal is
+    /// also served on `portal_https_listen`.
+    pub portal_tls_cert: Option<PathBuf>,
+    pub portal_tls_key: Option<PathBuf>,
+    pub portal_https_listen: SocketAddr,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +57,9 @@ impl Default for ServerConfig {
             portal_max_connections_per_address: 64,
             api_max_connections: 256,
             request_timeout_seconds: 10,
+            portal_tls_cert: None,
+            portal_tls_key: None,
+            portal_https_listen: "0.0.0.0:8443".parse().expect("static addr"),
         }
     }
 }
@@ -178,6 +188,9 @@ const KEYS: &[(&str, &str)] = &[
     ("server", "portal_max_connections_per_address"),
     ("server", "api_max_connections"),
     ("server", "request_timeout_seconds"),
+    ("server", "portal_tls_cert"),
+    ("server", "portal_tls_key"),
+    ("server", "portal_https_listen"),
     ("log", "format"),
     ("log", "level"),
     ("vouchers", "code_length"),
@@ -376,6 +389,31 @@ impl Config {
                     )
                 }
             }
+        }
+        match (&self.server.portal_tls_cert, &self.server.portal_tls_key) {
+            (Some(_), None) => {
+                return invalid(
+                    "server.portal_tls_key",
+                    "is needed with server.portal_tls_cert (the certificate's private key, PEM)",
+                )
+            }
+            (None, Some(_)) => {
+                return invalid(
+                    "server.portal_tls_cert",
+                    "is needed with server.portal_tls_key (the certificate chain, PEM)",
+                )
+            }
+            _ => {}
+        }
+        if self.server.portal_tls_cert.is_some()
+            && self.server.portal_https_listen.port() != 0
+            && (self.server.portal_https_listen == self.server.portal_listen
+                || self.server.portal_https_listen == self.server.api_listen)
+        {
+            return invalid(
+                "server.portal_https_listen",
+                "must differ from server.portal_listen and server.api_listen",
+            );
         }
         if self.server.api_listen == self.server.portal_listen && self.server.api_listen.port() != 0
         {

@@ -667,6 +667,7 @@ mod tests {
             guest_checks: Default::default(),
             stay: Default::default(),
             access: Default::default(),
+            guest_page: Default::default(),
         };
         assert!(WatchTarget::of(&u).is_none());
         u.ssids = vec!["Guest".into()];

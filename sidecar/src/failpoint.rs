@@ -85,6 +85,10 @@ pub const ALL: &[&str] = &[
     "password_read.after_commit",
     "device_key.before_commit",
     "device_key.after_commit",
+    "unit_logo.before_commit",
+    "unit_logo.after_commit",
+    "guest_disconnect.before_commit",
+    "guest_disconnect.after_commit",
     "property_put.before_commit",
     "property_put.after_commit",
 ];

@@ -127,6 +127,32 @@ pub async fn serve_with<H: Handler>(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    serve_any(listener, None, handler, limits, shutdown).await
+}
+
+/// A request that came over TLS carries this extension (the portal's HTTPS listener).
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
+
+/// [`serve_with`] over TLS: each connection's handshake must finish within the header time
+/// limit; requests carry [`OverTls`]. The same connection table, limits and drain.
+pub async fn serve_tls<H: Handler>(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    handler: Arc<H>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    serve_any(listener, Some(acceptor), handler, limits, shutdown).await
+}
+
+async fn serve_any<H: Handler>(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: Arc<H>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let tracker = TaskTracker::new();
     let (close_tx, close_rx) = tokio::sync::watch::channel(false);
     let table = Arc::new(Mutex::new(ConnTable::new(
@@ -177,18 +203,22 @@ pub async fn serve_with<H: Handler>(
         let write_timeout = limits.write_timeout;
         let max_buf_size = limits.max_buf_size;
         let key = PeerKey::of(peer.ip());
+        let tls = tls.clone();
         tracker.spawn(async move {
             let _slot = Slot {
                 table: &table,
                 key,
                 id,
             };
+            let over_tls = tls.is_some();
             let service = service_fn(move |mut req: Request<Incoming>| {
                 let handler = handler.clone();
                 req.extensions_mut().insert(body_timeout);
+                if over_tls {
+                    req.extensions_mut().insert(OverTls);
+                }
                 async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
             });
-            let io = TokioIo::new(Stalls::new(stream, write_timeout));
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -196,17 +226,31 @@ pub async fn serve_with<H: Handler>(
             if let Some(max) = max_buf_size {
                 builder.max_buf_size(max);
             }
-            let conn = builder.serve_connection(io, service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = cancel.cancelled() => {}
-                _ = close_rx.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = cancel.cancelled() => {}
-                    }
+            match tls {
+                None => {
+                    let io = TokioIo::new(Stalls::new(stream, write_timeout));
+                    drive(
+                        builder.serve_connection(io, service),
+                        &cancel,
+                        &mut close_rx,
+                    )
+                    .await;
+                }
+                Some(acceptor) => {
+                    let shake = tokio::select! {
+                        r = tokio::time::timeout(header_timeout, acceptor.accept(stream)) => r,
+                        _ = cancel.cancelled() => return,
+                    };
+                    let Ok(Ok(stream)) = shake else {
+                        return;
+                    };
+                    let io = TokioIo::new(Stalls::new(stream, write_timeout));
+                    drive(
+                        builder.serve_connection(io, service),
+                        &cancel,
+                        &mut close_rx,
+                    )
+                    .await;
                 }
             }
         });
@@ -222,6 +266,46 @@ pub async fn serve_with<H: Handler>(
             listener = limits.name,
             "shutdown: connections still open after drain timeout"
         );
+    }
+}
+
+/// Run one connection until it ends, its slot is taken back, or the drain asks it to finish.
+async fn drive<C>(
+    conn: C,
+    cancel: &tokio_util::sync::CancellationToken,
+    close_rx: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    C: Future + GracefulShutdown,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = cancel.cancelled() => {}
+        _ = close_rx.changed() => {
+            conn.as_mut().graceful();
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
+    }
+}
+
+/// hyper's `graceful_shutdown` on a pinned HTTP/1 connection, for [`drive`].
+trait GracefulShutdown {
+    fn graceful(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S> GracefulShutdown for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
     }
 }
 

@@ -421,7 +421,7 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
     }
     let big = format!(
         "{{\"unit_id\":\"u\",\"note\":\"{}\"}}",
-        "x".repeat(70 * 1024)
+        "x".repeat(rental_wifi::testing::MAX_BODY)
     );
     let (s, b) = app.raw_post("/api/v1/vouchers", big).await;
     assert_eq!((s, err_code(&b)), (413, "payload_too_large"));

@@ -897,6 +897,80 @@ async fn run(point: &str) {
             let stored = rig.must("GET", path, None, &[200]).await;
             assert_eq!(stored["time_zone"], "America/New_York");
         }
+        "unit_logo" => {
+            // A logo upload: the unit points at a stored image, or keeps none.
+            let mut file = Vec::new();
+            {
+                let mut enc = png::Encoder::new(&mut file, 8, 8);
+                enc.set_color(png::ColorType::Grayscale);
+                let mut wr = enc.write_header().unwrap();
+                wr.write_image_data(&[7u8; 64]).unwrap();
+            }
+            rig.stop();
+            if arm(&mut rig, point) {
+                let _ = rig
+                    .api_raw("PUT", "/api/v1/units/u/logo", file.clone())
+                    .await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            {
+                let db = rig.db();
+                let dangling: i64 = db
+                    .query_row(
+                        "SELECT COUNT(*) FROM units WHERE logo_sha256 IS NOT NULL
+                         AND logo_sha256 NOT IN (SELECT sha256 FROM logos)",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(
+                    dangling, 0,
+                    "a unit never points at a logo that is not stored"
+                );
+            }
+            let u = rig
+                .api_raw("PUT", "/api/v1/units/u/logo", file.clone())
+                .await
+                .expect("an answer");
+            assert_eq!(u.0, 200, "{}", u.1);
+            let sha = u.1["logo_sha256"].as_str().unwrap().to_owned();
+            let (s, _) = rig
+                .portal_get(&format!("/portal/logo/{sha}"))
+                .await
+                .unwrap();
+            assert_eq!(s, 200, "the logo is served");
+        }
+        "guest_disconnect" => {
+            // The guest ends their own device's access from the status page.
+            let code = rig.voucher(json!({"max_devices": 2})).await;
+            rig.let_in(&mac(12), &code).await;
+            rig.stop();
+            if arm(&mut rig, point) {
+                let (_, html) = rig.portal_get("/portal/status").await.unwrap();
+                let form = common::hidden_fields(&html);
+                assert!(form.iter().any(|(k, _)| k == "csrf"), "{html}");
+                let _ = rig.portal_post("/portal/disconnect", &form).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            // The guest tries again: the status page has a fresh form while the grant lasts.
+            let (_, html) = rig.portal_get("/portal/status").await.unwrap();
+            let form = common::hidden_fields(&html);
+            if form.iter().any(|(k, _)| k == "csrf") {
+                let (s, html) = rig.portal_post("/portal/disconnect", &form).await.unwrap();
+                assert_eq!(
+                    (s, common::result_of(&html).as_str()),
+                    (200, "disconnected")
+                );
+            }
+            assert!(
+                rig.active_grants(&code).is_empty(),
+                "the device's access ended"
+            );
+            rig.converge(10).await;
+            assert!(rig.sim.authorized().is_empty(), "and the device is off");
+        }
         other => panic!("no crash case for fail point scope {other}"),
     }
     rig.check(&format!("at the end of the {point} case"));
@@ -1002,6 +1076,10 @@ cases! {
     host_test_create_after_commit => "host_test_create.after_commit",
     host_test_result_before_commit => "host_test_result.before_commit",
     host_test_result_after_commit => "host_test_result.after_commit",
+    unit_logo_before_commit => "unit_logo.before_commit",
+    unit_logo_after_commit => "unit_logo.after_commit",
+    guest_disconnect_before_commit => "guest_disconnect.before_commit",
+    guest_disconnect_after_commit => "guest_disconnect.after_commit",
     property_put_before_commit => "property_put.before_commit",
     property_put_after_commit => "property_put.after_commit",
 }

@@ -1,9 +1,9 @@
 //! The guest pages after login (status, welcome, terms, disconnected) and the cards, rendered
 //! by the real render functions and written to `$CARGO_TARGET_TMPDIR/guest-pages/` with a
 //! `manifest.json`, so that `tests/browser/guest-pages.test.mjs` can load them in Chromium at
-//! phone width (axe-core, no outside requests, no JavaScript needed). The routes that serve
-//! them arrive with the status-page wiring; until then these files are how a browser sees
-//! them. The checks here are the ones that need no browser.
+//! phone width (axe-core, no outside requests, no JavaScript needed), every language of each
+//! kind where the kind has one sentence per language. `guest-portal.test.mjs` checks the same
+//! pages as the sidecar serves them (with the logo). The checks here need no browser.
 
 use std::path::PathBuf;
 
@@ -41,7 +41,8 @@ fn welcome<'a>(title: &'a str, text: &'a str, contact: &'a str) -> Welcome<'a> {
         text: Some(text),
         checkout: Some(time!(11:00)),
         host_contact: Some(contact),
-        // The logo route comes with the wiring; a file page cannot load it.
+        // A file page cannot load the logo from the portal; `guest-portal.test.mjs` shows it
+        // as the sidecar serves it.
         logo_src: None,
     }
 }
@@ -170,6 +171,14 @@ fn write_guest_pages_for_the_browser_tests() {
         "success",
         Lang::Nl,
     );
+    for lang in Lang::ALL {
+        add(
+            format!("offline-{}", lang.code()),
+            page::render_offline(lang, None),
+            "offline",
+            lang,
+        );
+    }
     add(
         "disconnected-pt".into(),
         page::render_disconnected(Lang::Pt, Some("Loft"), None),
@@ -215,5 +224,5 @@ fn write_guest_pages_for_the_browser_tests() {
         serde_json::to_vec_pretty(&json!({ "pages": pages })).unwrap(),
     )
     .unwrap();
-    assert_eq!(pages.len(), 7 + 1 + 2 + 1 + 1);
+    assert_eq!(pages.len(), 7 + 1 + 2 + 1 + 7 + 1);
 }

@@ -1215,7 +1215,7 @@ fn get_arbitrary_paths_and_queries_never_5xx() {
 // Known bugs: these assert the correct behaviour and fail until the sidecar is fixed.
 // ------------------------------------------------------------------------------------------
 
-/// After a 413 (body over 64 KiB, refused from its Content-Length without reading it), the
+/// After a 413 (body over `MAX_BODY`, refused from its Content-Length without reading it), the
 /// sidecar closes the connection without `Connection: close`; a keep-alive client (reqwest
 /// here, aiohttp in Home Assistant) reuses it and its *next* request fails
 /// (`IncompleteMessage` / broken pipe), about one time in ten.
@@ -1230,7 +1230,7 @@ fn oversize_body_does_not_break_the_next_request() {
     );
     let big = format!(
         "{{\"unit_id\":\"{UNIT}\",\"name\":\"{}\",\"duration_minutes\":60}}",
-        "x".repeat(70 * 1024)
+        "x".repeat(rental_wifi::testing::MAX_BODY)
     );
     let mut broken = Vec::new();
     h.rt.block_on(async {

@@ -67,6 +67,8 @@ UNMODELLED = {
     "plume_node",
     "plume_customers",
     "plume_locations",
+    # A unit's terms consents (issue 17): passed on as the list_consents action's response.
+    "consents",
 }
 
 

@@ -29,8 +29,8 @@ use crate::usecase::bookings::Synced;
 use crate::usecase::units::UnitRevoked;
 use crate::vouchers::booking::Refused;
 use crate::vouchers::model::{
-    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, GuestChecks, SecondFactor,
-    StayRules, Unit, Voucher,
+    AuditEntry, Booking, DevicePolicy, EndReason, Grant, GrantState, GuestChecks, GuestPage,
+    SecondFactor, StayRules, Unit, Voucher,
 };
 
 const T0: OffsetDateTime = datetime!(2026-11-20 14:00 UTC);
@@ -93,6 +93,16 @@ fn unit() -> Unit {
         guest_checks: GuestChecks {
             address_translation: false,
             short_code_second_factor: SecondFactor::LastName,
+        },
+        guest_page: GuestPage {
+            welcome_title: Some("Welcome to the Beach House".into()),
+            welcome_text: Some("Towels are in the **hall cupboard**.\n\n- Bins: Tuesday\n- [Bakery](https://example.com/bakery)".into()),
+            checkout_time: Some(time::macros::time!(11:00)),
+            host_contact: Some("Anna, +49 170 1234567".into()),
+            accent_color: Some("#0a58a8".into()),
+            logo_sha256: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
+            terms_text: Some("No parties.".into()),
+            terms_sha256: Some(crate::portal::terms::sha256_hex("No parties.")),
         },
     }
 }
@@ -406,6 +416,20 @@ fn resources() {
         "units",
         UnitsOut {
             units: vec![UnitOut::from(&unit())],
+        },
+    );
+    round_trip(
+        "consents",
+        ConsentsOut {
+            consents: vec![ConsentOut::from(&crate::store::guest_page::Consent {
+                grant_id: "0193b0c4-0000-7000-8000-0000000000c1".into(),
+                unit_id: "beach-house".into(),
+                code: "K7M2P9QX4T".into(),
+                client_mac: "AA-BB-CC-DD-EE-01".parse().unwrap(),
+                at: NOW,
+                terms_sha256: Some(crate::portal::terms::sha256_hex("No parties.")),
+                terms_url: None,
+            })],
         },
     );
     round_trip("voucher", VoucherOut::new(&voucher(), NOW));
@@ -1007,6 +1031,7 @@ fn no_stray_fixtures() {
         "info",
         "unit",
         "units",
+        "consents",
         "voucher",
         "vouchers",
         "grant",

@@ -48,8 +48,8 @@ use crate::vouchers::model::Actor;
 use crate::vouchers::Ctx;
 use error::ApiError;
 
-/// Largest accepted request body.
-pub const MAX_BODY: usize = 64 * 1024;
+/// Largest accepted JSON request body (a unit's terms text may be 64 KiB, escaped in JSON).
+pub const MAX_BODY: usize = 160 * 1024;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -284,6 +284,10 @@ async fn route(
         (&Method::PATCH, ["units", id]) => units::patch(s, &ctx, id, req).await,
         (&Method::DELETE, ["units", id]) => units::delete(s, &ctx, id, &req).await,
         (&Method::GET, ["units", id, "health"]) => units::health(s, id).await,
+        (&Method::PUT, ["units", id, "logo"]) => units::put_logo(s, &ctx, id, req).await,
+        (&Method::DELETE, ["units", id, "logo"]) => units::delete_logo(s, &ctx, id).await,
+        (&Method::GET, ["units", id, "consents"]) => units::consents(s, id, &req).await,
+        (_, ["units", _, "logo" | "consents"]) => Err(ApiError::method_not_allowed()),
         (&Method::POST, ["units", id, "host-test"]) => {
             controller::create_host_test(s, &ctx, id).await
         }

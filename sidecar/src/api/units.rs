@@ -10,7 +10,8 @@ use http::StatusCode;
 
 use super::error::ApiError;
 use super::wire::{
-    HealthOut, PlumeCheckOut, UnitBody, UnitOut, UnitRevokedOut, UnitSavedOut, UnitsOut,
+    ConsentOut, ConsentsOut, HealthOut, PlumeCheckOut, UnitBody, UnitOut, UnitRevokedOut,
+    UnitSavedOut, UnitsOut,
 };
 use super::{body, created_or_ok, no_content, ok, Query, Result};
 use crate::app::AppState;
@@ -185,4 +186,69 @@ pub async fn health(s: &AppState, id: &str) -> Result<Response<Body>> {
 pub async fn revoke(s: &AppState, ctx: &Ctx, id: &str) -> Result<Response<Body>> {
     let r = s.rentals.revoke_unit(ctx, id).await?;
     ok(&UnitRevokedOut::new(id, r))
+}
+
+/// `PUT /api/v1/units/{unit_id}/logo`: the image file itself as the body (PNG, JPEG or WebP,
+/// at most 256 KiB and 2048 px a side; the type is detected from the bytes, whatever the
+/// request's `Content-Type` says). A refused image changes nothing.
+pub async fn put_logo(
+    s: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>> {
+    use crate::portal::branding::{self, MAX_LOGO_BYTES};
+    let (_, bytes) = crate::serve::read_body(req, MAX_LOGO_BYTES)
+        .await
+        .map_err(|(_, err)| match err {
+            crate::serve::BodyError::TooLarge { drained } => {
+                let mut e = ApiError::new(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("logo: the file is larger than {MAX_LOGO_BYTES} bytes"),
+                )
+                .with_field("logo");
+                e.close = !drained;
+                e
+            }
+            _ => ApiError::validation(Some("logo"), "logo: the request body could not be read"),
+        })?;
+    let logo = branding::check_logo(&bytes)
+        .map_err(|e| ApiError::validation(Some("logo"), format!("logo: {e}")))?;
+    let row = crate::store::guest_page::LogoRow {
+        sha256: logo.sha256,
+        content_type: logo.kind.mime().to_owned(),
+        width: logo.width,
+        height: logo.height,
+        data: bytes.to_vec(),
+    };
+    let unit = s.rentals.set_unit_logo(ctx, id, row).await?;
+    s.units_changed().await;
+    ok(&UnitOut::from(&unit))
+}
+
+/// `DELETE /api/v1/units/{unit_id}/logo`.
+pub async fn delete_logo(s: &AppState, ctx: &Ctx, id: &str) -> Result<Response<Body>> {
+    let unit = s.rentals.delete_unit_logo(ctx, id).await?;
+    s.units_changed().await;
+    ok(&UnitOut::from(&unit))
+}
+
+/// `GET /api/v1/units/{unit_id}/consents[?since=RFC3339&limit=N]`: the terms consents the
+/// unit's grants recorded, newest first.
+pub async fn consents(s: &AppState, id: &str, req: &Request<Incoming>) -> Result<Response<Body>> {
+    let q = Query::of(req)?;
+    let since = match q.text("since") {
+        None => None,
+        Some(v) => Some(
+            time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::bad_query("since must be an RFC 3339 timestamp"))?,
+        ),
+    };
+    let max = crate::usecase::guest::MAX_CONSENTS as usize;
+    let limit = q.usize("limit", 1000, max)? as u32;
+    let list = s.rentals.consents(id, since, limit).await?;
+    ok(&ConsentsOut {
+        consents: list.iter().map(ConsentOut::from).collect(),
+    })
 }

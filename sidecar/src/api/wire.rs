@@ -97,6 +97,19 @@ pub struct UnitBody {
     // The portal's checks (issue 13).
     pub address_translation: Option<bool>,
     pub short_code_second_factor: Option<String>,
+    // What the portal shows the unit's guests (issue 17); null or "" clears.
+    #[serde(default, deserialize_with = "nullable")]
+    pub welcome_title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub welcome_text: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub checkout_time: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub host_contact: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub accent_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub terms_text: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub time_zone: Option<Option<String>>,
 }
@@ -122,6 +135,12 @@ impl From<UnitBody> for UnitInput {
             device_policy: b.device_policy,
             address_translation: b.address_translation,
             short_code_second_factor: b.short_code_second_factor,
+            welcome_title: b.welcome_title,
+            welcome_text: b.welcome_text,
+            checkout_time: b.checkout_time,
+            host_contact: b.host_contact,
+            accent_color: b.accent_color,
+            terms_text: b.terms_text,
             time_zone: b.time_zone,
         }
     }
@@ -335,6 +354,17 @@ pub struct UnitOut {
     pub device_policy: Word,
     pub address_translation: bool,
     pub short_code_second_factor: Word,
+    pub welcome_title: Option<String>,
+    pub welcome_text: Option<String>,
+    /// `HH:MM` at the property.
+    pub checkout_time: Option<String>,
+    pub host_contact: Option<String>,
+    pub accent_color: Option<String>,
+    pub logo_sha256: Option<String>,
+    /// Where the portal serves the logo (a path on the portal's origin).
+    pub logo_url: Option<String>,
+    pub terms_text: Option<String>,
+    pub terms_sha256: Option<String>,
 }
 
 impl From<&Unit> for UnitOut {
@@ -363,6 +393,22 @@ impl From<&Unit> for UnitOut {
             short_code_second_factor: Cow::Borrowed(
                 u.guest_checks.short_code_second_factor.as_str(),
             ),
+            welcome_title: u.guest_page.welcome_title.clone(),
+            welcome_text: u.guest_page.welcome_text.clone(),
+            checkout_time: u
+                .guest_page
+                .checkout_time
+                .map(|t| format!("{:02}:{:02}", t.hour(), t.minute())),
+            host_contact: u.guest_page.host_contact.clone(),
+            accent_color: u.guest_page.accent_color.clone(),
+            logo_sha256: u.guest_page.logo_sha256.clone(),
+            logo_url: u
+                .guest_page
+                .logo_sha256
+                .as_ref()
+                .map(|h| format!("{}{h}", crate::portal::page::LOGO_PATH)),
+            terms_text: u.guest_page.terms_text.clone(),
+            terms_sha256: u.guest_page.terms_sha256.clone(),
         }
     }
 }
@@ -389,6 +435,41 @@ pub struct UnitSavedOut {
     pub unit: UnitOut,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plume_check: Option<PlumeCheckOut>,
+}
+
+/// One guest's consent to a unit's terms (issue 17).
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ConsentOut {
+    pub grant_id: String,
+    pub unit_id: String,
+    pub code: String,
+    pub client_mac: String,
+    pub at: String,
+    /// The SHA-256 of the terms text accepted (null: the unit linked its terms).
+    pub terms_sha256: Option<String>,
+    pub terms_url: Option<String>,
+}
+
+impl From<&crate::store::guest_page::Consent> for ConsentOut {
+    fn from(c: &crate::store::guest_page::Consent) -> Self {
+        ConsentOut {
+            grant_id: c.grant_id.clone(),
+            unit_id: c.unit_id.clone(),
+            code: c.code.clone(),
+            client_mac: c.client_mac.to_string(),
+            at: ts(c.at),
+            terms_sha256: c.terms_sha256.clone(),
+            terms_url: c.terms_url.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/units/{unit_id}/consents`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct ConsentsOut {
+    pub consents: Vec<ConsentOut>,
 }
 
 /// `GET /api/v1/units`.

@@ -27,6 +27,8 @@ pub struct LoginForm {
     pub accept_terms: bool,
     /// As typed (trimmed, at most [`MAX_NAME_INPUT`] characters); empty when missing.
     pub last_name: String,
+    /// The SHA-256 of the terms text the page showed (hidden field); empty when missing.
+    pub terms_sha256: String,
     /// The redirect context from the hidden fields; an error shows the "invalid request" page.
     pub context: Result<RedirectContext, RedirectError>,
 }
@@ -59,6 +61,12 @@ impl LoginForm {
             .chars()
             .take(MAX_NAME_INPUT)
             .collect();
+        let terms_sha256 = first("terms_sha256")
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(64)
+            .collect();
         let accept_terms = pairs
             .iter()
             .any(|(k, v)| k == "accept_terms" && matches!(v.trim(), "1" | "on" | "true"));
@@ -69,6 +77,7 @@ impl LoginForm {
             csrf,
             accept_terms,
             last_name,
+            terms_sha256,
             context,
         }
     }

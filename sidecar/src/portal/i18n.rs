@@ -426,6 +426,9 @@ pub struct GuestTexts {
     pub weekdays: [&'static str; 7],
     /// Between the weekday and the date ("Saturday, 2025-03-15 11:00", "samedi 15/03/2025 11:00").
     pub weekday_sep: &'static str,
+    /// The status page for a device that is not online (and no login form can be shown).
+    pub offline_heading: &'static str,
+    pub offline_body: &'static str,
 }
 
 impl Lang {
@@ -474,6 +477,8 @@ pub static GUEST_EN: GuestTexts = GuestTexts {
         "Sunday",
     ],
     weekday_sep: ", ",
+    offline_heading: "This device is not online",
+    offline_body: "Open any website in your browser: the Wi-Fi shows the login page, where you enter your code.",
 };
 
 pub static GUEST_DE: GuestTexts = GuestTexts {
@@ -498,6 +503,8 @@ pub static GUEST_DE: GuestTexts = GuestTexts {
     under_a_minute: "weniger als eine Minute",
     weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
     weekday_sep: ", ",
+    offline_heading: "Dieses Gerät ist nicht online",
+    offline_body: "Öffnen Sie eine beliebige Website im Browser: Das WLAN zeigt dann die Anmeldeseite, auf der Sie Ihren Code eingeben.",
 };
 
 pub static GUEST_FR: GuestTexts = GuestTexts {
@@ -526,6 +533,8 @@ pub static GUEST_FR: GuestTexts = GuestTexts {
         "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
     ],
     weekday_sep: " ",
+    offline_heading: "Cet appareil n’est pas connecté",
+    offline_body: "Ouvrez n’importe quel site web dans votre navigateur : le Wi-Fi affiche la page de connexion, où vous saisissez votre code.",
 };
 
 pub static GUEST_ES: GuestTexts = GuestTexts {
@@ -560,6 +569,8 @@ pub static GUEST_ES: GuestTexts = GuestTexts {
         "domingo",
     ],
     weekday_sep: " ",
+    offline_heading: "Este dispositivo no está conectado",
+    offline_body: "Abra cualquier sitio web en su navegador: la red Wi-Fi mostrará la página de acceso, donde puede introducir su código.",
 };
 
 pub static GUEST_NL: GuestTexts = GuestTexts {
@@ -594,6 +605,8 @@ pub static GUEST_NL: GuestTexts = GuestTexts {
         "zondag",
     ],
     weekday_sep: " ",
+    offline_heading: "Dit apparaat is niet online",
+    offline_body: "Open een willekeurige website in uw browser: de wifi toont dan de inlogpagina, waar u uw code invoert.",
 };
 
 pub static GUEST_IT: GuestTexts = GuestTexts {
@@ -628,6 +641,8 @@ pub static GUEST_IT: GuestTexts = GuestTexts {
         "domenica",
     ],
     weekday_sep: " ",
+    offline_heading: "Questo dispositivo non è connesso",
+    offline_body: "Apri un sito web qualsiasi nel browser: la rete Wi-Fi mostra la pagina di accesso, dove inserire il codice.",
 };
 
 pub static GUEST_PT: GuestTexts = GuestTexts {
@@ -662,6 +677,8 @@ pub static GUEST_PT: GuestTexts = GuestTexts {
         "domingo",
     ],
     weekday_sep: " ",
+    offline_heading: "Este dispositivo não está ligado à internet",
+    offline_body: "Abra qualquer site no navegador: a rede Wi-Fi mostra a página de acesso, onde introduz o seu código.",
 };
 
 /// A duration as a guest reads it: the two largest units ("2 days and 3 hours", "45

@@ -248,6 +248,7 @@ mod tests {
                 address_translation: translation,
                 short_code_second_factor: SecondFactor::None,
             },
+            guest_page: Default::default(),
         }
     }
 

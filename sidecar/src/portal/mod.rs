@@ -36,6 +36,7 @@ pub mod page;
 pub mod probe;
 pub mod redirect;
 pub mod terms;
+pub mod tls;
 pub mod welcome;
 
 pub use handler::handle;

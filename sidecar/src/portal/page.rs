@@ -28,6 +28,21 @@ pub const FORM_ACTION: &str = "/portal";
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'";
 
+/// [`CONTENT_SECURITY_POLICY`] for a page that shows the unit's logo: images from the
+/// portal's own origin too, nothing else changes.
+pub const CONTENT_SECURITY_POLICY_WITH_LOGO: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'self'";
+
+/// The policy a page carries (its `<meta>` and the handler's header must agree): with the
+/// logo only when the page shows one.
+pub fn policy_for(welcome: Option<&Welcome<'_>>) -> &'static str {
+    if welcome.is_some_and(|w| w.logo_src.and_then(safe_logo_src).is_some()) {
+        CONTENT_SECURITY_POLICY_WITH_LOGO
+    } else {
+        CONTENT_SECURITY_POLICY
+    }
+}
+
 /// What a guest typed, made fit to show again: control characters (C0, DEL, C1) and the
 /// invisible formatting characters that reorder or hide text (bidi embeddings, overrides and
 /// isolates, zero-width characters) are dropped; maud escapes the rest for HTML.
@@ -195,13 +210,32 @@ fn document(lang: Lang, title: &str, result: &str, body: Markup) -> String {
 /// [`document`] with `extra_css` appended to the one stylesheet (the pages after login, a
 /// unit's accent colour).
 fn document_with(lang: Lang, title: &str, result: &str, body: Markup, extra_css: &str) -> String {
+    document_csp(
+        lang,
+        title,
+        result,
+        body,
+        extra_css,
+        CONTENT_SECURITY_POLICY,
+    )
+}
+
+/// [`document_with`] under the policy `csp` ([`policy_for`]).
+fn document_csp(
+    lang: Lang,
+    title: &str,
+    result: &str,
+    body: Markup,
+    extra_css: &str,
+    csp: &str,
+) -> String {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
+                meta http-equiv="Content-Security-Policy" content=(csp);
                 meta name="referrer" content="no-referrer";
                 meta name="robots" content="noindex, nofollow";
                 title { (title) }
@@ -350,12 +384,13 @@ pub fn render_success_with(p: &SuccessPage<'_>, x: &SuccessExtras<'_>) -> String
             (welcome_block(p.lang, w))
         }
     };
-    document_with(
+    document_csp(
         p.lang,
         &title(p.lang, p.unit_name),
         "success",
         body,
         &extra_css(x.accent, true),
+        policy_for(x.welcome),
     )
 }
 
@@ -375,6 +410,8 @@ pub fn render_error(lang: Lang, error: PortalError) -> String {
 pub const STATUS_PATH: &str = "/portal/status";
 /// Where the "disconnect this device" form posts.
 pub const DISCONNECT_ACTION: &str = "/portal/disconnect";
+/// Where a unit's logo is served: this path followed by its SHA-256 (lower-case hex).
+pub const LOGO_PATH: &str = "/portal/logo/";
 
 /// What the login page shows beyond [`LoginPage`]; all optional.
 #[derive(Debug, Clone, Copy, Default)]
@@ -567,12 +604,31 @@ pub fn render_status(p: &StatusPage<'_>) -> String {
             (welcome_block(p.lang, w))
         }
     };
-    document_with(
+    document_csp(
         p.lang,
         &title(p.lang, p.unit_name),
         "status",
         body,
         &extra_css(p.accent, true),
+        policy_for(p.welcome),
+    )
+}
+
+/// The status page for a device that is not online, when no login form can be shown (no
+/// redirect came with the request): what to do to reach the login page.
+pub fn render_offline(lang: Lang, unit_name: Option<&str>) -> String {
+    let g = lang.guest();
+    let body = html! {
+        h1 { (g.offline_heading) }
+        p { (g.offline_body) }
+        p class="help" { (lang.texts().captive_help) }
+    };
+    document_with(
+        lang,
+        &title(lang, unit_name),
+        "offline",
+        body,
+        &extra_css(None, true),
     )
 }
 

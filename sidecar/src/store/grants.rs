@@ -166,6 +166,21 @@ pub fn all_active(conn: &Connection) -> Result<Vec<Grant>, StoreError> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// Active grants let in at `client_ip` (the redirect's `clientIp` at login), newest first:
+/// the portal's status page and Captive Portal API find a device by the address it asks
+/// from (DESIGN §10). The `grants_open` index narrows to open grants.
+pub fn active_at_address(
+    conn: &Connection,
+    client_ip: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<Grant>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE state = 'active' AND expires_at > ?2 AND client_ip = ?1 ORDER BY authorized_at DESC LIMIT 16"
+    ))?;
+    let rows = stmt.query_map(params![client_ip, to_ms(now)], grant_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 /// When the next active grant ends (the expiry timer sleeps until then).
 pub fn next_expiry(conn: &Connection) -> Result<Option<OffsetDateTime>, StoreError> {
     Ok(conn

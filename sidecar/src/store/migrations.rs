@@ -213,7 +213,38 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX wifi_keys_code ON wifi_keys(code);
     CREATE INDEX wifi_keys_unit ON wifi_keys(unit_id);
     "#,
-    // 10: a unit's own IANA time zone, when it differs from the property's (DESIGN
+    // 10: what the portal shows a unit's guests (issue 17): welcome title and text, check-out
+    // time (minutes after midnight), host contact, accent colour, the logo (by SHA-256 into
+    // `logos`, one row per distinct image), the terms text with its SHA-256; and the consent
+    // each grant recorded (time, terms hash or URL, device MAC), kept after the grant ends.
+    r#"
+    ALTER TABLE units ADD COLUMN welcome_title TEXT;
+    ALTER TABLE units ADD COLUMN welcome_text TEXT;
+    ALTER TABLE units ADD COLUMN checkout_minute INTEGER;
+    ALTER TABLE units ADD COLUMN host_contact TEXT;
+    ALTER TABLE units ADD COLUMN accent_color TEXT;
+    ALTER TABLE units ADD COLUMN logo_sha256 TEXT;
+    ALTER TABLE units ADD COLUMN terms_text TEXT;
+    ALTER TABLE units ADD COLUMN terms_sha256 TEXT;
+    CREATE TABLE logos (
+        sha256 TEXT PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        data BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE consents (
+        grant_id TEXT PRIMARY KEY,
+        unit_id TEXT NOT NULL,
+        code TEXT NOT NULL,
+        client_mac TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        terms_sha256 TEXT,
+        terms_url TEXT
+    ) STRICT;
+    CREATE INDEX consents_unit ON consents(unit_id, at);
+    "#,
+    // 11: a unit's own IANA time zone, when it differs from the property's (DESIGN
     // §10 "Time zone"); NULL = the property's. The property's zone is a row of `settings`.
     r#"
     ALTER TABLE units ADD COLUMN time_zone TEXT;

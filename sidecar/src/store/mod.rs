@@ -21,6 +21,7 @@
 
 pub mod bookings;
 pub mod grants;
+pub mod guest_page;
 pub mod host_tests;
 mod migrations;
 pub mod outbox;

@@ -27,7 +27,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, time_zone";
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256, time_zone";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -52,6 +52,7 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
         created_at: from_ms(r.get(11)?),
         updated_at: from_ms(r.get(12)?),
         guest_checks: guest_checks_from_row(r)?,
+        guest_page: super::guest_page::from_row(r)?,
         omada_site_id: r.get(13)?,
         stay: stay_rules_from_row(r)?,
         access: Access {
@@ -166,7 +167,8 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
         Ok(0) => Err(StoreError::NotFound),
         Ok(_) => {
             stay_rules_put(conn, &u.unit_id, &u.stay)?;
-            guest_checks_put(conn, &u.unit_id, &u.guest_checks)
+            guest_checks_put(conn, &u.unit_id, &u.guest_checks)?;
+            super::guest_page::put(conn, &u.unit_id, &u.guest_page)
         }
         Err(e) if StoreError::is_unique_violation(&e) => Err(StoreError::Conflict(format!(
             "unit_id '{}' is taken",
@@ -179,7 +181,7 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
 pub fn unit_delete(conn: &Connection, unit_id: &str) -> Result<(), StoreError> {
     match conn.execute("DELETE FROM units WHERE unit_id = ?1", [unit_id])? {
         0 => Err(StoreError::NotFound),
-        _ => Ok(()),
+        _ => super::guest_page::drop_unused_logos(conn).map(|_| ()),
     }
 }
 
@@ -516,6 +518,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             guest_checks: Default::default(),
+            guest_page: Default::default(),
             omada_site_id: None,
             stay: Default::default(),
         }

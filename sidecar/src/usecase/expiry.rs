@@ -94,8 +94,9 @@ impl Rentals {
         }
     }
 
-    /// Hourly: forget audit rows and booking tombstones past retention, finished outbox rows
-    /// past theirs, and the Wi-Fi passwords of vouchers over for a day. Returns the rows removed.
+    /// Hourly: forget audit rows, terms consents and booking tombstones past retention,
+    /// finished outbox rows past theirs, and the Wi-Fi passwords of vouchers over for a day.
+    /// Returns the rows removed.
     pub async fn maintenance(&self) -> Result<usize, StoreError> {
         let ctx = Ctx::new(Actor::Scheduler);
         self.run(UseCase::Maintenance, &ctx, |tx| {
@@ -104,6 +105,7 @@ impl Rentals {
             Ok::<_, StoreError>(
                 rows::audit_prune(tx.db, audit_before)?
                     + rows_b::tombstone_prune(tx.db, audit_before)?
+                    + crate::store::guest_page::consent_prune(tx.db, audit_before)?
                     + outbox::prune(tx.db, outbox_before)?
                     + wifi_keys::prune(
                         tx.db,

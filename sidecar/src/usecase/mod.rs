@@ -26,6 +26,7 @@ pub mod bookings;
 pub mod devices;
 pub mod expiry;
 pub mod grants;
+pub mod guest;
 pub mod host_test;
 pub mod outbox_ops;
 pub mod passwords;
@@ -126,6 +127,8 @@ pub enum UseCase {
     Reconcile,
     HostTestCreate,
     HostTestResult,
+    UnitLogo,
+    GuestDisconnect,
     PropertyPut,
 }
 
@@ -166,6 +169,8 @@ impl UseCase {
             UseCase::Reconcile => "reconcile",
             UseCase::HostTestCreate => "host_test_create",
             UseCase::HostTestResult => "host_test_result",
+            UseCase::UnitLogo => "unit_logo",
+            UseCase::GuestDisconnect => "guest_disconnect",
             UseCase::PropertyPut => "property_put",
         }
     }

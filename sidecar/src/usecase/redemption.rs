@@ -36,7 +36,7 @@ use crate::events::{Event, GrantRef};
 use crate::failpoint;
 use crate::omada::{AuthorizeRequest, OmadaError};
 use crate::store::bookings as rows_b;
-use crate::store::{from_ms, grants as g, rows, to_ms, StoreError};
+use crate::store::{from_ms, grants as g, guest_page, rows, to_ms, StoreError};
 use crate::usecase::bookings::voucher_of;
 use crate::usecase::{Rentals, Tx, UseCase};
 use crate::vouchers::booking::pick_for_code;
@@ -60,6 +60,16 @@ pub struct RedeemRequest {
     /// The last name typed beside the code (empty: none); needed with a short code on a unit
     /// that requires the second factor.
     pub last_name: String,
+    /// The terms the guest accepted on the page (issue 17); `None`: no checkbox was ticked.
+    pub consent: Option<ConsentGiven>,
+}
+
+/// The terms a guest accepted: the SHA-256 of the terms text the page showed, or the
+/// `terms_url` it linked (units that link their terms).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsentGiven {
+    pub terms_sha256: Option<String>,
+    pub terms_url: Option<String>,
 }
 
 /// The budgets an attempt with `code` (normalised) and `last_name` from `device` falls under:
@@ -85,6 +95,10 @@ pub enum RedeemError {
     NotYetValid,
     #[error("device limit reached")]
     DeviceLimit,
+    /// The unit has terms and the guest did not accept them, or accepted other terms than
+    /// the unit has now (the host changed them while the page was open).
+    #[error("terms not accepted")]
+    TermsNotAccepted,
     /// The redirect cannot be turned into a controller request.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -136,6 +150,8 @@ pub struct Reservation {
     pub moves: Option<Grant>,
     /// When the reservation was made (a first use counts from here).
     pub at: OffsetDateTime,
+    /// The consent to record with the grant (the unit has terms).
+    pub consent: Option<ConsentGiven>,
 }
 
 /// What the reserve transaction decided.
@@ -292,6 +308,7 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError
         &req.last_name,
     )
     .map_err(|_| RedeemError::InvalidCode)?;
+    let consent = consent_for(&unit, req.consent.as_ref())?;
     // The unit's own spelling: the redirect's site matched it case-insensitively.
     let site = unit.omada_site.clone();
     let previous = g::latest_for(tx.db, &voucher.code, device.client_mac)?;
@@ -346,6 +363,7 @@ fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError
         slot,
         moves,
         at: now,
+        consent,
     })))
 }
 
@@ -411,6 +429,38 @@ pub(crate) fn take_slot(
     })
 }
 
+/// The consent a redemption on `unit` records, checked against the unit's terms as they are
+/// in this transaction: terms text → the hash the page showed must be the current one; a
+/// `terms_url` only → the box was ticked; no terms → nothing to record.
+fn consent_for(
+    unit: &Unit,
+    given: Option<&ConsentGiven>,
+) -> Result<Option<ConsentGiven>, RedeemError> {
+    match (&unit.guest_page.terms_sha256, &unit.terms_url, given) {
+        (None, None, _) => Ok(None),
+        (Some(current), _, Some(g)) if g.terms_sha256.as_ref() == Some(current) => {
+            Ok(Some(ConsentGiven {
+                terms_sha256: Some(current.clone()),
+                terms_url: None,
+            }))
+        }
+        (None, Some(url), Some(_)) => Ok(Some(ConsentGiven {
+            terms_sha256: None,
+            terms_url: Some(url.clone()),
+        })),
+        _ => Err(RedeemError::TermsNotAccepted),
+    }
+}
+
+/// The audit row's detail of a consent: the MAC and what was accepted.
+fn consent_detail(mac: crate::net::Mac, c: &ConsentGiven) -> String {
+    match (&c.terms_sha256, &c.terms_url) {
+        (Some(h), _) => format!("{mac} terms_sha256={h}"),
+        (None, Some(u)) => format!("{mac} terms_url={u}"),
+        (None, None) => mac.to_string(),
+    }
+}
+
 /// Inside the confirm transaction. The outer `Result` is the transaction's (an `Err` rolls
 /// it back); the inner one the guest's answer — a revoke caught here is committed (the
 /// grant ended, its unauthorise queued) and still answered "invalid code".
@@ -464,6 +514,27 @@ fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemErr
         Some(&v.code),
         Some(r.grant.client_mac.to_string()),
     )?;
+    if let Some(c) = &r.consent {
+        // The guest's consent, with the grant it let in (issue 17).
+        guest_page::consent_insert(
+            tx.db,
+            &guest_page::Consent {
+                grant_id: r.grant.grant_id.clone(),
+                unit_id: v.unit_id.clone(),
+                code: v.code.clone(),
+                client_mac: r.grant.client_mac,
+                at: confirmed_at,
+                terms_sha256: c.terms_sha256.clone(),
+                terms_url: c.terms_url.clone(),
+            },
+        )?;
+        tx.audit(
+            AuditAction::TermsConsent,
+            Some(&v.unit_id),
+            Some(&v.code),
+            Some(consent_detail(r.grant.client_mac, c)),
+        )?;
+    }
     // What `set_active` stored (timestamps at millisecond precision).
     let mut grant = r.grant;
     grant.state = GrantState::Active;

@@ -193,6 +193,7 @@ mod tests {
             omada_site_id: site_id.map(str::to_owned),
             stay: Default::default(),
             guest_checks: Default::default(),
+            guest_page: Default::default(),
         }
     }
 

@@ -274,6 +274,7 @@ mod tests {
                 address_translation: translation,
                 short_code_second_factor: factor,
             },
+            guest_page: Default::default(),
         }
     }
 

@@ -34,6 +34,27 @@ pub struct Unit {
     pub stay: StayRules,
     /// How the portal checks who is asking and what they type on this unit (issue 13).
     pub guest_checks: GuestChecks,
+    /// What the portal shows a guest of this unit beyond the login form (issue 17).
+    pub guest_page: GuestPage,
+}
+
+/// A unit's welcome, house info, branding and terms (issue 17), as checked at save by the
+/// portal's building blocks (`portal::welcome`, `portal::branding`, `portal::terms`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuestPage {
+    pub welcome_title: Option<String>,
+    /// The safe Markdown subset, as the host wrote it.
+    pub welcome_text: Option<String>,
+    /// Check-out time of day at the property.
+    pub checkout_time: Option<time::Time>,
+    pub host_contact: Option<String>,
+    /// `#rrggbb`, lower-case; its contrast was checked at save.
+    pub accent_color: Option<String>,
+    /// SHA-256 (lower-case hex) of the logo in the `logos` table; set by its own route.
+    pub logo_sha256: Option<String>,
+    /// The terms (Markdown subset, normalised) and their SHA-256, set together.
+    pub terms_text: Option<String>,
+    pub terms_sha256: Option<String>,
 }
 
 /// A unit's portal checks (issue 13, DESIGN §10 "Who is asking"), kept together. The rules
@@ -366,6 +387,8 @@ pub enum EndReason {
     BookingCancelled,
     /// Its voucher's window was cut so that it is over, or moved so that it starts later.
     Shortened,
+    /// The guest disconnected this device on the portal's status page (issue 17).
+    GuestDisconnected,
     /// A newer device on the same voucher took its place (`device_policy` `replace_oldest`).
     Replaced,
     /// The device's holder moved it to another voucher with a later end.
@@ -380,6 +403,7 @@ impl EndReason {
             EndReason::GrantRevoked => "grant_revoked",
             EndReason::BookingCancelled => "booking_cancelled",
             EndReason::Shortened => "shortened",
+            EndReason::GuestDisconnected => "guest_disconnected",
             EndReason::Replaced => "replaced",
             EndReason::Moved => "moved",
         }
@@ -391,6 +415,7 @@ impl EndReason {
             "grant_revoked" => EndReason::GrantRevoked,
             "booking_cancelled" => EndReason::BookingCancelled,
             "shortened" => EndReason::Shortened,
+            "guest_disconnected" => EndReason::GuestDisconnected,
             "replaced" => EndReason::Replaced,
             "moved" => EndReason::Moved,
             _ => return None,
@@ -467,6 +492,11 @@ pub enum AuditAction {
     HotspotOperatorCreate,
     HostTestCreate,
     HostTestResult,
+    /// Issue 17: a guest ended their own device's access; a unit's logo; terms accepted.
+    GrantDisconnect,
+    UnitLogoPut,
+    UnitLogoDelete,
+    TermsConsent,
     PropertySettingsPut,
 }
 
@@ -502,6 +532,10 @@ impl AuditAction {
             AuditAction::HotspotOperatorCreate => "settings.omada.operator_create",
             AuditAction::HostTestCreate => "host_test.create",
             AuditAction::HostTestResult => "host_test.result",
+            AuditAction::GrantDisconnect => "grant.disconnect",
+            AuditAction::UnitLogoPut => "unit.logo.put",
+            AuditAction::UnitLogoDelete => "unit.logo.delete",
+            AuditAction::TermsConsent => "terms.consent",
             AuditAction::PropertySettingsPut => "settings.property.put",
         }
     }

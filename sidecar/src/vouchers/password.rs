@@ -269,6 +269,7 @@ mod tests {
             omada_site_id: None,
             stay: Default::default(),
             guest_checks: Default::default(),
+            guest_page: Default::default(),
         }
     }
 

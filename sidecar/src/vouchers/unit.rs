@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 
 use crate::net::Mac;
 use crate::vouchers::model::{
-    AccessMode, DevicePolicy, GuestChecks, SecondFactor, StayRules, Unit, MAX_VANISH_CANCEL_MINUTES,
+    AccessMode, DevicePolicy, GuestChecks, GuestPage, SecondFactor, StayRules, Unit,
+    MAX_VANISH_CANCEL_MINUTES,
 };
 use crate::vouchers::voucher::check_policy;
 use crate::vouchers::{invalid, Error};
@@ -39,6 +40,13 @@ pub struct UnitInput {
     /// The portal's checks (issue 13).
     pub address_translation: Option<bool>,
     pub short_code_second_factor: Option<String>,
+    /// What the portal shows the unit's guests (issue 17); `Some(None)` or `Some("")` clears.
+    pub welcome_title: Option<Option<String>>,
+    pub welcome_text: Option<Option<String>>,
+    pub checkout_time: Option<Option<String>>,
+    pub host_contact: Option<Option<String>>,
+    pub accent_color: Option<Option<String>>,
+    pub terms_text: Option<Option<String>>,
     /// An IANA zone name; `Some(None)` = back to the property's zone.
     pub time_zone: Option<Option<String>>,
 }
@@ -64,6 +72,92 @@ pub struct UnitChanges {
     time_zone: Option<Option<String>>,
     stay: StayChanges,
     guest_checks: GuestCheckChanges,
+    guest_page: GuestPageChanges,
+}
+
+/// Checked changes of a unit's [`GuestPage`] (the logo has its own route).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct GuestPageChanges {
+    welcome_title: Option<Option<String>>,
+    welcome_text: Option<Option<String>>,
+    checkout_time: Option<Option<time::Time>>,
+    host_contact: Option<Option<String>>,
+    accent_color: Option<Option<String>>,
+    /// The normalised text and its SHA-256.
+    terms: Option<Option<(String, String)>>,
+}
+
+/// A given text field: `None` = unchanged, `Some(None)` = cleared (null or blank).
+fn given(v: &Option<Option<String>>) -> Option<Option<&str>> {
+    v.as_ref()
+        .map(|o| o.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+}
+
+impl GuestPageChanges {
+    /// Each field through the portal's checks; every refusal names the field.
+    fn parse(input: &UnitInput) -> Result<GuestPageChanges, Error> {
+        use crate::portal::{branding, terms, welcome};
+        let line =
+            |field: &'static str,
+             v: &Option<Option<String>>,
+             check: fn(&str) -> Result<Option<String>, welcome::WelcomeError>| {
+                given(v)
+                    .map(|o| o.map(check).transpose().map(Option::flatten))
+                    .transpose()
+                    .map_err(|e| invalid(field, format!("{field}: {e}")))
+            };
+        let welcome_title = line("welcome_title", &input.welcome_title, welcome::check_title)?;
+        let welcome_text = line("welcome_text", &input.welcome_text, welcome::check_text)?;
+        let host_contact = line("host_contact", &input.host_contact, welcome::check_contact)?;
+        let checkout_time = given(&input.checkout_time)
+            .map(|o| o.map(welcome::parse_checkout).transpose())
+            .transpose()
+            .map_err(|e| invalid("checkout_time", format!("checkout_time: {e}")))?;
+        let accent_color = given(&input.accent_color)
+            .map(|o| {
+                o.map(|c| branding::check_accent(c).map(|a| a.colour))
+                    .transpose()
+            })
+            .transpose()
+            .map_err(|e| invalid("accent_color", format!("accent_color: {e}")))?;
+        let terms = given(&input.terms_text)
+            .map(|o| match o {
+                None => Ok(None),
+                Some(t) => terms::Terms::new(t).map(|t| t.map(|t| (t.text, t.sha256))),
+            })
+            .transpose()
+            .map_err(|e| invalid("terms_text", format!("terms_text: {e}")))?;
+        Ok(GuestPageChanges {
+            welcome_title,
+            welcome_text,
+            checkout_time,
+            host_contact,
+            accent_color,
+            terms,
+        })
+    }
+
+    fn apply(&self, p: &mut GuestPage) {
+        if let Some(v) = &self.welcome_title {
+            p.welcome_title.clone_from(v);
+        }
+        if let Some(v) = &self.welcome_text {
+            p.welcome_text.clone_from(v);
+        }
+        if let Some(v) = self.checkout_time {
+            p.checkout_time = v;
+        }
+        if let Some(v) = &self.host_contact {
+            p.host_contact.clone_from(v);
+        }
+        if let Some(v) = &self.accent_color {
+            p.accent_color.clone_from(v);
+        }
+        if let Some(v) = &self.terms {
+            p.terms_text = v.as_ref().map(|(t, _)| t.clone());
+            p.terms_sha256 = v.as_ref().map(|(_, h)| h.clone());
+        }
+    }
 }
 
 /// Checked changes of a unit's [`StayRules`].
@@ -225,6 +319,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         omada_site_id: None,
         stay: StayRules::default(),
         guest_checks: GuestChecks::default(),
+        guest_page: GuestPage::default(),
     }
 }
 
@@ -360,6 +455,7 @@ impl UnitChanges {
         check_unit_id(input.unit_id.as_deref())?;
         let stay = StayChanges::parse(&input)?;
         let guest_checks = GuestCheckChanges::parse(&input)?;
+        let guest_page = GuestPageChanges::parse(&input)?;
         let name = match input.name {
             None => None,
             Some(name) => {
@@ -502,6 +598,7 @@ impl UnitChanges {
             time_zone,
             stay,
             guest_checks,
+            guest_page,
         })
     }
 
@@ -577,6 +674,7 @@ impl UnitChanges {
         }
         self.stay.apply(&mut u.stay);
         self.guest_checks.apply(&mut u.guest_checks);
+        self.guest_page.apply(&mut u.guest_page);
         if u.plume_customer_id.is_some() != u.plume_location_id.is_some() {
             return Err(invalid(
                 "plume_location_id",

@@ -14,6 +14,9 @@ use super::portal::{redirect_query, submit_form, PortalResult};
 pub struct TestApp {
     pub api: String,
     pub portal: String,
+    /// The portal over HTTPS (`https://127.0.0.1:<port>`), when the configuration names a
+    /// certificate (`server.portal_tls_cert`/`portal_tls_key`).
+    pub portal_https: Option<String>,
     pub token: String,
     pub http: reqwest::Client,
     /// The app's test handle (wake the timers, outbox depth, portal tokens).
@@ -62,17 +65,23 @@ impl TestApp {
         let portal = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_addr = api.local_addr().unwrap();
         let portal_addr = portal.local_addr().unwrap();
+        let https = match config.server.portal_tls_cert {
+            Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            None => None,
+        };
+        let https_addr = https.as_ref().map(|l| l.local_addr().unwrap());
         let app = App::build_with(config, clock.clone(), policy)
             .await
             .expect("app builds");
         let handle = app.handle();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run(api, portal, async move {
+        let task = tokio::spawn(app.run_with_https(api, portal, https, async move {
             let _ = rx.await;
         }));
         TestApp {
             api: format!("http://{api_addr}"),
             portal: format!("http://{portal_addr}"),
+            portal_https: https_addr.map(|a| format!("https://{a}")),
             token: handle.token().to_owned(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

@@ -181,6 +181,49 @@ impl Rig {
         Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
+    /// One API call with a raw body (an image upload); `None` when the process died.
+    pub async fn api_raw(&self, method: &str, path: &str, body: Vec<u8>) -> Option<(u16, Value)> {
+        let (api, _) = self.base();
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = self
+            .http
+            .request(m, format!("{api}{path}"))
+            .bearer_auth(&self.token)
+            .body(body)
+            .send()
+            .await
+            .ok()?;
+        let status = r.status().as_u16();
+        let text = r.text().await.ok()?;
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// A portal page (`GET path`) as the tests' guests see it; `None` when the process died.
+    pub async fn portal_get(&self, path: &str) -> Option<(u16, String)> {
+        let (_, portal) = self.base();
+        let r = self.http.get(format!("{portal}{path}")).send().await.ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().await.ok()?))
+    }
+
+    /// A form posted to the portal; `None` when the process died.
+    pub async fn portal_post(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+    ) -> Option<(u16, String)> {
+        let (_, portal) = self.base();
+        let r = self
+            .http
+            .post(format!("{portal}{path}"))
+            .form(form)
+            .send()
+            .await
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.text().await.ok()?))
+    }
+
     /// An API call that must answer one of `ok`.
     pub async fn must(&self, method: &str, path: &str, body: Option<Value>, ok: &[u16]) -> Value {
         let (s, b) = self
