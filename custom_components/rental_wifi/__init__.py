@@ -54,6 +54,7 @@ from .booking_issues import async_clear_booking_issues, async_update_booking_iss
 from .services import async_setup_services
 from .snapshot import MARKER_NAME
 from .sync import BookingSync
+from .time_zone import async_follow_time_zone
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -192,6 +193,7 @@ async def _async_setup_runtime(
 
         entry.async_on_unload(sidecar.async_add_listener(_async_on_restart))
 
+    await async_follow_time_zone(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     coordinator.async_start_event_listener()

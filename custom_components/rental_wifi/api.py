@@ -372,6 +372,57 @@ class RentalWifiClient:
             "PUT", f"/api/v1/units/{_quote(unit_id)}/bookings", body=view
         )
 
+    # --- network, property time zone, card sheets ---------------------------------------
+
+    async def get_network(self, unit_id: str) -> dict[str, Any]:
+        """``GET /api/v1/units/{unit_id}/network``: pods, devices, Wi-Fi, status (both sources)."""
+        return await self._request("GET", f"/api/v1/units/{_quote(unit_id)}/network")
+
+    async def get_property(self) -> dict[str, Any]:
+        """``GET /api/v1/settings/property`` (``time_zone``: IANA name or None)."""
+        return await self._request("GET", "/api/v1/settings/property")
+
+    async def put_property(self, time_zone: str | None) -> dict[str, Any]:
+        """``PUT /api/v1/settings/property``: the property's time zone."""
+        return await self._request(
+            "PUT", "/api/v1/settings/property", body={"time_zone": time_zone}
+        )
+
+    async def card_sheet(
+        self, unit_id: str, *, start: str, end: str, paper: str
+    ) -> tuple[bytes, int]:
+        """``GET /api/v1/units/{unit_id}/cards.pdf``: the PDF and how many cards it holds."""
+        response, raw = await self._send(
+            "GET",
+            f"/api/v1/units/{_quote(unit_id)}/cards.pdf",
+            params={"from": start, "to": end, "paper": paper},
+            accept="application/pdf",
+        )
+        if response.status >= 400 or not raw.startswith(b"%PDF-"):
+            self._decode(response, raw.decode("utf-8", errors="replace"))
+            raise RentalWifiConnectionError(f"Unexpected answer from {self.url}: not a PDF")
+        return raw, int(response.headers.get("X-Card-Count", "0"))
+
+    # --- finding a unit's Plume ids (the unit form) --------------------------------------
+
+    async def find_plume_node(self, serial: str) -> dict[str, Any]:
+        """``GET /api/v1/plume/nodes/{serial}``: the customer and location of a pod."""
+        return await self._request("GET", f"/api/v1/plume/nodes/{_quote(serial)}")
+
+    async def find_plume_customers(self, account_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/plume/customers?account_id=``: customers with that account id."""
+        data = await self._request(
+            "GET", "/api/v1/plume/customers", params={"account_id": account_id}
+        )
+        return list(data.get("customers") or [])
+
+    async def plume_locations(self, customer_id: str) -> list[dict[str, Any]]:
+        """``GET /api/v1/plume/customers/{customer_id}/locations``: ids and names."""
+        data = await self._request(
+            "GET", f"/api/v1/plume/customers/{_quote(customer_id)}/locations"
+        )
+        return list(data.get("locations") or [])
+
     # --- events -----------------------------------------------------------------------
 
     async def events(self, last_event_id: str | None = None) -> AsyncIterator[SseEvent]:

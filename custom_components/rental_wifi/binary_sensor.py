@@ -19,6 +19,7 @@ from .coordinator import RentalWifiConfigEntry
 from .entity import RentalWifiEntity, RentalWifiUnitEntity
 from .helpers import async_add_unit_entities
 from .models import State, UnitState
+from .pods import async_setup_pod_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -104,6 +105,7 @@ async def async_setup_entry(
             for description in UNIT_BINARY_SENSORS
         ],
     )
+    async_setup_pod_sensors(entry, async_add_entities)
 
 
 class RentalWifiBinarySensor(RentalWifiEntity, BinarySensorEntity):

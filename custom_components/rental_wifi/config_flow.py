@@ -9,6 +9,9 @@ A settings form exists twice: ``omada_hotspot`` and ``update_omada_hotspot`` (li
 ``omada_openapi``, ``plume``). The ``update_`` form is shown when the sidecar already stores
 that form's secret: then the secret may be left blank to keep it, and only then does the
 form say so. Both handle set-up and reconfiguration alike.
+
+The unit form (a subentry) may name a pod serial or a Plume account id instead of the Plume
+ids: the sidecar's look-up routes fill them in before the unit is saved.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from .const import (
     CONF_PLUME_LOCATION_ID,
     CONF_PORTAL_PORT,
     CONF_SSIDS,
+    CONF_TIME_ZONE,
     CONF_UNIT_ID,
     CONF_VLANS,
     DOMAIN,
@@ -124,6 +128,10 @@ SECTION_ADVANCED = "advanced"
 SECTION_NETWORKS = "networks"
 SECTION_PLUME = "plume"
 SECTION_BOOKINGS = "bookings"
+
+# Look-up aids in the unit form's Plume section: they fill in the ids and are never stored.
+CONF_PLUME_SERIAL = "plume_serial"
+CONF_PLUME_ACCOUNT_ID = "plume_account_id"
 
 _TEXT = TextSelector()
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -949,6 +957,7 @@ def _unit_schema(
     if new:
         fields[vol.Optional(CONF_UNIT_ID)] = _TEXT
     fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _site_selector(sites)
+    fields[vol.Optional(CONF_TIME_ZONE)] = _TEXT
     fields[vol.Required(SECTION_NETWORKS)] = section(
         vol.Schema(
             {
@@ -1014,6 +1023,8 @@ def _unit_schema(
             {
                 vol.Optional(CONF_PLUME_CUSTOMER_ID): _TEXT,
                 vol.Optional(CONF_PLUME_LOCATION_ID): _TEXT,
+                vol.Optional(CONF_PLUME_SERIAL): _TEXT,
+                vol.Optional(CONF_PLUME_ACCOUNT_ID): _TEXT,
             }
         ),
         {"collapsed": True},
@@ -1077,6 +1088,7 @@ def _unit_body(
         CONF_TERMS_URL: (flat.get(CONF_TERMS_URL) or "").strip() or None,
         CONF_ACCESS_MODE: flat.get(CONF_ACCESS_MODE) or "portal",
         CONF_PPSK_PROFILE: (flat.get(CONF_PPSK_PROFILE) or "").strip() or None,
+        CONF_TIME_ZONE: str(flat.get(CONF_TIME_ZONE) or "").strip() or None,
     }
 
 
@@ -1085,6 +1097,7 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
     return {
         CONF_NAME: unit.name,
         CONF_OMADA_SITE: unit.omada_site or "Default",
+        **({CONF_TIME_ZONE: unit.time_zone} if unit.time_zone else {}),
         SECTION_NETWORKS: {
             CONF_SSIDS: unit.ssids,
             CONF_VLANS: [str(v) for v in unit.vlans],
@@ -1120,6 +1133,122 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
     }
 
 
+class _PlumeLookupError(Exception):
+    """A look-up that found no single location: the form's error, and what it did find."""
+
+    def __init__(
+        self, key: str, placeholders: dict[str, str], customer_id: str | None = None
+    ) -> None:
+        super().__init__(key)
+        self.key = key
+        self.placeholders = placeholders
+        self.customer_id = customer_id
+
+
+def _choices(items: list[dict[str, Any]], id_key: str) -> str:
+    return ", ".join(f"{item[id_key]} ({item.get('name') or '?'})" for item in items)
+
+
+async def _plume_lookup(
+    client: RentalWifiClient, flat: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """The (customer, location) a pod serial or a Plume account id points at, as Plume
+    documents ("Obtain CustomerID and LocationID from Serial Number", "… from AccountID").
+
+    None when the form names neither. A serial wins over an account id. Raises
+    ``_PlumeLookupError`` when the account id finds no customer, several, or a customer
+    with several locations (then with its customer id); the sidecar's refusals (a serial
+    Plume does not know, Plume not configured) as ``RentalWifiError``.
+    """
+    serial = str(flat.get(CONF_PLUME_SERIAL) or "").strip()
+    account_id = str(flat.get(CONF_PLUME_ACCOUNT_ID) or "").strip()
+    if serial:
+        node = await client.find_plume_node(serial)
+        return node["customer_id"], node["location_id"]
+    if not account_id:
+        return None
+    customers = await client.find_plume_customers(account_id)
+    if not customers:
+        raise _PlumeLookupError("plume_account_unknown", {"account_id": account_id})
+    if len(customers) > 1:
+        raise _PlumeLookupError(
+            "plume_account_ambiguous",
+            {"account_id": account_id, "choices": _choices(customers, "customer_id")},
+        )
+    customer_id: str = customers[0]["customer_id"]
+    location_ids: list[str] = list(customers[0].get("location_ids") or [])
+    wanted = str(flat.get(CONF_PLUME_LOCATION_ID) or "").strip()
+    if wanted and wanted in location_ids:
+        return customer_id, wanted
+    if len(location_ids) == 1:
+        return customer_id, location_ids[0]
+    locations = await client.plume_locations(customer_id)
+    raise _PlumeLookupError(
+        "plume_pick_location",
+        {"customer_id": customer_id, "choices": _choices(locations, "location_id") or "-"},
+        customer_id,
+    )
+
+
+def _with_plume_ids(
+    user_input: Mapping[str, Any], customer_id: str, location_id: str | None
+) -> dict[str, Any]:
+    """The form's values with the ids a look-up found, and the look-up fields cleared."""
+    plume = {
+        key: value
+        for key, value in (user_input.get(SECTION_PLUME) or {}).items()
+        if key not in (CONF_PLUME_SERIAL, CONF_PLUME_ACCOUNT_ID)
+    }
+    plume[CONF_PLUME_CUSTOMER_ID] = customer_id
+    if location_id is not None:
+        plume[CONF_PLUME_LOCATION_ID] = location_id
+    return {**user_input, SECTION_PLUME: plume}
+
+
+async def _unit_form_body(
+    client: RentalWifiClient,
+    user_input: dict[str, Any],
+    sites: list[dict[str, Any]] | None,
+    errors: dict[str, str],
+    placeholders: dict[str, str],
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The unit to send for a submitted form, after any Plume look-up, and the form's values
+    to show again (with the ids found). None (with ``errors`` set) when it cannot be sent;
+    a look-up's problem is shown on the Plume section."""
+    try:
+        body = _unit_body(user_input, sites)
+    except ValueError:
+        errors[SECTION_NETWORKS] = "invalid_vlan"
+        return None, user_input
+    try:
+        found = await _plume_lookup(client, _flat(user_input))
+    except _PlumeLookupError as err:
+        errors[SECTION_PLUME] = err.key
+        placeholders.update(err.placeholders)
+        if err.customer_id is not None:
+            user_input = _with_plume_ids(user_input, err.customer_id, None)
+        return None, user_input
+    except RentalWifiApiError as err:
+        if err.status < 500:
+            # A serial Plume does not know, Plume not configured: the sidecar's words.
+            errors[SECTION_PLUME] = "invalid_field"
+            placeholders["message"] = err.message
+        else:
+            found_errors, found_placeholders = _api_error(err)
+            errors.update(found_errors)
+            placeholders.update(found_placeholders)
+        return None, user_input
+    except RentalWifiError as err:
+        found_errors, found_placeholders = _api_error(err)
+        errors.update(found_errors)
+        placeholders.update(found_placeholders)
+        return None, user_input
+    if found is not None:
+        body[CONF_PLUME_CUSTOMER_ID], body[CONF_PLUME_LOCATION_ID] = found
+        user_input = _with_plume_ids(user_input, *found)
+    return body, user_input
+
+
 # Where each unit setting sits in the form: a sidecar error's `field` is shown there.
 _UNIT_FIELDS = {
     CONF_NAME,
@@ -1140,6 +1269,7 @@ _UNIT_FIELDS = {
     CONF_ADDRESS_TRANSLATION,
     CONF_ACCESS_MODE,
     CONF_PPSK_PROFILE,
+    CONF_TIME_ZONE,
 }
 
 
@@ -1236,11 +1366,10 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         placeholders = self._placeholders()
         if user_input is not None:
-            try:
-                body = _unit_body(user_input, sites)
-            except ValueError:
-                errors[SECTION_NETWORKS] = "invalid_vlan"
-            else:
+            body, user_input = await _unit_form_body(
+                client, user_input, sites, errors, placeholders
+            )
+            if body is not None:
                 if unit_id := user_input.get(CONF_UNIT_ID):
                     body[CONF_UNIT_ID] = unit_id
                 try:
@@ -1283,11 +1412,10 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         placeholders = self._placeholders(unit_id=unit_id)
         if user_input is not None:
-            try:
-                body = _unit_body(user_input, sites)
-            except ValueError:
-                errors[SECTION_NETWORKS] = "invalid_vlan"
-            else:
+            body, user_input = await _unit_form_body(
+                client, user_input, sites, errors, placeholders
+            )
+            if body is not None:
                 try:
                     unit = await client.update_unit(unit_id, body)
                 except RentalWifiError as err:

@@ -28,6 +28,7 @@ CONF_PLUME_CUSTOMER_ID: Final = "plume_customer_id"
 CONF_PLUME_LOCATION_ID: Final = "plume_location_id"
 CONF_CHECKIN_GRACE: Final = "checkin_grace_minutes"
 CONF_CHECKOUT_GRACE: Final = "checkout_grace_minutes"
+CONF_TIME_ZONE: Final = "time_zone"
 CONF_CALENDAR_ENTITY: Final = "calendar_entity_id"
 
 OMADA_TIME_UNITS: Final = ["ms", "us", "s"]

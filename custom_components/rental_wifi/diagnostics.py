@@ -21,11 +21,14 @@ TO_REDACT = {
     # Voucher and booking codes are access credentials.
     "code",
     "codes",
+    "current_voucher",
     # MAC addresses identify guests' devices and the host's hardware.
     "client_mac",
     "ap_mac",
     "gateway_mac",
     "ap_macs",
+    # A pod's id: a Plume serial number or an access point's MAC.
+    "id",
 }
 
 

@@ -1,10 +1,14 @@
-"""Image: a unit's live voucher as the sidecar's printable QR card (in password mode, the
-current password's card: its QR code joins the Wi-Fi with the password)."""
+"""Image: the sidecar's printable QR card of a unit's current stay (in progress, else the
+next); in password mode, the current password's card (its QR code joins the Wi-Fi with the
+password)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
@@ -34,12 +38,15 @@ async def async_setup_entry(
 
 
 class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
-    """The live voucher's card (``GET /api/v1/vouchers/{code}/card.png``).
+    """The card of the unit's current voucher (``GET /api/v1/vouchers/{code}/card.png``).
 
-    The PNG holds the QR code (the unit's first SSID) and the code, so it changes only with
-    the voucher or the SSID. The state is when the shown voucher was issued, the same
-    before and after a reload (a restart does not log a change); a changed SSID under the
-    same voucher counts from when it was noticed. No live voucher: no image.
+    Which voucher is the sidecar's choice (``current_voucher``): the stay in progress, else
+    the next one — not the newest voucher, which the booking sync issues for stays weeks
+    ahead. The PNG holds the unit, the Wi-Fi name, the QR code, the code and the validity in
+    the property's time zone, so it changes with the voucher, the SSID, the validity or the
+    zone. The state is when the shown voucher was issued, the same before and after a reload
+    (a restart does not log a change); any other change under the same voucher counts from
+    when it was noticed. No current voucher: no image.
     """
 
     _attr_content_type = "image/png"
@@ -48,7 +55,7 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         """Initialize the image."""
         super().__init__(coordinator, VOUCHER_CARD, unit_id)
         ImageEntity.__init__(self, coordinator.hass)
-        self._shown: tuple[str, str | None] | None = None
+        self._shown: tuple[str | None, ...] | None = None
         self._image: bytes | None = None
         self._follow_voucher()
 
@@ -59,16 +66,26 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         unit = units.get(self.unit_id)
         voucher = None
         if unit is not None:
-            # Password mode: the sidecar names the current password's voucher.
+            # Password mode: the sidecar names the current password's voucher; else the
+            # voucher of the stay in progress, else the next (the sidecar's choice too).
             voucher = (
                 unit.password_voucher
                 if unit.unit.access_mode == "password"
-                else unit.live_voucher
+                else unit.card_voucher
             )
         if voucher is None or unit is None:
             shown = None
         else:
-            shown = (voucher.code, unit.unit.ssids[0] if unit.unit.ssids else None)
+            # Everything the card prints (the zone: the unit's own, else Home Assistant's).
+            shown = (
+                voucher.code,
+                unit.unit.ssids[0] if unit.unit.ssids else None,
+                unit.unit.name,
+                str(voucher.valid_from),
+                str(voucher.valid_until),
+                str(voucher.duration_minutes),
+                unit.unit.time_zone or self.coordinator.hass.config.time_zone,
+            )
         if shown == self._shown:
             return
         same_voucher = (
@@ -88,6 +105,19 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         self._follow_voucher()
         super()._handle_coordinator_update()
 
+    async def async_added_to_hass(self) -> None:
+        """Also follow Home Assistant's time zone (the card prints times in it)."""
+        await super().async_added_to_hass()
+
+        @callback
+        def _zone_changed(_event: Event) -> None:
+            self._follow_voucher()
+            self.async_write_ha_state()
+
+        self.async_on_remove(
+            self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, _zone_changed)
+        )
+
     async def async_image(self) -> bytes | None:
         """The card of the live voucher (PNG), None without one."""
         if self._shown is None:
@@ -95,7 +125,7 @@ class RentalWifiVoucherCard(RentalWifiUnitEntity, ImageEntity):
         if self._image is not None:
             return self._image
         shown = self._shown
-        code = shown[0]
+        code = cast(str, shown[0])
         try:
             image = await self.coordinator.client.voucher_card(code)
         except RentalWifiError as err:

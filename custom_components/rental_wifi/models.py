@@ -65,6 +65,7 @@ class Unit:
     device_policy: str = "replace_oldest"
     address_translation: bool = False
     short_code_second_factor: str = "none"
+    time_zone: str | None = None
     welcome_title: str | None = None
     welcome_text: str | None = None
     checkout_time: str | None = None
@@ -98,6 +99,7 @@ class Unit:
             device_policy=str(data.get("device_policy") or "replace_oldest"),
             address_translation=bool(data.get("address_translation", False)),
             short_code_second_factor=str(data.get("short_code_second_factor") or "none"),
+            time_zone=data.get("time_zone"),
             welcome_title=data.get("welcome_title"),
             welcome_text=data.get("welcome_text"),
             checkout_time=data.get("checkout_time"),
@@ -273,6 +275,79 @@ class GuestChecks:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpeedTest:
+    """The gateway's last ISP speed test (Plume), with Airbnb's tier of its download."""
+
+    download_mbps: float | None = None
+    upload_mbps: float | None = None
+    rtt_ms: float | None = None
+    status: str | None = None
+    tested_at: str | None = None
+    airbnb_tier: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self | None:
+        """Build from JSON (``null``: no speed test)."""
+        if not data:
+            return None
+        return cls(
+            download_mbps=data.get("download_mbps"),
+            upload_mbps=data.get("upload_mbps"),
+            rtt_ms=data.get("rtt_ms"),
+            status=data.get("status"),
+            tested_at=data.get("tested_at"),
+            airbnb_tier=data.get("airbnb_tier"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodSummary:
+    """A Plume pod or gateway, or a controller access point, of a unit."""
+
+    source: str
+    id: str
+    name: str
+    kind: str
+    connected: bool
+
+    @property
+    def key(self) -> str:
+        """Stable per unit: the source and the pod's id (serial or MAC)."""
+        return f"{self.source}_{self.id}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from JSON."""
+        return cls(
+            source=str(data["source"]),
+            id=str(data["id"]),
+            name=str(data.get("name") or data["id"]),
+            kind=str(data.get("kind") or "pod"),
+            connected=bool(data.get("connected", False)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSummary:
+    """A unit's ``network`` in the snapshot."""
+
+    pods: list[PodSummary] = field(default_factory=list)
+    read: dict[str, bool] = field(default_factory=dict)
+    """Per source: read since the sidecar started (a missing pod is gone only then)."""
+    speed_test: SpeedTest | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Self:
+        """Build from JSON (an older sidecar without it: nothing known)."""
+        data = data or {}
+        return cls(
+            pods=[PodSummary.from_dict(p) for p in data.get("pods") or []],
+            read={str(k): bool(v) for k, v in (data.get("read") or {}).items()},
+            speed_test=SpeedTest.from_dict(data.get("speed_test")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnitState:
     """One unit in the state snapshot."""
 
@@ -283,11 +358,19 @@ class UnitState:
     wifi_password: WifiPasswordState | None = None
     vanished_bookings: list[VanishedBooking] = field(default_factory=list)
     guest_checks: GuestChecks = field(default_factory=GuestChecks)
+    network: NetworkSummary = field(default_factory=NetworkSummary)
+    current_voucher: str | None = None
+    """The code the unit's card shows: the stay in progress, else the next (the sidecar's)."""
 
     @property
     def live_voucher(self) -> Voucher | None:
         """The newest live voucher (the sidecar lists them newest first)."""
         return self.vouchers[0] if self.vouchers else None
+
+    @property
+    def card_voucher(self) -> Voucher | None:
+        """The voucher whose card the unit's image shows."""
+        return next((v for v in self.vouchers if v.code == self.current_voucher), None)
 
     @property
     def password_voucher(self) -> Voucher | None:
@@ -312,6 +395,8 @@ class UnitState:
                 VanishedBooking.from_dict(b) for b in data.get("vanished_bookings") or []
             ],
             guest_checks=GuestChecks.from_dict(data.get("guest_checks")),
+            network=NetworkSummary.from_dict(data.get("network")),
+            current_voucher=data.get("current_voucher"),
         )
 
 

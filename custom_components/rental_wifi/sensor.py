@@ -1,4 +1,4 @@
-"""Sensors: per unit (voucher, guests, Plume health) and for the sidecar."""
+"""Sensors: per unit (voucher, guests, network health, ISP speed test) and for the sidecar."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.const import UnitOfDataRate
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
@@ -23,6 +24,7 @@ from .coordinator import RentalWifiConfigEntry, RentalWifiCoordinator
 from .entity import RentalWifiEntity, RentalWifiUnitEntity
 from .helpers import async_add_unit_entities
 from .models import State, UnitState
+from .pods import async_add_keyed_unit_entities
 
 PARALLEL_UPDATES = 0
 
@@ -31,7 +33,7 @@ PARALLEL_UPDATES = 0
 class RentalWifiUnitSensorEntityDescription(SensorEntityDescription):
     """Describes a sensor of a rental unit."""
 
-    value_fn: Callable[[UnitState], str | int | datetime | None]
+    value_fn: Callable[[UnitState], str | int | float | datetime | None]
     attributes_fn: Callable[[UnitState, Mapping[str, str]], Mapping[str, Any] | None] = (
         lambda _unit, _texts: None
     )
@@ -145,6 +147,53 @@ UNIT_SENSORS: tuple[RentalWifiUnitSensorEntityDescription, ...] = (
     ),
 )
 
+def _speed_test_attributes(
+    unit: UnitState, _texts: Mapping[str, str]
+) -> Mapping[str, Any] | None:
+    """Airbnb's tier of the download speed (the sidecar's), when and how long the test."""
+    test = unit.network.speed_test
+    if test is None:
+        return None
+    return {
+        "airbnb_speed_tier": test.airbnb_tier,
+        "tested_at": test.tested_at,
+        "rtt_ms": test.rtt_ms,
+    }
+
+
+# The gateway's ISP speed test (Plume), added to a unit once the sidecar has one.
+SPEED_TEST_SENSORS: tuple[RentalWifiUnitSensorEntityDescription, ...] = (
+    RentalWifiUnitSensorEntityDescription(
+        key="isp_download",
+        translation_key="isp_download",
+        device_class=SensorDeviceClass.DATA_RATE,
+        native_unit_of_measurement=UnitOfDataRate.MEGABITS_PER_SECOND,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda unit: (
+            unit.network.speed_test.download_mbps if unit.network.speed_test else None
+        ),
+        attributes_fn=_speed_test_attributes,
+    ),
+    RentalWifiUnitSensorEntityDescription(
+        key="isp_upload",
+        translation_key="isp_upload",
+        device_class=SensorDeviceClass.DATA_RATE,
+        native_unit_of_measurement=UnitOfDataRate.MEGABITS_PER_SECOND,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda unit: (
+            unit.network.speed_test.upload_mbps if unit.network.speed_test else None
+        ),
+        attributes_fn=lambda unit, _: (
+            {"tested_at": unit.network.speed_test.tested_at}
+            if unit.network.speed_test
+            else None
+        ),
+    ),
+)
+_SPEED_TEST = {description.key: description for description in SPEED_TEST_SENSORS}
+
 WIFI_PASSWORD = SensorEntityDescription(
     key="wifi_password",
     translation_key="wifi_password",
@@ -183,6 +232,14 @@ async def async_setup_entry(
             RentalWifiPasswordSensor(coordinator, WIFI_PASSWORD, unit_id),
         ],
     )
+    async_add_keyed_unit_entities(
+        entry,
+        async_add_entities,
+        lambda unit: _SPEED_TEST if unit.network.speed_test is not None else (),
+        lambda unit_id, key: RentalWifiSpeedTestSensor(
+            coordinator, _SPEED_TEST[key], unit_id, texts
+        ),
+    )
 
 
 class RentalWifiSensor(RentalWifiEntity, SensorEntity):
@@ -213,7 +270,7 @@ class RentalWifiUnitSensor(RentalWifiUnitEntity, SensorEntity):
         self._texts = texts
 
     @property
-    def native_value(self) -> str | int | datetime | None:
+    def native_value(self) -> str | int | float | datetime | None:
         """Return the state."""
         return self.entity_description.value_fn(self.unit_state)
 
@@ -221,6 +278,15 @@ class RentalWifiUnitSensor(RentalWifiUnitEntity, SensorEntity):
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         """Return the attributes."""
         return self.entity_description.attributes_fn(self.unit_state, self._texts)
+
+
+class RentalWifiSpeedTestSensor(RentalWifiUnitSensor):
+    """The ISP speed test: unavailable while the sidecar has none for the unit."""
+
+    @property
+    def available(self) -> bool:
+        """Available with a speed test."""
+        return super().available and self.unit_state.network.speed_test is not None
 
 
 class RentalWifiPasswordSensor(RentalWifiUnitEntity, SensorEntity):

@@ -1,10 +1,14 @@
-"""Actions: issue, revoke, extend and list vouchers; revoke a unit's access; let a device in; a unit's guest page (welcome, terms, branding, logo) and its guests' terms consents."""
+"""Actions: issue, revoke, extend and list vouchers; revoke a unit's access; let a device in;
+a unit's guest page (welcome, terms, branding, logo) and its guests' terms consents; a unit's
+network (the seed bot's commands); a print sheet of a unit's booking cards."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import date, datetime
+import os
 from pathlib import Path
+import re
 from typing import Any, cast
 
 import voluptuous as vol
@@ -37,6 +41,7 @@ from .const import (
     VOUCHER_STATUSES,
 )
 from .coordinator import RentalWifiConfigEntry
+from .managed import DATA_DIR_NAME
 
 SERVICE_CREATE_VOUCHER = "create_voucher"
 SERVICE_REVOKE_VOUCHER = "revoke_voucher"
@@ -419,6 +424,123 @@ async def _async_list_consents(call: ServiceCall) -> ServiceResponse:
     return {"unit_id": unit_id, "consents": consents}
 
 
+# --- a unit's network, card sheets ----------------------------------------------------
+
+SERVICE_GET_NETWORK = "get_network"
+SERVICE_CREATE_CARD_SHEET = "create_card_sheet"
+
+ATTR_START_DATE = "start_date"
+ATTR_END_DATE = "end_date"
+ATTR_PAPER = "paper"
+ATTR_FILENAME = "filename"
+PAPERS = ["a4", "letter"]
+CARDS_DIR = "cards"
+"""Sheets go to ``<config>/rental_wifi/cards/`` (beside a managed sidecar's data)."""
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.pdf$", re.IGNORECASE)
+
+GET_NETWORK_SCHEMA = vol.Schema(_TARGET)
+CREATE_CARD_SHEET_SCHEMA = vol.Schema(
+    {
+        **_TARGET,
+        vol.Optional(ATTR_START_DATE): cv.date,
+        vol.Optional(ATTR_END_DATE): cv.date,
+        vol.Optional(ATTR_PAPER, default="a4"): vol.In(PAPERS),
+        vol.Optional(ATTR_FILENAME): cv.string,
+    }
+)
+
+
+async def _async_get_network(call: ServiceCall) -> ServiceResponse:
+    """The unit's pods, devices, Wi-Fi networks, service level and status with reasons."""
+    entry, unit_id = _resolve(call, unit_required=True)
+    return await _call(entry, entry.runtime_data.client.get_network(cast(str, unit_id)))
+
+
+def _write_sheet(config_dir: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` as ``<config>/rental_wifi/cards/<name>`` (0600, atomically).
+
+    Raises ``ValueError`` when the place resolves outside the config dir (a symlink).
+    """
+    config = config_dir.resolve()
+    folder = config_dir / DATA_DIR_NAME / CARDS_DIR
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = (folder / name).resolve()
+    if not target.is_relative_to(config) or target.parent != folder.resolve():
+        raise ValueError(str(target))
+    tmp = target.with_name(f".{target.name}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+async def _async_create_card_sheet(call: ServiceCall) -> ServiceResponse:
+    """Write the print sheet of the unit's upcoming bookings; return where it is."""
+    entry, unit_id = _resolve(call, unit_required=True)
+    unit_id = cast(str, unit_id)
+    start: date = call.data.get(ATTR_START_DATE) or dt_util.now().date()
+    end: date | None = call.data.get(ATTR_END_DATE)
+    paper: str = call.data[ATTR_PAPER]
+    name = call.data.get(ATTR_FILENAME) or "-".join(
+        part
+        for part in (
+            f"cards-{unit_id}",
+            start.isoformat(),
+            end.isoformat() if end else "",
+            "letter" if paper == "letter" else "",
+        )
+        if part
+    )
+    if not name.lower().endswith(".pdf"):
+        name = f"{name}.pdf"
+    if not _FILENAME.fullmatch(name):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_card_filename",
+            translation_placeholders={"filename": name},
+        )
+    pdf, cards = await _call(
+        entry,
+        entry.runtime_data.client.card_sheet(
+            unit_id,
+            start=start.isoformat(),
+            end=end.isoformat() if end else "",
+            paper=paper,
+        ),
+    )
+    hass = call.hass
+    try:
+        path = await hass.async_add_executor_job(
+            _write_sheet, Path(hass.config.config_dir), name, pdf
+        )
+    except ValueError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="card_path_outside",
+            translation_placeholders={"path": str(err)},
+        ) from err
+    except OSError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="card_write_failed",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    return {
+        "path": str(path),
+        "unit_id": unit_id,
+        "cards": cards,
+        "paper": paper,
+        "size": len(pdf),
+    }
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
@@ -483,4 +605,18 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_list_consents,
         schema=LIST_CONSENTS_SCHEMA,
         supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_NETWORK,
+        _async_get_network,
+        schema=GET_NETWORK_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_CREATE_CARD_SHEET,
+        _async_create_card_sheet,
+        schema=CREATE_CARD_SHEET_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )

@@ -43,6 +43,13 @@ pub struct AppState {
     pub(crate) rentals: Arc<Rentals>,
     pub(crate) controller: Arc<Controller>,
     pub(crate) plume: PlumeService,
+    /// Health from the controller, read in the background.
+    pub(crate) controller_watch: crate::controller_watch::ControllerWatch,
+    /// Plume's and the controller's health combined: what the API shows and `health_changed`
+    /// publishes.
+    pub(crate) health: Arc<crate::health_view::HealthView>,
+    /// Property-wide settings (the time zone).
+    pub(crate) property: crate::property::Property,
     pub(crate) events: EventBus,
     pub(crate) metrics: Arc<Metrics>,
     /// Portal brute-force limiter (in memory, bounded).
@@ -226,8 +233,19 @@ impl App {
         let plume = PlumeService::load(store, sealer, clock.clone(), metrics.clone())
             .await
             .map_err(|e| StartError::Plume(e.to_string()))?;
+        let property = crate::property::Property::load(&rentals.store).await?;
         let units = rentals.list_units().await?;
         plume.set_units(&units);
+        let controller_watch = crate::controller_watch::ControllerWatch::new(
+            std::time::Duration::from_secs(u64::from(config.health.controller_poll_seconds)),
+        );
+        controller_watch.set_units(&units);
+        let health = Arc::new(crate::health_view::HealthView::new(
+            plume.board.clone(),
+            controller_watch.board.clone(),
+            clock.clone(),
+            events.clone(),
+        ));
         controller.remember_sites(&crate::usecase::sites::site_ids(&units));
         controller.units_without_site_id(&crate::usecase::sites::without_site_id(&units));
         let limiter = Limiter::new(LimiterConfig {
@@ -248,6 +266,9 @@ impl App {
             rentals,
             controller,
             plume,
+            controller_watch,
+            health,
+            property,
             events,
             metrics,
             limiter,
@@ -442,6 +463,9 @@ impl AppState {
         match self.rentals.list_units().await {
             Ok(units) => {
                 self.plume.set_units(&units);
+                self.controller_watch.set_units(&units);
+                let ids: Vec<String> = units.iter().map(|u| u.unit_id.clone()).collect();
+                self.health.retain(&ids);
                 self.controller
                     .remember_sites(&crate::usecase::sites::site_ids(&units));
                 self.controller
@@ -454,6 +478,13 @@ impl AppState {
                 tracing::error!(error = %e, "could not reload units");
             }
         }
+    }
+
+    /// **The zone a unit's times are shown in**: its own `time_zone`, else the property's
+    /// (`/api/v1/settings/property`, set by Home Assistant), else UTC. The one helper the
+    /// guest pages and the cards call.
+    pub(crate) fn zone_for(&self, unit: &Unit) -> crate::tz::Zone {
+        self.property.zone_for(unit)
     }
 
     /// Every unit (sorted by name, then id), from memory; from the database when the last

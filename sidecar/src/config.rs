@@ -130,6 +130,22 @@ impl Default for PortalConfig {
     }
 }
 
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// How often the controller is asked for each unit's access points and the gateway's WAN
+    /// (seconds; a round that takes longer, within the Open API request budget, sets the pace).
+    pub controller_poll_seconds: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            controller_poll_seconds: 60,
+        }
+    }
+}
+
 /// The whole validated configuration.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -138,6 +154,7 @@ pub struct Config {
     pub log: LogConfig,
     pub vouchers: VoucherConfig,
     pub portal: PortalConfig,
+    pub health: HealthConfig,
 }
 
 /// Values given on the command line; `None` means "not given".
@@ -184,6 +201,7 @@ const KEYS: &[(&str, &str)] = &[
     ("portal", "max_failures_per_address"),
     ("portal", "global_failures_per_minute"),
     ("portal", "short_code_failures_per_day"),
+    ("health", "controller_poll_seconds"),
 ];
 
 impl Config {
@@ -282,6 +300,7 @@ impl Config {
                 "log" => merge(&mut config.log, one).map_err(bad)?,
                 "vouchers" => merge(&mut config.vouchers, one).map_err(bad)?,
                 "portal" => merge(&mut config.portal, one).map_err(bad)?,
+                "health" => merge(&mut config.health, one).map_err(bad)?,
                 _ => unreachable!("KEYS lists only known sections"),
             }
         }
@@ -349,6 +368,12 @@ impl Config {
             return invalid(
                 "server.request_timeout_seconds",
                 "must be between 1 and 300",
+            );
+        }
+        if !(1..=3600).contains(&self.health.controller_poll_seconds) {
+            return invalid(
+                "health.controller_poll_seconds",
+                "must be between 1 and 3600",
             );
         }
         if self.server.data_dir.as_os_str().is_empty() {
@@ -468,6 +493,14 @@ mod tests {
         assert_eq!(c.server.portal_listen.to_string(), "127.0.0.1:2000");
         assert_eq!(c.vouchers.code_length, 11);
         assert_eq!(c.log.format, LogFormat::Text);
+        assert_eq!(c.health.controller_poll_seconds, 60, "the default");
+        let c = Config::load(
+            None,
+            &env(&[("RENTAL_WIFI_HEALTH_CONTROLLER_POLL_SECONDS", "5")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.health.controller_poll_seconds, 5);
     }
 
     #[test]
@@ -485,6 +518,10 @@ mod tests {
             (
                 &[("RENTAL_WIFI_SERVER_PUBLIC_PORTAL_URL", "ftp://x")],
                 "server.public_portal_url",
+            ),
+            (
+                &[("RENTAL_WIFI_HEALTH_CONTROLLER_POLL_SECONDS", "0")],
+                "health.controller_poll_seconds",
             ),
         ];
         for (vars, key) in cases {

@@ -105,6 +105,8 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
                 unit_id: Some((*id).into()),
                 name: Some((*name).into()),
                 ssids: Some(vec![(*ssid).into()]),
+                // The simulated AP, so the controller's health (it is up) sits beside Plume's.
+                ap_macs: Some(vec![crate::sim::omada::DEFAULT_AP.into()]),
                 plume_customer_id: Some(Some(crate::sim::DEMO_CUSTOMER.into())),
                 plume_location_id: Some(Some((*location).into())),
                 ..Default::default()

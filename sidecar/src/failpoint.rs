@@ -89,6 +89,8 @@ pub const ALL: &[&str] = &[
     "unit_logo.after_commit",
     "guest_disconnect.before_commit",
     "guest_disconnect.after_commit",
+    "property_put.before_commit",
+    "property_put.after_commit",
 ];
 
 /// The environment variable that arms one fail point.

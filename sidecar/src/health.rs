@@ -18,9 +18,8 @@ use crate::clock::Clock;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
 use crate::plume::{
-    CustomerMatch, HealthBoard, LocationSummary, NetworkDetails, NodeOwner, PlumeClient,
-    PlumeError, PlumeSettings, PlumeStatus, PlumeTarget, Poller, PollerConfig, RateLimiter,
-    TokenManager, VerifiedLocation,
+    CustomerMatch, HealthBoard, LocationSummary, NodeOwner, PlumeClient, PlumeError, PlumeSettings,
+    PlumeStatus, PlumeTarget, Poller, PollerConfig, RateLimiter, TokenManager, VerifiedLocation,
 };
 use crate::secrets::Sealer;
 use crate::store::{rows, Store, StoreError};
@@ -96,12 +95,20 @@ impl PlumeService {
         })
     }
 
-    pub fn spawn_poller(&self, events: EventBus, shutdown: CancellationToken) -> JoinHandle<()> {
+    /// Start the poller; `on_health` is told each unit it recorded (the health view
+    /// publishes the combined colour).
+    pub fn spawn_poller(
+        &self,
+        events: EventBus,
+        shutdown: CancellationToken,
+        on_health: crate::plume::HealthHook,
+    ) -> JoinHandle<()> {
         let cfg = PollerConfig {
             tokens: Some(self.tokens.clone()),
             limiter: Some(self.limiter.clone()),
             clock: self.clock.clone(),
             metrics: Some(self.metrics.clone()),
+            on_health: Some(on_health),
             ..Default::default()
         };
         Poller::spawn_with(
@@ -200,7 +207,6 @@ impl PlumeService {
     /// location's name, or an error that says which id is wrong
     /// ([`PlumeError::CustomerNotFound`], [`PlumeError::LocationNotFound`] listing the
     /// customer's locations, [`PlumeError::Forbidden`] for another partner's customer).
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn verify_location(
         &self,
         customer_id: &str,
@@ -213,13 +219,11 @@ impl PlumeService {
     }
 
     /// The customer and location of the pod or gateway with this serial number.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn find_by_serial(&self, serial: &str) -> Result<NodeOwner, PlumeServiceError> {
         Ok(self.client()?.find_by_serial(serial).await?)
     }
 
     /// Customers with exactly this CRM account id, with their location ids.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn find_by_account_id(
         &self,
         account_id: &str,
@@ -228,19 +232,11 @@ impl PlumeService {
     }
 
     /// A customer's locations (id and name), to pick one.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
     pub async fn locations(
         &self,
         customer_id: &str,
     ) -> Result<Vec<LocationSummary>, PlumeServiceError> {
         Ok(self.client()?.locations(customer_id.trim()).await?)
-    }
-
-    /// What the last poll showed of a unit's network (pods, devices, SSIDs, speed test); `None`
-    /// before the first successful read or without Plume.
-    #[expect(dead_code, reason = "unit set-up (issue 15b) uses it")]
-    pub fn network(&self, unit_id: &str) -> Option<Arc<NetworkDetails>> {
-        self.board.network(unit_id)
     }
 
     /// Plume's connectivity as the poller last saw it.

@@ -1,8 +1,9 @@
 //! Background tasks that run beside the listeners until shutdown, each given the parts it
 //! needs. None of them ticks: each sleeps until its next item is due (DESIGN §10 "Idle
 //! cost") — the expiry timer until the next grant ends, the outbox worker until the next
-//! item is due, the controller monitor and maintenance on their long periods, the Plume
-//! poller on its interval, the checkpointer every 2 s at most.
+//! item is due, the controller monitor, the reconciler and maintenance on their long periods, the Plume
+//! poller and the controller health watcher on their intervals, the checkpointer every 2 s
+//! at most.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +22,17 @@ pub fn spawn_all(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<Join
         tokio::spawn(rentals.store.clone().run_checkpointer(stop.clone())),
         tokio::spawn(rentals.clone().run_expiry(stop.clone())),
         tokio::spawn(crate::outbox::worker::run(rentals.clone(), stop.clone())),
-        state
-            .plume
-            .spawn_poller(state.events.clone(), state.shutdown.clone()),
+        state.plume.spawn_poller(
+            state.events.clone(),
+            state.shutdown.clone(),
+            on_health(state),
+        ),
+        state.controller_watch.spawn(
+            state.controller.clone(),
+            state.clock.clone(),
+            on_health(state),
+            stop.clone(),
+        ),
         tokio::spawn(controller_monitor(
             state.controller.clone(),
             rentals.clone(),
@@ -31,6 +40,12 @@ pub fn spawn_all(state: &Arc<AppState>, stop: watch::Receiver<bool>) -> Vec<Join
         )),
         tokio::spawn(reconciler(rentals, state.metrics.clone(), stop)),
     ]
+}
+
+/// What a health source calls after recording a unit: publish the combined colour.
+fn on_health(state: &Arc<AppState>) -> crate::plume::HealthHook {
+    let view = state.health.clone();
+    Arc::new(move |unit_id: &str| view.publish(unit_id))
 }
 
 /// Reconciliation with the controller (issue 12b): shortly after start, then daily; after a

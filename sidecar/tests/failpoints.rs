@@ -861,6 +861,42 @@ async fn run(point: &str) {
             }
             assert!(rig.sim.authorized().is_empty());
         }
+        "property_put" => {
+            // The property's zone and its audit row: both or neither.
+            let path = "/api/v1/settings/property";
+            rig.must(
+                "PUT",
+                path,
+                Some(json!({"time_zone": "Europe/Lisbon"})),
+                &[200],
+            )
+            .await;
+            rig.stop();
+            let body = json!({"time_zone": "America/New_York"});
+            if arm(&mut rig, point) {
+                doomed(&rig, "PUT", path, Some(body.clone())).await;
+                dies(&mut rig, point, 10);
+            }
+            restart(&mut rig, point);
+            let stored = rig.must("GET", path, None, &[200]).await;
+            let audited = |a: &Value, zone: &str| {
+                a["entries"].as_array().unwrap().iter().any(|e| {
+                    e["action"] == "settings.property.put"
+                        && e["detail"] == format!("time_zone={zone}")
+                })
+            };
+            let audit = rig.must("GET", "/api/v1/audit", None, &[200]).await;
+            if point.ends_with("after_commit") {
+                assert_eq!(stored["time_zone"], "America/New_York");
+                assert!(audited(&audit, "America/New_York"), "{audit}");
+            } else {
+                assert_eq!(stored["time_zone"], "Europe/Lisbon");
+                assert!(!audited(&audit, "America/New_York"), "{audit}");
+            }
+            rig.must("PUT", path, Some(body), &[200]).await;
+            let stored = rig.must("GET", path, None, &[200]).await;
+            assert_eq!(stored["time_zone"], "America/New_York");
+        }
         "unit_logo" => {
             // A logo upload: the unit points at a stored image, or keeps none.
             let mut file = Vec::new();
@@ -1044,4 +1080,6 @@ cases! {
     unit_logo_after_commit => "unit_logo.after_commit",
     guest_disconnect_before_commit => "guest_disconnect.before_commit",
     guest_disconnect_after_commit => "guest_disconnect.after_commit",
+    property_put_before_commit => "property_put.before_commit",
+    property_put_after_commit => "property_put.after_commit",
 }

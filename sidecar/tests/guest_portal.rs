@@ -693,3 +693,75 @@ async fn the_captive_portal_api_answers_over_https_with_the_hosts_certificate() 
     let untrusting = https_phone(&test_ca().0, &https, [127, 0, 17, 43]);
     assert!(untrusting.get(&api).send().await.is_err());
 }
+
+/// The end of a guest's access on the success and status pages is the wall clock of the
+/// unit's zone (DESIGN §10 "Time zone"): the property's, which Home Assistant sets, or the
+/// unit's own; UTC (and labelled so) only when neither is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_after_login_show_the_end_in_the_units_zone() {
+    let env = PortalEnv::start().await;
+    let code = env.voucher(json!({"max_devices": 2})).await;
+    let (s, b) = env
+        .app
+        .put(
+            "/api/v1/settings/property",
+            json!({"time_zone": "Asia/Kolkata"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let phone = Phone::at(&env.app.portal, [127, 0, 17, 31]);
+    let (form, _) = login_page(&phone, MAC).await;
+    let (s, html) = post(&phone, &form, &[("code", code.as_str())]).await;
+    assert_eq!((s, result_of(&html).as_str()), (200, "success"), "{html}");
+    let (_, grants) = env.app.get("/api/v1/grants").await;
+    let end = time::OffsetDateTime::parse(
+        grants["grants"][0]["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let wall = |zone: &str| {
+        let t = rental_wifi::tz::Zone::parse(zone).unwrap().to_local(end);
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        )
+    };
+    // Kolkata is UTC+05:30 all year: its wall clock never equals UTC's.
+    assert!(html.contains(&wall("Asia/Kolkata")), "{html}");
+    assert!(!html.contains("UTC"), "{html}");
+    let (_, _, html) = get_page(&phone, "/portal/status").await;
+    assert_eq!(result_of(&html), "status", "{html}");
+    assert!(
+        html.contains(&wall("Asia/Kolkata")) && !html.contains("UTC"),
+        "{html}"
+    );
+
+    // The unit's own zone wins over the property's.
+    let (s, u) = env
+        .app
+        .patch(
+            "/api/v1/units/beach",
+            json!({"time_zone": "America/Sao_Paulo"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{u}");
+    let (_, _, html) = get_page(&phone, "/portal/status").await;
+    assert!(html.contains(&wall("America/Sao_Paulo")), "{html}");
+
+    // Neither: UTC, and the page says so.
+    env.app
+        .patch("/api/v1/units/beach", json!({"time_zone": null}))
+        .await;
+    env.app
+        .put("/api/v1/settings/property", json!({"time_zone": null}))
+        .await;
+    let (_, _, html) = get_page(&phone, "/portal/status").await;
+    assert!(
+        html.contains(&wall("UTC")) && html.contains("UTC"),
+        "{html}"
+    );
+}

@@ -19,6 +19,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::pdf::{get_pdf, pdf_pages};
 use common::{config_for, eventually, fast_policy, Capture, TestApp};
 use rental_wifi::clock::Clock;
 use rental_wifi::net::Mac;
@@ -1397,4 +1398,68 @@ async fn the_unit_device_route_and_a_blank_calendar_in_password_mode() {
         e.has_password(&password2)
     })
     .await;
+}
+
+/// The print sheet of a password-mode unit (issue 17 item 5 with issue 18): each stay's card
+/// carries its own Wi-Fi password where a portal unit's shows the code (the portal refuses a
+/// password-mode voucher's code), and every password printed is an audited read.
+#[tokio::test]
+async fn the_print_sheet_carries_each_stays_password() {
+    let (env, _tmp) = start().await;
+    let clock = env.app.clock.clone();
+    let mut stays = Vec::new();
+    for (i, start) in [(1, 86_400i64), (2, 4 * 86_400)] {
+        let (s, b) = env
+            .app
+            .put(
+                &format!("/api/v1/units/loft/bookings/S{i}"),
+                json!({"start": at(&clock, start), "end": at(&clock, start + 2 * 86_400),
+                       "guest_name": format!("Guest {i}")}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        let code = b["voucher"]["code"].as_str().unwrap().to_owned();
+        let (s, p) = env
+            .app
+            .get(&format!("/api/v1/vouchers/{code}/password"))
+            .await;
+        assert_eq!(s, 200, "{p}");
+        stays.push((code, p["wifi"]["password"].as_str().unwrap().to_owned()));
+    }
+    let printed = |audit: &Value| {
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["action"] == "wifi_password.read"
+                    && e["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("printed on a card"))
+            })
+            .count()
+    };
+    let before = printed(&env.app.get("/api/v1/audit").await.1);
+
+    let (s, h, pdf) = get_pdf(&env.app, "/api/v1/units/loft/cards.pdf").await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(h["x-card-count"], "2");
+    let all = pdf_pages(&pdf).join("\n");
+    for (code, password) in &stays {
+        assert!(all.contains(password.as_str()), "{password} in {all}");
+        assert!(
+            !all.contains(code.as_str()),
+            "no voucher code {code}: {all}"
+        );
+    }
+    assert!(
+        all.contains("WI-FI PASSWORD") && all.contains("Wi-Fi: Rental"),
+        "{all}"
+    );
+    let audit = env.app.get("/api/v1/audit").await.1;
+    assert_eq!(
+        printed(&audit),
+        before + 2,
+        "one audited read per card: {audit}"
+    );
 }

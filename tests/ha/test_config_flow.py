@@ -649,3 +649,138 @@ async def test_units_of_the_sidecar_become_subentries(
         is None,
     )
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_unit_form_finds_plume_ids_and_takes_a_time_zone(
+    hass: HomeAssistant, sim: Sim, api: Api, config_entry: MockConfigEntry
+) -> None:
+    """The unit form fills in the Plume ids from a pod serial or an account id (issue 15
+    item 5), says what it found when the answer is not one location, and shows the
+    sidecar's message for a serial Plume does not know; the unit's own time zone is read
+    and written like its other settings."""
+    await api.configure(sim)
+    await setup_entry(hass, config_entry)
+    fine = sim.location("fine")
+
+    async def submit(form: dict[str, Any], flow: dict | None = None) -> dict:
+        if flow is None:
+            flow = await hass.config_entries.subentries.async_init(
+                (config_entry.entry_id, SUBENTRY_UNIT), context={"source": SOURCE_USER}
+            )
+        return await hass.config_entries.subentries.async_configure(flow["flow_id"], form)
+
+    # A serial Plume does not know: the sidecar's words, naming it, and nothing created.
+    result = await submit(unit_form(plume={"plume_serial": "NOSUCHPOD"}))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"plume": "invalid_field"}
+    assert "NOSUCHPOD" in result["description_placeholders"]["message"]
+    assert await status_of(api.session, api.sidecar, "/api/v1/units/beach-house") == 404
+
+    # The serial printed on a pod (any case) → its customer and location; the time zone too.
+    serial = fine["node_serials"][1].lower()
+    result = await submit(
+        unit_form(time_zone="Europe/Lisbon", plume={"plume_serial": serial}), result
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    assert result["data"] == {
+        CONF_UNIT_ID: "beach-house",
+        CONF_CALENDAR_ENTITY: "calendar.beach_house",
+    }
+    stored = await api.request("GET", "/api/v1/units/beach-house")
+    assert (stored["plume_customer_id"], stored["plume_location_id"]) == (
+        fine["customer_id"],
+        fine["location_id"],
+    )
+    assert stored["time_zone"] == "Europe/Lisbon"
+
+    # The account id of a customer with several locations: its customer id is filled in and
+    # its locations are listed; the host picks one.
+    result = await submit(
+        unit_form(
+            **{CONF_NAME: "Loft", CONF_UNIT_ID: "loft"},
+            plume={"plume_account_id": sim.info["plume_account_id"]},
+        )
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"plume": "plume_pick_location"}
+    placeholders = result["description_placeholders"]
+    assert placeholders["customer_id"] == sim.info["plume_customer_id"]
+    for location in sim.info["plume_locations"]:
+        assert location["location_id"] in placeholders["choices"]
+    shown = suggested(result)
+    assert shown["plume_customer_id"] == sim.info["plume_customer_id"]
+    assert "plume_account_id" not in shown
+    poor = sim.location("poor_health")
+    result = await submit(
+        unit_form(
+            **{CONF_NAME: "Loft", CONF_UNIT_ID: "loft"},
+            plume={
+                "plume_customer_id": shown["plume_customer_id"],
+                "plume_location_id": poor["location_id"],
+            },
+        ),
+        result,
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    stored = await api.request("GET", "/api/v1/units/loft")
+    assert stored["plume_location_id"] == poor["location_id"]
+    assert stored["time_zone"] is None
+
+    # A customer with one location: filled in at once.
+    lone = {"customer_id": "64aaaaaaaaaaaaaaaaaa7777", "location_id": "64bbbbbbbbbbbbbbbbbb0001"}
+    await sim.set_scenario(api.session, lone, "fine")
+    result = await submit(
+        unit_form(
+            **{CONF_NAME: "Cabin", CONF_UNIT_ID: "cabin"},
+            plume={"plume_account_id": "acct-7777"},
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    stored = await api.request("GET", "/api/v1/units/cabin")
+    assert (stored["plume_customer_id"], stored["plume_location_id"]) == (
+        lone["customer_id"],
+        lone["location_id"],
+    )
+
+    # An account id nobody has, and one two customers share.
+    result = await submit(
+        unit_form(**{CONF_NAME: "Barn"}, plume={"plume_account_id": "acct-none"})
+    )
+    assert result["errors"] == {"plume": "plume_account_unknown"}
+    assert result["description_placeholders"]["account_id"] == "acct-none"
+    twin = {"customer_id": "64cccccccccccccccccc7777", "location_id": "64dddddddddddddddddd0001"}
+    await sim.set_scenario(api.session, twin, "fine")
+    result = await submit(
+        unit_form(**{CONF_NAME: "Barn"}, plume={"plume_account_id": "acct-7777"}), result
+    )
+    assert result["errors"] == {"plume": "plume_account_ambiguous"}
+    assert lone["customer_id"] in result["description_placeholders"]["choices"]
+    assert twin["customer_id"] in result["description_placeholders"]["choices"]
+
+    # Reconfigure: the form shows the unit's zone; a zone that does not exist is refused
+    # with the sidecar's message; a blank zone means Home Assistant's (the property's).
+    subentry_id = next(
+        s.subentry_id for s in config_entry.subentries.values() if s.unique_id == "beach-house"
+    )
+    result = await config_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    shown = suggested(result)
+    assert shown["time_zone"] == "Europe/Lisbon"
+    assert shown["plume_location_id"] == fine["location_id"]
+    form = unit_form(
+        time_zone="Mars/Olympus_Mons",
+        plume={
+            "plume_customer_id": fine["customer_id"],
+            "plume_location_id": fine["location_id"],
+        },
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+    assert result["errors"] == {"time_zone": "invalid_field"}
+    assert "time_zone" in result["description_placeholders"]["message"]
+    assert (await api.request("GET", "/api/v1/units/beach-house"))["time_zone"] == (
+        "Europe/Lisbon"
+    )
+    form.pop("time_zone")
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert (await api.request("GET", "/api/v1/units/beach-house"))["time_zone"] is None

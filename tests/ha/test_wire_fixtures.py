@@ -22,6 +22,9 @@ from custom_components.rental_wifi.const import BUS_EVENTS
 from custom_components.rental_wifi.models import (
     Health,
     Info,
+    NetworkSummary,
+    PodSummary,
+    SpeedTest,
     State,
     Unit,
     UnitState,
@@ -57,6 +60,13 @@ UNMODELLED = {
     "reconcile",
     "outbox",
     "host_test",
+    # `rental_wifi.get_network` returns it as it is; the time zone sync reads `time_zone`;
+    # the Plume look-ups are for the unit form.
+    "network",
+    "settings_property",
+    "plume_node",
+    "plume_customers",
+    "plume_locations",
     # A unit's terms consents (issue 17): passed on as the list_consents action's response.
     "consents",
 }
@@ -98,6 +108,7 @@ def test_every_fixture_is_read_here() -> None:
         "state",
         "error",
         "error_tls_untrusted",
+        "unit_saved",
         "unit_password_mode",
     }
     events = {n for n in names if n.startswith("event_")}
@@ -110,6 +121,10 @@ def test_resources() -> None:
     _assert_mirrors(Info, Info.from_dict(info), info)
     unit = _load("unit")
     _assert_mirrors(Unit, Unit.from_dict(unit), unit)
+    # A save's answer is the unit with its Plume check beside it.
+    saved = _load("unit_saved")
+    assert Unit.from_dict(saved) == Unit.from_dict(unit)
+    assert saved["plume_check"]["status"] == "verified"
     assert [Unit.from_dict(u) for u in _load("units")["units"]] == [Unit.from_dict(unit)]
     voucher = _load("voucher")
     _assert_mirrors(Voucher, Voucher.from_dict(voucher), voucher)
@@ -172,6 +187,25 @@ def test_state_snapshot() -> None:
         assert unit_state.live_voucher == Voucher.from_dict(raw["vouchers"][0])
         _assert_mirrors(Health, unit_state.health, raw["health"])
         _assert_mirrors(Unit, unit_state.unit, raw["unit"])
+        # The network summary (pods, sources read, speed test) and the card's voucher.
+        assert unit_state.current_voucher == raw["current_voucher"]
+        assert unit_state.card_voucher == Voucher.from_dict(raw["vouchers"][0])
+        network = raw["network"]
+        for name in _fields(NetworkSummary):
+            assert name in network, f"NetworkSummary.{name} is not in the snapshot"
+        assert unit_state.network.read == network["read"]
+        assert len(unit_state.network.pods) == len(network["pods"])
+        for pod, pod_raw in zip(unit_state.network.pods, network["pods"], strict=True):
+            _assert_mirrors(PodSummary, pod, pod_raw)
+        if network["speed_test"] is None:
+            assert unit_state.network.speed_test is None
+        else:
+            assert unit_state.network.speed_test is not None
+            _assert_mirrors(SpeedTest, unit_state.network.speed_test, network["speed_test"])
+            assert (
+                unit_state.network.speed_test.download_mbps
+                == network["speed_test"]["download_mbps"]
+            )
         if raw["wifi_password"] is None:
             assert unit_state.wifi_password is None
         else:
@@ -186,6 +220,8 @@ def test_state_snapshot() -> None:
             _assert_mirrors(VanishedBooking, model, booking)
     assert any(u["wifi_password"] for u in data["units"]), "a password-mode unit is shown"
     assert any(u["vanished_bookings"] for u in data["units"]), "a vanished booking is shown"
+    assert any(u["network"]["pods"] for u in data["units"]), "pods are shown"
+    assert any(u["network"]["speed_test"] for u in data["units"]), "a speed test is shown"
 
 
 def test_error_body() -> None:

@@ -293,7 +293,9 @@ impl From<crate::health::PlumeServiceError> for ApiError {
             P::Store(s) => s.into(),
             P::Plume(p) => {
                 let msg = p.to_string();
-                match p {
+                // The setting or unit field to look at, when Plume's answer names one.
+                let field = p.field();
+                let e = match p {
                     E::OAuth {
                         status: Some(s), ..
                     } if (400..500).contains(&s) => {
@@ -309,6 +311,10 @@ impl From<crate::health::PlumeServiceError> for ApiError {
                         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plume_unavailable", msg)
                     }
                     _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plume_rejected", msg),
+                };
+                match field {
+                    Some(f) if e.status == StatusCode::UNPROCESSABLE_ENTITY => e.with_field(f),
+                    _ => e,
                 }
             }
         }

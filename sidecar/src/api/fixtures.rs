@@ -81,6 +81,7 @@ fn unit() -> Unit {
         checkin_grace_minutes: 120,
         checkout_grace_minutes: 60,
         terms_url: Some("https://example.com/terms".into()),
+        time_zone: Some("Europe/Lisbon".into()),
         access: Default::default(),
         created_at: T0,
         updated_at: T0,
@@ -309,6 +310,63 @@ fn health() -> HealthReport {
     }
 }
 
+fn speed_test() -> SpeedTestOut {
+    SpeedTestOut {
+        download_mbps: Some(512.3),
+        upload_mbps: Some(41.2),
+        rtt_ms: Some(9.1),
+        status: Some("succeeded".into()),
+        tested_at: Some("2026-11-21T03:00:00.000Z".into()),
+        airbnb_tier: Some("fast".into()),
+    }
+}
+
+fn pods() -> Vec<PodOut> {
+    vec![
+        PodOut {
+            source: Source::Plume,
+            id: "1GA2B3C4D5".into(),
+            name: "Living room".into(),
+            kind: "gateway".into(),
+            model: Some("PP403Z".into()),
+            firmware: Some("4.8.0-88-g0a1b2c3".into()),
+            connection: "connected".into(),
+            connected: true,
+            connection_changed_at: Some("2026-11-20T10:00:00.000Z".into()),
+            backhaul: Some("ethernet".into()),
+            health: Some(HealthValueOut {
+                status: Some("poor".into()),
+                score: Some(2.0),
+            }),
+            connected_devices: Some(3),
+            alerts: vec!["poorHealth".into()],
+        },
+        PodOut {
+            source: Source::Controller,
+            id: "B0-95-75-15-93-44".into(),
+            name: "Loft".into(),
+            kind: "access_point".into(),
+            model: Some("EAP650(EU) v1.0".into()),
+            firmware: None,
+            connection: "connected".into(),
+            connected: true,
+            connection_changed_at: None,
+            backhaul: None,
+            health: None,
+            connected_devices: None,
+            alerts: vec![],
+        },
+    ]
+}
+
+fn network_summary() -> NetworkSummaryOut {
+    NetworkSummaryOut {
+        pods: pods().iter().map(PodSummaryOut::from).collect(),
+        read: [(Source::Plume, true), (Source::Controller, true)].into(),
+        speed_test: Some(speed_test()),
+    }
+}
+
 fn controller_status() -> ControllerStatusOut {
     ControllerStatusOut::new(
         ControllerStatus {
@@ -500,6 +558,8 @@ fn snapshot_and_status() {
                     vouchers: vec![VoucherOut::new(&voucher(), NOW)],
                     active_grants: 1,
                     health: HealthOut::new("beach-house", health()),
+                    network: network_summary(),
+                    current_voucher: Some("K7M2P9QX4T".into()),
                     wifi_password: None,
                     vanished_bookings: vec![VanishedBookingOut::from(&vanished_booking())],
                     guest_checks: GuestChecksStateOut {
@@ -516,6 +576,12 @@ fn snapshot_and_status() {
                     vouchers: vec![VoucherOut::new(&password_voucher(), NOW)],
                     active_grants: 0,
                     health: HealthOut::new("garden-flat", health()),
+                    network: NetworkSummaryOut {
+                        pods: vec![],
+                        read: [(Source::Plume, false), (Source::Controller, false)].into(),
+                        speed_test: None,
+                    },
+                    current_voucher: Some("P4SSW0RDQX".into()),
                     wifi_password: Some(WifiPasswordStateOut::new(&password_voucher(), true)),
                     vanished_bookings: vec![],
                     guest_checks: GuestChecksStateOut {
@@ -618,6 +684,121 @@ fn settings() {
             api_base: "https://piranha-gamma.prod.us-west-2.aws.plumenet.io/api".into(),
             poll_interval_seconds: 60,
         }),
+    );
+}
+
+/// The property settings, the unit save's Plume check, Plume discovery, a unit's network and
+/// the card sheet's answers (health-cards).
+#[test]
+fn health_cards() {
+    round_trip(
+        "settings_property",
+        PropertyOut {
+            time_zone: Some("Europe/Lisbon".into()),
+        },
+    );
+    round_trip(
+        "unit_saved",
+        UnitSavedOut {
+            unit: UnitOut::from(&unit()),
+            plume_check: Some(PlumeCheckOut {
+                status: "verified".into(),
+                location_name: Some("Beach House".into()),
+                message: None,
+            }),
+        },
+    );
+    round_trip(
+        "plume_node",
+        PlumeNodeOwnerOut {
+            serial_number: "1GA2B3C4D5".into(),
+            customer_id: "642cc40d71d99d000a611549".into(),
+            location_id: "642cc40d71d99d000a61154a".into(),
+        },
+    );
+    round_trip(
+        "plume_customers",
+        PlumeCustomersOut {
+            customers: vec![PlumeCustomerOut {
+                customer_id: "642cc40d71d99d000a611549".into(),
+                account_id: Some("CRM-10042".into()),
+                name: Some("Beach Rentals Ltd".into()),
+                location_ids: vec!["642cc40d71d99d000a61154a".into()],
+            }],
+        },
+    );
+    round_trip(
+        "plume_locations",
+        PlumeLocationsOut {
+            locations: vec![PlumeLocationOut {
+                location_id: "642cc40d71d99d000a61154a".into(),
+                name: Some("Beach House".into()),
+            }],
+        },
+    );
+    round_trip(
+        "network",
+        NetworkOut {
+            unit_id: "beach-house".into(),
+            status: "yellow".into(),
+            reasons: vec!["Plume: Pod 'Living room' health is poor".into()],
+            online: true,
+            sources: [
+                (
+                    Source::Plume,
+                    SourceStateOut {
+                        status: "yellow".into(),
+                        stale: false,
+                        updated_at: Some("2026-11-21T09:29:00Z".into()),
+                    },
+                ),
+                (
+                    Source::Controller,
+                    SourceStateOut {
+                        status: "green".into(),
+                        stale: false,
+                        updated_at: Some("2026-11-21T09:29:30Z".into()),
+                    },
+                ),
+            ]
+            .into(),
+            service_level: Some("fullService".into()),
+            location_name: Some("Beach House".into()),
+            network_status: Some("online".into()),
+            pods: pods(),
+            gateways: vec![GatewayOut {
+                mac: "AC-84-C6-00-00-01".into(),
+                name: "Gateway".into(),
+                model: Some("ER605 v2.0".into()),
+                connection: "connected".into(),
+                connected: true,
+                wan_ports: vec![WanPortOut {
+                    name: "WAN1".into(),
+                    link_up: Some(true),
+                    internet: Some(true),
+                    up: true,
+                }],
+                wan_error: None,
+            }],
+            devices: vec![NetworkDeviceOut {
+                name: "Guest phone".into(),
+                mac: Some("52:de:63:f1:e3:3b".into()),
+                connection: "connected".into(),
+                connected: true,
+                band: Some("5G".into()),
+                medium: Some("wifi".into()),
+                health: Some(HealthValueOut {
+                    status: Some("healthy".into()),
+                    score: None,
+                }),
+            }],
+            devices_total: 1,
+            wifi_networks: vec!["Beach Guest".into()],
+            speed_test: Some(speed_test()),
+            skipped: vec![],
+            plume_read_at: Some("2026-11-21T09:29:00Z".into()),
+            controller_read_at: Some("2026-11-21T09:29:30Z".into()),
+        },
     );
 }
 
@@ -878,6 +1059,12 @@ fn no_stray_fixtures() {
         "reconcile",
         "outbox",
         "host_test",
+        "settings_property",
+        "network",
+        "unit_saved",
+        "plume_node",
+        "plume_customers",
+        "plume_locations",
     ];
     for entry in std::fs::read_dir(dir()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();

@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod bookings;
+pub mod cards;
 pub mod controller;
 pub mod devices;
 pub mod error;
@@ -20,7 +21,9 @@ pub mod events;
 #[cfg(test)]
 mod fixtures;
 pub mod grants;
+pub mod network;
 pub mod passwords;
+pub mod plume;
 pub mod settings;
 pub mod state;
 pub mod units;
@@ -288,6 +291,10 @@ async fn route(
         (&Method::POST, ["units", id, "host-test"]) => {
             controller::create_host_test(s, &ctx, id).await
         }
+        (&Method::GET, ["units", id, "network"]) => network::get(s, id).await,
+        (&Method::GET, ["units", id, "cards.pdf"]) => cards::sheet(s, &ctx, id, &req).await,
+        (_, ["units", _, "cards.pdf"]) => Err(ApiError::method_not_allowed()),
+        (_, ["units", _, "health" | "network"]) => Err(ApiError::method_not_allowed()),
         (_, ["units"] | ["units", _]) => Err(ApiError::method_not_allowed()),
         // Stays and devices (issue 14).
         (&Method::POST, ["units", id, "revoke"]) => units::revoke(s, &ctx, id).await,
@@ -349,7 +356,9 @@ async fn route(
         (&Method::GET, ["settings", "plume"]) => settings::get_plume(s),
         (&Method::PUT, ["settings", "plume"]) => settings::put_plume(s, &ctx, req).await,
         (&Method::DELETE, ["settings", "plume"]) => settings::delete_plume(s, &ctx).await,
-        (_, ["settings", "omada" | "plume"]) => Err(ApiError::method_not_allowed()),
+        (&Method::GET, ["settings", "property"]) => settings::get_property(s),
+        (&Method::PUT, ["settings", "property"]) => settings::put_property(s, &ctx, req).await,
+        (_, ["settings", "omada" | "plume" | "property"]) => Err(ApiError::method_not_allowed()),
         (&Method::POST, ["settings", "omada", "check"]) => controller::check(s).await,
 
         (&Method::GET, ["controller", "sites"]) => controller::sites(s).await,
@@ -368,6 +377,14 @@ async fn route(
             | ["outbox", _, "discard"]
             | ["host-tests", _]
             | ["units", _, "host-test"],
+        ) => Err(ApiError::method_not_allowed()),
+
+        (&Method::GET, ["plume", "nodes", serial]) => plume::node(s, serial).await,
+        (&Method::GET, ["plume", "customers"]) => plume::customers(s, &req).await,
+        (&Method::GET, ["plume", "customers", c, "locations"]) => plume::locations(s, c).await,
+        (
+            _,
+            ["plume", "nodes", _] | ["plume", "customers"] | ["plume", "customers", _, "locations"],
         ) => Err(ApiError::method_not_allowed()),
 
         (&Method::GET, ["audit"]) => audit::list(s, &req).await,

@@ -1,4 +1,4 @@
-//! `/api/v1/settings/omada` and `/api/v1/settings/plume`. Reads mask every secret; writes
+//! `/api/v1/settings/omada`, `/api/v1/settings/plume` and `/api/v1/settings/property`. Reads mask every secret; writes
 //! are tested against the controller / Plume before anything is stored, and audited
 //! (without their content).
 
@@ -7,7 +7,9 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 
 use super::error::ApiError;
-use super::wire::{ControllerCheckOut, OmadaSettingsOut, PlumeSettingsOut};
+use super::wire::{
+    ControllerCheckOut, OmadaSettingsOut, PlumeSettingsOut, PropertyBody, PropertyOut,
+};
 use super::{body, no_content, ok, Query, Result};
 use crate::app::AppState;
 use crate::serve::Body;
@@ -49,8 +51,10 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
         let results = s.controller.check_sites(&specs).await;
         check.site_checks = super::controller::site_checks(&specs, results);
     }
-    // The outbox may have been waiting for a controller, or for these settings.
+    // The outbox may have been waiting for a controller, or for these settings; the units'
+    // health is read with the new ones.
     s.rentals.retry_waiting().await;
+    s.controller_watch.settings_changed();
     let settings = s
         .controller
         .settings_redacted()
@@ -80,6 +84,7 @@ pub async fn put_omada(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Resul
 
 pub async fn delete_omada(s: &AppState, ctx: &Ctx) -> Result<Response<Body>> {
     s.controller.delete().await?;
+    s.controller_watch.settings_changed();
     s.rentals
         .audit_settings(ctx, AuditAction::OmadaSettingsDelete)
         .await?;
@@ -109,4 +114,36 @@ pub async fn delete_plume(s: &AppState, ctx: &Ctx) -> Result<Response<Body>> {
         .audit_settings(ctx, AuditAction::PlumeSettingsDelete)
         .await?;
     no_content()
+}
+
+pub fn get_property(s: &AppState) -> Result<Response<Body>> {
+    ok(&PropertyOut {
+        time_zone: s.property.time_zone().map(|z| z.name().to_owned()),
+    })
+}
+
+/// Set (or, with `null`, unset) the property's time zone; an unknown name changes nothing.
+pub async fn put_property(
+    s: &AppState,
+    ctx: &Ctx,
+    req: Request<Incoming>,
+) -> Result<Response<Body>> {
+    let b: PropertyBody = body(req).await?;
+    let zone = match b.time_zone {
+        None => {
+            return Err(ApiError::validation(
+                Some("time_zone"),
+                "time_zone is required (an IANA name such as Europe/Berlin, or null for UTC)",
+            ))
+        }
+        Some(None) => None,
+        Some(Some(name)) if name.trim().is_empty() => None,
+        Some(Some(name)) => Some(
+            crate::tz::Zone::parse(&name)
+                .map_err(|e| ApiError::validation(Some("time_zone"), format!("time_zone: {e}")))?,
+        ),
+    };
+    s.rentals.set_property(ctx, zone.as_ref()).await?;
+    s.property.replace(zone);
+    get_property(s)
 }

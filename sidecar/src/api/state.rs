@@ -50,13 +50,25 @@ pub async fn snapshot(s: &AppState) -> Result<Response<Body>> {
             .push(VoucherOut::new(v, now));
     }
     let total_grants: u64 = grants.values().sum();
+    let mut live_by_unit: BTreeMap<&str, Vec<crate::vouchers::model::Voucher>> = BTreeMap::new();
+    for v in &live {
+        live_by_unit
+            .entry(v.unit_id.as_str())
+            .or_default()
+            .push(v.clone());
+    }
     let unit_states = units
         .iter()
         .map(|u| UnitStateOut {
             unit: UnitOut::from(u),
             vouchers: by_unit.remove(u.unit_id.as_str()).unwrap_or_default(),
             active_grants: grants.get(&u.unit_id).copied().unwrap_or(0),
-            health: HealthOut::new(&u.unit_id, s.plume.board.get(&u.unit_id, now)),
+            health: HealthOut::new(&u.unit_id, s.health.unit(&u.unit_id)),
+            network: super::network::summary(s, &u.unit_id),
+            current_voucher: live_by_unit
+                .get(u.unit_id.as_str())
+                .and_then(|vs| crate::vouchers::cards::current(vs, now))
+                .map(|v| v.code.clone()),
             wifi_password: passwords
                 .remove(&u.unit_id)
                 .map(|c| WifiPasswordStateOut::new(&c.voucher, c.on_controller)),

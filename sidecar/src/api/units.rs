@@ -1,14 +1,21 @@
-//! `/api/v1/units`, `/api/v1/units/{unit_id}/health` and `/api/v1/units/{unit_id}/revoke`.
+//! `/api/v1/units`, `/api/v1/units/{unit_id}/health` (Plume and the controller combined) and
+//! `/api/v1/units/{unit_id}/revoke`.
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
+use std::borrow::Cow;
+
+use http::StatusCode;
+
 use super::error::ApiError;
 use super::wire::{
-    ConsentOut, ConsentsOut, HealthOut, UnitBody, UnitOut, UnitRevokedOut, UnitsOut,
+    ConsentOut, ConsentsOut, HealthOut, PlumeCheckOut, UnitBody, UnitOut, UnitRevokedOut,
+    UnitSavedOut, UnitsOut,
 };
 use super::{body, created_or_ok, no_content, ok, Query, Result};
 use crate::app::AppState;
+use crate::health::PlumeServiceError;
 use crate::serve::Body;
 use crate::vouchers::unit::{NewUnit, UnitChanges};
 use crate::vouchers::Ctx;
@@ -24,6 +31,7 @@ pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<R
     let validate = Query::of(&req)?.bool("validate")?.unwrap_or(true);
     let b: UnitBody = body(req).await?;
     let mut new = NewUnit::parse(b.into())?;
+    // Before the write, outside any transaction: controller and Plume calls may take seconds.
     if validate {
         // The site is checked at the controller (its id looked up or verified) before the
         // unit is stored (issue 12b).
@@ -34,11 +42,21 @@ pub async fn create(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<R
     // Password mode: the controller must be able to take its keys (issue 18 item 4).
     let wanted = new.build(new.unit_id.clone().unwrap_or_default(), s.clock.now())?;
     super::passwords::check_before_save(s, None, &wanted, validate).await?;
+    let plume_check = match new.plume_ids() {
+        Some((c, l)) => Some(verify_plume(s, c, l, validate).await?),
+        None => None,
+    };
     let (unit, created) = s.rentals.create_unit(ctx, new).await?;
     if created {
         s.units_changed().await;
     }
-    created_or_ok(created, &UnitOut::from(&unit))
+    created_or_ok(
+        created,
+        &UnitSavedOut {
+            unit: UnitOut::from(&unit),
+            plume_check,
+        },
+    )
 }
 
 pub async fn get(s: &AppState, id: &str) -> Result<Response<Body>> {
@@ -70,13 +88,80 @@ pub async fn patch(
             changes.set_site_id(site_id);
         }
     }
-    // Password mode: the controller must be able to take its keys (issue 18 item 4).
+    // The unit as it would be: password mode must fit the controller (issue 18 item 4), and
+    // Plume ids the change sets are verified (issue 15 item 1; a change may name only one).
     let mut wanted = before.clone();
     changes.apply(&mut wanted)?;
     super::passwords::check_before_save(s, Some(&before), &wanted, validate).await?;
+    let plume_check = match (
+        changes.touches_plume(),
+        &wanted.plume_customer_id,
+        &wanted.plume_location_id,
+    ) {
+        (true, Some(c), Some(l)) => Some(verify_plume(s, c, l, validate).await?),
+        _ => None,
+    };
     let unit = s.rentals.patch_unit(ctx, id, changes).await?;
     s.units_changed().await;
-    ok(&UnitOut::from(&unit))
+    ok(&UnitSavedOut {
+        unit: UnitOut::from(&unit),
+        plume_check,
+    })
+}
+
+/// Check a unit's Plume ids before they are saved (issue 15 item 1). A wrong id refuses the
+/// save: 422 naming the field. Without Plume settings the check is skipped, and when Plume
+/// cannot be asked (unreachable, rate limit, its own settings failing) the ids are saved
+/// unverified; both say so in `plume_check`, and the poller reports on the ids later.
+/// `?validate=false` skips the check like the controller's.
+async fn verify_plume(
+    s: &AppState,
+    customer_id: &str,
+    location_id: &str,
+    validate: bool,
+) -> Result<PlumeCheckOut> {
+    if !validate {
+        return Ok(PlumeCheckOut {
+            status: Cow::Borrowed("skipped"),
+            location_name: None,
+            message: Some(
+                "Saved with ?validate=false: the ids were not checked; the health poller reports on them".into(),
+            ),
+        });
+    }
+    if s.plume.settings().is_none() {
+        return Ok(PlumeCheckOut {
+            status: Cow::Borrowed("skipped"),
+            location_name: None,
+            message: Some(
+                "Plume is not configured: the ids were saved without a check; they are checked once Plume is set up".into(),
+            ),
+        });
+    }
+    match s.plume.verify_location(customer_id, location_id).await {
+        Ok(v) => Ok(PlumeCheckOut {
+            status: Cow::Borrowed("verified"),
+            location_name: v.name,
+            message: None,
+        }),
+        Err(PlumeServiceError::Plume(e)) if e.is_misconfiguration() => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "plume_rejected",
+            e.to_string(),
+        )
+        .with_field(e.field().unwrap_or("plume_customer_id"))),
+        Err(PlumeServiceError::Plume(e)) => {
+            tracing::warn!(error = %e, "the unit's Plume ids could not be checked; saved unverified");
+            Ok(PlumeCheckOut {
+                status: Cow::Borrowed("unverified"),
+                location_name: None,
+                message: Some(format!(
+                    "Plume could not check the ids ({e}); they were saved, and the health poller reports on them"
+                )),
+            })
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 pub async fn delete(
@@ -93,11 +178,7 @@ pub async fn delete(
 
 pub async fn health(s: &AppState, id: &str) -> Result<Response<Body>> {
     let unit = s.rentals.get_unit(id).await?;
-    let now = s.clock.now();
-    ok(&HealthOut::new(
-        &unit.unit_id,
-        s.plume.board.get(&unit.unit_id, now),
-    ))
+    ok(&HealthOut::new(&unit.unit_id, s.health.unit(&unit.unit_id)))
 }
 
 /// `POST /api/v1/units/{unit_id}/revoke`: every voucher of the unit that is not over, and

@@ -100,6 +100,10 @@ pub async fn card(s: &AppState, ctx: &Ctx, code: &str, card: &str) -> Result<Res
     {
         input = input.with_password(sh.password, crate::vouchers::password::end(&voucher));
     }
+    // Times as the guest's wall clock shows them (the password's end too): the unit's zone,
+    // else the property's.
+    let zone = s.zone_for(&unit);
+    let input = input.with_times(|t| zone.to_local(t));
     let (ctype, bytes) = if card == "card.svg" {
         (
             "image/svg+xml; charset=utf-8",

@@ -110,6 +110,8 @@ pub struct UnitBody {
     pub accent_color: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub terms_text: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub time_zone: Option<Option<String>>,
 }
 
 impl From<UnitBody> for UnitInput {
@@ -139,8 +141,18 @@ impl From<UnitBody> for UnitInput {
             host_contact: b.host_contact,
             accent_color: b.accent_color,
             terms_text: b.terms_text,
+            time_zone: b.time_zone,
         }
     }
+}
+
+/// `PUT /api/v1/settings/property`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyBody {
+    /// An IANA zone name, or `null` to unset (UTC).
+    #[serde(default, deserialize_with = "nullable")]
+    pub time_zone: Option<Option<String>>,
 }
 
 /// `POST /api/v1/vouchers/{code}/devices` on a password-mode unit: a Wi-Fi password bound
@@ -331,6 +343,8 @@ pub struct UnitOut {
     pub checkin_grace_minutes: u32,
     pub checkout_grace_minutes: u32,
     pub terms_url: Option<String>,
+    /// The unit's own IANA zone; `null` = the property's (`/api/v1/settings/property`).
+    pub time_zone: Option<String>,
     pub access_mode: Word,
     pub ppsk_profile_id: Option<String>,
     pub created_at: String,
@@ -367,6 +381,7 @@ impl From<&Unit> for UnitOut {
             checkin_grace_minutes: u.checkin_grace_minutes,
             checkout_grace_minutes: u.checkout_grace_minutes,
             terms_url: u.terms_url.clone(),
+            time_zone: u.time_zone.clone(),
             access_mode: Cow::Borrowed(u.access.mode.as_str()),
             ppsk_profile_id: u.access.ppsk_profile_id.clone(),
             created_at: ts(u.created_at),
@@ -396,6 +411,30 @@ impl From<&Unit> for UnitOut {
             terms_sha256: u.guest_page.terms_sha256.clone(),
         }
     }
+}
+
+/// What a unit save learnt about its Plume ids (health-cards, issue 15 item 1).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeCheckOut {
+    /// `verified` (Plume knows the customer and the location), `skipped` (Plume is not
+    /// configured), `unverified` (Plume could not be asked: unreachable, rate limit…).
+    pub status: Word,
+    /// The location's name in Plume (`verified`).
+    pub location_name: Option<String>,
+    /// Why it was skipped or not verified.
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/units`, `PATCH /api/v1/units/{unit_id}`: the unit, and `plume_check` when the
+/// save named Plume ids.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct UnitSavedOut {
+    #[serde(flatten)]
+    pub unit: UnitOut,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plume_check: Option<PlumeCheckOut>,
 }
 
 /// One guest's consent to a unit's terms (issue 17).
@@ -971,6 +1010,10 @@ pub struct UnitStateOut {
     pub vouchers: Vec<VoucherOut>,
     pub active_grants: u64,
     pub health: HealthOut,
+    /// Pods and access points (connected or not) and the ISP speed test.
+    pub network: NetworkSummaryOut,
+    /// The code of the voucher the unit's card shows: the stay in progress, else the next.
+    pub current_voucher: Option<String>,
     /// Password mode: the current password's voucher (no password); null otherwise.
     pub wifi_password: Option<WifiPasswordStateOut>,
     /// Bookings missing from the unit's calendar (not cancelled), by start.
@@ -1079,6 +1122,14 @@ impl From<&PlumeSettings> for PlumeSettingsOut {
             configured: true,
         }
     }
+}
+
+/// `GET`/`PUT /api/v1/settings/property`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PropertyOut {
+    /// The property's IANA zone as the zone database spells it; `null` = not set (UTC).
+    pub time_zone: Option<String>,
 }
 
 /// Every error body.
@@ -1463,4 +1514,245 @@ pub struct HostTestOut {
     pub result: Option<HostTestResultBody>,
     /// What the host does with the code.
     pub instructions: String,
+}
+
+// ---------------------------------------------------------------- a unit's network (health-cards)
+
+/// A Plume or device `health` object: Plume's word and score as sent.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct HealthValueOut {
+    pub status: Option<String>,
+    pub score: Option<f64>,
+}
+
+impl From<&crate::plume::client::Health> for HealthValueOut {
+    fn from(h: &crate::plume::client::Health) -> Self {
+        HealthValueOut {
+            status: h.status.clone(),
+            score: h.score,
+        }
+    }
+}
+
+/// The gateway's last ISP speed test (Plume `speedTest`), with Airbnb's tier of its download.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SpeedTestOut {
+    pub download_mbps: Option<f64>,
+    pub upload_mbps: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub status: Option<String>,
+    /// When the test ran, as Plume sent it.
+    pub tested_at: Option<String>,
+    /// `basic` (< 7 Mbps), `steady` (7–24), `good` (25–49), `fast` (≥ 50): Airbnb's tiers.
+    pub airbnb_tier: Option<Word>,
+}
+
+impl From<&crate::plume::client::SpeedTest> for SpeedTestOut {
+    fn from(t: &crate::plume::client::SpeedTest) -> Self {
+        SpeedTestOut {
+            download_mbps: t.download_mbps,
+            upload_mbps: t.upload_mbps,
+            rtt_ms: t.rtt_ms,
+            status: t.status.clone(),
+            tested_at: t.started_at.clone(),
+            airbnb_tier: t
+                .download_mbps
+                .and_then(crate::plume::AirbnbTier::of)
+                .map(|x| Cow::Borrowed(x.as_str())),
+        }
+    }
+}
+
+/// One pod, gateway or access point of a unit, from either source.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PodOut {
+    pub source: Source,
+    /// Plume's node id (its serial number), or the access point's MAC.
+    pub id: String,
+    pub name: String,
+    /// `pod`, `gateway` (Plume) or `access_point` (controller).
+    pub kind: Word,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    /// Plume: `connected`, `disconnected`, `unavailable`…; controller: `connected`, `busy`,
+    /// `disconnected`, `heartbeat_missed`, `isolated`, `not_adopted`, `unknown`,
+    /// `not_on_site` (a MAC in `ap_macs` the site does not have).
+    pub connection: String,
+    pub connected: bool,
+    pub connection_changed_at: Option<String>,
+    /// Plume: `ethernet`, `wifi` (a mesh hop)…
+    pub backhaul: Option<String>,
+    pub health: Option<HealthValueOut>,
+    pub connected_devices: Option<u32>,
+    pub alerts: Vec<String>,
+}
+
+/// One client device Plume lists.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct NetworkDeviceOut {
+    pub name: String,
+    pub mac: Option<String>,
+    pub connection: String,
+    pub connected: bool,
+    /// `2.4G`, `5G`, `6G`.
+    pub band: Option<String>,
+    /// `wifi`, `ethernet`.
+    pub medium: Option<String>,
+    pub health: Option<HealthValueOut>,
+}
+
+/// One WAN port of the site's gateway (controller).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct WanPortOut {
+    pub name: String,
+    pub link_up: Option<bool>,
+    pub internet: Option<bool>,
+    /// Link and internet both up.
+    pub up: bool,
+}
+
+/// The site's gateway as the controller sees it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct GatewayOut {
+    pub mac: String,
+    pub name: String,
+    pub model: Option<String>,
+    pub connection: Word,
+    pub connected: bool,
+    pub wan_ports: Vec<WanPortOut>,
+    /// Why the WAN status could not be read, when it could not.
+    pub wan_error: Option<String>,
+}
+
+/// `GET /api/v1/units/{unit_id}/network` (and the `rental_wifi.get_network` action): the
+/// seed bot's `/health`, `/status`, `/nodes`, `/devices` and `/wifi` in one answer, from both
+/// sources.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct NetworkOut {
+    pub unit_id: String,
+    /// The unit's health, as `GET …/health` shows it (both sources combined).
+    pub status: Word,
+    pub reasons: Vec<String>,
+    pub online: bool,
+    pub sources: BTreeMap<Source, SourceStateOut>,
+    /// Plume `serviceLevel` (`fullService`, `basicService`, `noService`).
+    pub service_level: Option<String>,
+    pub location_name: Option<String>,
+    /// Plume `networkStatus` (`online`, `offline`).
+    pub network_status: Option<String>,
+    pub pods: Vec<PodOut>,
+    pub gateways: Vec<GatewayOut>,
+    pub devices: Vec<NetworkDeviceOut>,
+    /// How many devices Plume listed (`devices` holds at most 100, connected first).
+    pub devices_total: usize,
+    /// SSIDs only, never a key.
+    pub wifi_networks: Vec<String>,
+    pub speed_test: Option<SpeedTestOut>,
+    /// Fields Plume sent that could not be read.
+    pub skipped: Vec<String>,
+    pub plume_read_at: Option<String>,
+    pub controller_read_at: Option<String>,
+}
+
+/// A source's state in [`NetworkOut`] (read back in tests, unlike the health model's type).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct SourceStateOut {
+    pub status: Word,
+    pub stale: bool,
+    pub updated_at: Option<String>,
+}
+
+impl From<&SourceState> for SourceStateOut {
+    fn from(s: &SourceState) -> Self {
+        SourceStateOut {
+            status: Cow::Borrowed(s.status.as_str()),
+            stale: s.stale,
+            updated_at: ts_opt(s.updated_at),
+        }
+    }
+}
+
+/// A pod in the snapshot: enough for a connectivity entity per pod.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PodSummaryOut {
+    pub source: Source,
+    pub id: String,
+    pub name: String,
+    pub kind: Word,
+    pub connected: bool,
+}
+
+impl From<&PodOut> for PodSummaryOut {
+    fn from(p: &PodOut) -> Self {
+        PodSummaryOut {
+            source: p.source,
+            id: p.id.clone(),
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            connected: p.connected,
+        }
+    }
+}
+
+/// Each unit's `network` in the snapshot.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct NetworkSummaryOut {
+    pub pods: Vec<PodSummaryOut>,
+    /// Per source, whether it has been read for this unit: a pod missing from `pods` is gone
+    /// only when its source has been read.
+    pub read: BTreeMap<Source, bool>,
+    pub speed_test: Option<SpeedTestOut>,
+}
+
+// ---------------------------------------------------------------- Plume discovery (health-cards)
+
+/// `GET /api/v1/plume/nodes/{serial}`: the customer and location a pod belongs to.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeNodeOwnerOut {
+    pub serial_number: String,
+    pub customer_id: String,
+    pub location_id: String,
+}
+
+/// One customer found by account id.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeCustomerOut {
+    pub customer_id: String,
+    pub account_id: Option<String>,
+    pub name: Option<String>,
+    pub location_ids: Vec<String>,
+}
+
+/// `GET /api/v1/plume/customers?account_id=`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeCustomersOut {
+    pub customers: Vec<PlumeCustomerOut>,
+}
+
+/// One location of a customer.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeLocationOut {
+    pub location_id: String,
+    pub name: Option<String>,
+}
+
+/// `GET /api/v1/plume/customers/{customer_id}/locations`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(Deserialize, PartialEq))]
+pub struct PlumeLocationsOut {
+    pub locations: Vec<PlumeLocationOut>,
 }

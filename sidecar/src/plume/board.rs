@@ -160,6 +160,12 @@ impl HealthBoard {
         r
     }
 
+    /// Does Plume report on this unit (configured, and the unit has a Plume location)?
+    pub fn tracks(&self, unit_id: &str) -> bool {
+        let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        state.status.configured && state.units.contains_key(unit_id)
+    }
+
     /// What the last successful read of `unit_id` showed (pods, devices, SSIDs, speed test).
     pub fn network(&self, unit_id: &str) -> Option<Arc<NetworkDetails>> {
         let state = self.inner.read().unwrap_or_else(|e| e.into_inner());

@@ -28,8 +28,8 @@ pub use board::{HealthBoard, PlumeStatus};
 pub use client::{CustomerMatch, LocationSummary, NodeOwner, PlumeClient, VerifiedLocation};
 pub use error::{OAuthReason, PlumeError};
 pub use health::{evaluate, HealthStatus};
-pub use network::NetworkDetails;
-pub use poller::{PlumeTarget, Poller, PollerConfig, RateLimiter};
+pub use network::{AirbnbTier, NetworkDetails};
+pub use poller::{HealthHook, PlumeTarget, Poller, PollerConfig, RateLimiter};
 pub use settings::{PlumeSettings, SettingsError};
 pub use token::{AccessToken, TokenManager, TokenOptions};
 

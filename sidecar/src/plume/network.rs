@@ -67,6 +67,52 @@ pub struct NetworkDetails {
     pub read_at: OffsetDateTime,
 }
 
+/// Airbnb's Wi-Fi speed tiers for a listing, by download speed (Airbnb Help Center article
+/// 3156 "Check the wifi speed at a listing": 1–6 Mbps basic, 7–24 steady (HD video), 25–49
+/// good (4K video, video calls), 50 or more very fast; article 3003 "Test your wifi speed": a
+/// listing at 50 Mbps or more is highlighted as having fast wifi). Airbnb's own test (M-Lab)
+/// measures download only, as a host's phone on the guest Wi-Fi sees it; Plume's gateway speed
+/// test measures the ISP link, so this is an upper bound of what Airbnb's test would show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AirbnbTier {
+    /// Under 7 Mbps: e-mail and browsing.
+    Basic,
+    /// 7–24 Mbps: HD video.
+    Steady,
+    /// 25–49 Mbps: 4K video and video calls.
+    Good,
+    /// 50 Mbps or more: shown as "Fast wifi" on the listing.
+    Fast,
+}
+
+impl AirbnbTier {
+    /// The tier of a download speed in Mbit/s; `None` for no measurement (0, negative, NaN).
+    pub fn of(download_mbps: f64) -> Option<AirbnbTier> {
+        if download_mbps.is_nan() || download_mbps <= 0.0 {
+            return None;
+        }
+        Some(if download_mbps >= 50.0 {
+            AirbnbTier::Fast
+        } else if download_mbps >= 25.0 {
+            AirbnbTier::Good
+        } else if download_mbps >= 7.0 {
+            AirbnbTier::Steady
+        } else {
+            AirbnbTier::Basic
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AirbnbTier::Basic => "basic",
+            AirbnbTier::Steady => "steady",
+            AirbnbTier::Good => "good",
+            AirbnbTier::Fast => "fast",
+        }
+    }
+}
+
 fn state(s: Option<&str>) -> String {
     s.map(str::trim)
         .filter(|s| !s.is_empty())
@@ -140,6 +186,20 @@ pub fn details(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn airbnb_tiers_follow_airbnbs_table_at_its_edges() {
+        assert_eq!(AirbnbTier::of(0.0), None);
+        assert_eq!(AirbnbTier::of(f64::NAN), None);
+        assert_eq!(AirbnbTier::of(0.4), Some(AirbnbTier::Basic));
+        assert_eq!(AirbnbTier::of(6.99), Some(AirbnbTier::Basic));
+        assert_eq!(AirbnbTier::of(7.0), Some(AirbnbTier::Steady));
+        assert_eq!(AirbnbTier::of(24.9), Some(AirbnbTier::Steady));
+        assert_eq!(AirbnbTier::of(25.0), Some(AirbnbTier::Good));
+        assert_eq!(AirbnbTier::of(49.99), Some(AirbnbTier::Good));
+        assert_eq!(AirbnbTier::of(50.0), Some(AirbnbTier::Fast));
+        assert_eq!(AirbnbTier::of(940.0).map(AirbnbTier::as_str), Some("fast"));
+    }
 
     #[test]
     fn plume_network_details_keep_what_get_network_shows() {

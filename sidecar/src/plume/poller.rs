@@ -100,7 +100,14 @@ pub struct PollerConfig {
     pub retry_backoff: Duration,
     /// Where poll outcomes are counted (`/metrics`).
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Told the unit id after each unit is recorded, instead of the poller publishing
+    /// `health_changed` itself: the sidecar publishes the colour combined with the
+    /// controller's (`health_view`). `None`: the poller publishes Plume's colour.
+    pub on_health: Option<HealthHook>,
 }
+
+/// Told a unit id after a health source recorded that unit.
+pub type HealthHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Default for PollerConfig {
     fn default() -> Self {
@@ -115,6 +122,7 @@ impl Default for PollerConfig {
             retries: 2,
             retry_backoff: Duration::from_millis(500),
             metrics: None,
+            on_health: None,
         }
     }
 }
@@ -367,6 +375,10 @@ impl Run {
 
     /// Publish `health_changed` for one unit when its colour differs from the last published.
     fn publish_unit(&self, unit_id: &str, now: time::OffsetDateTime) {
+        if let Some(hook) = &self.cfg.on_health {
+            hook(unit_id);
+            return;
+        }
         let report = self.board.get(unit_id, now);
         let mut published = self.published_mut();
         let previous = published

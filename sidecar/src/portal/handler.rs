@@ -584,10 +584,11 @@ fn welcome_of<'a>(u: &'a Unit, logo: Option<&'a str>) -> Welcome<'a> {
     }
 }
 
-/// A time as the guest sees it: in UTC (labelled "UTC" on the page) until the property's
-/// time zone setting is wired here.
-fn local_time(_state: &AppState, _unit: &Unit, at: time::OffsetDateTime) -> time::OffsetDateTime {
-    at
+/// A time as the guest sees it: the wall clock of the unit's zone (its own, else the
+/// property's that Home Assistant sets, DESIGN §10 "Time zone"), else UTC (labelled "UTC" on
+/// the page).
+fn local_time(state: &AppState, unit: &Unit, at: time::OffsetDateTime) -> time::OffsetDateTime {
+    state.zone_for(unit).to_local(at)
 }
 
 /// Who is asking, for the pages after login (DESIGN §10): the device is the address it asks

@@ -70,7 +70,8 @@ impl Sims {
             "plume_control_url": format!("{}/_sim", self.plume.base_url()),
             "omada_control_url": format!("{}/_sim", self.omada.base_url()),
             "plume_customer_id": DEMO_CUSTOMER,
-            "plume_locations": DEMO_LOCATIONS.iter().map(|(l, s)| json!({"customer_id": DEMO_CUSTOMER, "location_id": l, "scenario": serde_json::to_value(s).unwrap_or_default()})).collect::<Vec<_>>(),
+            "plume_account_id": plume::PlumeSim::account_id_for(DEMO_CUSTOMER),
+            "plume_locations": DEMO_LOCATIONS.iter().map(|(l, s)| json!({"customer_id": DEMO_CUSTOMER, "location_id": l, "scenario": serde_json::to_value(s).unwrap_or_default(), "node_serials": plume::PlumeSim::node_serials(l)})).collect::<Vec<_>>(),
         })
     }
 }

@@ -244,6 +244,11 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX consents_unit ON consents(unit_id, at);
     "#,
+    // 11: a unit's own IANA time zone, when it differs from the property's (DESIGN
+    // §10 "Time zone"); NULL = the property's. The property's zone is a row of `settings`.
+    r#"
+    ALTER TABLE units ADD COLUMN time_zone TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -27,7 +27,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256";
+const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256, time_zone";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -59,6 +59,7 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
             mode: AccessMode::parse(&r.get::<_, String>("access_mode")?).unwrap_or_default(),
             ppsk_profile_id: r.get("ppsk_profile_id")?,
         },
+        time_zone: r.get("time_zone")?,
     })
 }
 
@@ -136,9 +137,9 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
     let macs = serde_json::to_string(&u.ap_macs.iter().map(|m| m.to_string()).collect::<Vec<_>>())
         .expect("strings serialize");
     let sql = if insert {
-        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+        "INSERT INTO units (unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, access_mode, ppsk_profile_id, time_zone) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
     } else {
-        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13, omada_site_id=?14, access_mode=?15, ppsk_profile_id=?16 WHERE unit_id=?1"
+        "UPDATE units SET name=?2, omada_site=?3, ssids=?4, vlans=?5, ap_macs=?6, plume_customer_id=?7, plume_location_id=?8, checkin_grace_minutes=?9, checkout_grace_minutes=?10, terms_url=?11, created_at=?12, updated_at=?13, omada_site_id=?14, access_mode=?15, ppsk_profile_id=?16, time_zone=?17 WHERE unit_id=?1"
     };
     let res = conn.execute(
         sql,
@@ -158,7 +159,8 @@ pub fn unit_put(conn: &Connection, u: &Unit, insert: bool) -> Result<(), StoreEr
             to_ms(u.updated_at),
             u.omada_site_id,
             u.access.mode.as_str(),
-            u.access.ppsk_profile_id
+            u.access.ppsk_profile_id,
+            u.time_zone
         ],
     );
     match res {
@@ -511,6 +513,7 @@ mod tests {
             checkin_grace_minutes: 0,
             checkout_grace_minutes: 0,
             terms_url: None,
+            time_zone: None,
             access: Default::default(),
             created_at: at,
             updated_at: at,

@@ -30,6 +30,7 @@ pub mod guest;
 pub mod host_test;
 pub mod outbox_ops;
 pub mod passwords;
+pub mod property;
 pub mod reads;
 pub mod reconcile;
 pub mod recovery;
@@ -128,6 +129,7 @@ pub enum UseCase {
     HostTestResult,
     UnitLogo,
     GuestDisconnect,
+    PropertyPut,
 }
 
 impl UseCase {
@@ -169,6 +171,7 @@ impl UseCase {
             UseCase::HostTestResult => "host_test_result",
             UseCase::UnitLogo => "unit_logo",
             UseCase::GuestDisconnect => "guest_disconnect",
+            UseCase::PropertyPut => "property_put",
         }
     }
 }

@@ -264,6 +264,7 @@ mod tests {
             checkin_grace_minutes: 0,
             checkout_grace_minutes: 0,
             terms_url: None,
+            time_zone: None,
             access: Default::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,

@@ -19,6 +19,7 @@
 //!   whom to push off when a key goes.
 
 pub mod booking;
+pub mod cards;
 pub mod code;
 pub mod follow;
 pub mod guest_checks;

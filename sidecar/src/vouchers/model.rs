@@ -21,6 +21,9 @@ pub struct Unit {
     pub checkin_grace_minutes: u32,
     pub checkout_grace_minutes: u32,
     pub terms_url: Option<String>,
+    /// The unit's IANA time zone when it differs from the property's (DESIGN §10); `None`
+    /// = the property's. See `property::zone_for`.
+    pub time_zone: Option<String>,
     /// How guests get on: the portal, or a Wi-Fi password per booking (issue 18).
     pub access: Access,
     pub created_at: OffsetDateTime,
@@ -494,6 +497,7 @@ pub enum AuditAction {
     UnitLogoPut,
     UnitLogoDelete,
     TermsConsent,
+    PropertySettingsPut,
 }
 
 impl AuditAction {
@@ -532,6 +536,7 @@ impl AuditAction {
             AuditAction::UnitLogoPut => "unit.logo.put",
             AuditAction::UnitLogoDelete => "unit.logo.delete",
             AuditAction::TermsConsent => "terms.consent",
+            AuditAction::PropertySettingsPut => "settings.property.put",
         }
     }
 }

@@ -259,6 +259,7 @@ mod tests {
             checkin_grace_minutes: 0,
             checkout_grace_minutes: 0,
             terms_url: None,
+            time_zone: None,
             access: Access {
                 mode,
                 ppsk_profile_id: Some("p1".into()),

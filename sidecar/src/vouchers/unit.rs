@@ -47,6 +47,8 @@ pub struct UnitInput {
     pub host_contact: Option<Option<String>>,
     pub accent_color: Option<Option<String>>,
     pub terms_text: Option<Option<String>>,
+    /// An IANA zone name; `Some(None)` = back to the property's zone.
+    pub time_zone: Option<Option<String>>,
 }
 
 /// Checked unit fields: each `Some` is valid on its own (trimmed, normalised, deduplicated).
@@ -66,6 +68,8 @@ pub struct UnitChanges {
     access_mode: Option<AccessMode>,
     ppsk_profile_id: Option<Option<String>>,
     omada_site_id: Option<Option<String>>,
+    /// The canonical IANA name (as the zone database spells it), checked.
+    time_zone: Option<Option<String>>,
     stay: StayChanges,
     guest_checks: GuestCheckChanges,
     guest_page: GuestPageChanges,
@@ -278,6 +282,17 @@ impl NewUnit {
     pub fn set_site_id(&mut self, id: Option<String>) {
         self.changes.omada_site_id = Some(id);
     }
+
+    /// The Plume customer and location ids the new unit names (to verify before the write).
+    pub fn plume_ids(&self) -> Option<(&str, &str)> {
+        match (
+            &self.changes.plume_customer_id,
+            &self.changes.plume_location_id,
+        ) {
+            (Some(Some(c)), Some(Some(l))) => Some((c, l)),
+            _ => None,
+        }
+    }
 }
 
 /// The Omada site a unit gets when none is given.
@@ -297,6 +312,7 @@ fn blank_unit(now: OffsetDateTime) -> Unit {
         checkin_grace_minutes: 0,
         checkout_grace_minutes: 0,
         terms_url: None,
+        time_zone: None,
         access: Default::default(),
         created_at: now,
         updated_at: now,
@@ -553,6 +569,17 @@ impl UnitChanges {
             };
         let ppsk_profile_id = input.ppsk_profile_id.map(check_profile_id).transpose()?;
         let omada_site_id = input.omada_site_id.map(check_site_id).transpose()?;
+        let time_zone = match input.time_zone {
+            None => None,
+            Some(t) => match t.as_deref().map(str::trim) {
+                None | Some("") => Some(None),
+                Some(name) => {
+                    let zone = crate::tz::Zone::parse(name)
+                        .map_err(|e| invalid("time_zone", format!("time_zone: {e}")))?;
+                    Some(Some(zone.name().to_owned()))
+                }
+            },
+        };
         Ok(UnitChanges {
             unit_id: input.unit_id,
             name,
@@ -568,6 +595,7 @@ impl UnitChanges {
             access_mode,
             ppsk_profile_id,
             omada_site_id,
+            time_zone,
             stay,
             guest_checks,
             guest_page,
@@ -587,6 +615,12 @@ impl UnitChanges {
     /// Does this change touch the site (its name or its id)?
     pub fn touches_site(&self) -> bool {
         self.omada_site.is_some() || self.omada_site_id.is_some()
+    }
+
+    /// Does the change set either Plume id (so the result is verified before the write)?
+    pub fn touches_plume(&self) -> bool {
+        matches!(self.plume_customer_id, Some(Some(_)))
+            || matches!(self.plume_location_id, Some(Some(_)))
     }
 
     /// Lay the changes onto `unit`; refused when the result would be inconsistent.
@@ -621,6 +655,9 @@ impl UnitChanges {
         }
         if let Some(v) = &self.terms_url {
             u.terms_url.clone_from(v);
+        }
+        if let Some(v) = &self.time_zone {
+            u.time_zone.clone_from(v);
         }
         if let Some(v) = self.access_mode {
             u.access.mode = v;
@@ -770,6 +807,49 @@ mod tests {
             Some("plume_location_id"),
             "the Plume ids go together"
         );
+        assert_eq!(
+            bad(UnitInput {
+                time_zone: Some(Some("Mars/Olympus_Mons".into())),
+                ..Default::default()
+            }),
+            Some("time_zone")
+        );
+        assert_eq!(
+            bad(UnitInput {
+                time_zone: Some(Some("../etc/passwd".into())),
+                ..Default::default()
+            }),
+            Some("time_zone")
+        );
+    }
+
+    #[test]
+    fn time_zone_is_stored_as_the_database_spells_it_and_can_be_cleared() {
+        let mut u = NewUnit::parse(UnitInput {
+            name: Some("Loft".into()),
+            time_zone: Some(Some(" Europe/Lisbon ".into())),
+            ..Default::default()
+        })
+        .unwrap()
+        .build("loft".into(), OffsetDateTime::UNIX_EPOCH)
+        .unwrap();
+        assert_eq!(u.time_zone.as_deref(), Some("Europe/Lisbon"));
+        UnitChanges::parse(UnitInput {
+            name: Some("Loft 2".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert_eq!(u.time_zone.as_deref(), Some("Europe/Lisbon"), "kept");
+        UnitChanges::parse(UnitInput {
+            time_zone: Some(None),
+            ..Default::default()
+        })
+        .unwrap()
+        .apply(&mut u)
+        .unwrap();
+        assert_eq!(u.time_zone, None, "null: the property's zone again");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! * [`portal`]: driving the guest portal like a phone (redirect query, hidden form fields,
 //!   the result marker of a page);
 //! * [`logs`]: capturing `tracing` output in memory;
+//! * [`pdf`]: the text of each page of a card sheet (PDF);
 //! * [`crash`]: the crash rig (the binary on a data dir kept across kills, the simulator,
 //!   the invariants a crash must never break);
 //! * here: the fast controller retry policy, simulator settings, polling helpers.
@@ -17,6 +18,7 @@
 pub mod app;
 pub mod crash;
 pub mod logs;
+pub mod pdf;
 pub mod portal;
 pub mod process;
 
