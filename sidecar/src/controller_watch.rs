@@ -35,7 +35,7 @@ use crate::controller::Controller;
 use crate::controller_health::{self, UnitAps};
 use crate::net::Mac;
 use crate::omada::{OmadaClient, OmadaError, SiteDevices, SsidAps};
-use crate::unit_health::{Finding, FindingCode, HealthReport, Severity, Source};
+use crate::unit_health::{minutes, Finding, FindingCode, HealthReport, Severity, Source};
 use crate::vouchers::model::Unit;
 
 /// Missed rounds after which a report is stale.
@@ -123,15 +123,6 @@ fn unknown(code: FindingCode, message: String) -> Finding {
     Finding::new(Source::Controller, Severity::Unknown, code, message)
 }
 
-fn minutes(d: Duration) -> String {
-    let n = d.as_secs().div_ceil(60).max(1);
-    if n == 1 {
-        "1 minute".into()
-    } else {
-        format!("{n} minutes")
-    }
-}
-
 impl ControllerBoard {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
@@ -187,23 +178,13 @@ impl ControllerBoard {
             }
             return r;
         };
-        let mut r = report.clone();
-        let age = report
-            .updated_at
-            .map(|t| (now - t).unsigned_abs())
-            .unwrap_or(Duration::MAX);
-        if age > stale_after {
-            r.stale = true;
-            let mut extra = vec![unknown(
-                FindingCode::Stale,
-                format!("No data from the controller for {}", minutes(age)),
-            )];
-            if let Some(e) = &entry.last_error {
-                extra.push(unknown(FindingCode::ReadFailed, e.clone()));
-            }
-            r.push_findings(extra);
-        }
-        r
+        report.aged(
+            Source::Controller,
+            "the controller",
+            entry.last_error.as_deref(),
+            now,
+            stale_after,
+        )
     }
 
     /// The site read behind the unit's last report (`None` before the first, or when the

@@ -293,6 +293,38 @@ impl HealthReport {
         )
     }
 
+    /// The report as it reads at `now`: older than `stale_after` it is marked stale, with a
+    /// `Stale` finding ("No data from {from} for N minutes") and the source's last read error
+    /// when there is one. What the Plume board and the controller board both answer.
+    pub fn aged(
+        &self,
+        source: Source,
+        from: &str,
+        last_error: Option<&str>,
+        now: OffsetDateTime,
+        stale_after: std::time::Duration,
+    ) -> HealthReport {
+        let mut r = self.clone();
+        let age = self
+            .updated_at
+            .map(|t| (now - t).unsigned_abs())
+            .unwrap_or(std::time::Duration::MAX);
+        if age > stale_after {
+            r.stale = true;
+            let unknown =
+                |code, message: String| Finding::new(source, Severity::Unknown, code, message);
+            let mut extra = vec![unknown(
+                FindingCode::Stale,
+                format!("No data from {from} for {}", minutes(age)),
+            )];
+            if let Some(e) = last_error {
+                extra.push(unknown(FindingCode::ReadFailed, e.to_owned()));
+            }
+            r.push_findings(extra);
+        }
+        r
+    }
+
     /// Add findings and recompute the colour, the reasons and `misconfigured`.
     pub fn push_findings(&mut self, extra: impl IntoIterator<Item = Finding>) {
         self.reason_details.extend(extra);
@@ -411,6 +443,16 @@ impl HealthReport {
         self.status = HealthStatus::Unknown;
         self.sources.clear();
         self
+    }
+}
+
+/// "1 minute", "N minutes" (rounded up, at least one): how long a source has been silent.
+pub(crate) fn minutes(d: std::time::Duration) -> String {
+    let n = d.as_secs().div_ceil(60).max(1);
+    if n == 1 {
+        "1 minute".into()
+    } else {
+        format!("{n} minutes")
     }
 }
 

@@ -278,40 +278,8 @@ impl OpenApi {
         site_id: &str,
         deadline: Instant,
     ) -> Result<Vec<SsidInfo>, OmadaError> {
-        let wlans = self
-            .call(c, deadline, "openapi wlans", |id| {
-                c.http.get(c.url(&[
-                    "openapi",
-                    "v1",
-                    id,
-                    "sites",
-                    site_id,
-                    "wireless-network",
-                    "wlans",
-                ]))
-            })
-            .await?;
         let mut out = Vec::new();
-        for wlan in list_of(&wlans) {
-            let Some(wlan_id) = wlan.get("wlanId").and_then(Value::as_str) else {
-                continue;
-            };
-            let rows = self
-                .grid(
-                    c,
-                    deadline,
-                    "openapi ssids",
-                    &[
-                        "sites",
-                        site_id,
-                        "wireless-network",
-                        "wlans",
-                        wlan_id,
-                        "ssids",
-                    ],
-                    &[],
-                )
-                .await?;
+        for (_, rows) in self.wlan_ssid_rows(c, site_id, deadline).await? {
             for row in rows {
                 let Some(name) = row.get("name").and_then(Value::as_str) else {
                     continue;
@@ -341,6 +309,28 @@ impl OpenApi {
         site_id: &str,
         deadline: Instant,
     ) -> Result<Vec<(String, Vec<String>)>, OmadaError> {
+        Ok(self
+            .wlan_ssid_rows(c, site_id, deadline)
+            .await?
+            .into_iter()
+            .map(|(wlan_id, rows)| {
+                let names = rows
+                    .iter()
+                    .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
+                    .collect();
+                (wlan_id, names)
+            })
+            .collect())
+    }
+
+    /// Every WLAN group of a site with its SSID rows as the controller lists them (one call
+    /// for the groups, one paged grid per group): what `ssids` and `ssids_by_wlan` read.
+    async fn wlan_ssid_rows(
+        &self,
+        c: &Common,
+        site_id: &str,
+        deadline: Instant,
+    ) -> Result<Vec<(String, Vec<Value>)>, OmadaError> {
         let wlans = self
             .call(c, deadline, "openapi wlans", |id| {
                 c.http.get(c.url(&[
@@ -375,11 +365,7 @@ impl OpenApi {
                     &[],
                 )
                 .await?;
-            let names = rows
-                .iter()
-                .filter_map(|r| r.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect();
-            out.push((wlan_id.to_string(), names));
+            out.push((wlan_id.to_string(), rows));
         }
         Ok(out)
     }

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::network::NetworkDetails;
 use super::HealthReport;
-use crate::unit_health::{Finding, FindingCode, Severity, Source};
+use crate::unit_health::{minutes, Finding, FindingCode, Severity, Source};
 
 /// Missed rounds after which a report is stale (DESIGN §6).
 pub const STALE_AFTER_INTERVALS: u32 = 3;
@@ -141,23 +141,13 @@ impl HealthBoard {
             }
             return r;
         };
-        let mut r = report.clone();
-        let age = report
-            .updated_at
-            .map(|t| (now - t).unsigned_abs())
-            .unwrap_or(Duration::MAX);
-        if age > stale_after {
-            r.stale = true;
-            let mut extra = vec![unknown(
-                FindingCode::Stale,
-                format!("No data from Plume for {}", minutes(age)),
-            )];
-            if let Some(e) = &entry.last_error {
-                extra.push(unknown(FindingCode::ReadFailed, e.clone()));
-            }
-            r.push_findings(extra);
-        }
-        r
+        report.aged(
+            Source::Plume,
+            "Plume",
+            entry.last_error.as_deref(),
+            now,
+            stale_after,
+        )
     }
 
     /// Does Plume report on this unit (configured, and the unit has a Plume location)?
@@ -293,15 +283,6 @@ impl HealthBoard {
         state.status.last_error = last_error;
         state.status.last_poll_at = Some(at);
         prev
-    }
-}
-
-fn minutes(d: Duration) -> String {
-    let n = d.as_secs().div_ceil(60).max(1);
-    if n == 1 {
-        "1 minute".into()
-    } else {
-        format!("{n} minutes")
     }
 }
 

@@ -36,8 +36,7 @@ use crate::vouchers::{invalid, Ctx, Error as Rule};
 pub const MAX_DEVICE_KEYS: usize = 16;
 
 /// Password-mode rules for a voucher about to be issued (nothing changes on a portal unit).
-pub fn prepare(tx: &Tx<'_>, v: &mut Voucher) -> Result<(), Error> {
-    let unit = rows::unit_get(tx.db, &v.unit_id).map_err(not_found("unit"))?;
+pub fn prepare(tx: &Tx<'_>, unit: &Unit, v: &mut Voucher) -> Result<(), Error> {
     if unit.access.mode == AccessMode::Password {
         rules::adapt(v, tx.now)?;
     }
@@ -67,10 +66,13 @@ pub fn follow(tx: &mut Tx<'_>, v: &Voucher) -> Result<(), Error> {
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
+    follow_on(tx, v, unit.as_ref())
+}
+
+/// [`follow`] with the voucher's unit already read in this transaction (`None`: deleted).
+pub fn follow_on(tx: &mut Tx<'_>, v: &Voucher, unit: Option<&Unit>) -> Result<(), Error> {
     let mut list = keys::for_code(tx.db, &v.code)?;
-    let password_unit = unit
-        .as_ref()
-        .filter(|u| u.access.mode == AccessMode::Password);
+    let password_unit = unit.filter(|u| u.access.mode == AccessMode::Password);
     if let Some(u) = password_unit {
         let live = v.revoked_at.is_none()
             && v.suspended_at.is_none()
@@ -80,7 +82,7 @@ pub fn follow(tx: &mut Tx<'_>, v: &Voucher) -> Result<(), Error> {
         }
     }
     for k in &list {
-        schedule(tx, k, unit.as_ref(), Some(v))?;
+        schedule(tx, k, unit, Some(v))?;
     }
     Ok(())
 }

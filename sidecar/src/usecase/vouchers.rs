@@ -73,9 +73,8 @@ impl Rentals {
 
 /// Issue `new` in this transaction.
 pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Voucher, bool), Error> {
-    if !rows::unit_exists(tx.db, &new.unit_id)? {
-        return Err(Error::NotFound("unit"));
-    }
+    // Read once: the password rules and the key bookkeeping below need it too.
+    let unit = rows::unit_get(tx.db, &new.unit_id).map_err(not_found("unit"))?;
     if let Some(b) = &new.booking_ref {
         if let Some(existing) = rows::voucher_live_by_booking(tx.db, &new.unit_id, b, tx.now)? {
             return Ok((existing, false));
@@ -96,7 +95,7 @@ pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Vouch
         },
     };
     let mut v = new.build(code, tx.now);
-    passwords::prepare(tx, &mut v)?;
+    passwords::prepare(tx, &unit, &mut v)?;
     rows::voucher_insert(tx.db, &v, source.as_str())?;
     tx.audit(
         AuditAction::VoucherIssue,
@@ -111,7 +110,7 @@ pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Vouch
         valid_until: v.valid_until,
         expires_at: v.expires_at(),
     });
-    passwords::follow(tx, &v)?;
+    passwords::follow_on(tx, &v, Some(&unit))?;
     Ok((v, true))
 }
 
