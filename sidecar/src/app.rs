@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -431,26 +431,40 @@ pub async fn bind_https(config: &Config) -> Result<Option<TcpListener>, StartErr
         return Ok(None);
     }
     let addr = config.server.portal_https_listen;
-    TcpListener::bind(addr)
-        .await
+    listen(addr)
         .map(Some)
         .map_err(|source| StartError::Bind { addr, source })
 }
 
+/// The accept queue each listener asks the kernel for. Under a flood of new connections the
+/// kernel's queue fills before the sidecar's own connection caps can act, and a real guest's
+/// SYN dropped there waits out a 1 s retransmit; tokio's default is 1,024. Linux caps it at
+/// `net.core.somaxconn` (4,096 by default since 5.4).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listen on `addr` (with `SO_REUSEADDR`, as `TcpListener::bind` does) with a deep accept
+/// queue ([`LISTEN_BACKLOG`]). Every listener of the sidecar is made here, the tests' too.
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Bind both listeners from the configuration.
 pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartError> {
-    let api = TcpListener::bind(config.server.api_listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.server.api_listen,
-            source,
-        })?;
-    let portal = TcpListener::bind(config.server.portal_listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.server.portal_listen,
-            source,
-        })?;
+    let api = listen(config.server.api_listen).map_err(|source| StartError::Bind {
+        addr: config.server.api_listen,
+        source,
+    })?;
+    let portal = listen(config.server.portal_listen).map_err(|source| StartError::Bind {
+        addr: config.server.portal_listen,
+        source,
+    })?;
     Ok((api, portal))
 }
 

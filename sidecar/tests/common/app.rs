@@ -61,14 +61,17 @@ impl TestApp {
     ) -> TestApp {
         rental_wifi::init_crypto();
         let dir = config.server.data_dir.clone();
-        let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let portal = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        // The sidecar's own listeners (deep accept queue), on ports the kernel picks.
+        let api = rental_wifi::app::listen(loopback).unwrap();
+        let portal = rental_wifi::app::listen(loopback).unwrap();
         let api_addr = api.local_addr().unwrap();
         let portal_addr = portal.local_addr().unwrap();
-        let https = match config.server.portal_tls_cert {
-            Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-            None => None,
-        };
+        let https = config
+            .server
+            .portal_tls_cert
+            .as_ref()
+            .map(|_| rental_wifi::app::listen(loopback).unwrap());
         let https_addr = https.as_ref().map(|l| l.local_addr().unwrap());
         let app = App::build_with(config, clock.clone(), policy)
             .await
