@@ -129,9 +129,9 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         &state.rentals.limits,
         state.clock.now(),
     )?;
-    let (voucher, _) = state
+    let (voucher, _, _) = state
         .rentals
-        .issue(&ctx, demo_voucher, Source::Demo)
+        .issue(&ctx, demo_voucher, Source::Demo, None)
         .await?;
 
     let api_url = format!("http://{api_addr}");

@@ -20,13 +20,12 @@ pub async fn issue(s: &AppState, ctx: &Ctx, req: Request<Incoming>) -> Result<Re
     let b: VoucherBody = body(req).await?;
     let now = s.clock.now();
     let new = NewVoucher::parse(b.into(), &s.rentals.limits, now)?;
-    let (voucher, created) = s.rentals.issue(ctx, new, Source::Api).await?;
     // Password mode: the answer is one of the places that shows the password (audited).
-    let wifi = s
+    let (voucher, created, shown) = s
         .rentals
-        .voucher_password(ctx, &voucher.code, Reader::IssueAnswer)
-        .await?
-        .map(|sh| super::passwords::wifi_out(&sh.unit, &sh.key, &sh.password));
+        .issue(ctx, new, Source::Api, Some(Reader::IssueAnswer))
+        .await?;
+    let wifi = shown.map(|sh| super::passwords::wifi_out(&sh.unit, &sh.key, &sh.password));
     created_or_ok(
         created,
         &IssuedOut {

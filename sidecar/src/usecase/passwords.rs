@@ -311,6 +311,63 @@ pub fn open(sealer: &crate::secrets::Sealer, k: &WifiKey) -> Result<WifiPassword
         .map_err(|_| StoreError::Corrupt("a stored Wi-Fi password is not valid".into()))
 }
 
+/// Open the passwords of `code`'s keys in `list` (its own key and its device keys).
+fn opened(
+    sealer: &crate::secrets::Sealer,
+    unit: Unit,
+    voucher: Voucher,
+    list: Vec<WifiKey>,
+    code: &str,
+) -> Result<Shown, Error> {
+    let mut own = None;
+    let mut devices = Vec::new();
+    for k in list.into_iter().filter(|k| k.code == code) {
+        let p = open(sealer, &k)?;
+        match k.device_mac {
+            None => own = Some((k, p)),
+            Some(_) => devices.push((k, p)),
+        }
+    }
+    let (key, password) = own.ok_or(Error::NotFound("Wi-Fi password"))?;
+    Ok(Shown {
+        unit,
+        voucher,
+        key,
+        password,
+        devices,
+    })
+}
+
+fn read_detail(reader: Reader, key: &WifiKey) -> String {
+    format!("{}; key {}", reader.as_str(), key.key_name)
+}
+
+/// Voucher `v`'s password, shown and audited in this transaction (the issue answer: the
+/// voucher, its key and the audit row of the read commit together); `None` when `unit` is
+/// not in password mode or the voucher has no key of its own (not live).
+pub fn show_in(
+    tx: &mut Tx<'_>,
+    unit: &Unit,
+    v: &Voucher,
+    reader: Reader,
+) -> Result<Option<Shown>, Error> {
+    if unit.access.mode != AccessMode::Password {
+        return Ok(None);
+    }
+    let list = keys::for_code(tx.db, &v.code)?;
+    if !list.iter().any(|k| k.device_mac.is_none()) {
+        return Ok(None);
+    }
+    let shown = opened(tx.sealer, unit.clone(), v.clone(), list, &v.code)?;
+    tx.audit(
+        AuditAction::WifiPasswordRead,
+        Some(&unit.unit_id),
+        Some(&v.code),
+        Some(read_detail(reader, &shown.key)),
+    )?;
+    Ok(Some(shown))
+}
+
 /// What asked to see a password (the audit row's detail).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reader {
@@ -475,20 +532,11 @@ impl Rentals {
         code: &str,
         reader: Reader,
     ) -> Result<Shown, Error> {
-        let mut own = None;
-        let mut devices = Vec::new();
-        for k in list.into_iter().filter(|k| k.code == code) {
-            let p = open(&self.sealer, &k)?;
-            match k.device_mac {
-                None => own = Some((k, p)),
-                Some(_) => devices.push((k, p)),
-            }
-        }
-        let (key, password) = own.ok_or(Error::NotFound("Wi-Fi password"))?;
+        let shown = opened(&self.sealer, unit, voucher, list, code)?;
         let (uid, c, detail) = (
-            unit.unit_id.clone(),
+            shown.unit.unit_id.clone(),
             code.to_owned(),
-            format!("{}; key {}", reader.as_str(), key.key_name),
+            read_detail(reader, &shown.key),
         );
         self.run(UseCase::PasswordRead, ctx, move |tx| {
             tx.audit(
@@ -499,13 +547,7 @@ impl Rentals {
             )
         })
         .await?;
-        Ok(Shown {
-            unit,
-            voucher,
-            key,
-            password,
-            devices,
-        })
+        Ok(shown)
     }
 
     /// Bind a password of voucher `code` to one device (`mac`): a key of its own, with its

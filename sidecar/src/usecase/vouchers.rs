@@ -9,7 +9,7 @@ use crate::store::{grants as g, rows, StoreError};
 use crate::usecase::{not_found, passwords, Error, Rentals, Tx, UseCase};
 use crate::vouchers::code;
 use crate::vouchers::follow::{follow as decide, Follow};
-use crate::vouchers::model::{AuditAction, EndReason, GrantState, RevokeCause, Voucher};
+use crate::vouchers::model::{AuditAction, EndReason, GrantState, RevokeCause, Unit, Voucher};
 use crate::vouchers::voucher::{NewVoucher, VoucherChanges};
 use crate::vouchers::{Ctx, Error as Rule};
 
@@ -32,16 +32,25 @@ impl Source {
 }
 
 impl Rentals {
-    /// Issue a voucher. Returns it and whether it was created (false: an idempotent replay
-    /// of a live voucher with the same `booking_ref` on the unit).
+    /// Issue a voucher. Returns it, whether it was created (false: an idempotent replay
+    /// of a live voucher with the same `booking_ref` on the unit) and, with a `reader` on
+    /// a unit in password mode, its Wi-Fi password — shown to `reader` and audited in the
+    /// same transaction.
     pub async fn issue(
         &self,
         ctx: &Ctx,
         new: NewVoucher,
         source: Source,
-    ) -> Result<(Voucher, bool), Error> {
+        reader: Option<passwords::Reader>,
+    ) -> Result<(Voucher, bool, Option<passwords::Shown>), Error> {
         self.run(UseCase::VoucherIssue, ctx, move |tx| {
-            issue(tx, &new, source)
+            let unit = rows::unit_get(tx.db, &new.unit_id).map_err(not_found("unit"))?;
+            let (v, created) = issue_on(tx, &unit, &new, source)?;
+            let shown = match reader {
+                Some(r) => passwords::show_in(tx, &unit, &v, r)?,
+                None => None,
+            };
+            Ok((v, created, shown))
         })
         .await
     }
@@ -73,8 +82,18 @@ impl Rentals {
 
 /// Issue `new` in this transaction.
 pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Voucher, bool), Error> {
-    // Read once: the password rules and the key bookkeeping below need it too.
     let unit = rows::unit_get(tx.db, &new.unit_id).map_err(not_found("unit"))?;
+    issue_on(tx, &unit, new, source)
+}
+
+/// [`issue`] on `unit` (`new.unit_id`'s row, already read in this transaction: the password
+/// rules and the key bookkeeping need it too).
+fn issue_on(
+    tx: &mut Tx<'_>,
+    unit: &Unit,
+    new: &NewVoucher,
+    source: Source,
+) -> Result<(Voucher, bool), Error> {
     if let Some(b) = &new.booking_ref {
         if let Some(existing) = rows::voucher_live_by_booking(tx.db, &new.unit_id, b, tx.now)? {
             return Ok((existing, false));
@@ -95,7 +114,7 @@ pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Vouch
         },
     };
     let mut v = new.build(code, tx.now);
-    passwords::prepare(tx, &unit, &mut v)?;
+    passwords::prepare(tx, unit, &mut v)?;
     rows::voucher_insert(tx.db, &v, source.as_str())?;
     tx.audit(
         AuditAction::VoucherIssue,
@@ -110,7 +129,7 @@ pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Vouch
         valid_until: v.valid_until,
         expires_at: v.expires_at(),
     });
-    passwords::follow_on(tx, &v, Some(&unit))?;
+    passwords::follow_on(tx, &v, Some(unit))?;
     Ok((v, true))
 }
 
