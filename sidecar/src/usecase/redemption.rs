@@ -258,17 +258,37 @@ impl Rentals {
 /// the code among its guest codes (DESIGN §3 "Bookings"). A voucher of another unit is
 /// returned as is when no booking matches, so the checks that follow answer it exactly as
 /// before ("invalid code").
-fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, RedeemError> {
+///
+/// Also returns the voucher's unit when it was read on the way (the common case: a voucher
+/// code typed on its own unit's network), so the caller does not read it again.
+fn resolve_code(
+    tx: &Tx<'_>,
+    code: &str,
+    device: &Device,
+) -> Result<(Voucher, Option<Unit>), RedeemError> {
     let voucher = match rows::voucher_get(tx.db, code) {
         Ok(v) => Some(v),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    if let Some(v) = &voucher {
-        if on_unit_network(&rows::unit_get(tx.db, &v.unit_id)?, device) {
-            return Ok(v.clone());
+    if let Some(v) = voucher {
+        let unit = rows::unit_get(tx.db, &v.unit_id)?;
+        if on_unit_network(&unit, device) {
+            return Ok((v, Some(unit)));
         }
+        return other_voucher(tx, code, device, Some(v));
     }
+    other_voucher(tx, code, device, None)
+}
+
+/// [`resolve_code`] when `code` is not a voucher of this network's units (`voucher`: the
+/// voucher of another unit with that code, if any).
+fn other_voucher(
+    tx: &Tx<'_>,
+    code: &str,
+    device: &Device,
+    voucher: Option<Voucher>,
+) -> Result<(Voucher, Option<Unit>), RedeemError> {
     let mut on_network: std::collections::HashMap<String, bool> = Default::default();
     let mut candidates = Vec::new();
     for b in rows_b::with_code(tx.db, code)? {
@@ -286,8 +306,8 @@ fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, Red
         }
     }
     match pick_for_code(candidates, tx.now) {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => voucher.ok_or(RedeemError::InvalidCode),
+        Ok(Some(v)) => Ok((v, None)),
+        Ok(None) => voucher.map(|v| (v, None)).ok_or(RedeemError::InvalidCode),
         Err(()) => Err(RedeemError::Expired),
     }
 }
@@ -295,8 +315,11 @@ fn resolve_code(tx: &Tx<'_>, code: &str, device: &Device) -> Result<Voucher, Red
 fn reserve(tx: &mut Tx<'_>, req: &RedeemRequest) -> Result<Reserved, RedeemError> {
     let now = tx.now;
     let (code, device) = (req.code.as_str(), &req.device);
-    let voucher = resolve_code(tx, code, device)?;
-    let unit = rows::unit_get(tx.db, &voucher.unit_id)?;
+    let (voucher, unit) = resolve_code(tx, code, device)?;
+    let unit = match unit {
+        Some(u) => u,
+        None => rows::unit_get(tx.db, &voucher.unit_id)?,
+    };
     // A password-mode unit's guests join with their Wi-Fi password, never on the portal.
     if !on_unit_network(&unit, device) || unit.access.mode == AccessMode::Password {
         return Err(RedeemError::InvalidCode);
