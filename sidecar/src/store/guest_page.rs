@@ -6,23 +6,24 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::OffsetDateTime;
 
-use super::{from_ms, to_ms, StoreError};
+use super::rows::UNIT_COLS;
+use super::{column, from_ms, to_ms, StoreError};
 use crate::net::Mac;
 use crate::vouchers::model::GuestPage;
 
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<GuestPage> {
-    let minute: Option<i64> = r.get("checkout_minute")?;
+    let minute: Option<i64> = r.get(const { column(UNIT_COLS, "checkout_minute") })?;
     Ok(GuestPage {
-        welcome_title: r.get("welcome_title")?,
-        welcome_text: r.get("welcome_text")?,
+        welcome_title: r.get(const { column(UNIT_COLS, "welcome_title") })?,
+        welcome_text: r.get(const { column(UNIT_COLS, "welcome_text") })?,
         checkout_time: minute.and_then(|m| {
             time::Time::from_hms(u8::try_from(m / 60).ok()?, u8::try_from(m % 60).ok()?, 0).ok()
         }),
-        host_contact: r.get("host_contact")?,
-        accent_color: r.get("accent_color")?,
-        logo_sha256: r.get("logo_sha256")?,
-        terms_text: r.get("terms_text")?,
-        terms_sha256: r.get("terms_sha256")?,
+        host_contact: r.get(const { column(UNIT_COLS, "host_contact") })?,
+        accent_color: r.get(const { column(UNIT_COLS, "accent_color") })?,
+        logo_sha256: r.get(const { column(UNIT_COLS, "logo_sha256") })?,
+        terms_text: r.get(const { column(UNIT_COLS, "terms_text") })?,
+        terms_sha256: r.get(const { column(UNIT_COLS, "terms_sha256") })?,
     })
 }
 

@@ -249,6 +249,13 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE units ADD COLUMN time_zone TEXT;
     "#,
+    // 12: a voucher's grants by state. The device rules count a voucher's open and active
+    // grants on every redemption (`grants::count_open_for_code`, the `devices_active`
+    // column of a voucher read); with `grants_code` alone each count read every grant row
+    // of the code. This answers them from the index.
+    r#"
+    CREATE INDEX grants_code_state ON grants(code, state);
+    "#,
 ];
 
 /// The schema version this binary writes.

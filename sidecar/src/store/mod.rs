@@ -102,14 +102,40 @@ struct Inner {
     writer: Arc<Mutex<Connection>>,
     /// Queue of the writer thread (see [`writer`]).
     jobs: mpsc::Sender<writer::Job>,
+    /// The writer thread, joined when the last handle goes (see `Drop for Inner`).
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+    /// Idle read connections. They are opened when a read finds none idle, up to
+    /// [`READERS`] (the permits): an idle sidecar, or one read by Home Assistant's polls
+    /// alone, keeps one — each connection holds its own parsed schema and page cache.
     readers: Mutex<Vec<Connection>>,
-    /// One permit per idle reader: acquired (asynchronously) before taking one.
+    /// One permit per reader, idle or yet to be opened: acquired (asynchronously) first.
     reader_permits: Arc<Semaphore>,
+    /// The database file, for readers opened later.
+    path: std::path::PathBuf,
     /// The background checkpoint's own read-write connection.
     checkpointer: Mutex<Connection>,
     /// Told by the writer after every batch: the checkpointer sleeps while nothing is written
     /// (an idle sidecar does not wake up for it).
     wrote: Arc<tokio::sync::Notify>,
+}
+
+/// The last handle closes the database completely before it is gone: the writer thread
+/// finishes what is queued and ends, then every connection closes (the last one checkpoints
+/// and removes the WAL). Without the join the writer's connection closed a moment later, on
+/// its own thread — after a caller that had dropped the store had already moved on (a test
+/// restoring a backup into the same directory saw the late close remove the restored
+/// database's WAL and shared-memory files).
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer's loop once it is empty.
+        drop(std::mem::replace(&mut self.jobs, mpsc::channel().0));
+        if let Some(t) = self.writer_thread.take() {
+            // A job's closure holding the last handle is dropped on the writer thread itself.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
 }
 
 /// What one [`Store::checkpoint_round`] did.
@@ -140,6 +166,15 @@ fn checkpoint_on(conn: &Connection, mode: &str) -> rusqlite::Result<Checkpoint> 
             checkpointed: r.get(2)?,
         })
     })
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let r = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&r)?;
+    Ok(r)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -175,31 +210,27 @@ impl Store {
         let checkpointer = Connection::open(path)?;
         checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
         checkpointer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let mut readers = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            let r = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            configure(&r)?;
-            readers.push(r);
-        }
+        // One reader now (a database the sidecar cannot read fails here, at start-up); the
+        // others when concurrent reads need them.
+        let readers = vec![open_reader(path)?];
         let writer = Arc::new(Mutex::new(writer));
         let (jobs, queue) = mpsc::channel();
         let wrote = Arc::new(tokio::sync::Notify::new());
-        {
+        let writer_thread = {
             let writer = writer.clone();
             let wrote = wrote.clone();
             std::thread::Builder::new()
                 .name("sqlite-writer".into())
                 .spawn(move || writer::run(writer, queue, wrote))
-                .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?;
-        }
+                .map_err(|e| StoreError::Task(format!("cannot start the writer thread: {e}")))?
+        };
         Ok(Store {
             inner: Arc::new(Inner {
                 writer,
                 jobs,
+                writer_thread: Some(writer_thread),
                 readers: Mutex::new(readers),
+                path: path.to_owned(),
                 reader_permits: Arc::new(Semaphore::new(READERS)),
                 checkpointer: Mutex::new(checkpointer),
                 wrote,
@@ -271,22 +302,19 @@ impl Store {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop();
-            match conn {
-                Some(conn) => {
-                    let out = f(&conn);
-                    inner
-                        .readers
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(conn);
-                    out
-                }
-                // Only after a panic inside `f` lost a reader: use the writer.
-                None => {
-                    let conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-                    f(&conn)
-                }
-            }
+            // None idle under a permit: fewer than `READERS` are open (or a panic inside `f`
+            // lost one): open another.
+            let conn = match conn {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let out = f(&conn);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            out
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -408,6 +436,44 @@ pub fn next_checkpoint_pause(frames: i64, after: std::time::Duration) -> std::ti
         .clamp(CHECKPOINT_SOON, ceiling)
 }
 
+/// The position of column `name` in `cols`, a `SELECT` list separated by commas (an
+/// expression counts by its `AS` alias), for use in a `const` block:
+/// `r.get(const { column(UNIT_COLS, "time_zone") })`. Row mappers read the columns added by
+/// later migrations by name so new ones can go anywhere in the list; rusqlite's by-name `get`
+/// compares the name with every column's on every row (a hot cost on the write path, seen
+/// in the issue benchmark's profile), this finds the position once, when the crate is built —
+/// and a name missing from the list fails the build.
+pub(crate) const fn column(cols: &str, name: &str) -> usize {
+    let (c, n) = (cols.as_bytes(), name.as_bytes());
+    let (mut index, mut start, mut i) = (0, 0, 0);
+    while i <= c.len() {
+        if i == c.len() || c[i] == b',' {
+            let mut end = i;
+            while end > start && c[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            // The segment's last word: the column itself, or an expression's alias.
+            let mut word = end;
+            while word > start && !c[word - 1].is_ascii_whitespace() {
+                word -= 1;
+            }
+            if end - word == n.len() {
+                let mut k = 0;
+                while k < n.len() && c[word + k] == n[k] {
+                    k += 1;
+                }
+                if k == n.len() {
+                    return index;
+                }
+            }
+            index += 1;
+            start = i + 1;
+        }
+        i += 1;
+    }
+    panic!("the column is not in the list");
+}
+
 /// Milliseconds since the Unix epoch, the storage form of every timestamp.
 pub fn to_ms(t: time::OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -422,8 +488,61 @@ pub fn from_ms(ms: i64) -> time::OffsetDateTime {
 mod tests {
     use super::*;
 
+    /// The device rules' counts of a voucher's grants read the index alone (migration 12),
+    /// however many grants the voucher has had.
+    #[test]
+    fn grant_counts_by_code_are_answered_from_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let conn = store.inner.writer.lock().unwrap();
+        for q in [
+            "SELECT COUNT(*) FROM grants WHERE code = ?1 AND state != 'ended'".to_owned(),
+            // A voucher read counts its active grants (`devices_active`).
+            format!(
+                "SELECT {} FROM vouchers WHERE code = ?1",
+                rows::VOUCHER_COLS
+            ),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
+                .unwrap()
+                .query_map(["x"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("COVERING INDEX grants_code_state")),
+                "{q}: {plan:?}"
+            );
+        }
+    }
+
+    /// `column` finds what SQLite itself numbers: every name of the two hot lists, asked of
+    /// the prepared statement on a migrated database, and an alias after an expression.
+    #[test]
+    fn column_positions_are_what_sqlite_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let conn = store.inner.writer.lock().unwrap();
+        for (cols, table) in [(rows::UNIT_COLS, "units"), (rows::VOUCHER_COLS, "vouchers")] {
+            let stmt = conn
+                .prepare(&format!("SELECT {cols} FROM {table}"))
+                .unwrap();
+            let names: Vec<String> = stmt.column_names().map(|n| n.to_string()).collect();
+            assert!(names.len() > 10, "{names:?}");
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(column(cols, name), i, "{name} in {table}");
+            }
+        }
+        assert_eq!(column("a, (SELECT 1) AS b,c", "b"), 1);
+        assert_eq!(column("a, (SELECT 1) AS b,c", "c"), 2);
+        assert!(std::panic::catch_unwind(|| column("a, b", "ab")).is_err());
+    }
+
     /// Commits leave the WAL alone (no auto-checkpoint); the checkpointer copies it back, and
-    /// more concurrent reads than readers all complete (they wait, never use the writer).
+    /// more concurrent reads than readers all complete (they wait, never use the writer);
+    /// readers are opened as reads overlap, up to `READERS`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn checkpoints_run_off_the_writer_and_reads_wait_for_a_reader() {
         let dir = tempfile::tempdir().unwrap();
@@ -443,19 +562,29 @@ mod tests {
             "{c:?}: commits must not have checkpointed"
         );
         assert_eq!(c.checkpointed, c.wal_frames, "{c:?}");
-        let reads = (0..4 * READERS).map(|i| {
-            let s = store.clone();
-            tokio::spawn(async move {
-                s.read(move |c| {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    rows::meta_get(c, &format!("k{i}"))
+        let idle = |s: &Store| s.inner.readers.lock().unwrap().len();
+        assert_eq!(idle(&store), 1, "one reader until reads overlap");
+        // Collected, so all are spawned before the first is awaited (they overlap).
+        let reads: Vec<_> = (0..4 * READERS)
+            .map(|i| {
+                let s = store.clone();
+                tokio::spawn(async move {
+                    s.read(move |c| {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        rows::meta_get(c, &format!("k{i}"))
+                    })
+                    .await
                 })
-                .await
             })
-        });
+            .collect();
         for r in reads {
             assert!(r.await.unwrap().unwrap().is_some());
         }
+        let open = idle(&store);
+        assert!(
+            (2..=READERS).contains(&open),
+            "overlapping reads opened more readers, never more than {READERS}: {open}"
+        );
         let c = store.checkpoint("TRUNCATE", false).await.unwrap();
         assert_eq!((c.busy, c.wal_frames), (false, 0), "{c:?}");
     }

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::OffsetDateTime;
 
-use super::{from_ms, to_ms, StoreError};
+use super::{column, from_ms, to_ms, StoreError};
 use crate::net::Mac;
 use crate::vouchers::model::{
     Access, AccessMode, AuditEntry, DevicePolicy, GuestChecks, RevokeCause, SecondFactor,
@@ -27,7 +27,7 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreEr
 
 // ---- units ----
 
-const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256, time_zone";
+pub(super) const UNIT_COLS: &str = "unit_id, name, omada_site, ssids, vlans, ap_macs, plume_customer_id, plume_location_id, checkin_grace_minutes, checkout_grace_minutes, terms_url, created_at, updated_at, omada_site_id, vanish_cancel_minutes, device_policy, access_mode, ppsk_profile_id, address_translation, short_code_second_factor, welcome_title, welcome_text, checkout_minute, host_contact, accent_color, logo_sha256, terms_text, terms_sha256, time_zone";
 
 fn json_list<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<Vec<T>> {
     serde_json::from_str(&s).map_err(|e| {
@@ -56,10 +56,13 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
         omada_site_id: r.get(13)?,
         stay: stay_rules_from_row(r)?,
         access: Access {
-            mode: AccessMode::parse(&r.get::<_, String>("access_mode")?).unwrap_or_default(),
-            ppsk_profile_id: r.get("ppsk_profile_id")?,
+            mode: AccessMode::parse(
+                &r.get::<_, String>(const { column(UNIT_COLS, "access_mode") })?,
+            )
+            .unwrap_or_default(),
+            ppsk_profile_id: r.get(const { column(UNIT_COLS, "ppsk_profile_id") })?,
         },
-        time_zone: r.get("time_zone")?,
+        time_zone: r.get(const { column(UNIT_COLS, "time_zone") })?,
     })
 }
 
@@ -67,9 +70,9 @@ fn unit_from_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
 // written by their own statement, so other unit columns can be added beside them.
 fn guest_checks_from_row(r: &Row<'_>) -> rusqlite::Result<GuestChecks> {
     Ok(GuestChecks {
-        address_translation: r.get("address_translation")?,
+        address_translation: r.get(const { column(UNIT_COLS, "address_translation") })?,
         short_code_second_factor: SecondFactor::parse(
-            &r.get::<_, String>("short_code_second_factor")?,
+            &r.get::<_, String>(const { column(UNIT_COLS, "short_code_second_factor") })?,
         )
         .unwrap_or_default(),
     })
@@ -91,9 +94,11 @@ fn guest_checks_put(conn: &Connection, unit_id: &str, c: &GuestChecks) -> Result
 // by their own statement, so other unit columns can be added beside them.
 fn stay_rules_from_row(r: &Row<'_>) -> rusqlite::Result<StayRules> {
     Ok(StayRules {
-        vanish_cancel_minutes: r.get("vanish_cancel_minutes")?,
-        device_policy: DevicePolicy::parse(&r.get::<_, String>("device_policy")?)
-            .unwrap_or_default(),
+        vanish_cancel_minutes: r.get(const { column(UNIT_COLS, "vanish_cancel_minutes") })?,
+        device_policy: DevicePolicy::parse(
+            &r.get::<_, String>(const { column(UNIT_COLS, "device_policy") })?,
+        )
+        .unwrap_or_default(),
     })
 }
 
@@ -187,7 +192,7 @@ pub fn unit_delete(conn: &Connection, unit_id: &str) -> Result<(), StoreError> {
 
 // ---- vouchers ----
 
-const VOUCHER_COLS: &str = "code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at, suspended_at, revoke_cause, device_policy, (SELECT COUNT(*) FROM grants WHERE grants.code = vouchers.code AND grants.state = 'active') AS devices_active";
+pub(super) const VOUCHER_COLS: &str = "code, unit_id, valid_from, valid_until, duration_minutes, max_devices, devices_used, guest_name, booking_ref, down_kbps, up_kbps, note, created_at, first_used_at, revoked_at, suspended_at, revoke_cause, device_policy, (SELECT COUNT(*) FROM grants WHERE grants.code = vouchers.code AND grants.state = 'active') AS devices_active";
 
 fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
     Ok(Voucher {
@@ -206,7 +211,9 @@ fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
         created_at: from_ms(r.get(12)?),
         first_used_at: r.get::<_, Option<i64>>(13)?.map(from_ms),
         revoked_at: r.get::<_, Option<i64>>(14)?.map(from_ms),
-        suspended_at: r.get::<_, Option<i64>>("suspended_at")?.map(from_ms),
+        suspended_at: r
+            .get::<_, Option<i64>>(const { column(VOUCHER_COLS, "suspended_at") })?
+            .map(from_ms),
         revoke_cause: r
             .get::<_, Option<String>>("revoke_cause")?
             .as_deref()
@@ -215,7 +222,7 @@ fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
             .get::<_, Option<String>>("device_policy")?
             .as_deref()
             .and_then(DevicePolicy::parse),
-        devices_active: r.get("devices_active")?,
+        devices_active: r.get(const { column(VOUCHER_COLS, "devices_active") })?,
     })
 }
 
