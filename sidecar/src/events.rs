@@ -186,10 +186,12 @@ pub struct HostTestReport {
     pub message: String,
 }
 
-/// One published event and when it was published.
+/// One published event and when it was published. The event is shared: every subscriber
+/// gets the same one, and each of the bus's 1,024 slots holds a pointer rather than the
+/// largest event (an idle sidecar's slots cost 24 KiB instead of 170 KiB).
 #[derive(Clone, Debug)]
 pub struct Published {
-    pub event: Event,
+    pub event: std::sync::Arc<Event>,
     pub at: OffsetDateTime,
 }
 
@@ -213,7 +215,7 @@ impl EventBus {
 
     pub fn publish(&self, event: Event) {
         let _ = self.tx.send(Published {
-            event,
+            event: std::sync::Arc::new(event),
             at: OffsetDateTime::now_utc(),
         });
     }

@@ -133,7 +133,7 @@ struct Event {
 
 /// A published event as plain JSON-ish data (the sidecar's events are typed).
 fn view(p: rental_wifi::events::Published) -> Event {
-    match p.event {
+    match &*p.event {
         Published::HealthChanged {
             unit_id,
             status,

@@ -44,7 +44,7 @@ fn grant_ended(g: &GrantRef, at: String) -> GrantEndedOut {
 pub fn encode(p: &Published) -> (&'static str, String) {
     let at = ts(p.at);
     let json = |r: serde_json::Result<String>| r.unwrap_or_else(|_| "{}".to_owned());
-    match &p.event {
+    match &*p.event {
         Event::VoucherIssued {
             unit_id,
             code,

@@ -906,7 +906,10 @@ fn events() {
     ];
     let mut names = Vec::new();
     for event in all {
-        let (name, data) = encode(&Published { event, at: NOW });
+        let (name, data) = encode(&Published {
+            event: std::sync::Arc::new(event),
+            at: NOW,
+        });
         let json: Value = serde_json::from_str(&data).unwrap();
         assert_eq!(
             json["at"], "2026-11-21T09:30:15Z",
