@@ -17,8 +17,10 @@ ids: the sidecar's look-up routes fill them in before the unit is saved.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
+import zoneinfo
 
 import voluptuous as vol
 from yarl import URL
@@ -352,9 +354,12 @@ def _certificate_step(certificate: Mapping[str, Any]) -> str:
 
 
 def _fingerprint(sha256: str) -> str:
-    """A SHA-256 the way browsers show it (AB:CD:…), easier to compare by eye."""
+    """A SHA-256 the way browsers show it (AB:CD:…), easier to compare by eye, in two
+    lines of 16 bytes: as one word the frontend broke it anywhere, splitting a byte
+    ("…:9F:C" / "A:E7:…"); a line of 16 fits a phone."""
     digits = sha256.upper()
-    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+    pairs = [digits[i : i + 2] for i in range(0, len(digits), 2)]
+    return "\n".join(":".join(pairs[i : i + 16]) for i in range(0, len(pairs), 16))
 
 
 def _api_error(err: RentalWifiError) -> tuple[dict[str, str], dict[str, str]]:
@@ -1000,6 +1005,29 @@ def _profile_selector(profiles: list[dict[str, Any]] | None, keep: str | None) -
     )
 
 
+@cache
+def _time_zones() -> list[str]:
+    """The IANA zone names (Area/City, and UTC) to pick a unit's zone from; reads the zone
+    database, so called in the executor (once)."""
+    return sorted(
+        zone
+        for zone in zoneinfo.available_timezones()
+        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "posix/", "right/"))
+    ) + ["UTC"]
+
+
+def _time_zone_selector(zones: list[str] | None) -> Any:
+    """The unit's time zone, searched by typing ("Lis" → Europe/Lisbon) instead of typed in
+    full; a name not listed may still be typed (the sidecar decides)."""
+    if not zones:
+        return _TEXT
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=zones, custom_value=True, sort=False, mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
 def _unit_schema(
     *,
     new: bool,
@@ -1007,6 +1035,7 @@ def _unit_schema(
     profiles: list[dict[str, Any]] | None = None,
     keep_profile: str | None = None,
     expanded: frozenset[str] = frozenset(),
+    time_zones: list[str] | None = None,
 ) -> vol.Schema:
     """The unit form; ``sites`` is the controller's listing (None: free text, with the site
     id right below the site: a hotspot operator cannot look it up, and without it guests
@@ -1023,7 +1052,7 @@ def _unit_schema(
     fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _site_selector(sites)
     if not sites:
         fields[vol.Optional(CONF_OMADA_SITE_ID)] = _TEXT
-    fields[vol.Optional(CONF_TIME_ZONE)] = _TEXT
+    fields[vol.Optional(CONF_TIME_ZONE)] = _time_zone_selector(time_zones)
     fields[vol.Required(SECTION_NETWORKS)] = section(
         vol.Schema(
             {
@@ -1420,6 +1449,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
 
     _sites: list[dict[str, Any]] | None = None
     _profiles: list[dict[str, Any]] | None = None
+    _time_zones: list[str] | None = None
     _sites_read = False
 
     def _client(self) -> RentalWifiClient | None:
@@ -1439,6 +1469,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
                 LOGGER.debug("No site listing for the unit form: %s", err)
                 self._sites = None
             self._profiles = await _async_profiles(client, self._sites)
+            self._time_zones = await self.hass.async_add_executor_job(_time_zones)
         return self._sites
 
     def _placeholders(self, **extra: str) -> dict[str, str]:
@@ -1494,6 +1525,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             profiles=self._profiles,
             keep_profile=str(keep) if keep else None,
             expanded=expanded,
+            time_zones=self._time_zones,
         )
 
     @callback

@@ -58,7 +58,9 @@ async def test_untrusted_certificate_shown_then_pinned(
     assert result["menu_options"] == ["omada_trust", "omada_retry"]
     shown = result["description_placeholders"]
     assert shown["sha256"] == _fingerprint(sha256)
-    assert shown["sha256"].replace(":", "").lower() == sha256
+    first, second = shown["sha256"].split("\n")
+    assert len(first) == len(second) == 16 * 3 - 1  # whole bytes on each line
+    assert (first + second).replace(":", "").lower() == sha256
     assert "TP-Link" in shown["subject"]
     assert shown["san"] == "-"
     assert shown["docs"].endswith("omada-setup.md#5-the-certificate")
@@ -144,7 +146,7 @@ def test_factory_certificate_has_its_own_words() -> None:
     named = {"sha256": "ab" * 32, "san": ["omada.lan"], "factory_default": False}
     assert _certificate_step(named) == "omada_certificate"
     assert _certificate_step({**named, "san": []}) == "omada_certificate_no_names"
-    assert _fingerprint("0a" * 32) == ":".join(["0A"] * 32)
+    assert _fingerprint("0a" * 32) == "\n".join([":".join(["0A"] * 16)] * 2)
 
 
 async def test_open_api_offers_the_dedicated_hotspot_operator(

@@ -57,6 +57,12 @@ async def test_every_unit_setting_round_trips_without_open_api(
     assert isinstance(shown["omada_site"], TextSelector)
     top = [str(key) for key in result["data_schema"].schema]
     assert top.index("omada_site_id") == top.index("omada_site") + 1
+    # The time zone is searched in the zone names, not typed in full (a name not listed
+    # may still be typed: the sidecar decides).
+    zone = shown["time_zone"]
+    assert isinstance(zone, SelectSelector)
+    assert zone.config["custom_value"] is True
+    assert {"Europe/Lisbon", "America/New_York", "UTC"} <= set(zone.config["options"])
     assert {
         "vanish_cancel_minutes",
         "device_policy",

@@ -123,6 +123,11 @@ def test_menus_fit_a_phone() -> None:
         assert len(texts.get("title", "")) <= 28, (step, texts["title"])
         for option, label in texts["menu_options"].items():
             assert len(label) <= 40, (step, option, label)
+    # A repair's title is one line in its dialog, cut without "…" ("Short codes on Beach
+    # House can be"): with a unit name of 11 characters it must fit.
+    for issue, texts in strings["issues"].items():
+        title = texts["title"].replace("{unit}", "Beach House")
+        assert "{" not in title and len(title) <= 33, (issue, title)
 
 
 def test_every_unit_field_error_has_words() -> None:
