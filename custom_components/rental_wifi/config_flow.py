@@ -1458,13 +1458,19 @@ class UnitSubentryFlow(ConfigSubentryFlow):
     async def _async_sites(self, client: RentalWifiClient) -> list[dict[str, Any]] | None:
         """The controller's sites and SSIDs, once per flow (None: free text instead).
 
-        Listing needs Open API credentials; without them, or when the controller does
-        not answer, the form takes names as typed and asks for the site id.
+        Listing needs Open API credentials (not asked for without them); without them, or
+        when the controller does not answer, the form takes names as typed and asks for the
+        site id.
         """
         if not self._sites_read:
             self._sites_read = True
             try:
-                self._sites = await client.get_controller_sites() or None
+                # Only a controller with an Open API app can list: asking one without it
+                # is refused, and the sidecar takes the refusal for a controller problem
+                # (a repair raised by opening this form).
+                omada = await client.get_omada_settings() or {}
+                if omada.get(CONF_CLIENT_ID) and omada.get(CONF_CLIENT_SECRET):
+                    self._sites = await client.get_controller_sites() or None
             except RentalWifiError as err:
                 LOGGER.debug("No site listing for the unit form: %s", err)
                 self._sites = None
