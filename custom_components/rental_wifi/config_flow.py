@@ -17,8 +17,10 @@ ids: the sidecar's look-up routes fill them in before the unit is saved.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
+import zoneinfo
 
 import voluptuous as vol
 from yarl import URL
@@ -101,6 +103,7 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 DOCS = "https://github.com/rental-wifi/rental-wifi/blob/main/docs/omada-setup.md"
 DOCS_CERTIFICATE = f"{DOCS}#5-the-certificate"
 DOCS_SITE_IDS = f"{DOCS}#site-ids"
+DOCS_OPERATOR = f"{DOCS}#2-credentials-a-hotspot-operator-and-an-open-api-app"
 
 # Controller settings (PUT /api/v1/settings/omada).
 CONF_BASE_URL = "base_url"
@@ -199,7 +202,7 @@ def _secret_field(key: str, *, stored: bool) -> vol.Marker:
     return vol.Optional(key) if stored else vol.Required(key)
 
 
-def _omada_schema(login: str, *, stored: bool) -> vol.Schema:
+def _omada_schema(login: str, *, stored: bool, advanced_open: bool = False) -> vol.Schema:
     if login == HOTSPOT:
         credentials = {
             vol.Required(CONF_USERNAME): _TEXT,
@@ -215,7 +218,8 @@ def _omada_schema(login: str, *, stored: bool) -> vol.Schema:
             vol.Required(CONF_BASE_URL): _URL,
             **credentials,
             vol.Required(SECTION_ADVANCED): section(
-                vol.Schema(_tls_fields(time_unit=login == HOTSPOT)), {"collapsed": True}
+                vol.Schema(_tls_fields(time_unit=login == HOTSPOT)),
+                {"collapsed": not advanced_open},
             ),
         }
     )
@@ -265,6 +269,14 @@ def _omada_body(
         if value is None or value == "":
             continue
         body[key] = value
+    if (
+        stored
+        and body.get(CONF_CONTROLLER_ID) == stored.get(CONF_CONTROLLER_ID)
+        and _same_url(body.get(CONF_BASE_URL), stored.get(CONF_BASE_URL)) is False
+    ):
+        # The form shows the ID the sidecar found at the old address: a controller at a
+        # new one is asked for its own (an ID typed together with the new URL is kept).
+        body.pop(CONF_CONTROLLER_ID, None)
     secret = _OMADA_SECRET[login]
     if secret not in body and _stored(stored, secret):
         body[secret] = SECRET_PLACEHOLDER
@@ -272,6 +284,13 @@ def _omada_body(
         if stored and stored.get(key):
             body[key] = stored[key]
     return body
+
+
+def _same_url(new: Any, old: Any) -> bool | None:
+    """Whether two controller URLs are the same (None when one is missing)."""
+    if not new or not old:
+        return None
+    return str(new).rstrip("/").lower() == str(old).rstrip("/").lower()
 
 
 def _plume_body(
@@ -303,6 +322,15 @@ def _omada_suggested(stored: Mapping[str, Any]) -> dict[str, Any]:
     return {**shown, SECTION_ADVANCED: advanced}
 
 
+_OMADA_ADVANCED = {
+    CONF_CONTROLLER_ID,
+    CONF_VERIFY_TLS,
+    CONF_CERT_SHA256,
+    CONF_CA_CERT_PEM,
+    CONF_AUTH_TIME_UNIT,
+}
+
+
 def _untrusted(err: RentalWifiApiError) -> bool:
     """A refusal the host can settle by pinning the certificate it names."""
     return (
@@ -326,9 +354,12 @@ def _certificate_step(certificate: Mapping[str, Any]) -> str:
 
 
 def _fingerprint(sha256: str) -> str:
-    """A SHA-256 the way browsers show it (AB:CD:…), easier to compare by eye."""
+    """A SHA-256 the way browsers show it (AB:CD:…), easier to compare by eye, in two
+    lines of 16 bytes: as one word the frontend broke it anywhere, splitting a byte
+    ("…:9F:C" / "A:E7:…"); a line of 16 fits a phone."""
     digits = sha256.upper()
-    return ":".join(digits[i : i + 2] for i in range(0, len(digits), 2))
+    pairs = [digits[i : i + 2] for i in range(0, len(digits), 2)]
+    return "\n".join(":".join(pairs[i : i + 16]) for i in range(0, len(pairs), 16))
 
 
 def _api_error(err: RentalWifiError) -> tuple[dict[str, str], dict[str, str]]:
@@ -401,6 +432,8 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         ) = None
         # The form to show again after "do not trust".
         self._retry_input: dict[str, Any] | None = None
+        # The hotspot operator the sidecar logs in with (offer of a dedicated one).
+        self._operator = ""
 
     @classmethod
     @callback
@@ -433,8 +466,16 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Run the sidecar in Home Assistant (recommended), or connect to one elsewhere."""
+        """Run the sidecar in Home Assistant (recommended), or connect to one elsewhere.
+
+        When Home Assistant already runs one, only the second is offered (with the reason):
+        offering the first would lead to a dead end.
+        """
+        if managed_entries(self.hass):
+            return self.async_show_menu(step_id="user_another", menu_options=["external"])
         return self.async_show_menu(step_id="user", menu_options=["managed", "external"])
+
+    async_step_user_another = async_step_user
 
     async def async_step_managed(
         self, user_input: dict[str, Any] | None = None
@@ -582,6 +623,7 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         put = client.put_omada_settings if kind == "omada" else client.put_plume_settings
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"message": ""}
+        advanced_open = False
         if user_input is None or self._stored is None:
             try:
                 self._stored = await get() or {}
@@ -606,21 +648,27 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
                 else _plume_body(user_input, stored)
             )
             try:
-                await put(body)
+                saved = await put(body)
             except RentalWifiApiError as err:
                 if kind == "omada" and login is not None and _untrusted(err):
                     self._untrusted = (login, user_input, body, err.certificate or {})
                     return await self.async_step_omada_certificate()
                 errors, found = _api_error(err)
                 placeholders.update(found)
+                advanced_open = err.field in _OMADA_ADVANCED
             except RentalWifiError as err:
                 errors, found = _api_error(err)
                 placeholders.update(found)
             else:
-                return await self._async_settings_saved(kind, login)
+                return await self._async_settings_saved(kind, login, saved)
             suggested = user_input
         elif self._retry_input is not None:
+            # Back from "do not trust": say why nothing was saved and the secret is gone.
             suggested, self._retry_input = self._retry_input, None
+            errors = {"base": "certificate_not_trusted"}
+            advanced_open = True
+        if advanced_open and kind == "omada" and login is not None:
+            schema = _omada_schema(login, stored=has_secret, advanced_open=True)
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
@@ -680,21 +728,29 @@ class RentalWifiConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self._async_settings_form("omada", login, None)
 
     async def _async_settings_saved(
-        self, kind: str, login: str | None = None
+        self, kind: str, login: str | None = None, saved: Mapping[str, Any] | None = None
     ) -> ConfigFlowResult:
         self._stored = None
         if login == OPENAPI and await self._async_units_with_sites():
+            self._operator = str((saved or {}).get(CONF_USERNAME) or "")
             return await self.async_step_omada_operator_offer()
         return await self._async_omada_or_plume_done(kind)
 
     async def async_step_omada_operator_offer(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Offer to create the sidecar's own hotspot operator (optional)."""
+        """Offer to create the sidecar's own hotspot operator (optional).
+
+        When the sidecar already has one (the host's), the offer names it and says that
+        the new one would be used instead.
+        """
         return self.async_show_menu(
-            step_id="omada_operator_offer",
+            step_id="omada_operator_replace" if self._operator else "omada_operator_offer",
             menu_options=["omada_operator", "omada_done"],
+            description_placeholders={"name": self._operator, "docs": DOCS_OPERATOR},
         )
+
+    async_step_omada_operator_replace = async_step_omada_operator_offer
 
     async def _async_units_with_sites(self) -> bool:
         """Whether the sidecar has units (the operator is created for their sites)."""
@@ -929,18 +985,45 @@ def _ssid_selector(sites: list[dict[str, Any]] | None) -> Any:
     )
 
 
-def _profile_selector(profiles: list[dict[str, Any]] | None) -> Any:
-    """The controller's PPSK profiles (of the listed sites) to pick from; an id may be typed."""
+def _profile_selector(profiles: list[dict[str, Any]] | None, keep: str | None) -> Any:
+    """The controller's PPSK profiles (of the listed sites) to pick from by name; without a
+    listing the id is typed.
+
+    No typed values beside the list: the frontend's combo box then shows the picked
+    profile's id instead of its name. A profile the unit has that is not listed (deleted on
+    the controller, its site not listed) stays offered by its id, so the form still saves.
+    """
     if not profiles:
+        return _TEXT
+    options = [
+        {"value": str(p["id"]), "label": str(p.get("label") or p["id"])} for p in profiles
+    ]
+    if keep and keep not in {o["value"] for o in options}:
+        options.append({"value": keep, "label": keep})
+    return SelectSelector(
+        SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+    )
+
+
+@cache
+def _time_zones() -> list[str]:
+    """The IANA zone names (Area/City, and UTC) to pick a unit's zone from; reads the zone
+    database, so called in the executor (once)."""
+    return sorted(
+        zone
+        for zone in zoneinfo.available_timezones()
+        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "posix/", "right/"))
+    ) + ["UTC"]
+
+
+def _time_zone_selector(zones: list[str] | None) -> Any:
+    """The unit's time zone, searched by typing ("Lis" → Europe/Lisbon) instead of typed in
+    full; a name not listed may still be typed (the sidecar decides)."""
+    if not zones:
         return _TEXT
     return SelectSelector(
         SelectSelectorConfig(
-            options=[
-                {"value": str(p["id"]), "label": str(p.get("label") or p["id"])}
-                for p in profiles
-            ],
-            custom_value=True,
-            mode=SelectSelectorMode.DROPDOWN,
+            options=zones, custom_value=True, sort=False, mode=SelectSelectorMode.DROPDOWN
         )
     )
 
@@ -950,14 +1033,26 @@ def _unit_schema(
     new: bool,
     sites: list[dict[str, Any]] | None = None,
     profiles: list[dict[str, Any]] | None = None,
+    keep_profile: str | None = None,
+    expanded: frozenset[str] = frozenset(),
+    time_zones: list[str] | None = None,
 ) -> vol.Schema:
-    """The unit form; ``sites`` is the controller's listing (None: free text, with the id),
-    ``profiles`` its PPSK profiles."""
+    """The unit form; ``sites`` is the controller's listing (None: free text, with the site
+    id right below the site: a hotspot operator cannot look it up, and without it guests
+    are not taken off again), ``profiles`` its PPSK profiles (``keep_profile``: the unit's
+    own, offered even when not listed); the sections in ``expanded`` are shown open (the
+    ones holding an error)."""
+
+    def collapsed(name: str, default: bool = True) -> dict[str, bool]:
+        return {"collapsed": default and name not in expanded}
+
     fields: dict[Any, Any] = {vol.Required(CONF_NAME): _TEXT}
     if new:
         fields[vol.Optional(CONF_UNIT_ID)] = _TEXT
     fields[vol.Optional(CONF_OMADA_SITE, default="Default")] = _site_selector(sites)
-    fields[vol.Optional(CONF_TIME_ZONE)] = _TEXT
+    if not sites:
+        fields[vol.Optional(CONF_OMADA_SITE_ID)] = _TEXT
+    fields[vol.Optional(CONF_TIME_ZONE)] = _time_zone_selector(time_zones)
     fields[vol.Required(SECTION_NETWORKS)] = section(
         vol.Schema(
             {
@@ -966,7 +1061,7 @@ def _unit_schema(
                 vol.Optional(CONF_AP_MACS): _LIST,
             }
         ),
-        {"collapsed": True},
+        collapsed(SECTION_NETWORKS),
     )
     fields[vol.Required(SECTION_BOOKINGS)] = section(
         vol.Schema(
@@ -979,7 +1074,7 @@ def _unit_schema(
                 vol.Optional(CONF_VANISH_CANCEL, default=0): _VANISH,
             }
         ),
-        {"collapsed": False},
+        collapsed(SECTION_BOOKINGS, default=False),
     )
     fields[vol.Required(SECTION_GUESTS)] = section(
         vol.Schema(
@@ -1001,7 +1096,7 @@ def _unit_schema(
                 vol.Optional(CONF_TERMS_URL): _URL,
             }
         ),
-        {"collapsed": True},
+        collapsed(SECTION_GUESTS),
     )
     fields[vol.Required(SECTION_PASSWORDS)] = section(
         vol.Schema(
@@ -1013,10 +1108,10 @@ def _unit_schema(
                         mode=SelectSelectorMode.DROPDOWN,
                     )
                 ),
-                vol.Optional(CONF_PPSK_PROFILE): _profile_selector(profiles),
+                vol.Optional(CONF_PPSK_PROFILE): _profile_selector(profiles, keep_profile),
             }
         ),
-        {"collapsed": True},
+        collapsed(SECTION_PASSWORDS),
     )
     fields[vol.Required(SECTION_PLUME)] = section(
         vol.Schema(
@@ -1027,14 +1122,13 @@ def _unit_schema(
                 vol.Optional(CONF_PLUME_ACCOUNT_ID): _TEXT,
             }
         ),
-        {"collapsed": True},
+        collapsed(SECTION_PLUME),
     )
-    advanced: dict[Any, Any] = {}
-    if not sites:
-        advanced[vol.Optional(CONF_OMADA_SITE_ID)] = _TEXT
-    advanced[vol.Optional(CONF_ADDRESS_TRANSLATION, default=False)] = BooleanSelector()
     fields[vol.Required(SECTION_ADVANCED)] = section(
-        vol.Schema(advanced), {"collapsed": True}
+        vol.Schema(
+            {vol.Optional(CONF_ADDRESS_TRANSLATION, default=False): BooleanSelector()}
+        ),
+        collapsed(SECTION_ADVANCED),
     )
     return vol.Schema(fields)
 
@@ -1097,6 +1191,7 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
     return {
         CONF_NAME: unit.name,
         CONF_OMADA_SITE: unit.omada_site or "Default",
+        **({CONF_OMADA_SITE_ID: unit.omada_site_id} if unit.omada_site_id else {}),
         **({CONF_TIME_ZONE: unit.time_zone} if unit.time_zone else {}),
         SECTION_NETWORKS: {
             CONF_SSIDS: unit.ssids,
@@ -1126,10 +1221,7 @@ def _unit_suggested(unit: Unit, calendar: str | None) -> dict[str, Any]:
             CONF_ACCESS_MODE: unit.access_mode,
             **({CONF_PPSK_PROFILE: unit.ppsk_profile_id} if unit.ppsk_profile_id else {}),
         },
-        SECTION_ADVANCED: {
-            CONF_ADDRESS_TRANSLATION: unit.address_translation,
-            **({CONF_OMADA_SITE_ID: unit.omada_site_id} if unit.omada_site_id else {}),
-        },
+        SECTION_ADVANCED: {CONF_ADDRESS_TRANSLATION: unit.address_translation},
     }
 
 
@@ -1276,16 +1368,42 @@ _UNIT_FIELDS = {
 def _unit_error(
     err: RentalWifiError, schema: vol.Schema
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """A sidecar refusal naming a field the form shows lands there, with its message.
+    """A sidecar refusal naming a field the form shows lands there, in the host's words.
 
     Home Assistant's form shows errors of top-level keys only: a field inside a section
-    gets its error on that section (shown above the section's fields).
+    gets its error on that section (shown above the section's fields). The error's text
+    names the field as the form does (``invalid_<field>``: "House rules or terms page
+    (Guests): …"), followed by the sidecar's reason without its API name of the field.
     """
     errors, placeholders = _api_error(err)
     if isinstance(err, RentalWifiApiError) and err.field and err.status < 500:
         if (where := _field_places(schema).get(err.field)) is not None:
-            return {where: "invalid_field"}, {"message": err.message}
+            return {where: f"invalid_{err.field}"}, {
+                "message": _reason(err.message, err.field)
+            }
     return errors, placeholders
+
+
+def _reason(message: str, field: str) -> str:
+    """The sidecar's message without the API name of the field it starts with
+    ("terms_url must be …" → "must be …"): the form names the field in words."""
+    for prefix in (f"{field}: ", f"{field} "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _on_top(errors: dict[str, str]) -> frozenset[str]:
+    """An error on a section is repeated at the top of the form, and its section opens.
+
+    The frontend scrolls a form back to its first field when it is shown again, so an
+    error far down (above a section, maybe collapsed) would go unseen: the host would see
+    the same form, nothing saved, and no reason. Returns the sections to show open.
+    """
+    sections = frozenset(key for key in errors if key in _UNIT_SECTIONS)
+    if sections and "base" not in errors:
+        errors["base"] = errors[next(key for key in errors if key in sections)]
+    return sections
 
 
 def _field_places(schema: vol.Schema) -> dict[str, str]:
@@ -1331,6 +1449,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
 
     _sites: list[dict[str, Any]] | None = None
     _profiles: list[dict[str, Any]] | None = None
+    _time_zones: list[str] | None = None
     _sites_read = False
 
     def _client(self) -> RentalWifiClient | None:
@@ -1339,17 +1458,24 @@ class UnitSubentryFlow(ConfigSubentryFlow):
     async def _async_sites(self, client: RentalWifiClient) -> list[dict[str, Any]] | None:
         """The controller's sites and SSIDs, once per flow (None: free text instead).
 
-        Listing needs Open API credentials; without them, or when the controller does
-        not answer, the form takes names as typed and asks for the site id.
+        Listing needs Open API credentials (not asked for without them); without them, or
+        when the controller does not answer, the form takes names as typed and asks for the
+        site id.
         """
         if not self._sites_read:
             self._sites_read = True
             try:
-                self._sites = await client.get_controller_sites() or None
+                # Only a controller with an Open API app can list: asking one without it
+                # is refused, and the sidecar takes the refusal for a controller problem
+                # (a repair raised by opening this form).
+                omada = await client.get_omada_settings() or {}
+                if omada.get(CONF_CLIENT_ID) and omada.get(CONF_CLIENT_SECRET):
+                    self._sites = await client.get_controller_sites() or None
             except RentalWifiError as err:
                 LOGGER.debug("No site listing for the unit form: %s", err)
                 self._sites = None
             self._profiles = await _async_profiles(client, self._sites)
+            self._time_zones = await self.hass.async_add_executor_job(_time_zones)
         return self._sites
 
     def _placeholders(self, **extra: str) -> dict[str, str]:
@@ -1362,7 +1488,7 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
         sites = await self._async_sites(client)
-        schema = _unit_schema(new=True, sites=sites, profiles=self._profiles)
+        schema = self._schema(new=True, sites=sites, values=user_input)
         errors: dict[str, str] = {}
         placeholders = self._placeholders()
         if user_input is not None:
@@ -1379,11 +1505,33 @@ class UnitSubentryFlow(ConfigSubentryFlow):
                     placeholders.update(found)
                 else:
                     return self._async_created(unit, user_input)
+        schema = self._schema(
+            new=True, sites=sites, values=user_input, expanded=_on_top(errors)
+        )
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders=placeholders,
+        )
+
+    def _schema(
+        self,
+        *,
+        new: bool,
+        sites: list[dict[str, Any]] | None,
+        values: Mapping[str, Any] | None,
+        expanded: frozenset[str] = frozenset(),
+    ) -> vol.Schema:
+        """The unit form for this flow (``values``: what it shows, for the PPSK profile)."""
+        keep = _flat(values).get(CONF_PPSK_PROFILE) if values else None
+        return _unit_schema(
+            new=new,
+            sites=sites,
+            profiles=self._profiles,
+            keep_profile=str(keep) if keep else None,
+            expanded=expanded,
+            time_zones=self._time_zones,
         )
 
     @callback
@@ -1408,9 +1556,9 @@ class UnitSubentryFlow(ConfigSubentryFlow):
         if (client := self._client()) is None:
             return self.async_abort(reason="not_running")
         sites = await self._async_sites(client)
-        schema = _unit_schema(new=False, sites=sites, profiles=self._profiles)
+        schema = self._schema(new=False, sites=sites, values=user_input)
         errors: dict[str, str] = {}
-        placeholders = self._placeholders(unit_id=unit_id)
+        placeholders = self._placeholders(unit_id=unit_id, name=subentry.title)
         if user_input is not None:
             body, user_input = await _unit_form_body(
                 client, user_input, sites, errors, placeholders
@@ -1435,6 +1583,9 @@ class UnitSubentryFlow(ConfigSubentryFlow):
             except RentalWifiError:
                 return self.async_abort(reason="cannot_connect")
             suggested = _unit_suggested(unit, subentry.data.get(CONF_CALENDAR_ENTITY))
+        schema = self._schema(
+            new=False, sites=sites, values=suggested, expanded=_on_top(errors)
+        )
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),

@@ -12,7 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_NAME, CONF_URL
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers import device_registry as dr
 
 from custom_components.rental_wifi.const import (
@@ -77,6 +77,15 @@ def suggested(result: dict) -> dict[str, Any]:
                 if sub.description and "suggested_value" in sub.description:
                     found[str(sub)] = sub.description["suggested_value"]
     return found
+
+
+def open_sections(result: dict) -> set[str]:
+    """The sections of a form shown open (not collapsed)."""
+    return {
+        str(key)
+        for key, value in result["data_schema"].schema.items()
+        if isinstance(value, section) and not value.options.get("collapsed", False)
+    }
 
 
 def required(result: dict) -> set[str]:
@@ -270,18 +279,28 @@ async def test_several_entries_one_per_sidecar(
     finally:
         await hass.async_add_executor_job(second.stop)
 
-    # Home Assistant runs one sidecar at most.
+    # Home Assistant runs one sidecar at most. A flow that offered it before another one
+    # set it up (two browser tabs) is refused with its reason.
+    earlier = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert earlier["menu_options"] == ["managed", "external"]
     MockConfigEntry(
         domain=DOMAIN,
         title="Rental Wi-Fi",
         data={CONF_MODE: MODE_MANAGED, CONF_API_TOKEN: "t", "portal_port": 8080},
     ).add_to_hass(hass)
+    result = await choose(hass, earlier, "managed")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "managed_already"
+    # From then on the first step offers only a sidecar elsewhere, and says why (offering
+    # the recommended choice led to that dead end, seen in the real UI).
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    result = await choose(hass, result, "managed")
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "managed_already"
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "user_another"
+    assert result["menu_options"] == ["external"]
 
 
 async def test_reauth(hass: HomeAssistant, sidecar: Sidecar, http) -> None:
@@ -468,18 +487,24 @@ async def test_unit_subentry_lifecycle(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
+    assert open_sections(result) == {"bookings"}
     bad_vlan = unit_form(networks={CONF_VLANS: ["twenty"]})
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], bad_vlan)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"networks": "invalid_vlan"}
+    # An error on a section is said at the top too, and its section opens: the form is
+    # shown again scrolled to its first field (seen in the real UI: nothing visible).
+    assert result["errors"] == {"base": "invalid_vlan", "networks": "invalid_vlan"}
+    assert open_sections(result) == {"networks", "bookings"}
 
-    # The sidecar's own validation (a unit id outside [a-z0-9_-]): on the field it names.
+    # The sidecar's own validation (a unit id outside [a-z0-9_-]): on the field it names,
+    # in words (the field's label is in the error's text, not the API's name of it).
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**unit_form(), CONF_UNIT_ID: "Bad Id!"}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_UNIT_ID: "invalid_field"}
-    assert result["description_placeholders"]["message"]
+    assert result["errors"] == {CONF_UNIT_ID: "invalid_unit_id"}
+    assert result["description_placeholders"]["message"].startswith("must ")
+    assert open_sections(result) == {"bookings"}
 
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], unit_form()
@@ -538,13 +563,15 @@ async def test_unit_subentry_lifecycle(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**changed, "networks": {CONF_VLANS: ["x"]}}
     )
-    assert result["errors"] == {"networks": "invalid_vlan"}
+    assert result["errors"] == {"base": "invalid_vlan", "networks": "invalid_vlan"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**changed, "networks": {"ap_macs": ["not-a-mac"]}}
     )
-    # The section holding the access point MACs shows the sidecar's message.
-    assert result["errors"] == {"networks": "invalid_field"}
+    # The section holding the access point MACs shows the sidecar's message, as the top.
+    assert result["errors"] == {"base": "invalid_ap_macs", "networks": "invalid_ap_macs"}
     assert result["description_placeholders"]["message"]
+    assert not result["description_placeholders"]["message"].startswith("ap_macs")
+    assert "networks" in open_sections(result)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], changed
     )
@@ -672,8 +699,9 @@ async def test_unit_form_finds_plume_ids_and_takes_a_time_zone(
     # A serial Plume does not know: the sidecar's words, naming it, and nothing created.
     result = await submit(unit_form(plume={"plume_serial": "NOSUCHPOD"}))
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"plume": "invalid_field"}
+    assert result["errors"] == {"base": "invalid_field", "plume": "invalid_field"}
     assert "NOSUCHPOD" in result["description_placeholders"]["message"]
+    assert "plume" in open_sections(result)
     assert await status_of(api.session, api.sidecar, "/api/v1/units/beach-house") == 404
 
     # The serial printed on a pod (any case) → its customer and location; the time zone too.
@@ -702,7 +730,7 @@ async def test_unit_form_finds_plume_ids_and_takes_a_time_zone(
         )
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"plume": "plume_pick_location"}
+    assert result["errors"] == {"base": "plume_pick_location", "plume": "plume_pick_location"}
     placeholders = result["description_placeholders"]
     assert placeholders["customer_id"] == sim.info["plume_customer_id"]
     for location in sim.info["plume_locations"]:
@@ -746,14 +774,20 @@ async def test_unit_form_finds_plume_ids_and_takes_a_time_zone(
     result = await submit(
         unit_form(**{CONF_NAME: "Barn"}, plume={"plume_account_id": "acct-none"})
     )
-    assert result["errors"] == {"plume": "plume_account_unknown"}
+    assert result["errors"] == {
+        "base": "plume_account_unknown",
+        "plume": "plume_account_unknown",
+    }
     assert result["description_placeholders"]["account_id"] == "acct-none"
     twin = {"customer_id": "64cccccccccccccccccc7777", "location_id": "64dddddddddddddddddd0001"}
     await sim.set_scenario(api.session, twin, "fine")
     result = await submit(
         unit_form(**{CONF_NAME: "Barn"}, plume={"plume_account_id": "acct-7777"}), result
     )
-    assert result["errors"] == {"plume": "plume_account_ambiguous"}
+    assert result["errors"] == {
+        "base": "plume_account_ambiguous",
+        "plume": "plume_account_ambiguous",
+    }
     assert lone["customer_id"] in result["description_placeholders"]["choices"]
     assert twin["customer_id"] in result["description_placeholders"]["choices"]
 
@@ -774,8 +808,9 @@ async def test_unit_form_finds_plume_ids_and_takes_a_time_zone(
         },
     )
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
-    assert result["errors"] == {"time_zone": "invalid_field"}
-    assert "time_zone" in result["description_placeholders"]["message"]
+    assert result["errors"] == {"time_zone": "invalid_time_zone"}
+    assert "Mars/Olympus_Mons" in result["description_placeholders"]["message"]
+    assert not result["description_placeholders"]["message"].startswith("time_zone")
     assert (await api.request("GET", "/api/v1/units/beach-house"))["time_zone"] == (
         "Europe/Lisbon"
     )

@@ -19,7 +19,7 @@ from custom_components.rental_wifi.config_flow import _certificate_step, _finger
 from custom_components.rental_wifi.const import CONF_API_TOKEN
 
 from .conftest import SIDECAR_BIN, Api, Process, Sidecar, Sim, _info_line
-from .test_config_flow import choose, hotspot_form, start_external
+from .test_config_flow import choose, hotspot_form, open_sections, start_external
 
 
 @pytest.fixture
@@ -58,7 +58,9 @@ async def test_untrusted_certificate_shown_then_pinned(
     assert result["menu_options"] == ["omada_trust", "omada_retry"]
     shown = result["description_placeholders"]
     assert shown["sha256"] == _fingerprint(sha256)
-    assert shown["sha256"].replace(":", "").lower() == sha256
+    first, second = shown["sha256"].split("\n")
+    assert len(first) == len(second) == 16 * 3 - 1  # whole bytes on each line
+    assert (first + second).replace(":", "").lower() == sha256
     assert "TP-Link" in shown["subject"]
     assert shown["san"] == "-"
     assert shown["docs"].endswith("omada-setup.md#5-the-certificate")
@@ -87,7 +89,10 @@ async def test_untrusted_certificate_declined_returns_to_the_form(
     result = await choose(hass, result, "omada_retry")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "omada_hotspot"
-    assert result["errors"] == {}
+    # Said why nothing was saved (and why the password is empty), with the certificate
+    # options open: back to the same form without a word left the host guessing.
+    assert result["errors"] == {"base": "certificate_not_trusted"}
+    assert open_sections(result) == {"advanced"}
     values = {
         str(key): key.description["suggested_value"]
         for key in result["data_schema"].schema
@@ -141,7 +146,7 @@ def test_factory_certificate_has_its_own_words() -> None:
     named = {"sha256": "ab" * 32, "san": ["omada.lan"], "factory_default": False}
     assert _certificate_step(named) == "omada_certificate"
     assert _certificate_step({**named, "san": []}) == "omada_certificate_no_names"
-    assert _fingerprint("0a" * 32) == ":".join(["0A"] * 32)
+    assert _fingerprint("0a" * 32) == "\n".join([":".join(["0A"] * 16)] * 2)
 
 
 async def test_open_api_offers_the_dedicated_hotspot_operator(
@@ -168,11 +173,22 @@ async def test_open_api_offers_the_dedicated_hotspot_operator(
         {"name": "Beach House", "omada_site": "Default"},
         expect=201,
     )
-    result = await config_entry.start_reconfigure_flow(hass)
-    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], openapi_form(sim, client_secret=None)
-    )
+    async def save_open_api() -> dict:
+        result = await config_entry.start_reconfigure_flow(hass)
+        result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
+        return await hass.config_entries.flow.async_configure(
+            result["flow_id"], openapi_form(sim, client_secret=None)
+        )
+
+    # "Not now" leaves the settings as saved.
+    result = await save_open_api()
+    assert result["step_id"] == "omada_operator_offer"
+    assert result["description_placeholders"]["docs"].endswith("omada-setup.md#2-credentials-a-hotspot-operator-and-an-open-api-app")
+    result = await choose(hass, result, "omada_done")
+    assert result["reason"] == "reconfigure_successful"
+    assert not (await api.request("GET", "/api/v1/settings/omada")).get("username")
+
+    result = await save_open_api()
     assert result["type"] is FlowResultType.MENU, result
     assert result["step_id"] == "omada_operator_offer"
     assert result["menu_options"] == ["omada_operator", "omada_done"]
@@ -199,12 +215,64 @@ async def test_open_api_offers_the_dedicated_hotspot_operator(
     assert stored["password"] == "***"
     assert stored["mode"] == "auto"
 
-    # "Not now" leaves the settings as saved.
-    result = await config_entry.start_reconfigure_flow(hass)
-    result = await choose(hass, await choose(hass, result, "omada"), "omada_openapi")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], openapi_form(sim, client_secret=None)
-    )
-    assert result["step_id"] == "omada_operator_offer"
+    # With an operator in place, the offer names it and says what creating one changes
+    # (offering "a hotspot operator of its own" as if there were none misled the host).
+    result = await save_open_api()
+    assert result["step_id"] == "omada_operator_replace"
+    assert result["menu_options"] == ["omada_operator", "omada_done"]
+    assert result["description_placeholders"]["name"] == name
     result = await choose(hass, result, "omada_done")
     assert result["reason"] == "reconfigure_successful"
+    assert (await api.request("GET", "/api/v1/settings/omada"))["username"] == name
+
+
+async def test_a_new_controller_url_is_asked_for_its_own_id(
+    hass: HomeAssistant, sidecar: Sidecar, sim: Sim, tls_sim: Sim, api: Api, config_entry
+) -> None:
+    """The form shows the controller ID the sidecar found at the stored address; a new
+    address (another controller) must not get it: the sidecar asks the new one. Seen in the
+    real UI: "The controller reports ID …; leave the field empty to use it", about a field
+    in a collapsed section the host never typed."""
+    from .conftest import setup_entry
+    from .test_config_flow import suggested
+
+    await api.configure(sim, plume=False)
+    await setup_entry(hass, config_entry)
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_hotspot")
+    assert result["step_id"] == "update_omada_hotspot"
+    shown = suggested(result)
+    assert shown["controller_id"] == sim.info["omada_controller_id"]
+    assert sim.info["omada_controller_id"] != tls_sim.info["omada_controller_id"]
+    form = {
+        "base_url": tls_sim.info["omada_url"],
+        "username": shown["username"],
+        "advanced": {
+            "controller_id": shown["controller_id"],
+            "verify_tls": True,
+            "cert_sha256": tls_sim.info["omada_cert_sha256"],
+            "auth_time_unit": "ms",
+        },
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
+    assert result["type"] is FlowResultType.ABORT, result
+    assert result["reason"] == "reconfigure_successful"
+    stored = await api.request("GET", "/api/v1/settings/omada")
+    assert stored["base_url"] == tls_sim.info["omada_url"]
+    assert stored["controller_id"] == tls_sim.info["omada_controller_id"]
+
+    # An ID the host types with the new URL is sent as typed (and refused when wrong, with
+    # the certificate options open where the field is).
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await choose(hass, await choose(hass, result, "omada"), "omada_hotspot")
+    typed = {
+        **form,
+        "base_url": sim.info["omada_url"],
+        "advanced": {"controller_id": "0123456789abcdef0123456789abcdef", "verify_tls": False, "auth_time_unit": "ms"},
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], typed)
+    assert result["type"] is FlowResultType.FORM, result
+    assert result["errors"] == {"base": "invalid_settings"}
+    assert tls_sim.info["omada_controller_id"] not in result["description_placeholders"]["message"]
+    assert sim.info["omada_controller_id"] in result["description_placeholders"]["message"]
+    assert open_sections(result) == {"advanced"}

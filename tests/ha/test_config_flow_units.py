@@ -16,7 +16,7 @@ from homeassistant.helpers.selector import SelectSelector, TextSelector
 from custom_components.rental_wifi.const import SUBENTRY_UNIT
 
 from .conftest import Api, Sidecar, Sim, setup_entry
-from .test_config_flow import suggested, unit_form
+from .test_config_flow import open_sections, suggested, unit_form
 
 
 def fields(result: dict) -> dict[str, Any]:
@@ -52,9 +52,21 @@ async def test_every_unit_setting_round_trips_without_open_api(
     await setup_entry(hass, config_entry)
     result = await _add_unit_form(hass, config_entry)
     shown = fields(result)
-    # No listing without Open API credentials: free text, and the site id field.
+    # The form does not ask a controller without an Open API app for its sites: the
+    # sidecar's refusal became the controller's problem, a repair ("needs Open API client
+    # credentials") raised by merely opening the form (seen in the real UI).
+    assert (await api.request("GET", "/api/v1/state"))["controller"]["problem"] is None
+    # No listing without Open API credentials: free text, and the site id field right
+    # below the site (not in "Advanced": a hotspot operator needs it to take guests off).
     assert isinstance(shown["omada_site"], TextSelector)
-    assert "omada_site_id" in shown
+    top = [str(key) for key in result["data_schema"].schema]
+    assert top.index("omada_site_id") == top.index("omada_site") + 1
+    # The time zone is searched in the zone names, not typed in full (a name not listed
+    # may still be typed: the sidecar decides).
+    zone = shown["time_zone"]
+    assert isinstance(zone, SelectSelector)
+    assert zone.config["custom_value"] is True
+    assert {"Europe/Lisbon", "America/New_York", "UTC"} <= set(zone.config["options"])
     assert {
         "vanish_cancel_minutes",
         "device_policy",
@@ -67,23 +79,23 @@ async def test_every_unit_setting_round_trips_without_open_api(
     assert result["description_placeholders"]["docs"].endswith("omada-setup.md#site-ids")
 
     form = unit_form(
+        omada_site_id=sim.info["omada_site_id"].upper(),
         bookings={"checkin_grace_minutes": 15, "vanish_cancel_minutes": 120},
         guests={
             "device_policy": "refuse",
             "short_code_second_factor": "last_name",
             "terms_url": "https://example.com/house-rules",
         },
-        advanced={
-            "omada_site_id": sim.info["omada_site_id"].upper(),
-            "address_translation": True,
-        },
+        advanced={"address_translation": True},
     )
-    # A terms page that is not a web address: the sidecar's words, on the guests section.
+    # A terms page that is not a web address: the sidecar's reason, named in words, on
+    # the guests section (opened) and at the top of the form.
     bad = {**form, "guests": {**form["guests"], "terms_url": "ftp://example.com/rules"}}
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], bad)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"guests": "invalid_field"}
-    assert result["description_placeholders"]["message"]
+    assert result["errors"] == {"base": "invalid_terms_url", "guests": "invalid_terms_url"}
+    assert result["description_placeholders"]["message"] == "must be an absolute http(s) URL"
+    assert open_sections(result) == {"bookings", "guests"}
     await api.request("GET", "/api/v1/units/beach-house", expect=404)
 
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
@@ -115,10 +127,10 @@ async def test_every_unit_setting_round_trips_without_open_api(
 
     # A site id the controller does not know: the sidecar checks it the way it will be used
     # (the operator lists that site's clients) and names the site; its words, on that field.
-    wrong = {**form, "advanced": {"omada_site_id": "0" * 24, "address_translation": True}}
+    wrong = {**form, "omada_site_id": "0" * 24}
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], wrong)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"omada_site": "invalid_field"}, result["errors"]
+    assert result["errors"] == {"omada_site": "invalid_omada_site"}, result["errors"]
     assert "Default" in result["description_placeholders"]["message"]
 
     # Clearing the terms page and the second factor in the form clears them in the sidecar.
@@ -212,6 +224,9 @@ async def test_wifi_passwords_with_the_controllers_ppsk_profiles(
     assert [(o["value"], o["label"]) for o in choice.config["options"]] == [
         (profile, "Guest keys (Default)")
     ]
+    # Picked from the list only: with typed values allowed, the frontend's combo box shows
+    # the picked profile's id (24 hex digits) instead of its name (seen in the real UI).
+    assert not choice.config.get("custom_value")
     form = unit_form(
         networks={"ssids": ["Guest"]},
         wifi_passwords={"access_mode": "password", "ppsk_profile_id": profile},
@@ -227,6 +242,19 @@ async def test_wifi_passwords_with_the_controllers_ppsk_profiles(
     values = suggested(result)
     assert values["access_mode"] == "password"
     assert values["ppsk_profile_id"] == profile
+    # A profile the controller no longer lists stays offered (by its id), so the form
+    # still saves the unit's other settings.
+    await api.request(
+        "PATCH",
+        "/api/v1/units/beach-house?validate=false",
+        {"ppsk_profile_id": "0" * 24},
+    )
+    result = await config_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    options = fields(result)["ppsk_profile_id"].config["options"]
+    assert [o["value"] for o in options] == [profile, "0" * 24]
+    await api.request(
+        "PATCH", "/api/v1/units/beach-house?validate=false", {"ppsk_profile_id": profile}
+    )
     # Back to the portal.
     form["wifi_passwords"] = {"access_mode": "portal"}
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)

@@ -9,7 +9,7 @@ import tomllib
 from PIL import Image
 import yaml
 
-from custom_components.rental_wifi import managed
+from custom_components.rental_wifi import config_flow, managed
 
 from .conftest import REPO
 
@@ -105,3 +105,38 @@ def test_texts_have_no_markup() -> None:
     INVALID_TAG" appear instead of the text (seen in the real UI)."""
     text = (INTEGRATION / "strings.json").read_text()
     assert "<" not in text and ">" not in text
+
+
+def test_menus_fit_a_phone() -> None:
+    """At 390 px the frontend cuts a menu's title and each option to one line with "…"
+    (forms wrap): "Run Rental Wi-Fi on this Home Assistant (reco…" hid "recommended", and
+    "Hotspot operator account (controller 5.x and 6…" the versions. Details belong in the
+    description. The limits are what fitted in the screenshots at that width."""
+    strings = json.loads((INTEGRATION / "strings.json").read_text())
+    menus = {
+        step: texts
+        for step, texts in strings["config"]["step"].items()
+        if "menu_options" in texts
+    }
+    assert len(menus) >= 10
+    for step, texts in menus.items():
+        assert len(texts.get("title", "")) <= 28, (step, texts["title"])
+        for option, label in texts["menu_options"].items():
+            assert len(label) <= 40, (step, option, label)
+    # A repair's title is one line in its dialog, cut without "…" ("Short codes on Beach
+    # House can be"): with a unit name of 11 characters it must fit.
+    for issue, texts in strings["issues"].items():
+        title = texts["title"].replace("{unit}", "Beach House")
+        assert "{" not in title and len(title) <= 33, (issue, title)
+
+
+def test_every_unit_field_error_has_words() -> None:
+    """A refusal the sidecar gives for a unit field is shown as `invalid_<field>`, which
+    names the field as the form does (its API name, e.g. terms_url, is cut off the
+    sidecar's message)."""
+    strings = json.loads((INTEGRATION / "strings.json").read_text())
+    errors = strings["config_subentries"]["unit"]["error"]
+    for field in config_flow._UNIT_FIELDS:
+        text = errors[f"invalid_{field}"]
+        assert text.endswith("{message}"), field
+        assert field not in text, field

@@ -19,6 +19,34 @@ pub const DEMO_LOCATIONS: &[(&str, plume::Scenario)] = &[
     ("642cc40d71d99d000a61154d", plume::Scenario::Offline),
 ];
 
+/// Sites beside "Default" for `rental-wifi-sidecar sim`, from `"Site:SSID,SSID;Site:SSID"`
+/// (the Home Assistant UI tour shows the unit form's site and SSID pickers with several).
+/// Each SSID is a guest network with a password; empty names are skipped.
+fn extra_sites(spec: &str) -> (Vec<omada::SimSite>, Vec<omada::SimSsid>) {
+    let mut sites = Vec::new();
+    let mut ssids = Vec::new();
+    for part in spec.split(';') {
+        let (site, names) = part.split_once(':').unwrap_or((part, ""));
+        let site = site.trim();
+        if site.is_empty() {
+            continue;
+        }
+        sites.push(omada::SimSite {
+            name: site.to_string(),
+            id: omada::random_hex(12),
+        });
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            ssids.push(omada::SimSsid {
+                site: site.to_string(),
+                name: name.to_string(),
+                guest_network: true,
+                open: false,
+            });
+        }
+    }
+    (sites, ssids)
+}
+
 /// Both simulators, started on 127.0.0.1 with the demo locations seeded.
 pub struct Sims {
     pub omada: omada::OmadaSim,
@@ -29,6 +57,7 @@ impl Sims {
     ///
     /// `RENTAL_WIFI_SIM_OMADA_TLS=factory-like` (or `named`) serves the controller over HTTPS
     /// with that certificate (the Home Assistant tests of the "trust this certificate?" step).
+    /// `RENTAL_WIFI_SIM_OMADA_SITES` adds sites beside "Default" (see [`extra_sites`]).
     pub async fn start() -> std::io::Result<Sims> {
         crate::init_crypto();
         let mut config = omada::OmadaSimConfig::default();
@@ -39,6 +68,11 @@ impl Sims {
                 config.tls_cert = omada::SimCert::Named;
             }
             _ => {}
+        }
+        if let Ok(spec) = std::env::var("RENTAL_WIFI_SIM_OMADA_SITES") {
+            let (sites, ssids) = extra_sites(&spec);
+            config.sites.extend(sites);
+            config.ssids.extend(ssids);
         }
         let omada = omada::start(config).await?;
         let plume = plume::start(plume::PlumeSimConfig::default()).await?;
@@ -73,5 +107,27 @@ impl Sims {
             "plume_account_id": plume::PlumeSim::account_id_for(DEMO_CUSTOMER),
             "plume_locations": DEMO_LOCATIONS.iter().map(|(l, s)| json!({"customer_id": DEMO_CUSTOMER, "location_id": l, "scenario": serde_json::to_value(s).unwrap_or_default(), "node_serials": plume::PlumeSim::node_serials(l)})).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_sites_are_read_from_the_spec() {
+        let (sites, ssids) = extra_sites("Beach:Beach Guest, Beach Staff; ;Cabin:");
+        let names: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Beach", "Cabin"]);
+        assert!(sites.iter().all(|s| s.id.len() == 24));
+        assert_ne!(sites[0].id, sites[1].id);
+        let ssid_names: Vec<(&str, &str)> = ssids
+            .iter()
+            .map(|s| (s.site.as_str(), s.name.as_str()))
+            .collect();
+        assert_eq!(
+            ssid_names,
+            [("Beach", "Beach Guest"), ("Beach", "Beach Staff")]
+        );
     }
 }
