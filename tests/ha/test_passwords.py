@@ -93,6 +93,9 @@ async def test_password_mode(
     assert voucher["wifi"]["qr_payload"] == f"WIFI:T:WPA;S:Guest;P:{password};;"
     assert voucher["max_devices"] == 0
     code = voucher["code"]
+    # The event arrives on the event stream beside the action's answer, not before
+    # it: wait for it before the reload below closes that stream.
+    await wait_for(hass, lambda: any(e.event_type == f"{DOMAIN}_voucher_issued" for e in fired))
 
     # Enabled: the sensor reads the current password from the sidecar.
     registry.async_update_entity(sensor, disabled_by=None)
