@@ -17,7 +17,8 @@
 //!   changed, or it is gone: every key of its vouchers follows (a deleted unit's keys are
 //!   deleted on the controller; their rows stay until that is confirmed);
 //! * [`Rentals::unit_password`], [`Rentals::voucher_password`]: the audited reads
-//!   (`wifi_password.read`, saying what asked);
+//!   (`wifi_password.read`, saying what asked); [`show_in`] the same inside a transaction
+//!   (the issue answer: issued, shown and audited in one commit);
 //! * [`Rentals::device_key`]: a password bound to one device by its MAC.
 
 use std::collections::HashSet;
