@@ -35,7 +35,7 @@ use crate::controller::Controller;
 use crate::controller_health::{self, UnitAps};
 use crate::net::Mac;
 use crate::omada::{OmadaClient, OmadaError, SiteDevices, SsidAps};
-use crate::unit_health::{minutes, Finding, FindingCode, HealthReport, Severity, Source};
+use crate::unit_health::{FindingCode, HealthReport, Source};
 use crate::vouchers::model::Unit;
 
 /// Missed rounds after which a report is stale.
@@ -119,10 +119,6 @@ pub(crate) struct ControllerBoard {
     inner: Arc<RwLock<State>>,
 }
 
-fn unknown(code: FindingCode, message: String) -> Finding {
-    Finding::new(Source::Controller, Severity::Unknown, code, message)
-}
-
 impl ControllerBoard {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
@@ -155,28 +151,15 @@ impl ControllerBoard {
         };
         let stale_after = s.stale_after();
         let Some(report) = &entry.report else {
-            let waited = (now - entry.since).unsigned_abs();
-            let stale = waited > stale_after;
-            let mut r = HealthReport::unknown(
+            return HealthReport::not_yet(
                 Source::Controller,
-                if stale {
-                    FindingCode::Stale
-                } else {
-                    FindingCode::Waiting
-                },
-                if stale {
-                    format!("No data from the controller for {}", minutes(waited))
-                } else {
-                    "Waiting for the first read of the controller".to_string()
-                },
+                "the controller",
+                "the first read of the controller",
+                entry.last_error.as_deref(),
+                (now - entry.since).unsigned_abs(),
+                stale_after,
+                false,
             );
-            r.stale = stale;
-            if let Some(e) = &entry.last_error {
-                r.push_findings([unknown(FindingCode::ReadFailed, e.clone())]);
-            } else {
-                r.refresh();
-            }
-            return r;
         };
         report.aged(
             Source::Controller,

@@ -293,6 +293,49 @@ impl HealthReport {
         )
     }
 
+    /// No report yet from a source that has tracked the unit for `waited`: "Waiting for
+    /// {waiting}" until `stale_after`, then stale — with a `Stale` finding ("No data from
+    /// {from} for N minutes") unless `stale_needs_error` and the source has not failed — and
+    /// the source's last read error when there is one. What the Plume board and the
+    /// controller board both answer before their first read of a unit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn not_yet(
+        source: Source,
+        from: &str,
+        waiting: &str,
+        last_error: Option<&str>,
+        waited: std::time::Duration,
+        stale_after: std::time::Duration,
+        stale_needs_error: bool,
+    ) -> HealthReport {
+        let late = waited > stale_after;
+        let stale = late && (!stale_needs_error || last_error.is_some());
+        let mut r = if stale {
+            HealthReport::unknown(
+                source,
+                FindingCode::Stale,
+                format!("No data from {from} for {}", minutes(waited)),
+            )
+        } else {
+            HealthReport::unknown(
+                source,
+                FindingCode::Waiting,
+                format!("Waiting for {waiting}"),
+            )
+        };
+        r.stale = late;
+        match last_error {
+            Some(e) => r.push_findings([Finding::new(
+                source,
+                Severity::Unknown,
+                FindingCode::ReadFailed,
+                e.to_owned(),
+            )]),
+            None => r.refresh(),
+        }
+        r
+    }
+
     /// The report as it reads at `now`: older than `stale_after` it is marked stale, with a
     /// `Stale` finding ("No data from {from} for N minutes") and the source's last read error
     /// when there is one. What the Plume board and the controller board both answer.

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::network::NetworkDetails;
 use super::HealthReport;
-use crate::unit_health::{minutes, Finding, FindingCode, Severity, Source};
+use crate::unit_health::{FindingCode, Source};
 
 /// Missed rounds after which a report is stale (DESIGN §6).
 pub const STALE_AFTER_INTERVALS: u32 = 3;
@@ -78,10 +78,6 @@ impl Entry {
     }
 }
 
-fn unknown(code: FindingCode, message: String) -> Finding {
-    Finding::new(Source::Plume, Severity::Unknown, code, message)
-}
-
 impl State {
     fn stale_after(&self) -> Duration {
         let interval = self.interval.unwrap_or(Duration::from_secs(60));
@@ -118,28 +114,16 @@ impl HealthBoard {
         };
         let stale_after = state.stale_after();
         let Some(report) = entry.report.as_ref() else {
-            let waited = (now - entry.since).unsigned_abs();
-            let stale = waited > stale_after && entry.last_error.is_some();
-            let mut r = HealthReport::unknown(
+            // Stale only once a poll has failed: a long first round is not Plume's silence.
+            return HealthReport::not_yet(
                 Source::Plume,
-                if stale {
-                    FindingCode::Stale
-                } else {
-                    FindingCode::Waiting
-                },
-                if stale {
-                    format!("No data from Plume for {}", minutes(waited))
-                } else {
-                    "Waiting for the first poll of Plume".to_string()
-                },
+                "Plume",
+                "the first poll of Plume",
+                entry.last_error.as_deref(),
+                (now - entry.since).unsigned_abs(),
+                stale_after,
+                true,
             );
-            r.stale = waited > stale_after;
-            if let Some(e) = &entry.last_error {
-                r.push_findings([unknown(FindingCode::ReadFailed, e.clone())]);
-            } else {
-                r.refresh();
-            }
-            return r;
         };
         report.aged(
             Source::Plume,
@@ -290,6 +274,7 @@ impl HealthBoard {
 mod tests {
     use super::*;
     use crate::plume::HealthStatus;
+    use crate::unit_health::{Finding, Severity};
 
     fn green() -> HealthReport {
         HealthReport::from_findings(Source::Plume, Vec::new())
