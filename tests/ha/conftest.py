@@ -432,6 +432,27 @@ async def redeem(
         return response.status, await response.text()
 
 
+async def ppsk_profile_over_open_api(http: aiohttp.ClientSession, api: Api, sim: Sim) -> str:
+    """A PPSK profile "Guest keys" on the simulator's Guest SSID, and the sidecar logged in
+    through the Open API (which lists profiles); the profile's id."""
+    async with http.post(
+        f"{sim.info['omada_control_url']}/ppsk_profiles",
+        json={"site": "Default", "name": "Guest keys", "ssids": ["Guest"]},
+    ) as response:
+        assert response.status == 200, await response.text()
+        profile: str = (await response.json())["id"]
+    await api.request(
+        "PUT",
+        "/api/v1/settings/omada",
+        {
+            **sim.omada_settings,
+            "client_id": sim.info["omada_client_id"],
+            "client_secret": sim.info["omada_client_secret"],
+        },
+    )
+    return profile
+
+
 def entity_id_of(hass: HomeAssistant, platform: str, unique_id: str) -> str:
     """The entity id registered for one of our unique ids."""
     from homeassistant.helpers import entity_registry as er  # noqa: PLC0415

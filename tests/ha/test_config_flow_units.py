@@ -15,7 +15,7 @@ from homeassistant.helpers.selector import SelectSelector, TextSelector
 
 from custom_components.rental_wifi.const import SUBENTRY_UNIT
 
-from .conftest import Api, Sidecar, Sim, setup_entry
+from .conftest import Api, Sidecar, Sim, ppsk_profile_over_open_api, setup_entry
 from .test_config_flow import open_sections, suggested, unit_form
 
 
@@ -202,21 +202,7 @@ async def test_wifi_passwords_with_the_controllers_ppsk_profiles(
 ) -> None:
     """The PPSK profile is picked from the controller's list; password mode is saved (the
     sidecar's set-up check passes) and shown again from the sidecar."""
-    async with http.post(
-        f"{sim.info['omada_control_url']}/ppsk_profiles",
-        json={"site": "Default", "name": "Guest keys", "ssids": ["Guest"]},
-    ) as response:
-        assert response.status == 200, await response.text()
-        profile = (await response.json())["id"]
-    await api.request(
-        "PUT",
-        "/api/v1/settings/omada",
-        {
-            **sim.omada_settings,
-            "client_id": sim.info["omada_client_id"],
-            "client_secret": sim.info["omada_client_secret"],
-        },
-    )
+    profile = await ppsk_profile_over_open_api(http, api, sim)
     await setup_entry(hass, config_entry)
     result = await _add_unit_form(hass, config_entry)
     choice = fields(result)["ppsk_profile_id"]

@@ -23,28 +23,14 @@ from homeassistant.helpers import entity_registry as er
 from custom_components.rental_wifi.const import DOMAIN
 from custom_components.rental_wifi.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import Api, Sim, entity_id_of, setup_entry, wait_for
+from .conftest import Api, Sim, entity_id_of, ppsk_profile_over_open_api, setup_entry, wait_for
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 async def _password_unit(http: aiohttp.ClientSession, api: Api, sim: Sim) -> str:
     """A PPSK profile on the simulator's Guest SSID; unit `loft` in password mode on it."""
-    async with http.post(
-        f"{sim.info['omada_control_url']}/ppsk_profiles",
-        json={"site": "Default", "name": "Guest keys", "ssids": ["Guest"]},
-    ) as response:
-        assert response.status == 200, await response.text()
-        profile = (await response.json())["id"]
-    await api.request(
-        "PUT",
-        "/api/v1/settings/omada",
-        {
-            **sim.omada_settings,
-            "client_id": sim.info["omada_client_id"],
-            "client_secret": sim.info["omada_client_secret"],
-        },
-    )
+    profile = await ppsk_profile_over_open_api(http, api, sim)
     unit = await api.create_unit(
         unit_id="loft",
         name="Loft",
