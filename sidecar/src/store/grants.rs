@@ -8,7 +8,15 @@ use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
 use crate::vouchers::model::{EndReason, Grant, GrantState};
 
-const GRANT_COLS: &str = "grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, authorized_at, expires_at, ended_at, end_reason, by_host, name";
+/// A grant row's columns (a macro so that the hot queries are built with the crate, not
+/// `format!`ed per call).
+macro_rules! grant_cols {
+    () => {
+        "grant_id, code, unit_id, client_mac, client_ip, ap_mac, gateway_mac, ssid, vid, radio_id, site, state, authorized_at, expires_at, ended_at, end_reason, by_host, name"
+    };
+}
+
+const GRANT_COLS: &str = grant_cols!();
 
 fn mac(s: Option<String>) -> Option<Mac> {
     s.and_then(|m| m.parse().ok())
@@ -61,8 +69,10 @@ pub fn insert(conn: &Connection, g: &Grant, now: OffsetDateTime) -> Result<(), S
 }
 
 pub fn get(conn: &Connection, grant_id: &str) -> Result<Grant, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE grant_id = ?1"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        grant_cols!(),
+        " FROM grants WHERE grant_id = ?1"
     ))?
     .query_row([grant_id], grant_from_row)
     .optional()?
@@ -86,7 +96,11 @@ pub fn latest_for(
     client_mac: Mac,
 ) -> Result<Option<Grant>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE code = ?1 AND client_mac = ?2 ORDER BY created_at DESC LIMIT 1"))?
+        .prepare_cached(concat!(
+            "SELECT ",
+            grant_cols!(),
+            " FROM grants WHERE code = ?1 AND client_mac = ?2 ORDER BY created_at DESC LIMIT 1"
+        ))?
         .query_row(params![code, client_mac.to_string()], grant_from_row)
         .optional()?)
 }
@@ -211,7 +225,11 @@ pub fn active_for_mac(
     site: &str,
 ) -> Result<Option<Grant>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active' ORDER BY expires_at DESC LIMIT 1"))?
+        .prepare_cached(concat!(
+            "SELECT ",
+            grant_cols!(),
+            " FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active' ORDER BY expires_at DESC LIMIT 1"
+        ))?
         .query_row(params![client_mac.to_string(), site], grant_from_row)
         .optional()?)
 }

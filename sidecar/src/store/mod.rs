@@ -488,13 +488,24 @@ pub fn from_ms(ms: i64) -> time::OffsetDateTime {
 mod tests {
     use super::*;
 
-    /// The device rules' counts of a voucher's grants read the index alone (migration 12),
-    /// however many grants the voucher has had.
+    /// The device rules' counts of a voucher's grants read the index alone (migrations 12
+    /// and 13), however many grants the voucher has had; a device's grants on a voucher are
+    /// found by the same index's prefix.
     #[test]
     fn grant_counts_by_code_are_answered_from_an_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
         let conn = store.inner.writer.lock().unwrap();
+        let plan = |q: &str, params: &[&str]| -> Vec<String> {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {q}"))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
         for q in [
             "SELECT COUNT(*) FROM grants WHERE code = ?1 AND state != 'ended'".to_owned(),
             // A voucher read counts its active grants (`devices_active`).
@@ -503,19 +514,20 @@ mod tests {
                 rows::VOUCHER_COLS
             ),
         ] {
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
-                .unwrap()
-                .query_map(["x"], |r| r.get::<_, String>(3))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+            let p = plan(&q, &["x"]);
             assert!(
-                plan.iter()
-                    .any(|p| p.contains("COVERING INDEX grants_code_state")),
-                "{q}: {plan:?}"
+                p.iter()
+                    .any(|p| p.contains("COVERING INDEX grants_code_mac_state (code=?)")),
+                "{q}: {p:?}"
             );
         }
+        let q = "SELECT grant_id FROM grants WHERE code = ?1 AND client_mac = ?2 ORDER BY created_at DESC LIMIT 1";
+        let p = plan(q, &["x", "y"]);
+        assert!(
+            p.iter()
+                .any(|p| p.contains("INDEX grants_code_mac_state (code=? AND client_mac=?)")),
+            "{q}: {p:?}"
+        );
     }
 
     /// `column` finds what SQLite itself numbers: every name of the two hot lists, asked of

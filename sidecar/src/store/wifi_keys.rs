@@ -11,7 +11,15 @@ use super::{from_ms, to_ms, StoreError};
 use crate::net::Mac;
 use crate::vouchers::password::{Placement, WifiKey};
 
-const COLS: &str = "key_name, code, unit_id, device_mac, device_name, password, created_at, placement, live_since, removed_at";
+/// A key row's columns (a macro so that [`for_code`], read on every issue, is built with the
+/// crate rather than `format!`ed per call).
+macro_rules! cols {
+    () => {
+        "key_name, code, unit_id, device_mac, device_name, password, created_at, placement, live_since, removed_at"
+    };
+}
+
+const COLS: &str = cols!();
 
 /// `placement` as stored.
 #[derive(Serialize, Deserialize)]
@@ -103,8 +111,10 @@ pub fn get(conn: &Connection, key_name: &str) -> Result<Option<WifiKey>, StoreEr
 
 /// Every key of a voucher: its own first, then device keys by creation.
 pub fn for_code(conn: &Connection, code: &str) -> Result<Vec<WifiKey>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLS} FROM wifi_keys WHERE code = ?1 ORDER BY device_mac IS NOT NULL, created_at, key_name"
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM wifi_keys WHERE code = ?1 ORDER BY device_mac IS NOT NULL, created_at, key_name"
     ))?;
     let rows = stmt.query_map([code], from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -142,6 +142,7 @@ pub struct Redeemed {
 /// A slot taken, waiting for the controller.
 #[derive(Clone, Debug)]
 pub struct Reservation {
+    /// As the reserve decided with it (`devices_active` not counted: `rows::voucher_uncounted`).
     pub voucher: Voucher,
     pub unit: Unit,
     pub grant: Grant,
@@ -266,7 +267,7 @@ fn resolve_code(
     code: &str,
     device: &Device,
 ) -> Result<(Voucher, Option<Unit>), RedeemError> {
-    let voucher = match rows::voucher_get(tx.db, code) {
+    let voucher = match rows::voucher_uncounted(tx.db, code) {
         Ok(v) => Some(v),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
@@ -492,7 +493,7 @@ fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemErr
     let confirmed_at = tx.now;
     // Re-read what may have changed while we were at the controller (a revoke, a new end,
     // the unit deleted); the grant's identity (id, site, MAC) cannot.
-    let voucher = match rows::voucher_get(tx.db, &r.voucher.code) {
+    let voucher = match rows::voucher_uncounted(tx.db, &r.voucher.code) {
         Ok(v) => Some(v),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e),
