@@ -530,6 +530,63 @@ mod tests {
         );
     }
 
+    /// A unit's vouchers are found by an index (one on `vouchers(unit_id, …)` since
+    /// migration 3, besides the bookings'): no query of a unit's vouchers reads the table.
+    #[test]
+    fn a_units_vouchers_are_read_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let conn = store.inner.writer.lock().unwrap();
+        for (q, n) in [
+            ("SELECT COUNT(*) FROM vouchers WHERE unit_id = ?1".to_owned(), 1),
+            (
+                format!(
+                    "SELECT {} FROM vouchers WHERE unit_id = ?1 ORDER BY created_at DESC, code LIMIT 10",
+                    rows::VOUCHER_COLS
+                ),
+                1,
+            ),
+            (
+                format!(
+                    "SELECT {} FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NULL ORDER BY created_at, code",
+                    rows::VOUCHER_COLS
+                ),
+                1,
+            ),
+            (
+                "SELECT code FROM vouchers WHERE unit_id = ?1 AND revoked_at IS NOT NULL".to_owned(),
+                1,
+            ),
+            (
+                "SELECT code FROM vouchers WHERE unit_id = ?1 AND booking_ref = ?2".to_owned(),
+                2,
+            ),
+        ] {
+            let params: Vec<&str> = ["x", "y"][..n].to_vec();
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {q}"))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.starts_with("SEARCH vouchers USING") && p.contains("(unit_id=?")),
+                "{q}: {plan:?}"
+            );
+            assert!(!plan.iter().any(|p| p == "SCAN vouchers"), "{q}: {plan:?}");
+        }
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'vouchers' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(indexes, ["vouchers_booking", "vouchers_unit_created"]);
+    }
+
     /// `column` finds what SQLite itself numbers: every name of the two hot lists, asked of
     /// the prepared statement on a migrated database, and an alias after an expression.
     #[test]
