@@ -43,9 +43,15 @@ impl Rentals {
         source: Source,
         reader: Option<passwords::Reader>,
     ) -> Result<(Voucher, bool, Option<passwords::Shown>), Error> {
+        // Drawn here, on the caller's thread: the OS random number generator is a system
+        // call, and the writer thread, which every write waits for, need not make it.
+        let candidate = new
+            .code
+            .is_none()
+            .then(|| code::generate(self.limits.code_length));
         self.run(UseCase::VoucherIssue, ctx, move |tx| {
             let unit = rows::unit_get(tx.db, &new.unit_id).map_err(not_found("unit"))?;
-            let (v, created) = issue_on(tx, &unit, &new, source)?;
+            let (v, created) = issue_on(tx, &unit, &new, source, candidate)?;
             let shown = match reader {
                 Some(r) => passwords::show_in(tx, &unit, &v, r)?,
                 None => None,
@@ -83,16 +89,18 @@ impl Rentals {
 /// Issue `new` in this transaction.
 pub fn issue(tx: &mut Tx<'_>, new: &NewVoucher, source: Source) -> Result<(Voucher, bool), Error> {
     let unit = rows::unit_get(tx.db, &new.unit_id).map_err(not_found("unit"))?;
-    issue_on(tx, &unit, new, source)
+    issue_on(tx, &unit, new, source, None)
 }
 
 /// [`issue`] on `unit` (`new.unit_id`'s row, already read in this transaction: the password
-/// rules and the key bookkeeping need it too).
+/// rules and the key bookkeeping need it too). `candidate`: a code drawn before the
+/// transaction, taken when no voucher has it (else, or without one, codes are drawn here).
 fn issue_on(
     tx: &mut Tx<'_>,
     unit: &Unit,
     new: &NewVoucher,
     source: Source,
+    candidate: Option<String>,
 ) -> Result<(Voucher, bool), Error> {
     if let Some(b) = &new.booking_ref {
         if let Some(existing) = rows::voucher_live_by_booking(tx.db, &new.unit_id, b, tx.now)? {
@@ -106,12 +114,17 @@ fn issue_on(
             }
             c.clone()
         }
-        None => loop {
-            let c = code::generate(tx.limits.code_length);
-            if !rows::voucher_exists(tx.db, &c)? {
-                break c;
+        None => {
+            let mut candidate = candidate;
+            loop {
+                let c = candidate
+                    .take()
+                    .unwrap_or_else(|| code::generate(tx.limits.code_length));
+                if !rows::voucher_exists(tx.db, &c)? {
+                    break c;
+                }
             }
-        },
+        }
     };
     let mut v = new.build(code, tx.now);
     passwords::prepare(tx, unit, &mut v)?;
