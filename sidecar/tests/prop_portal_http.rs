@@ -425,7 +425,11 @@ fn get_portal_arbitrary_queries_never_5xx_and_grant_nothing() {
             Ok(())
         },
     );
-    HITS.assert_at_least("GET /portal answered with the login page", 20);
+    // About 50 of the 500 cases are a GET of /portal; between 18 and 45 % of those reach the
+    // login page from one run to the next (the rest: another address's clientIp, 403; no
+    // usable context, 400). 20 % failed one run in six; 10 % still proves the branch is
+    // taken, like the other properties' floors.
+    HITS.assert_at_least("GET /portal answered with the login page", 10);
 }
 
 /// What the guest posts, before encoding.
