@@ -21,7 +21,7 @@ impl Mac {
     }
     /// `aa:bb:cc:dd:ee:ff`, the form Home Assistant and most tools show.
     pub fn colon_lower(&self) -> String {
-        self.spelled(b':', b"0123456789abcdef").to_owned()
+        self.spelled(b':', b"0123456789abcdef").as_str().to_owned()
     }
 
     /// The six octets in hex with `sep` between them, on the stack. Why not `write!` with
@@ -45,13 +45,6 @@ impl MacText {
     fn as_str(&self) -> &str {
         // Hex digits and the separator only: always ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl std::ops::Deref for MacText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
     }
 }
 
@@ -111,7 +104,7 @@ impl FromStr for Mac {
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `pad` honours a width or alignment a caller asks for, as `write!` did.
-        f.pad(&self.spelled(b'-', b"0123456789ABCDEF"))
+        f.pad(self.spelled(b'-', b"0123456789ABCDEF").as_str())
     }
 }
 

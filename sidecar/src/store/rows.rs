@@ -256,14 +256,15 @@ fn voucher_from_row(r: &Row<'_>) -> rusqlite::Result<Voucher> {
 }
 
 pub fn voucher_get(conn: &Connection, code: &str) -> Result<Voucher, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        voucher_cols!(counted),
-        " FROM vouchers WHERE code = ?1"
-    ))?
-    .query_row([code], voucher_from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound)
+    voucher_by_code(
+        conn,
+        concat!(
+            "SELECT ",
+            voucher_cols!(counted),
+            " FROM vouchers WHERE code = ?1"
+        ),
+        code,
+    )
 }
 
 /// The voucher as a redemption decides with it: `devices_active` is left at 0. Counting the
@@ -272,14 +273,23 @@ pub fn voucher_get(conn: &Connection, code: &str) -> Result<Voucher, StoreError>
 /// redemption counts what it needs itself (`grants::count_open_for_code`). Only for
 /// decisions inside a write: what is shown (API, events) reads [`voucher_get`].
 pub fn voucher_uncounted(conn: &Connection, code: &str) -> Result<Voucher, StoreError> {
-    conn.prepare_cached(concat!(
-        "SELECT ",
-        voucher_cols!(uncounted),
-        " FROM vouchers WHERE code = ?1"
-    ))?
-    .query_row([code], voucher_from_row)
-    .optional()?
-    .ok_or(StoreError::NotFound)
+    voucher_by_code(
+        conn,
+        concat!(
+            "SELECT ",
+            voucher_cols!(uncounted),
+            " FROM vouchers WHERE code = ?1"
+        ),
+        code,
+    )
+}
+
+/// The voucher `sql` (one of the two selects above) finds for `code`.
+fn voucher_by_code(conn: &Connection, sql: &str, code: &str) -> Result<Voucher, StoreError> {
+    conn.prepare_cached(sql)?
+        .query_row([code], voucher_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
 }
 
 pub fn voucher_exists(conn: &Connection, code: &str) -> Result<bool, StoreError> {
