@@ -223,7 +223,7 @@ async fn plan(r: &Rentals, key: &str) -> Result<Option<Plan>, StoreError> {
                         .filter_map(|o| o.device_mac)
                         .collect();
                     let mut stmt = c.prepare_cached(
-                        "SELECT DISTINCT client_mac FROM grants WHERE state = 'active'",
+                        "SELECT DISTINCT client_mac FROM grants WHERE ended_at IS NULL AND state = 'active'",
                     )?;
                     let macs = stmt.query_map([], |row| row.get::<_, String>(0))?;
                     for m in macs {

@@ -108,7 +108,7 @@ pub fn latest_for(
 /// Grants of a voucher that are not ended (pending or active).
 pub fn open_for_code(conn: &Connection, code: &str) -> Result<Vec<Grant>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE code = ?1 AND state != 'ended'"
+        "SELECT {GRANT_COLS} FROM grants WHERE code = ?1 AND ended_at IS NULL"
     ))?;
     let rows = stmt.query_map([code], grant_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -117,19 +117,34 @@ pub fn open_for_code(conn: &Connection, code: &str) -> Result<Vec<Grant>, StoreE
 /// How many grants of a voucher are open (pending or active).
 pub fn count_open_for_code(conn: &Connection, code: &str) -> Result<usize, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT COUNT(*) FROM grants WHERE code = ?1 AND state != 'ended'")?
+        .prepare_cached("SELECT COUNT(*) FROM grants WHERE code = ?1 AND ended_at IS NULL")?
         .query_row([code], |r| r.get::<_, i64>(0))? as usize)
 }
 
+/// [`set_active`]'s common case: the end did not move.
+pub(crate) const ACTIVATE_SAME_END: &str = "UPDATE grants SET state = 'active', authorized_at = ?2 WHERE grant_id = ?1 AND ended_at IS NULL AND expires_at = ?3";
+
+/// Make an open grant (`pending`, or `active` let in again) active from `authorized_at` until
+/// `expires_at`; false when it is ended or gone (nothing changed). Only columns that no index
+/// names are written unless the end moved, so the common pending → active step of a
+/// redemption rewrites no index entry (migration 14): `state` is in none, `ended_at` is
+/// already NULL and stays so, and `expires_at` (the `grants_open` key) is written only when
+/// it differs.
 pub fn set_active(
     conn: &Connection,
     grant_id: &str,
     authorized_at: OffsetDateTime,
     expires_at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE grants SET state = 'active', authorized_at = ?2, expires_at = ?3, ended_at = NULL, end_reason = NULL WHERE grant_id = ?1")?
-        .execute(params![grant_id, to_ms(authorized_at), to_ms(expires_at)])?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let args = params![grant_id, to_ms(authorized_at), to_ms(expires_at)];
+    let same_end = conn.prepare_cached(ACTIVATE_SAME_END)?.execute(args)?;
+    if same_end > 0 {
+        return Ok(true);
+    }
+    let moved = conn
+        .prepare_cached("UPDATE grants SET state = 'active', authorized_at = ?2, expires_at = ?3 WHERE grant_id = ?1 AND ended_at IS NULL")?
+        .execute(args)?;
+    Ok(moved > 0)
 }
 
 /// The host vouches for this device now: never replaced by a guest's, named as given.
@@ -149,23 +164,25 @@ pub fn set_expires(
     Ok(())
 }
 
+/// [`end`]'s statement: `ended_at` is set when, and only when, a grant ends.
+pub(crate) const END: &str =
+    "UPDATE grants SET state = 'ended', ended_at = ?2, end_reason = ?3 WHERE grant_id = ?1";
+
 pub fn end(
     conn: &Connection,
     grant_id: &str,
     at: OffsetDateTime,
     reason: EndReason,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE grants SET state = 'ended', ended_at = ?2, end_reason = ?3 WHERE grant_id = ?1",
-    )?
-    .execute(params![grant_id, to_ms(at), reason.as_str()])?;
+    conn.prepare_cached(END)?
+        .execute(params![grant_id, to_ms(at), reason.as_str()])?;
     Ok(())
 }
 
 /// Grants of a unit that are not ended (pending or active).
 pub fn open_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<Grant>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE unit_id = ?1 AND state != 'ended'"
+        "SELECT {GRANT_COLS} FROM grants WHERE unit_id = ?1 AND ended_at IS NULL"
     ))?;
     let rows = stmt.query_map([unit_id], grant_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -174,7 +191,7 @@ pub fn open_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<Grant>, Sto
 /// Every active grant (for the start-up repair).
 pub fn all_active(conn: &Connection) -> Result<Vec<Grant>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE state = 'active'"
+        "SELECT {GRANT_COLS} FROM grants WHERE ended_at IS NULL AND state = 'active'"
     ))?;
     let rows = stmt.query_map([], grant_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -182,14 +199,14 @@ pub fn all_active(conn: &Connection) -> Result<Vec<Grant>, StoreError> {
 
 /// Active grants let in at `client_ip` (the redirect's `clientIp` at login), newest first:
 /// the portal's status page and Captive Portal API find a device by the address it asks
-/// from (DESIGN §10). The `grants_open` index narrows to open grants.
+/// from (DESIGN §10). The `grants_open` index narrows to open grants (`ended_at IS NULL`).
 pub fn active_at_address(
     conn: &Connection,
     client_ip: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<Grant>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE state = 'active' AND expires_at > ?2 AND client_ip = ?1 ORDER BY authorized_at DESC LIMIT 16"
+        "SELECT {GRANT_COLS} FROM grants WHERE ended_at IS NULL AND state = 'active' AND expires_at > ?2 AND client_ip = ?1 ORDER BY authorized_at DESC LIMIT 16"
     ))?;
     let rows = stmt.query_map(params![client_ip, to_ms(now)], grant_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -198,7 +215,9 @@ pub fn active_at_address(
 /// When the next active grant ends (the expiry timer sleeps until then).
 pub fn next_expiry(conn: &Connection) -> Result<Option<OffsetDateTime>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT MIN(expires_at) FROM grants WHERE state = 'active'")?
+        .prepare_cached(
+            "SELECT MIN(expires_at) FROM grants WHERE ended_at IS NULL AND state = 'active'",
+        )?
         .query_row([], |r| r.get::<_, Option<i64>>(0))?
         .map(from_ms))
 }
@@ -213,7 +232,7 @@ pub fn holds_active_grant(
 ) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT 1 FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active'",
+            "SELECT 1 FROM grants WHERE client_mac = ?1 AND site = ?2 AND ended_at IS NULL AND state = 'active'",
         )?
         .exists(params![client_mac, site])?)
 }
@@ -228,7 +247,7 @@ pub fn active_for_mac(
         .prepare_cached(concat!(
             "SELECT ",
             grant_cols!(),
-            " FROM grants WHERE client_mac = ?1 AND site = ?2 AND state = 'active' ORDER BY expires_at DESC LIMIT 1"
+            " FROM grants WHERE client_mac = ?1 AND site = ?2 AND ended_at IS NULL AND state = 'active' ORDER BY expires_at DESC LIMIT 1"
         ))?
         .query_row(params![client_mac.to_string(), site], grant_from_row)
         .optional()?)
@@ -243,7 +262,7 @@ pub fn delete(conn: &Connection, grant_id: &str) -> Result<(), StoreError> {
 /// Is any active grant's end past?
 pub fn any_due_expiry(conn: &Connection, now: OffsetDateTime) -> Result<bool, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM grants WHERE state = 'active' AND expires_at <= ?1 LIMIT 1")?
+        .prepare_cached("SELECT 1 FROM grants WHERE ended_at IS NULL AND state = 'active' AND expires_at <= ?1 LIMIT 1")?
         .exists([to_ms(now)])?)
 }
 
@@ -253,7 +272,7 @@ pub fn due_expiry(
     now: OffsetDateTime,
     limit: usize,
 ) -> Result<Vec<Grant>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE state = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {GRANT_COLS} FROM grants WHERE ended_at IS NULL AND state = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2"))?;
     let rows = stmt.query_map(params![to_ms(now), limit as i64], grant_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -261,7 +280,7 @@ pub fn due_expiry(
 /// Pending grants (slot reserved, controller not confirmed) older than `before`.
 pub fn stale_pending(conn: &Connection, before: OffsetDateTime) -> Result<Vec<Grant>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE state = 'pending' AND created_at <= ?1"
+        "SELECT {GRANT_COLS} FROM grants WHERE ended_at IS NULL AND state = 'pending' AND created_at <= ?1"
     ))?;
     let rows = stmt.query_map([to_ms(before)], grant_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -287,8 +306,8 @@ pub fn list(conn: &Connection, f: &GrantFilter) -> Result<Vec<Grant>, StoreError
         sql.push_str(&format!(" AND code = ?{}", args.len()));
     }
     match f.active {
-        Some(true) => sql.push_str(" AND state = 'active'"),
-        Some(false) => sql.push_str(" AND state = 'ended'"),
+        Some(true) => sql.push_str(" AND ended_at IS NULL AND state = 'active'"),
+        Some(false) => sql.push_str(" AND ended_at IS NOT NULL"),
         None => {}
     }
     args.push((f.limit as i64).into());
@@ -300,7 +319,7 @@ pub fn list(conn: &Connection, f: &GrantFilter) -> Result<Vec<Grant>, StoreError
 
 pub fn count_active(conn: &Connection) -> Result<u64, StoreError> {
     Ok(conn.query_row(
-        "SELECT COUNT(*) FROM grants WHERE state = 'active'",
+        "SELECT COUNT(*) FROM grants WHERE ended_at IS NULL AND state = 'active'",
         [],
         |r| r.get::<_, i64>(0),
     )? as u64)

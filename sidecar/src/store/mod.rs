@@ -506,18 +506,26 @@ mod tests {
                 .map(Result::unwrap)
                 .collect()
         };
+        let q = "SELECT COUNT(*) FROM grants WHERE code = ?1 AND ended_at IS NULL";
+        let p = plan(q, &["x"]);
+        assert!(
+            p.iter()
+                .any(|p| p.contains("COVERING INDEX grants_code_mac_end (code=?)")),
+            "{q}: {p:?}"
+        );
         for q in [
-            "SELECT COUNT(*) FROM grants WHERE code = ?1 AND state != 'ended'".to_owned(),
             // A voucher read counts its active grants (`devices_active`).
             format!(
                 "SELECT {} FROM vouchers WHERE code = ?1",
                 rows::VOUCHER_COLS
             ),
+            "SELECT grant_id FROM grants WHERE code = ?1 AND ended_at IS NULL AND state = 'active'"
+                .to_owned(),
         ] {
             let p = plan(&q, &["x"]);
             assert!(
                 p.iter()
-                    .any(|p| p.contains("COVERING INDEX grants_code_mac_state (code=?)")),
+                    .any(|p| p.contains("INDEX grants_code_mac_end (code=?)")),
                 "{q}: {p:?}"
             );
         }
@@ -525,9 +533,58 @@ mod tests {
         let p = plan(q, &["x", "y"]);
         assert!(
             p.iter()
-                .any(|p| p.contains("INDEX grants_code_mac_state (code=? AND client_mac=?)")),
+                .any(|p| p.contains("INDEX grants_code_mac_end (code=? AND client_mac=?)")),
             "{q}: {p:?}"
         );
+        // The open grants of a device, of a unit, and by end are found by the partial
+        // indexes on `ended_at IS NULL` (migration 14).
+        for (q, n, index) in [
+            (
+                "SELECT grant_id FROM grants WHERE client_mac = ?1 AND site = ?2 AND ended_at IS NULL AND state = 'active'",
+                2,
+                "INDEX grants_mac_open (client_mac=? AND site=?)",
+            ),
+            (
+                "SELECT grant_id FROM grants WHERE unit_id = ?1 AND ended_at IS NULL",
+                1,
+                "INDEX grants_unit_end (unit_id=? AND ended_at=?)",
+            ),
+            (
+                "SELECT grant_id FROM grants WHERE ended_at IS NULL AND state = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT 5",
+                1,
+                "INDEX grants_open (expires_at<?)",
+            ),
+        ] {
+            let p = plan(q, &["x", "y"][..n]);
+            assert!(p.iter().any(|p| p.contains(index)), "{q}: {p:?}");
+        }
+    }
+
+    /// A redemption's pending → active step (`grants::set_active` when the end did not move)
+    /// writes the table row and no index entry (migration 14): its program has no index
+    /// insert or delete. With `state` in an index, or `ended_at` among the columns written,
+    /// it would.
+    #[test]
+    fn making_a_grant_active_rewrites_no_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let conn = store.inner.writer.lock().unwrap();
+        let ops = |q: &str| -> Vec<String> {
+            conn.prepare(&format!("EXPLAIN {q}"))
+                .unwrap()
+                .query_map(rusqlite::params!["g", 1, 2], |r| r.get::<_, String>(1))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let touches_index =
+            |ops: &[String]| ops.iter().any(|o| o == "IdxInsert" || o == "IdxDelete");
+        let same_end = ops(grants::ACTIVATE_SAME_END);
+        assert!(!same_end.is_empty());
+        assert!(!touches_index(&same_end), "{same_end:?}");
+        // The check can fail: ending a grant does move it between index entries.
+        let end = ops(grants::END);
+        assert!(touches_index(&end), "{end:?}");
     }
 
     /// A unit's vouchers are found by an index (one on `vouchers(unit_id, …)` since

@@ -210,7 +210,7 @@ macro_rules! voucher_cols {
     (counted) => {
         concat!(
             voucher_cols!(row),
-            ", (SELECT COUNT(*) FROM grants WHERE grants.code = vouchers.code AND grants.state = 'active') AS devices_active"
+            ", (SELECT COUNT(*) FROM grants WHERE grants.code = vouchers.code AND grants.ended_at IS NULL AND grants.state = 'active') AS devices_active"
         )
     };
     (uncounted) => {

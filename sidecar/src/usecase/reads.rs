@@ -67,7 +67,7 @@ impl Rentals {
         self.store
             .read(|c| {
                 let mut stmt = c.prepare_cached(
-                    "SELECT unit_id, COUNT(*) FROM grants WHERE state = 'active' GROUP BY unit_id",
+                    "SELECT unit_id, COUNT(*) FROM grants WHERE ended_at IS NULL AND state = 'active' GROUP BY unit_id",
                 )?;
                 let rows = stmt.query_map([], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))

@@ -498,30 +498,36 @@ fn confirm(tx: &mut Tx<'_>, r: Reservation) -> Result<Result<Redeemed, RedeemErr
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e),
     };
-    let state = match g::state_of(tx.db, &r.grant.grant_id) {
-        Ok(s) => Some(s),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e),
-    };
-    let mut v = match (voucher, state) {
-        (Some(v), Some(state)) if v.revoked_at.is_none() && state != GrantState::Ended => v,
-        (_, state) => {
-            // Revoked (or deleted) while we were at the controller: take the device off
-            // again, now that its authorisation has landed.
-            if state.is_some_and(|s| s != GrantState::Ended) {
-                tx.end_grant(&r.grant, EndReason::VoucherRevoked)?;
-            } else {
-                tx.queue_unauthorize(&r.grant, confirmed_at)?;
-            }
-            return Ok(Err(RedeemError::InvalidCode));
+    let Some(mut v) = voucher.filter(|v| v.revoked_at.is_none()) else {
+        // Revoked (or deleted) while we were at the controller: take the device off again,
+        // now that its authorisation has landed.
+        let state = match g::state_of(tx.db, &r.grant.grant_id) {
+            Ok(s) => Some(s),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        if state.is_some_and(|s| s != GrantState::Ended) {
+            tx.end_grant(&r.grant, EndReason::VoucherRevoked)?;
+        } else {
+            tx.queue_unauthorize(&r.grant, confirmed_at)?;
         }
+        return Ok(Err(RedeemError::InvalidCode));
     };
-    if v.first_used_at.is_none() {
+    let first_use = v.first_used_at.is_none();
+    if first_use {
         v.first_used_at = Some(r.at);
-        rows::voucher_set_first_used(tx.db, &v.code, r.at)?;
     }
     let end = v.end_if_redeemed_at(r.at);
-    g::set_active(tx.db, &r.grant.grant_id, confirmed_at, end)?;
+    // The grant itself ended meanwhile (replaced, revoked on its own, its unit's stay cut) or
+    // is gone: its unauthorise was queued with its end, but the authorisation may have landed
+    // after that — queue it again.
+    if !g::set_active(tx.db, &r.grant.grant_id, confirmed_at, end)? {
+        tx.queue_unauthorize(&r.grant, confirmed_at)?;
+        return Ok(Err(RedeemError::InvalidCode));
+    }
+    if first_use {
+        rows::voucher_set_first_used(tx.db, &v.code, r.at)?;
+    }
     tx.grant_ends_at(end);
     // Open API: renewed before the portal timeout when the stay outlasts it (issue 12b).
     tx.grant_authorized(&r.grant.grant_id, &r.grant.site, confirmed_at, end)?;

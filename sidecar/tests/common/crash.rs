@@ -388,7 +388,8 @@ impl Drop for Rig {
 /// * every ended grant has its unauthorise queued or confirmed in the outbox;
 /// * no voucher has more active grants than its `max_devices` allows;
 /// * slots add up: `devices_used` is the number of distinct devices with a grant on it;
-/// * no redemption is left half done (`pending`) once the sidecar is up.
+/// * no redemption is left half done (`pending`) once the sidecar is up;
+/// * a grant has an `ended_at` exactly when it is ended (the open-grant indexes rely on it).
 pub fn check_invariants(db: &rusqlite::Connection, when: &str) {
     let past = now_ms() - 2_000;
     let list = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Vec<String> {
@@ -468,6 +469,17 @@ pub fn check_invariants(db: &rusqlite::Connection, when: &str) {
     );
     let bad = list("SELECT grant_id FROM grants WHERE state = 'pending'", &[]);
     assert!(bad.is_empty(), "{when}: unfinished redemptions: {bad:?}");
+    // The open-grant indexes key on `ended_at` (migration 14): it is set exactly on ended
+    // grants.
+    let bad = list(
+        "SELECT grant_id || ' ' || state FROM grants
+         WHERE (state = 'ended') != (ended_at IS NOT NULL)",
+        &[],
+    );
+    assert!(
+        bad.is_empty(),
+        "{when}: grants whose end time and state disagree: {bad:?}"
+    );
 }
 
 /// The process died at fail point `point`: killed by SIGKILL (or aborted), having said so.
